@@ -1,0 +1,785 @@
+"""Dockerfile text to instructions, line by line the way BuildKit's parser reads it.
+
+This is the first step of imagegraph's pipeline. It owns everything BuildKit
+decides before any variable is expanded: the ``# syntax=`` / ``# escape=`` /
+``# check=`` directives, the byte-order mark, CRLF endings, comments,
+line continuations (including comment and empty lines inside one, trailing
+blanks after the escape character and a continuation at end of file), how
+each instruction splits into flags and arguments (JSON exec form or shell
+form), heredocs, ``ONBUILD`` triggers, and the checks BuildKit makes on each
+instruction (argument counts, known flags, stage names).
+
+The hot path does no per-character work on ordinary lines: a line is
+classified by its first and last characters, and only the rare shapes (flags
+with quotes, heredoc markers, JSON arrays) go through the slower lexers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from imagegraph._shell import GO_SPACE, ShellError, heredoc_words, split_heredoc_name
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.errors import DockerfileSyntaxError
+
+__all__ = ["Heredoc", "Instruction", "ParsedInstructions", "parse_instructions"]
+
+# BuildKit reads with a bufio.Scanner: a physical line may hold 64 KiB - 1 bytes.
+MAX_LINE_BYTES = 65535
+_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
+_DIRECTIVE = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\s]*=[\s]*(.+?)[\s]*", re.ASCII)
+_KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
+_HEREDOC_SPACE = "\t\n\f\r "
+
+
+@dataclass(frozen=True, slots=True)
+class Heredoc:
+    """A here-document attached to a ``RUN``, ``COPY`` or ``ADD`` instruction.
+
+    ``content`` is the body exactly as written, line endings included;
+    ``body`` is what BuildKit uses after ``<<-`` tab stripping.
+    """
+
+    name: str
+    """The delimiter word, quotes removed (``EOF`` for ``<<'EOF'``)."""
+    content: str
+    expand: bool
+    """``False`` when the delimiter was quoted: the body is taken literally."""
+    chomp: bool
+    """``True`` for ``<<-``: leading tabs are stripped from the body and terminator."""
+    fd: int = 0
+    """The file descriptor written before ``<<`` (``2<<EOF``), 0 if none."""
+
+    @property
+    def body(self) -> str:
+        """The content after ``<<-`` tab stripping."""
+        if not self.chomp:
+            return self.content
+        return "".join(line.lstrip("\t") for line in self.content.splitlines(keepends=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One Dockerfile instruction as BuildKit's parser splits it.
+
+    ``args`` are the parser's words: for shell-form ``RUN``/``CMD``/
+    ``ENTRYPOINT``/``SHELL`` the whole command line as one string, for
+    the exec (JSON) form the array items (``json`` is then ``True``), for
+    ``FROM``/``COPY``/``ADD``/``EXPOSE``/``VOLUME`` the whitespace-separated
+    words, for ``ARG`` the ``name[=value]`` words, and for ``ENV``/``LABEL``
+    flat ``(key, value, separator)`` triples (see :meth:`pairs`). Values
+    are not expanded: ``$VAR`` is still there.
+
+    >>> from imagegraph import parse_dockerfile
+    >>> copy = parse_dockerfile("FROM a\\nCOPY --from=build --chown=1:1 /out /app").instructions[1]
+    >>> copy.keyword, copy.args, copy.flags, copy.line
+    ('COPY', ('/out', '/app'), ('--from=build', '--chown=1:1'), 2)
+    >>> copy.flag("from")
+    'build'
+    """
+
+    keyword: str
+    """The instruction in upper case (``RUN``), as BuildKit dispatches on it."""
+    args: tuple[str, ...]
+    flags: tuple[str, ...]
+    """The ``--name=value`` flags before the arguments, quotes removed."""
+    line: int
+    """1-based line where the instruction starts."""
+    end_line: int
+    """1-based last line, heredoc bodies included."""
+    original: str
+    """The logical line: continuations joined, comments dropped, heredocs not included."""
+    json: bool = False
+    """``True`` for the exec form (``CMD ["a", "b"]``)."""
+    heredocs: tuple[Heredoc, ...] = ()
+    trigger: Instruction | None = None
+    """For ``ONBUILD``: the instruction it registers."""
+    written: str = field(default="", compare=False)
+    """The keyword as written (``from``, ``Run``)."""
+
+    def flag(self, name: str) -> str | None:
+        """The value of flag ``--name`` (the last one if repeated); ``"true"`` for a bare flag."""
+        found: str | None = None
+        for value in self.flag_values(name):
+            found = value
+        return found
+
+    def flag_values(self, name: str) -> tuple[str, ...]:
+        """Every value given for ``--name``, in order (``--mount`` repeats)."""
+        prefix = "--" + name
+        values = []
+        for item in self.flags:
+            if item == prefix:
+                values.append("true")
+            elif item.startswith(prefix + "="):
+                values.append(item[len(prefix) + 1 :])
+        return tuple(values)
+
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """``(key, value)`` pairs of an ``ENV`` or ``LABEL`` (empty for other keywords).
+
+        Values are raw (quotes kept), as BuildKit stores them before expansion.
+
+        >>> from imagegraph import parse_dockerfile
+        >>> parse_dockerfile('FROM a\\nENV A=1 B="two words"').instructions[1].pairs()
+        (('A', '1'), ('B', '"two words"'))
+        """
+        if self.keyword in ("ENV", "LABEL"):
+            return tuple(zip(self.args[0::3], self.args[1::3], strict=True))
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedInstructions:
+    """What the line parser found, before stages are worked out."""
+
+    instructions: tuple[Instruction, ...]
+    directives: dict[str, str]
+    escape: str
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse_instructions(text: str, *, path: str | None = None) -> ParsedInstructions:
+    """Split Dockerfile *text* into instructions; raise :class:`DockerfileSyntaxError`.
+
+    >>> parsed = parse_instructions("# escape=`\\nFROM alpine\\nRUN echo a `\\n  b")
+    >>> parsed.escape, [i.args for i in parsed.instructions]
+    ('`', [('alpine',), ('echo a   b',)])
+    """
+    return _LineParser(text, path).run()
+
+
+class _LineParser:
+    __slots__ = ("diagnostics", "directives", "directives_done", "escape", "lines", "path", "pos")
+
+    def __init__(self, text: str, path: str | None) -> None:
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        self.lines = lines
+        self.path = path
+        self.pos = 0
+        self.escape = "\\"
+        self.directives: dict[str, str] = {}
+        self.directives_done = False
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, message: str, line: int, end_line: int | None = None, source: str | None = None) -> DockerfileSyntaxError:
+        if source is None and 0 < line <= len(self.lines):
+            source = self.lines[line - 1]
+        return DockerfileSyntaxError(message, path=self.path, line=line, end_line=end_line, source=source)
+
+    def physical(self) -> str:
+        """The next physical line, without its newline; checks BuildKit's length limit."""
+        raw = self.lines[self.pos]
+        self.pos += 1
+        if len(raw) > MAX_LINE_BYTES // 4 and len(raw.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
+            raise self.error(
+                f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}",
+                self.pos,
+                source="",
+            )
+        return raw
+
+    def run(self) -> ParsedInstructions:
+        out: list[Instruction] = []
+        lines = self.lines
+        count = len(lines)
+        while self.pos < count:
+            raw = self.physical()
+            start = self.pos
+            stripped = raw.rstrip("\r").lstrip(GO_SPACE)
+            if not self.directives_done:
+                self.directive(stripped, start)
+            if not stripped or stripped[0] == "#":
+                continue
+            body, more = self.trim_continuation(stripped)
+            parts = [body]
+            empty_continuation = False
+            while more and self.pos < count:
+                raw = self.physical()
+                content = raw.rstrip("\r")
+                lead = content.lstrip(GO_SPACE)
+                if not lead:
+                    empty_continuation = True
+                    continue
+                if lead[0] == "#":
+                    continue
+                body, more = self.trim_continuation(content)
+                parts.append(body)
+            logical = "".join(parts) if len(parts) > 1 else parts[0]
+            if empty_continuation:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "empty-continuation-line",
+                        Severity.WARNING,
+                        "empty continuation line inside an instruction; BuildKit warns "
+                        "these will become errors",
+                        self.path,
+                        self.pos,
+                    )
+                )
+            try:
+                instruction = self.instruction(logical, start)
+            except ShellError as err:
+                raise self.error(str(err), start, self.pos, source=logical) from None
+            out.append(instruction)
+        if not out:
+            raise self.error("file with no instructions", max(self.pos, 1), source="")
+        return ParsedInstructions(tuple(out), self.directives, self.escape, tuple(self.diagnostics))
+
+    # -- directives and continuations ----------------------------------------
+    def directive(self, line: str, lineno: int) -> None:
+        if not line.startswith("#"):
+            self.directives_done = True
+            return
+        match = _DIRECTIVE.fullmatch(line[1:].lstrip(GO_SPACE))
+        if match is None or match.group(1).lower() not in _KNOWN_DIRECTIVES:
+            self.directives_done = True
+            return
+        key, value = match.group(1).lower(), match.group(2)
+        if key in self.directives:
+            raise self.error(f"only one {key} parser directive can be used", lineno)
+        if key == "escape":
+            if value not in ("\\", "`"):
+                raise self.error(f"invalid escape token '{value}' does not match ` or \\", lineno)
+            self.escape = value
+        self.directives[key] = value
+
+    def trim_continuation(self, line: str) -> tuple[str, bool]:
+        """Drop a trailing escape character (and blanks after it); say whether one was there."""
+        esc = self.escape
+        if not line or esc not in line:
+            return line, False
+        trimmed = line.rstrip(" \t")
+        if not trimmed.endswith(esc):
+            return line, False
+        # An escaped escape character at the end is not a continuation, but a
+        # lone escape character on its line is.
+        if len(trimmed) >= 2 and trimmed[-2] == esc:
+            return line, False
+        return trimmed[:-1], True
+
+    # -- one instruction -------------------------------------------------------
+    def instruction(self, logical: str, start: int) -> Instruction:
+        node = _split_node(logical, self.escape)
+        heredocs: tuple[Heredoc, ...] = ()
+        target = node.trigger if node.keyword == "ONBUILD" and node.trigger is not None else node
+        if "<<" in logical and target.keyword in ("RUN", "COPY", "ADD") and not target.json:
+            heredocs = self.read_heredocs(logical, start)
+        instruction = Instruction(
+            keyword=node.keyword,
+            args=node.args,
+            flags=node.flags,
+            line=start,
+            end_line=self.pos,
+            original=logical,
+            json=node.json,
+            heredocs=heredocs,
+            trigger=node.trigger,
+            written=node.written,
+        )
+        _check(instruction, self.escape, self.error)
+        return instruction
+
+    def read_heredocs(self, logical: str, start: int) -> tuple[Heredoc, ...]:
+        found: list[Heredoc] = []
+        for word in heredoc_words(logical):
+            marker = _heredoc_marker(word)
+            if marker is None:
+                continue
+            fd, chomp, rest = marker
+            named = split_heredoc_name(rest)
+            if named is None:
+                continue
+            name, expand = named
+            body: list[str] = []
+            terminated = False
+            while self.pos < len(self.lines):
+                raw = self.physical()
+                candidate = raw.rstrip("\r")
+                if chomp:
+                    candidate = candidate.lstrip("\t")
+                if candidate == name:
+                    terminated = True
+                    break
+                body.append(raw)
+                body.append("\n")
+            if not terminated:
+                raise self.error("unterminated heredoc", start, self.pos, source=logical)
+            found.append(Heredoc(name, "".join(body), expand, chomp, fd))
+        return tuple(found)
+
+
+def _heredoc_marker(word: str) -> tuple[int, bool, str] | None:
+    """``(fd, chomp, rest)`` for a word of the form ``[n]<<[-][blanks]rest``."""
+    digits = 0
+    while digits < len(word) and word[digits] in "0123456789":
+        digits += 1
+    if not word.startswith("<<", digits):
+        return None
+    pos = digits + 2
+    chomp = word.startswith("-", pos)
+    if chomp:
+        pos += 1
+    while pos < len(word) and word[pos] in _HEREDOC_SPACE:
+        pos += 1
+    rest = word[pos:]
+    if not rest or "<" in rest:
+        return None
+    fd = int(word[:digits]) if digits else 0
+    return fd, chomp, rest
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    keyword: str
+    written: str
+    flags: tuple[str, ...]
+    args: tuple[str, ...]
+    json: bool
+    trigger: Instruction | None
+
+
+def _split_node(line: str, escape: str) -> _Node:
+    """BuildKit's splitCommand plus the per-keyword argument parser."""
+    parts = _WHITESPACE.split(line.strip(GO_SPACE), maxsplit=1)
+    written = parts[0]
+    rest = parts[1] if len(parts) == 2 else ""
+    flags: tuple[str, ...] = ()
+    if rest:
+        rest, flags = _extract_flags(rest, escape)
+        rest = rest.strip(GO_SPACE)
+    keyword = written.upper()
+    is_json = False
+    trigger: Instruction | None = None
+    args: tuple[str, ...]
+    if keyword in ("RUN", "CMD", "ENTRYPOINT", "SHELL"):
+        args, is_json = _maybe_json(rest)
+    elif keyword in ("COPY", "ADD", "VOLUME"):
+        args, is_json = _maybe_json(rest)
+        if not is_json:
+            args = _ws_split(rest)
+    elif keyword in ("FROM", "EXPOSE"):
+        args = _ws_split(rest)
+    elif keyword == "ARG":
+        args = tuple(_parse_words(rest, escape))
+    elif keyword in ("ENV", "LABEL"):
+        args = _name_values(rest, keyword, escape)
+    elif keyword in ("MAINTAINER", "STOPSIGNAL", "USER", "WORKDIR"):
+        args = (rest,) if rest else ()
+    elif keyword == "HEALTHCHECK":
+        args, is_json = _health(rest)
+    elif keyword == "ONBUILD":
+        args = ()
+        if rest:
+            sub = _split_node(rest, escape)
+            trigger = Instruction(
+                keyword=sub.keyword,
+                args=sub.args,
+                flags=sub.flags,
+                line=0,
+                end_line=0,
+                original=rest,
+                json=sub.json,
+                trigger=sub.trigger,
+                written=sub.written,
+            )
+    else:
+        args = ()
+    return _Node(keyword, written, flags, args, is_json, trigger)
+
+
+def _ws_split(rest: str) -> tuple[str, ...]:
+    if not rest:
+        return ()
+    return tuple(_WHITESPACE.split(rest))
+
+
+class _NotStrings(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> object:
+    # Go's encoding/json has no NaN or Infinity; such text is not JSON there.
+    raise ValueError(name)
+
+
+def _maybe_json(rest: str) -> tuple[tuple[str, ...], bool]:
+    """The exec form when *rest* is a JSON array of strings, else the shell form."""
+    if not rest:
+        return (), False
+    candidate = rest.lstrip(GO_SPACE)
+    if candidate.startswith("["):
+        try:
+            value = json.loads(candidate, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            value = None
+        if isinstance(value, list):
+            if not all(isinstance(item, str) for item in value):
+                raise ShellError(
+                    "when using JSON array syntax, arrays must be comprised of strings only"
+                )
+            return tuple(value), True
+    return (rest,), False
+
+
+def _health(rest: str) -> tuple[tuple[str, ...], bool]:
+    sep = 0
+    while sep < len(rest) and rest[sep] not in GO_SPACE:
+        sep += 1
+    if sep == 0:
+        return (), False
+    kind = rest[:sep]
+    command, is_json = _maybe_json(rest[sep:].lstrip(GO_SPACE))
+    return (kind, *command), is_json
+
+
+def _extract_flags(line: str, escape: str) -> tuple[str, tuple[str, ...]]:
+    """The leading ``--flag`` words of *line* and the text after them."""
+    start = 0
+    end = len(line)
+    while start < end and line[start] in GO_SPACE:
+        start += 1
+    if not line.startswith("--", start):
+        return line, ()
+    words: list[str] = []
+    pos = start
+    while True:
+        # At the start of a word: only a "--" word is a flag.
+        while pos < end and line[pos] in GO_SPACE:
+            pos += 1
+        if pos >= end:
+            return "", tuple(words)
+        if not line.startswith("--", pos):
+            return line[pos:], tuple(words)
+        buf: list[str] = []
+        blank_ok = False
+        quote = ""
+        while pos < end:
+            ch = line[pos]
+            if quote:
+                if ch == quote:
+                    quote = ""
+                    pos += 1
+                    continue
+                if ch == escape:
+                    if pos + 1 == end:
+                        quote = ""
+                        pos += 1
+                        continue
+                    pos += 1
+                    ch = line[pos]
+                buf.append(ch)
+                pos += 1
+                continue
+            if ch in GO_SPACE:
+                break
+            if ch in ("'", '"'):
+                quote = ch
+                blank_ok = True
+                pos += 1
+                continue
+            if ch == escape:
+                if pos + 1 == end:
+                    pos += 1
+                    continue
+                pos += 1
+                ch = line[pos]
+            buf.append(ch)
+            pos += 1
+        word = "".join(buf)
+        if pos >= end:
+            if word != "--" and (blank_ok or word):
+                words.append(word)
+            return "", tuple(words)
+        if word == "--":
+            return line[pos:], tuple(words)
+        if blank_ok or word:
+            words.append(word)
+
+
+def _parse_words(rest: str, escape: str) -> list[str]:
+    """BuildKit's parseWords: split on blanks outside quotes, keeping quotes and escapes."""
+    words: list[str] = []
+    buf: list[str] = []
+    blank_ok = False
+    quote = ""
+    in_word = False
+    pos = 0
+    end = len(rest)
+    while pos < end:
+        ch = rest[pos]
+        if not in_word:
+            if ch in GO_SPACE:
+                pos += 1
+                continue
+            in_word = True
+        if quote:
+            if ch == quote:
+                quote = ""
+            if ch == escape and quote != "'" and ch != quote:
+                if pos + 1 == end:
+                    quote = ""
+                    pos += 1
+                    continue
+                buf.append(ch)
+                pos += 1
+                ch = rest[pos]
+            buf.append(ch)
+            pos += 1
+            continue
+        if ch in GO_SPACE:
+            if blank_ok or buf:
+                words.append("".join(buf))
+            buf = []
+            blank_ok = False
+            in_word = False
+            pos += 1
+            continue
+        if ch in ("'", '"'):
+            quote = ch
+            blank_ok = True
+        if ch == escape:
+            if pos + 1 == end:
+                pos += 1
+                continue
+            buf.append(ch)
+            pos += 1
+            ch = rest[pos]
+        buf.append(ch)
+        pos += 1
+    if in_word and (blank_ok or buf):
+        words.append("".join(buf))
+    return words
+
+
+def _name_values(rest: str, keyword: str, escape: str) -> tuple[str, ...]:
+    words = _parse_words(rest, escape)
+    if not words:
+        return ()
+    if "=" not in words[0]:
+        parts = _WHITESPACE.split(rest, maxsplit=1)
+        if len(parts) < 2:
+            raise ShellError(f"{keyword} must have two arguments")
+        return (parts[0], parts[1], "")
+    out: list[str] = []
+    for word in words:
+        if "=" not in word:
+            raise ShellError(
+                f'Syntax error - can\'t find = in "{word}". Must be of the form: name=value'
+            )
+        key, _, value = word.partition("=")
+        out += (key, value, "=")
+    return tuple(out)
+
+
+# -- BuildKit's checks on each instruction ---------------------------------------
+
+class _ErrorFactory(Protocol):
+    def __call__(
+        self, message: str, line: int, end_line: int | None = None, source: str | None = None
+    ) -> DockerfileSyntaxError: ...
+
+
+class _Fail(Protocol):
+    def __call__(self, message: str) -> DockerfileSyntaxError: ...
+
+
+_BOOL, _STRING, _STRINGS = "bool", "string", "strings"
+_FLAGS: dict[str, dict[str, str]] = {
+    "FROM": {"platform": _STRING},
+    "COPY": {
+        "chown": _STRING,
+        "from": _STRING,
+        "chmod": _STRING,
+        "link": _BOOL,
+        "exclude": _STRINGS,
+        "parents": _BOOL,
+    },
+    "ADD": {
+        "chown": _STRING,
+        "chmod": _STRING,
+        "link": _BOOL,
+        "keep-git-dir": _BOOL,
+        "checksum": _STRING,
+        "unpack": _BOOL,
+        "exclude": _STRINGS,
+    },
+    "RUN": {"mount": _STRINGS, "network": _STRING, "security": _STRING, "device": _STRINGS},
+    "HEALTHCHECK": {
+        "interval": _STRING,
+        "timeout": _STRING,
+        "start-period": _STRING,
+        "start-interval": _STRING,
+        "retries": _STRING,
+    },
+}
+_KEYWORDS = frozenset(
+    {
+        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
+        "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME",
+        "WORKDIR",
+    }
+)  # fmt: skip
+_EXACTLY_ONE = frozenset({"MAINTAINER", "WORKDIR", "USER", "STOPSIGNAL"})
+_AT_LEAST_ONE = frozenset({"EXPOSE", "VOLUME", "ARG", "ENV", "LABEL", "HEALTHCHECK"})
+
+
+def _check(instruction: Instruction, escape: str, error: _ErrorFactory) -> None:
+    """Raise what BuildKit's instruction parser raises for this instruction."""
+    keyword = instruction.keyword
+    args = instruction.args
+    line, end = instruction.line, instruction.end_line
+
+    def fail(message: str) -> DockerfileSyntaxError:
+        return error(message, line, end)
+
+    if keyword not in _KEYWORDS:
+        raise fail(f"unknown instruction: {instruction.written}")
+    _check_flags(instruction, fail)
+    if keyword in _EXACTLY_ONE and len(args) != 1:
+        raise fail(f"{keyword} requires exactly one argument")
+    if keyword in _AT_LEAST_ONE and not args:
+        raise fail(f"{keyword} requires at least one argument")
+    if keyword in ("ENV", "LABEL") and any(key == "" for key in args[0::3]):
+        raise fail(f"{keyword} names can not be blank")
+    if keyword == "ARG" and any(word.partition("=")[0] == "" for word in args if "=" in word):
+        raise fail("ARG names can not be blank")
+    if keyword in ("COPY", "ADD"):
+        if len(args) < 2:
+            raise fail(
+                f"{keyword} requires at least two arguments, but only one was provided. "
+                "Destination could not be determined"
+            )
+        if _heredoc_marker(args[-1]) is not None:
+            raise fail(f"{keyword} cannot accept a heredoc as a destination")
+    elif keyword == "FROM":
+        if len(args) == 3 and args[1].lower() == "as":
+            if not _STAGE_NAME.fullmatch(args[2].lower()):
+                raise fail(
+                    f'invalid name for build stage: "{args[2]}", name can\'t start with a '
+                    "number or contain symbols"
+                )
+        elif len(args) != 1:
+            raise fail("FROM requires either one or three arguments")
+    elif keyword == "ONBUILD":
+        trigger = instruction.trigger
+        if trigger is None:
+            raise fail("ONBUILD requires at least one argument")
+        if trigger.keyword == "ONBUILD":
+            raise fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+        if trigger.keyword in ("MAINTAINER", "FROM"):
+            raise fail(f"{trigger.keyword} isn't allowed as an ONBUILD trigger")
+    elif keyword == "HEALTHCHECK":
+        kind = args[0].upper()
+        if kind == "NONE":
+            if len(args) != 1:
+                raise fail("HEALTHCHECK NONE takes no arguments")
+        elif kind == "CMD":
+            if len(args) < 2:
+                raise fail("Missing command after HEALTHCHECK CMD")
+        else:
+            raise fail(f'Unknown type "{kind}" in HEALTHCHECK (try CMD)')
+    elif keyword == "VOLUME" and any(item == "" for item in args):
+        raise fail("VOLUME specified can not be an empty string")
+    elif keyword == "SHELL":
+        if not args:
+            raise fail("SHELL requires at least one argument")
+        if not instruction.json:
+            raise fail("SHELL requires the arguments to be in JSON form")
+    elif keyword == "RUN":
+        for mount in instruction.flag_values("mount"):
+            _check_mount(mount, fail)
+
+
+def _check_flags(instruction: Instruction, fail: _Fail) -> None:
+    if not instruction.flags:
+        return
+    if instruction.keyword == "HEALTHCHECK" and (
+        not instruction.args or instruction.args[0].upper() != "CMD"
+    ):
+        # BuildKit reads HEALTHCHECK flags only for the CMD form (and fails
+        # earlier on an unknown form).
+        return
+    known = _FLAGS.get(instruction.keyword, {})
+    seen: set[str] = set()
+    for item in instruction.flags:
+        if item == "--":
+            return
+        name, has_value, value = item.partition("=")
+        flag = name[2:]
+        kind = known.get(flag)
+        if kind is None:
+            raise fail(f"unknown flag: {name}")
+        if flag in seen and kind != _STRINGS:
+            raise fail(f"duplicate flag specified: {name}")
+        seen.add(flag)
+        if kind == _BOOL:
+            if has_value and value == "":
+                raise fail(f"missing a value on flag: {name}")
+            if value.lower() not in ("true", "false", ""):
+                raise fail(f"expecting boolean value for flag {name}, not: {value}")
+        elif not has_value:
+            raise fail(f"missing a value on flag: {name}")
+
+
+def _check_mount(spec: str, fail: _Fail) -> None:
+    try:
+        fields = csv_fields(spec)
+    except ValueError as err:
+        raise fail(f"failed to parse csv mounts: {err}") from None
+    for item in fields:
+        key, has_value, value = item.partition("=")
+        if not has_value:
+            continue
+        if key.lower() == "from":
+            dollar = value.find("$")
+            if dollar != -1 and dollar != len(value) - 1:
+                raise fail("'from' doesn't support variable expansion, define alias stage instead")
+
+
+def csv_fields(text: str) -> list[str]:
+    """Split one CSV record the way Go's encoding/csv does (RFC 4180 quoting).
+
+    >>> csv_fields('type=bind,"source=a,b",target=/x')
+    ['type=bind', 'source=a,b', 'target=/x']
+    """
+    fields: list[str] = []
+    pos = 0
+    end = len(text)
+    while True:
+        if pos < end and text[pos] == '"':
+            buf: list[str] = []
+            pos += 1
+            while True:
+                close = text.find('"', pos)
+                if close < 0:
+                    raise ValueError('extraneous or missing " in quoted-field')
+                buf.append(text[pos:close])
+                pos = close + 1
+                if pos < end and text[pos] == '"':
+                    buf.append('"')
+                    pos += 1
+                    continue
+                break
+            if pos < end and text[pos] != ",":
+                raise ValueError('extraneous or missing " in quoted-field')
+            fields.append("".join(buf))
+        else:
+            comma = text.find(",", pos)
+            stop = end if comma < 0 else comma
+            value = text[pos:stop]
+            if '"' in value:
+                raise ValueError('bare " in non-quoted-field')
+            fields.append(value)
+            pos = stop
+        if pos >= end:
+            return fields
+        pos += 1  # the comma
