@@ -32,17 +32,17 @@ MAX_NESTING = 64
 _MAX_PATTERN_WORK = 4_000_000
 
 
-class _Unknown:
+class Unknown:
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "UNKNOWN"
 
 
-UNKNOWN = _Unknown()
+UNKNOWN = Unknown()
 """The value of a variable that is set at build time to something not known here."""
 
-Env = Mapping[str, "str | _Unknown"]
+Env = Mapping[str, "str | Unknown"]
 
 
 class ShellError(Exception):
@@ -111,7 +111,7 @@ class _Lexer:
         return _EOF
 
     # -- variables ----------------------------------------------------------
-    def lookup(self, name: str) -> tuple[str | _Unknown, bool]:
+    def lookup(self, name: str) -> tuple[str | Unknown, bool]:
         value = self.env.get(name)
         if value is None:
             return "", False
@@ -191,6 +191,7 @@ class _Lexer:
             out.append(opening)
         close = self.text.find("'", self.pos)
         if close < 0:
+            self.pos = len(self.text)
             raise ShellError("unexpected end of statement while looking for matching single-quote")
         out.append(self.text[self.pos : close])
         self.pos = close + 1
@@ -294,6 +295,8 @@ class _Lexer:
             raise ShellError("syntax error: bad substitution")
         name = self.name()
         op = self.next()
+        if op == _EOF:
+            raise ShellError("syntax error: missing '}'")
         if op == "}":
             value, is_set = self.lookup(name)
             if not is_set:
@@ -310,9 +313,11 @@ class _Lexer:
         if op == ":":
             null_is_unset = True
             op = self.next()
+            if op == _EOF:
+                raise ShellError("syntax error: missing '}'")
             modifier += op
         if op not in ("+", "-", "?", "#", "%"):
-            raise ShellError(f"unsupported modifier ({modifier or 'end of text'}) in substitution")
+            raise ShellError(f"unsupported modifier ({modifier}) in substitution")
         pattern_mode = op in ("#", "%")
         if null_is_unset and pattern_mode:
             raise ShellError(f"unsupported modifier ({modifier}) in substitution")

@@ -50,7 +50,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from imagegraph._shell import UNKNOWN, Env, ShellError, expand
+from imagegraph._shell import UNKNOWN, Env, ShellError, Unknown, expand
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
 from imagegraph.instructions import Instruction, csv_fields, parse_instructions
@@ -350,7 +350,7 @@ class _Builder:
         self.path = path
         self.build_args = build_args
         self.diagnostics = diagnostics
-        self.env: dict[str, str | object] = {}
+        self.env: dict[str, str | Unknown] = {}
         # Why a variable has no usable value, for the diagnostics.
         self.missing: dict[str, str] = {}
         self.escape = "\\"
@@ -380,9 +380,7 @@ class _Builder:
                 self.env[name] = UNKNOWN
                 self.missing[name] = "is set by BuildKit from the build's platform and target"
 
-        first_from = next(
-            (i for i, ins in enumerate(instructions) if ins.keyword == "FROM"), None
-        )
+        first_from = next((i for i, ins in enumerate(instructions) if ins.keyword == "FROM"), None)
         head = instructions if first_from is None else instructions[:first_from]
         global_args: list[GlobalArg] = []
         for instruction in head:
@@ -463,7 +461,9 @@ class _Builder:
                 current = self.env.get(name)
                 value = current if isinstance(current, str) else None
                 if current is None:
-                    self.missing[name] = "is declared without a default and no build argument sets it"
+                    self.missing[name] = (
+                        "is declared without a default and no build argument sets it"
+                    )
             yield GlobalArg(name, default if has_default else None, value, instruction.line)
 
     def reason(self, name: str) -> str:

@@ -182,16 +182,23 @@ class _LineParser:
         self.directives_done = False
         self.diagnostics: list[Diagnostic] = []
 
-    def error(self, message: str, line: int, end_line: int | None = None, source: str | None = None) -> DockerfileSyntaxError:
+    def error(
+        self, message: str, line: int, end_line: int | None = None, source: str | None = None
+    ) -> DockerfileSyntaxError:
         if source is None and 0 < line <= len(self.lines):
             source = self.lines[line - 1]
-        return DockerfileSyntaxError(message, path=self.path, line=line, end_line=end_line, source=source)
+        return DockerfileSyntaxError(
+            message, path=self.path, line=line, end_line=end_line, source=source
+        )
 
     def physical(self) -> str:
         """The next physical line, without its newline; checks BuildKit's length limit."""
         raw = self.lines[self.pos]
         self.pos += 1
-        if len(raw) > MAX_LINE_BYTES // 4 and len(raw.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
+        if (
+            len(raw) > MAX_LINE_BYTES // 4
+            and len(raw.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES
+        ):
             raise self.error(
                 f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}",
                 self.pos,
@@ -594,6 +601,7 @@ def _name_values(rest: str, keyword: str, escape: str) -> tuple[str, ...]:
 
 
 # -- BuildKit's checks on each instruction ---------------------------------------
+
 
 class _ErrorFactory(Protocol):
     def __call__(

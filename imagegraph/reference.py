@@ -180,7 +180,9 @@ def _apply_aliases(registry: str, path: str, aliases: Mapping[str, str]) -> tupl
     best: tuple[str, str] | None = None
     for prefix, target in aliases.items():
         key = _normalise_prefix(prefix)
-        if (full == key or full.startswith(key + "/")) and (best is None or len(key) > len(best[0])):
+        if (full == key or full.startswith(key + "/")) and (
+            best is None or len(key) > len(best[0])
+        ):
             best = (key, _normalise_prefix(target))
     if best is None:
         return registry, path
