@@ -1,0 +1,209 @@
+"""Declaration readers behind :func:`imagegraph.load_inventory`, one module per format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from imagegraph._sources.common import SourceResult, relative
+from imagegraph._sources.config import Config, config_images, read_config
+from imagegraph._sources.tree import convention_builds, find_dockerfiles
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.inventory import ConfigError, ImageBuild, Inventory
+
+__all__ = ["BAKE_FILES", "COMPOSE_FILES", "discover"]
+
+# What docker buildx bake and docker compose look for by default, in their order.
+BAKE_FILES = ("docker-bake.json", "docker-bake.hcl")
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def discover(root: Path, config_path: Path | None) -> Inventory:
+    if not root.is_dir():
+        raise ConfigError("not a directory", path=str(root))
+    root = root.resolve()
+    config = _find_config(root, config_path)
+    results: list[SourceResult] = []
+    aliases: dict[str, str] = {}
+    exclude: list[str] = []
+    if config is not None:
+        aliases, exclude = config.aliases, config.exclude
+        results.append(config_images(config, root))
+        results.extend(_declared_sources(config, root))
+    else:
+        for name in BAKE_FILES:
+            if (root / name).is_file():
+                results.append(_bake(root / name, root, {}, aliases))
+                break
+        for name in COMPOSE_FILES:
+            if (root / name).is_file():
+                results.append(_compose(root / name, root, {}, aliases))
+                break
+    dockerfiles = find_dockerfiles(root, exclude)
+    if not results:
+        results.append(convention_builds(root, dockerfiles))
+    builds: list[ImageBuild] = []
+    diagnostics: list[Diagnostic] = []
+    files: list[str] = []
+    covered: set[str] = set()
+    for result in results:
+        builds.extend(result.builds)
+        diagnostics.extend(result.diagnostics)
+        files.extend(result.files)
+        covered |= result.covered
+    _check_unique(builds)
+    built = {b.dockerfile for b in builds} | covered
+    diagnostics.extend(
+        Diagnostic(
+            "undeclared-dockerfile",
+            Severity.WARNING,
+            "no declaration builds this Dockerfile, so no plan will rebuild it",
+            path,
+        )
+        for path in dockerfiles
+        if path not in built
+    )
+    return Inventory(
+        root=str(root),
+        builds=tuple(builds),
+        aliases=aliases,
+        sources=tuple(dict.fromkeys(files)),
+        diagnostics=tuple(diagnostics),
+    )
+
+
+def _find_config(root: Path, config_path: Path | None) -> Config | None:
+    if config_path is not None:
+        if not config_path.is_file():
+            raise ConfigError("config file not found", path=str(config_path))
+        return read_config(config_path.resolve(), root)
+    if (root / "imagegraph.toml").is_file():
+        return read_config(root / "imagegraph.toml", root)
+    if (root / "pyproject.toml").is_file():
+        return read_config(root / "pyproject.toml", root, pyproject=True)
+    return None
+
+
+def _declared_sources(config: Config, root: Path) -> list[SourceResult]:
+    base = config.path.parent
+    results = []
+    for kind, entries in (("bake", config.bake), ("compose", config.compose)):
+        for entry, line in entries:
+            _entry_file(entry, line, kind, config, root)
+            options = {k: v for k, v in entry.items() if k != "file"}
+            reader = _bake if kind == "bake" else _compose
+            results.append(
+                reader(base / entry["file"], root, options, config.aliases, line, config)
+            )
+    for entry, line in config.manifests:
+        results.append(_manifest(entry, line, config, root))
+    return results
+
+
+def _entry_file(
+    entry: dict[str, Any], line: int | None, kind: str, config: Config, root: Path
+) -> str:
+    file = entry.get("file")
+    if not isinstance(file, str):
+        raise ConfigError(f"[[{kind}]] needs a 'file' (a path)", path=config.display, line=line)
+    if not (config.path.parent / file).is_file():
+        raise ConfigError(f"[[{kind}]] file {file!r} not found", path=config.display, line=line)
+    return relative(root, config.path.parent, file)
+
+
+def _options_error(
+    kind: str, key: str, known: str, config: Config | None, line: int | None
+) -> ConfigError:
+    return ConfigError(
+        f"[[{kind}]] has unknown key {key!r} (known: {known})",
+        path=config.display if config else None,
+        line=line,
+    )
+
+
+def _bake(
+    path: Path,
+    root: Path,
+    options: dict[str, Any],
+    aliases: dict[str, str],
+    line: int | None = None,
+    config: Config | None = None,
+) -> SourceResult:
+    from imagegraph._sources.bake import read_bake
+
+    for key in options:
+        if key not in ("targets", "variables"):
+            raise _options_error("bake", key, "file, targets, variables", config, line)
+    return read_bake(
+        path,
+        root,
+        aliases=aliases,
+        targets=options.get("targets"),
+        variables=options.get("variables"),
+    )
+
+
+def _compose(
+    path: Path,
+    root: Path,
+    options: dict[str, Any],
+    aliases: dict[str, str],
+    line: int | None = None,
+    config: Config | None = None,
+) -> SourceResult:
+    from imagegraph._sources.compose import read_compose
+
+    for key in options:
+        if key != "services":
+            raise _options_error("compose", key, "file, services", config, line)
+    return read_compose(path, root, aliases=aliases, services=options.get("services"))
+
+
+def _manifest(entry: dict[str, Any], line: int | None, config: Config, root: Path) -> SourceResult:
+    from imagegraph._sources.library import read_library
+
+    known = {"format", "path", "repository", "checkout"}
+    for key in entry:
+        if key not in known:
+            raise _options_error("manifests", key, ", ".join(sorted(known)), config, line)
+    if entry.get("format", "library") != "library":
+        raise ConfigError(
+            f"[[manifests]] format {entry.get('format')!r} is not known (known: library)",
+            path=config.display,
+            line=line,
+        )
+    path = entry.get("path")
+    if not isinstance(path, str) or not (config.path.parent / path).is_file():
+        raise ConfigError(
+            f"[[manifests]] needs a 'path' to a manifest file (got {path!r})",
+            path=config.display,
+            line=line,
+        )
+    checkout = entry.get("checkout", ".")
+    repository = entry.get("repository")
+    if not isinstance(checkout, str) or not isinstance(repository, str | None):
+        raise ConfigError(
+            "[[manifests]] 'checkout' and 'repository' must be strings",
+            path=config.display,
+            line=line,
+        )
+    return read_library(
+        config.path.parent / path,
+        root,
+        aliases=config.aliases,
+        repository=repository,
+        checkout=config.path.parent / checkout,
+    )
+
+
+def _check_unique(builds: list[ImageBuild]) -> None:
+    seen: dict[str, ImageBuild] = {}
+    for build in builds:
+        if build.name in seen:
+            first = seen[build.name]
+            raise ConfigError(
+                f"two builds are called {build.name!r}: declared at {first.origin} and at "
+                f"{build.origin}; give one of them another name",
+                path=build.origin.partition(":")[0] or None,
+            )
+        seen[build.name] = build

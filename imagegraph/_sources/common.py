@@ -1,0 +1,132 @@
+"""What every declaration reader shares: the result shape, paths, tags, matrices, ``${var}``."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from imagegraph.diagnostics import Diagnostic
+from imagegraph.errors import InvalidReference
+from imagegraph.inventory import ConfigError, ImageBuild
+from imagegraph.reference import ImageRef
+
+__all__ = [
+    "SourceResult",
+    "expand_matrix",
+    "interpolate",
+    "parse_tags",
+    "relative",
+]
+
+_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class SourceResult:
+    """What one declaration file contributed."""
+
+    builds: list[ImageBuild] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    """Declaration files read, relative to the root."""
+    covered: set[str] = field(default_factory=set)
+    """Dockerfiles (relative paths) this source accounts for without
+    building them itself, e.g. files a manifest lists for an architecture
+    not built here."""
+
+
+def relative(root: Path, base: Path, path: str) -> str:
+    """*path*, written relative to directory *base*, as a ``/`` path relative to *root*.
+
+    >>> relative(Path("/r"), Path("/r/sub"), "../apps/x/")
+    'apps/x'
+    >>> relative(Path("/r"), Path("/r"), ".")
+    '.'
+    """
+    joined = PurePosixPath(base.as_posix()) / path.replace("\\", "/")
+    parts: list[str] = []
+    for part in joined.parts:
+        if part == "..":
+            if parts and parts[-1] not in ("/", ".."):
+                parts.pop()
+            else:
+                parts.append(part)
+        elif part != ".":
+            parts.append(part)
+    normal = PurePosixPath(*parts) if parts else PurePosixPath("/")
+    root_posix = PurePosixPath(root.as_posix())
+    try:
+        inside = normal.relative_to(root_posix)
+    except ValueError:
+        # Outside the repository: keep it, relative, so the user sees where.
+        up = [p for p in root_posix.parts if p != "/"]
+        down = [p for p in normal.parts if p != "/"]
+        common = 0
+        while common < min(len(up), len(down)) and up[common] == down[common]:
+            common += 1
+        return "/".join([".."] * (len(up) - common) + down[common:])
+    text = inside.as_posix()
+    return text or "."
+
+
+def interpolate(
+    text: str, variables: Mapping[str, str], *, path: str, line: int | None, what: str
+) -> str:
+    """Replace ``${name}`` with its value; ``$$`` is a literal ``$``.
+
+    >>> interpolate("py:${V}-$$x", {"V": "3.12"}, path="f", line=1, what="tag")
+    'py:3.12-$x'
+    """
+
+    def value(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        if name not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            raise ConfigError(
+                f"{what} {text!r} uses ${{{name}}}, which is not defined (defined: {known})",
+                path=path,
+                line=line,
+            )
+        return variables[name]
+
+    return _VARIABLE.sub(value, text)
+
+
+def expand_matrix(
+    matrix: Mapping[str, Sequence[str]], *, path: str, line: int | None
+) -> list[dict[str, str]]:
+    """Every combination of the matrix values, the first key varying slowest.
+
+    >>> expand_matrix({"PY": ["3.11", "3.12"], "OS": ["bookworm"]}, path="f", line=1)
+    [{'PY': '3.11', 'OS': 'bookworm'}, {'PY': '3.12', 'OS': 'bookworm'}]
+    >>> expand_matrix({}, path="f", line=1)
+    [{}]
+    """
+    for key, values in matrix.items():
+        if not values:
+            raise ConfigError(f"matrix {key!r} has no values", path=path, line=line)
+    keys = list(matrix)
+    return [
+        dict(zip(keys, combination, strict=True))
+        for combination in itertools.product(*(matrix[key] for key in keys))
+    ]
+
+
+def parse_tags(
+    texts: Sequence[str], aliases: Mapping[str, str], *, path: str, line: int | None
+) -> tuple[ImageRef, ...]:
+    """Parse image tags a build produces; a bad one is a :class:`ConfigError`."""
+    tags = []
+    for text in texts:
+        try:
+            tags.append(ImageRef.parse(text, aliases=aliases))
+        except InvalidReference as err:
+            raise ConfigError(
+                f"tag {text!r} is not an image reference: {err.reason}", path=path, line=line
+            ) from None
+    return tuple(dict.fromkeys(tags))

@@ -1,0 +1,188 @@
+"""``imagegraph.toml`` (or ``[tool.imagegraph]`` in ``pyproject.toml``): the native declarations."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imagegraph._sources.common import (
+    SourceResult,
+    expand_matrix,
+    interpolate,
+    parse_tags,
+    relative,
+)
+from imagegraph.inventory import ConfigError, ImageBuild
+
+__all__ = ["Config", "read_config"]
+
+_TOP_KEYS = {"aliases", "exclude", "image", "bake", "compose", "manifests"}
+_IMAGE_KEYS = {
+    "name", "dockerfile", "context", "tags", "args", "target", "platforms", "contexts", "matrix",
+}  # fmt: skip
+
+
+@dataclass
+class Config:
+    """A parsed config file: its own images and the other declaration files it lists."""
+
+    path: Path
+    display: str
+    aliases: dict[str, str] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    images: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
+    bake: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
+    compose: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
+    manifests: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
+
+
+def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | None:
+    """Parse *path*; ``None`` for a ``pyproject.toml`` without ``[tool.imagegraph]``."""
+    display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line = _toml_error_line(str(err))
+        raise ConfigError(f"not valid TOML: {err}", path=display, line=line) from None
+    prefix = ""
+    if pyproject:
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict) or "imagegraph" not in tool:
+            return None
+        data, prefix = tool["imagegraph"], "tool.imagegraph."
+        if not isinstance(data, dict):
+            raise ConfigError("[tool.imagegraph] must be a table", path=display)
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})", path=display
+        )
+    config = Config(path=path, display=display)
+    config.aliases = _string_table(data.get("aliases", {}), "aliases", display, None)
+    config.exclude = _string_list(data.get("exclude", []), "exclude", display, None)
+    for key in ("image", "bake", "compose", "manifests"):
+        entries = data.get(key, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ConfigError(f"{key!r} must be written as [[{prefix}{key}]] tables", path=display)
+        lines = _header_lines(text, prefix + key)
+        located = [(entry, lines[i] if i < len(lines) else None) for i, entry in enumerate(entries)]
+        setattr(config, "images" if key == "image" else key, located)
+    return config
+
+
+def config_images(config: Config, root: Path) -> SourceResult:
+    """The builds of the config's ``[[image]]`` entries, matrices expanded."""
+    result = SourceResult(files=[config.display])
+    for entry, line in config.images:
+        result.builds.extend(_image_builds(entry, line, config, root))
+    return result
+
+
+def _image_builds(
+    entry: dict[str, Any], line: int | None, config: Config, root: Path
+) -> list[ImageBuild]:
+    path = config.display
+    unknown = sorted(set(entry) - _IMAGE_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"[[image]] has unknown key {unknown[0]!r} (known: {', '.join(sorted(_IMAGE_KEYS))})",
+            path=path,
+            line=line,
+        )
+    if "dockerfile" not in entry and "context" not in entry:
+        raise ConfigError("[[image]] needs a 'dockerfile' or a 'context'", path=path, line=line)
+    name = _string(entry.get("name"), "name", path, line)
+    dockerfile = _string(entry.get("dockerfile"), "dockerfile", path, line)
+    context = _string(entry.get("context"), "context", path, line)
+    target = _string(entry.get("target"), "target", path, line)
+    tags = _string_list(entry.get("tags", []), "tags", path, line)
+    platforms = _string_list(entry.get("platforms", []), "platforms", path, line)
+    args = _string_table(entry.get("args", {}), "args", path, line)
+    contexts = _string_table(entry.get("contexts", {}), "contexts", path, line)
+    raw_matrix = entry.get("matrix", {})
+    if not isinstance(raw_matrix, dict):
+        raise ConfigError("'matrix' must be a table of lists", path=path, line=line)
+    matrix = {
+        key: _string_list(values, f"matrix.{key}", path, line) for key, values in raw_matrix.items()
+    }
+    base = config.path.parent
+    builds = []
+    for variant in expand_matrix(matrix, path=path, line=line):
+
+        def sub(text: str, what: str, variant: Mapping[str, str] = variant) -> str:
+            return interpolate(text, variant, path=path, line=line, what=what)
+
+        if dockerfile is not None:
+            dockerfile_rel = relative(root, base, sub(dockerfile, "dockerfile"))
+            context_rel = (
+                relative(root, base, sub(context, "context"))
+                if context is not None
+                else _parent(dockerfile_rel)
+            )
+        else:
+            assert context is not None
+            context_rel = relative(root, base, sub(context, "context"))
+            dockerfile_rel = "Dockerfile" if context_rel == "." else f"{context_rel}/Dockerfile"
+        build_name = sub(name, "name") if name is not None else _parent(dockerfile_rel)
+        if variant and (name is None or "${" not in name):
+            build_name = "-".join([build_name, *variant.values()])
+        builds.append(
+            ImageBuild(
+                name=build_name,
+                dockerfile=dockerfile_rel,
+                context=context_rel,
+                tags=parse_tags(
+                    [sub(t, "tag") for t in tags], config.aliases, path=path, line=line
+                ),
+                args={k: sub(v, f"args.{k}") for k, v in args.items()},
+                target=sub(target, "target") if target is not None else None,
+                platforms=tuple(sub(p, "platform") for p in platforms),
+                contexts={k: sub(v, f"contexts.{k}") for k, v in contexts.items()},
+                variant=dict(variant),
+                origin=f"{path}:{line}" if line else path,
+            )
+        )
+    return builds
+
+
+def _parent(path: str) -> str:
+    head = path.rpartition("/")[0]
+    return head or "."
+
+
+def _header_lines(text: str, key: str) -> list[int]:
+    pattern = re.compile(r"^[ \t]*\[\[[ \t]*" + re.escape(key) + r"[ \t]*\]\]", re.MULTILINE)
+    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"at line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _string(value: object, key: str, path: str, line: int | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(f"{key!r} must be a string, not {value!r}", path=path, line=line)
+
+
+def _string_list(value: object, key: str, path: str, line: int | None) -> list[str]:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{key!r} must be a list of strings, not {value!r}", path=path, line=line)
+
+
+def _string_table(value: object, key: str, path: str, line: int | None) -> dict[str, str]:
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return dict(value)
+    raise ConfigError(f"{key!r} must be a table of strings, not {value!r}", path=path, line=line)
