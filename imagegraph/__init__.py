@@ -23,28 +23,50 @@ from imagegraph.dockerfile import (
     parse_dockerfile,
 )
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
+from imagegraph.graph import Edge, EdgeKind, GraphCycleError, ImageGraph, UnknownImage, scan
+from imagegraph.impact import Change, Impact, impact
 from imagegraph.instructions import Heredoc, Instruction
+from imagegraph.inventory import ConfigError, ImageBuild, Inventory, load_inventory
+from imagegraph.plan import PlannedBuild, RebuildPlan, Schedule, load_durations, plan
 from imagegraph.reference import ImageRef
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AUTOMATIC_ARGS",
+    "Change",
+    "ConfigError",
     "Diagnostic",
     "Dockerfile",
     "DockerfileSyntaxError",
+    "Edge",
+    "EdgeKind",
     "GlobalArg",
+    "GraphCycleError",
     "Heredoc",
+    "ImageBuild",
+    "ImageGraph",
     "ImageGraphError",
     "ImageRef",
+    "Impact",
     "Instruction",
     "InvalidReference",
+    "Inventory",
     "Parent",
+    "PlannedBuild",
+    "RebuildPlan",
+    "Schedule",
     "Severity",
     "Stage",
     "StageRef",
+    "UnknownImage",
     "Usage",
     "__version__",
+    "impact",
     "load_dockerfile",
+    "load_durations",
+    "load_inventory",
     "parse_dockerfile",
+    "plan",
+    "scan",
 ]

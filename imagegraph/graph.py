@@ -1,0 +1,532 @@
+"""The image graph: images as nodes, parent -> child edges from every Dockerfile of a fleet.
+
+Nodes are named by strings: an image built here is called by its build's
+name (``python-3.12-bookworm``), an external image by its normalised
+reference (``docker.io/library/debian:bookworm``). Queries accept either,
+and also any tag of a build or any spelling of a reference
+(``debian:bookworm``).
+
+Edges go from parent to child and carry every use that made them
+(:class:`Edge`): ``from`` (a stage's base), ``copy`` (``COPY --from``),
+``mount`` (``RUN --mount=from=``) and ``context`` (a named build context
+``target:<build>`` in bake, ``service:<name>`` in compose, or
+``contexts`` in ``imagegraph.toml``).
+
+What the Dockerfiles cannot tell is reported, never guessed: a ``FROM``
+whose ARG has no value is an ``unresolved-arg`` diagnostic and the build is
+listed in :attr:`ImageGraph.undetermined`; a Dockerfile BuildKit would
+refuse is a ``dockerfile-error`` and the build stays in the graph with the
+parents that could be read (none).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import networkx as nx
+
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.dockerfile import Dockerfile, Parent, parse_dockerfile
+from imagegraph.errors import ImageGraphError, InvalidReference
+from imagegraph.inventory import ImageBuild, Inventory, load_inventory
+from imagegraph.reference import ImageRef
+
+if TYPE_CHECKING:
+    from imagegraph.impact import Change, Impact
+    from imagegraph.plan import RebuildPlan
+
+__all__ = ["Edge", "EdgeKind", "GraphCycleError", "ImageGraph", "UnknownImage", "scan"]
+
+EdgeKind = Literal["from", "copy", "mount", "context"]
+
+
+class GraphCycleError(ImageGraphError):
+    """Images that are, through their parents, their own ancestors: no order can build them.
+
+    ``cycle`` holds the edges around the loop, each naming its Dockerfile and line.
+    """
+
+    def __init__(self, cycle: tuple[Edge, ...]) -> None:
+        self.cycle = cycle
+        steps = [f"{edge.parent} -> {edge.child} ({edge.where})" for edge in cycle]
+        super().__init__("images depend on themselves: " + "; ".join(steps))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (GraphCycleError, (self.cycle,))
+
+
+class UnknownImage(ImageGraphError, KeyError):
+    """A query named an image that is neither built here nor used by any build."""
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+        super().__init__(f"no image {image!r} in the graph")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One use of a parent image by a child build, where it is written.
+
+    >>> Edge("docker.io/library/debian:bookworm", "base", "from", "base/Dockerfile", 3,
+    ...      "debian:bookworm").where
+    'base/Dockerfile:3'
+    """
+
+    parent: str
+    child: str
+    kind: EdgeKind
+    path: str
+    """The file the use is written in (a Dockerfile, or a declaration file for contexts)."""
+    line: int | None
+    text: str
+    """The reference as written, before ARG expansion (``${BASE}``, ``target:base``)."""
+    stage: str | None = None
+    """The stage that uses the parent (its name, or its index as text)."""
+    value: str | None = None
+    """The reference after ARG expansion, as BuildKit will look it up
+    (``registry.acme.internal/platform/python:3.12-bookworm``); ``None`` for contexts."""
+
+    @property
+    def where(self) -> str:
+        """``path:line``, or the path when there is no line."""
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    build: ImageBuild | None = None
+    ref: ImageRef | None = None
+    dockerfile: Dockerfile | None = field(default=None, compare=False)
+
+
+class ImageGraph:
+    """The parent -> child graph of a fleet's images; see :func:`scan`.
+
+    >>> graph = ImageGraph.from_builds([
+    ...     ImageBuild("base", "base/Dockerfile", "base", (ImageRef.parse("acme/base:1"),),
+    ...                dockerfile_inline="FROM debian:bookworm"),
+    ...     ImageBuild("app", "app/Dockerfile", "app",
+    ...                dockerfile_inline="FROM acme/base:1\\nCOPY --from=alpine:3 /x /x"),
+    ... ])
+    >>> graph.parents("app")
+    ['base', 'docker.io/library/alpine:3']
+    >>> graph.descendants("debian:bookworm")
+    ['app', 'base']
+    """
+
+    def __init__(
+        self,
+        graph: nx.DiGraph[str],
+        inventory: Inventory,
+        diagnostics: tuple[Diagnostic, ...],
+        undetermined: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        self._graph = graph
+        self.inventory = inventory
+        self.diagnostics = diagnostics
+        """The inventory's diagnostics, then every Dockerfile's, then the graph's own."""
+        self.undetermined: Mapping[str, tuple[str, ...]] = undetermined
+        """Builds with a parent that could not be resolved -> the references as written.
+        A change may or may not reach them; :meth:`impact` says so."""
+        self._tags: dict[ImageRef, str] = {}
+        for build in inventory.builds:
+            for tag in build.tags:
+                self._tags.setdefault(tag, build.name)
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def from_builds(
+        cls,
+        builds: Iterable[ImageBuild],
+        *,
+        root: str | os.PathLike[str] = ".",
+        aliases: Mapping[str, str] | None = None,
+    ) -> ImageGraph:
+        """The graph of *builds*, with Dockerfile paths relative to *root*."""
+        inventory = Inventory(root=str(root), builds=tuple(builds), aliases=dict(aliases or {}))
+        return _Builder(inventory).build()
+
+    # -- the way out to networkx --------------------------------------------
+
+    @property
+    def nx(self) -> nx.DiGraph[str]:
+        """A read-only networkx view: node attributes ``kind`` (``build`` or
+        ``external``), ``build`` / ``ref``; edge attribute ``uses`` (a tuple of :class:`Edge`)."""
+        view: nx.DiGraph[str] = self._graph.copy(as_view=True)
+        return view
+
+    # -- nodes ----------------------------------------------------------------
+
+    @property
+    def builds(self) -> tuple[ImageBuild, ...]:
+        """Every build, in inventory order."""
+        return self.inventory.builds
+
+    @property
+    def images(self) -> list[str]:
+        """Every node, sorted: builds and the external images they use."""
+        return sorted(self._graph)
+
+    def build(self, image: str | ImageRef) -> ImageBuild:
+        """The build behind *image*; :class:`UnknownImage` if it is external or unknown."""
+        node = self._graph.nodes[self.node(image)]
+        if node["kind"] != "build":
+            raise UnknownImage(f"{image} is not built here")
+        build: ImageBuild = node["build"]
+        return build
+
+    def is_external(self, image: str | ImageRef) -> bool:
+        """True for an image this fleet uses but does not build."""
+        return bool(self._graph.nodes[self.node(image)]["kind"] == "external")
+
+    def node(self, image: str | ImageRef) -> str:
+        """The node name for a build name, a tag of a build, or an image reference.
+
+        Raises :class:`UnknownImage` when nothing matches.
+        """
+        if isinstance(image, str) and image in self._graph:
+            return image
+        try:
+            ref = (
+                image
+                if isinstance(image, ImageRef)
+                else ImageRef.parse(image, aliases=self.inventory.aliases)
+            )
+        except InvalidReference:
+            raise UnknownImage(str(image)) from None
+        if ref in self._tags:
+            return self._tags[ref]
+        if str(ref) in self._graph:
+            return str(ref)
+        raise UnknownImage(str(image))
+
+    def tag_owner(self, ref: ImageRef) -> str | None:
+        """The build that produces *ref*, if one does."""
+        return self._tags.get(ref)
+
+    # -- edges and neighbourhoods -------------------------------------------
+
+    def edges(self, parent: str | ImageRef, child: str | ImageRef) -> tuple[Edge, ...]:
+        """Every use of *parent* by *child* (empty when there is none)."""
+        data = self._graph.get_edge_data(self.node(parent), self.node(child))
+        return tuple(data["uses"]) if data else ()
+
+    def parents(self, image: str | ImageRef) -> list[str]:
+        """The images *image* is built from or copies from, sorted."""
+        return sorted(self._graph.predecessors(self.node(image)))
+
+    def children(self, image: str | ImageRef) -> list[str]:
+        """The builds that use *image* directly, sorted."""
+        return sorted(self._graph.successors(self.node(image)))
+
+    def ancestors(self, image: str | ImageRef) -> list[str]:
+        """Everything *image* depends on, however indirectly, sorted."""
+        return sorted(nx.ancestors(self._graph, self.node(image)))
+
+    def descendants(self, image: str | ImageRef) -> list[str]:
+        """Every build that depends on *image*, however indirectly, sorted."""
+        return sorted(nx.descendants(self._graph, self.node(image)))
+
+    def roots(self) -> list[str]:
+        """Images nothing here builds from: the external bases, and builds ``FROM scratch``."""
+        return sorted(n for n, degree in self._graph.in_degree() if degree == 0)
+
+    def leaves(self) -> list[str]:
+        """Builds no other build uses, sorted."""
+        return sorted(
+            n for n, degree in self._graph.out_degree()
+            if degree == 0 and self._graph.nodes[n]["kind"] == "build"
+        )  # fmt: skip
+
+    def external_bases(self) -> dict[str, list[str]]:
+        """Each external image -> the builds that use it directly, both sorted."""
+        return {
+            node: sorted(self._graph.successors(node))
+            for node in sorted(self._graph)
+            if self._graph.nodes[node]["kind"] == "external"
+        }
+
+    # -- change analysis (see imagegraph.impact and imagegraph.plan) --------
+
+    def impact(self, changes: Iterable[Change]) -> Impact:
+        """The builds a change reaches and why; see :func:`imagegraph.impact.impact`."""
+        from imagegraph.impact import impact
+
+        return impact(self, changes)
+
+    def why(self, image: str | ImageRef, change: Change) -> tuple[Edge, ...] | None:
+        """The chain of edges from *change* to *image*; ``()`` if *image* is the
+        change itself, ``None`` if the change does not reach it."""
+        from imagegraph.impact import impact
+
+        node = self.node(image)
+        result = impact(self, [change])
+        if node in result.changed:
+            return ()
+        return result.reasons.get(node)
+
+    def plan(
+        self,
+        changes: Iterable[Change] | None = None,
+        *,
+        max_parallel: int | None = None,
+        durations: Mapping[str, float] | None = None,
+        workers: int | None = None,
+    ) -> RebuildPlan:
+        """The rebuild plan for *changes* (everything when ``None``); see
+        :func:`imagegraph.plan.plan`."""
+        from imagegraph.plan import plan
+
+        return plan(self, changes, max_parallel=max_parallel, durations=durations, workers=workers)
+
+    def __repr__(self) -> str:
+        externals = sum(1 for n in self._graph if self._graph.nodes[n]["kind"] == "external")
+        return (
+            f"<ImageGraph {len(self.builds)} builds, {externals} external images, "
+            f"{self._graph.number_of_edges()} edges, {len(self.diagnostics)} diagnostics>"
+        )
+
+
+def scan(
+    path: str | os.PathLike[str] = ".", *, config: str | os.PathLike[str] | None = None
+) -> ImageGraph:
+    """Read the fleet at *path* and build its image graph.
+
+    The inventory comes from :func:`imagegraph.load_inventory`; each build's
+    Dockerfile is parsed with its build args and only the stages its target
+    needs contribute parents. Raises :class:`GraphCycleError` for a cycle and
+    :class:`imagegraph.ConfigError` for a declaration that cannot be read;
+    everything else that is wrong is in :attr:`ImageGraph.diagnostics`.
+    """
+    return _Builder(load_inventory(path, config=config)).build()
+
+
+class _Builder:
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.root = Path(inventory.root)
+        self.aliases = inventory.aliases
+        self.graph: nx.DiGraph[str] = nx.DiGraph()
+        self.diagnostics: list[Diagnostic] = list(inventory.diagnostics)
+        self.undetermined: dict[str, tuple[str, ...]] = {}
+        self.tags: dict[ImageRef, str] = {}
+        self.repositories: dict[str, list[ImageRef]] = {}
+        self.texts: dict[str, str | bytes | None] = {}
+
+    def build(self) -> ImageGraph:
+        builds = self.inventory.builds
+        for build in builds:
+            self.graph.add_node(build.name, kind="build", build=build)
+            for tag in build.tags:
+                owner = self.tags.setdefault(tag, build.name)
+                if owner != build.name:
+                    self.note(
+                        "duplicate-tag", Severity.WARNING,
+                        f"{tag.familiar} is built by {owner!r} ({self.origin(owner)}) and by "
+                        f"{build.name!r} ({build.origin or build.dockerfile}); children use {owner!r}",
+                        build.origin.partition(":")[0] or build.dockerfile,
+                    )  # fmt: skip
+                self.repositories.setdefault(tag.name, []).append(tag)
+        for build in builds:
+            self.add_parents(build)
+        # Variants repeat their file's diagnostics; the order must not depend on
+        # the order builds were declared in.
+        diagnostics = tuple(
+            sorted(
+                dict.fromkeys(self.diagnostics),
+                key=lambda d: (d.path or "", d.line or 0, d.code, d.message),
+            )
+        )
+        graph = ImageGraph(self.graph, self.inventory, diagnostics, self.undetermined)
+        try:
+            cycle = nx.find_cycle(self.graph)
+        except nx.NetworkXNoCycle:
+            return graph
+        edges = tuple(self.graph.edges[a, b]["uses"][0] for a, b in cycle)
+        raise GraphCycleError(edges)
+
+    def origin(self, name: str) -> str:
+        build: ImageBuild = self.graph.nodes[name]["build"]
+        return build.origin or build.dockerfile
+
+    def note(
+        self, code: str, severity: Severity, message: str, path: str | None, line: int | None = None
+    ) -> None:
+        self.diagnostics.append(Diagnostic(code, severity, message, path, line))
+
+    def read(self, build: ImageBuild) -> str | bytes | None:
+        if build.dockerfile_inline is not None:
+            return build.dockerfile_inline
+        if build.dockerfile not in self.texts:
+            try:
+                self.texts[build.dockerfile] = (self.root / build.dockerfile).read_bytes()
+            except OSError as err:
+                self.texts[build.dockerfile] = None
+                self.note(
+                    "missing-dockerfile", Severity.ERROR,
+                    f"build {build.name!r} ({build.origin or 'declared'}) needs this Dockerfile: "
+                    f"{err.strerror}",
+                    build.dockerfile,
+                )  # fmt: skip
+        return self.texts[build.dockerfile]
+
+    def add_parents(self, build: ImageBuild) -> None:
+        text = self.read(build)
+        if text is None:
+            return
+        try:
+            dockerfile = parse_dockerfile(text, path=build.dockerfile, build_args=build.args)
+        except ImageGraphError as err:
+            severity = Severity.WARNING if build.inferred else Severity.ERROR
+            line = getattr(err, "line", None)
+            message = getattr(err, "message", str(err))
+            self.note(
+                "dockerfile-error", severity,
+                f"{message}; build {build.name!r} has no known parents", build.dockerfile, line,
+            )  # fmt: skip
+            return
+        self.graph.nodes[build.name]["dockerfile"] = dockerfile
+        self.diagnostics.extend(dockerfile.diagnostics)
+        try:
+            parents = dockerfile.parents_for(build.target)
+        except ImageGraphError:
+            names = ", ".join(s.name or str(s.index) for s in dockerfile.stages)
+            self.note(
+                "unknown-target", Severity.ERROR,
+                f"build {build.name!r} targets stage {build.target!r}, which this Dockerfile "
+                f"does not have (stages: {names}); counting the parents of every stage",
+                build.dockerfile,
+            )  # fmt: skip
+            parents = dockerfile.parents
+        stage_names = {s.name for s in dockerfile.stages if s.name}
+        unresolved: list[str] = []
+        used_contexts: set[str] = set()
+        for parent in parents:
+            self.add_parent(build, dockerfile, parent, stage_names, unresolved, used_contexts)
+        for key, value in sorted(build.contexts.items()):
+            if key not in used_contexts and value.startswith("target:"):
+                # bake builds a target: context first even when no FROM names it.
+                self.link_target(build, value, key, None)
+        if unresolved:
+            self.undetermined[build.name] = tuple(unresolved)
+
+    def add_parent(
+        self,
+        build: ImageBuild,
+        dockerfile: Dockerfile,
+        parent: Parent,
+        stage_names: set[str],
+        unresolved: list[str],
+        used_contexts: set[str],
+    ) -> None:
+        if not parent.resolved or parent.value is None:
+            unresolved.append(parent.text)
+            return
+        stage = dockerfile.stages[parent.stage].label
+        context = self.named_context(build, parent.value)
+        if context is not None:
+            key, value = context
+            used_contexts.add(key)
+            if value.startswith("target:"):
+                self.link_target(build, value, key, parent.line, stage)
+                return
+            if not value.startswith("docker-image://"):
+                return  # a local directory, git or http context: no image to rebuild
+            text = value.removeprefix("docker-image://")
+        else:
+            text = parent.value
+        try:
+            ref = ImageRef.parse(text, aliases=self.aliases)
+        except InvalidReference:
+            return  # the parser has reported it as invalid-reference
+        owner = self.tags.get(ref)
+        if owner is None:
+            node = str(ref)
+            if node not in self.graph:
+                self.graph.add_node(node, kind="external", ref=ref)
+            elif self.graph.nodes[node]["kind"] != "external":
+                raise ImageGraphError(
+                    f"build {node!r} is named like the image {build.name!r} uses but does not "
+                    "build it; rename the build"
+                )
+            self.check_unbuilt(build, parent, ref, stage_names)
+        else:
+            node = owner
+        self.link(
+            Edge(
+                node, build.name, parent.kind, build.dockerfile, parent.line, parent.text, stage,
+                parent.value,
+            )
+        )  # fmt: skip
+
+    def named_context(self, build: ImageBuild, value: str) -> tuple[str, str] | None:
+        if not build.contexts:
+            return None
+        if value in build.contexts:
+            return value, build.contexts[value]
+        try:
+            familiar = ImageRef.parse(value).familiar.removesuffix(":latest")
+        except InvalidReference:
+            return None
+        if familiar in build.contexts:
+            return familiar, build.contexts[familiar]
+        return None
+
+    def link_target(
+        self, build: ImageBuild, value: str, key: str, line: int | None, stage: str | None = None
+    ) -> None:
+        target = value.removeprefix("target:")
+        if target not in self.graph or self.graph.nodes[target]["kind"] != "build":
+            self.note(
+                "unknown-context-target", Severity.ERROR,
+                f"build {build.name!r} takes context {key!r} from {value!r}, and no build is "
+                f"called {target!r}",
+                build.origin.partition(":")[0] or build.dockerfile,
+            )  # fmt: skip
+            return
+        path, _, where = (build.origin or build.dockerfile).partition(":")
+        self.link(
+            Edge(
+                target, build.name, "context",
+                build.dockerfile if line is not None else path,
+                line if line is not None else (int(where) if where.isdigit() else None),
+                f"{key}={value}", stage,
+            )
+        )  # fmt: skip
+
+    def check_unbuilt(
+        self, build: ImageBuild, parent: Parent, ref: ImageRef, stage_names: set[str]
+    ) -> None:
+        built = self.repositories.get(ref.name)
+        value = parent.value or ""
+        if built:
+            shown = ", ".join(sorted({t.familiar for t in built}))
+            self.note(
+                "unbuilt-tag", Severity.WARNING,
+                f"{value} is not built here, though {ref.familiar_name} is ({shown}); "
+                "treating it as external",
+                build.dockerfile, parent.line,
+            )  # fmt: skip
+        elif parent.kind != "from" and "/" not in value and ":" not in value and "@" not in value:
+            near = [name for name in sorted(stage_names) if name.lower() != value.lower()]
+            self.note(
+                "copy-from-image", Severity.WARNING,
+                f"--from={value} names no stage, so BuildKit pulls the image "
+                f"{ref.familiar}" + (f" (stages: {', '.join(near)})" if near else ""),
+                build.dockerfile, parent.line,
+            )  # fmt: skip
+
+    def link(self, edge: Edge) -> None:
+        data = self.graph.get_edge_data(edge.parent, edge.child)
+        if data is None:
+            self.graph.add_edge(edge.parent, edge.child, uses=(edge,))
+        elif edge not in data["uses"]:
+            data["uses"] = (*data["uses"], edge)

@@ -1,0 +1,181 @@
+"""Blast radius: which builds a change reaches, and the chain of edges that says why.
+
+A change names an image: an external base (``debian:bookworm``), one of the
+fleet's own images by build name or tag, or an image with no tag at all
+(``debian``), which stands for every tag and digest of it. A change with a
+tag also reaches parents pinned by digest to that tag
+(``debian:bookworm@sha256:...``): the pin must move, and the image rebuild.
+
+Every descendant of a changed image must rebuild; a changed image that is
+built here rebuilds too. Builds whose base could not be resolved are not
+guessed into the result: they are listed in :attr:`Impact.undetermined`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.errors import ImageGraphError, InvalidReference
+from imagegraph.reference import ImageRef
+
+if TYPE_CHECKING:
+    from imagegraph.graph import Edge, ImageGraph
+
+__all__ = ["Change", "Impact", "impact"]
+
+Change = str | ImageRef
+"""A changed image: a build name, a tag of a build, or any image reference."""
+
+_HAS_TAG = re.compile(r":[^/]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """The result of :func:`impact`: what must rebuild and why.
+
+    ``matched`` maps each change, as given, to the graph nodes it names;
+    ``changed`` is every node some change names; ``affected`` the builds
+    that must rebuild (sorted); ``reasons`` one shortest chain of edges from
+    a changed node to each affected build (empty for a changed build
+    itself); ``undetermined`` the builds with an unresolved base that a
+    change might reach, with that base as written.
+    """
+
+    changes: tuple[str, ...]
+    matched: Mapping[str, tuple[str, ...]]
+    changed: frozenset[str]
+    affected: tuple[str, ...]
+    reasons: Mapping[str, tuple[Edge, ...]] = field(hash=False)
+    undetermined: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def __contains__(self, build: object) -> bool:
+        return build in self.reasons
+
+    def __len__(self) -> int:
+        return len(self.affected)
+
+    def reason(self, build: str) -> str:
+        """The chain for *build* as one line: ``debian:bookworm -> base -> app``."""
+        chain = self.reasons[build]
+        if not chain:
+            return f"{build} (changed)"
+        return " -> ".join([chain[0].parent, *(edge.child for edge in chain)])
+
+
+def impact(graph: ImageGraph, changes: Iterable[Change]) -> Impact:
+    """The builds of *graph* that must rebuild after *changes*.
+
+    >>> from imagegraph import ImageBuild, ImageGraph, ImageRef
+    >>> graph = ImageGraph.from_builds([
+    ...     ImageBuild("base", "base/Dockerfile", "base", (ImageRef.parse("acme/base"),),
+    ...                dockerfile_inline="FROM debian:bookworm"),
+    ...     ImageBuild("app", "app/Dockerfile", "app", dockerfile_inline="FROM acme/base"),
+    ...     ImageBuild("tool", "tool/Dockerfile", "tool", dockerfile_inline="FROM alpine:3"),
+    ... ])
+    >>> result = graph.impact(["debian"])
+    >>> result.affected
+    ('app', 'base')
+    >>> result.reason("app")
+    'docker.io/library/debian:bookworm -> base -> app'
+    """
+    given = [str(change) if isinstance(change, ImageRef) else change for change in changes]
+    matched: dict[str, tuple[str, ...]] = {}
+    diagnostics: list[Diagnostic] = []
+    for change in given:
+        nodes = _match(graph, change)
+        matched[change] = nodes
+        if not nodes:
+            diagnostics.append(
+                Diagnostic(
+                    "change-matches-nothing",
+                    Severity.WARNING,
+                    f"no build uses or produces {change!r}; it changes nothing here",
+                )
+            )
+    changed = frozenset(node for nodes in matched.values() for node in nodes)
+    reasons = _reasons(graph, sorted(changed))
+    undetermined = _undetermined(graph, reasons, changed)
+    return Impact(
+        changes=tuple(given),
+        matched=matched,
+        changed=changed,
+        affected=tuple(sorted(reasons)),
+        reasons=reasons,
+        undetermined=undetermined,
+        diagnostics=tuple(diagnostics),
+    )
+
+
+def _match(graph: ImageGraph, change: str) -> tuple[str, ...]:
+    nx_graph = graph.nx
+    if change in nx_graph and nx_graph.nodes[change]["kind"] == "build":
+        return (change,)
+    try:
+        wanted = ImageRef.parse(change, aliases=graph.inventory.aliases)
+    except InvalidReference as err:
+        raise ImageGraphError(
+            f"change {change!r} is not a build name or an image: {err.reason}"
+        ) from None
+    name, _, after = change.partition("@")
+    any_tag = not _HAS_TAG.search(name.rpartition("/")[2]) and not after
+    found = []
+    for node, data in nx_graph.nodes(data=True):
+        refs = data["build"].tags if data["kind"] == "build" else (data["ref"],)
+        if any(_matches(ref, wanted, any_tag=any_tag) for ref in refs):
+            found.append(node)
+    return tuple(sorted(found))
+
+
+def _matches(ref: ImageRef, wanted: ImageRef, *, any_tag: bool) -> bool:
+    if ref.name != wanted.name:
+        return False
+    if any_tag:
+        return True
+    if wanted.digest is not None:
+        return ref.digest == wanted.digest
+    return ref.tag == wanted.tag
+
+
+def _reasons(graph: ImageGraph, changed: list[str]) -> dict[str, tuple[Edge, ...]]:
+    # Breadth first from every changed node at once, neighbours in sorted
+    # order: each affected build gets one shortest chain, the same every run.
+    nx_graph = graph.nx
+    reasons: dict[str, tuple[Edge, ...]] = {}
+    queue: deque[tuple[str, tuple[Edge, ...]]] = deque()
+    seen = set(changed)
+    for node in changed:
+        if nx_graph.nodes[node]["kind"] == "build":
+            reasons[node] = ()
+        queue.append((node, ()))
+    while queue:
+        node, chain = queue.popleft()
+        for child in sorted(nx_graph.successors(node)):
+            if child in seen:
+                continue
+            seen.add(child)
+            edge = nx_graph.edges[node, child]["uses"][0]
+            reasons[child] = (*chain, edge)
+            queue.append((child, reasons[child]))
+    return reasons
+
+
+def _undetermined(
+    graph: ImageGraph, reasons: Mapping[str, tuple[Edge, ...]], changed: frozenset[str]
+) -> dict[str, tuple[str, ...]]:
+    if not changed:
+        return {}
+    result: dict[str, tuple[str, ...]] = {}
+    for build, texts in sorted(graph.undetermined.items()):
+        if build in reasons:
+            continue
+        result[build] = texts
+        for below in graph.descendants(build):
+            if below not in reasons:
+                result.setdefault(below, (f"via {build}",))
+    return dict(sorted(result.items()))

@@ -1,0 +1,269 @@
+"""The rebuild plan: affected builds in waves, each wave after every parent it needs.
+
+Wave *n* holds the builds whose planned parents are all in waves before
+*n*, so the builds of one wave may run in parallel. Inside a wave builds
+are sorted by name: the same graph and changes give the same plan, byte for
+byte. ``max_parallel`` splits a wave into consecutive waves of at most that
+many builds (a GitHub Actions matrix takes at most 256 jobs); the split
+keeps the order valid because builds of one wave never depend on each other.
+
+With durations (seconds per build), the plan also gives the critical path
+(the longest chain of dependent builds, which no number of workers can
+beat) and, for a number of workers, the makespan of a list schedule that
+starts ready builds longest-remaining-chain first. An optimal schedule is
+NP-hard in general; the figure is an achievable upper bound and
+``max(critical path, total / workers)`` a lower one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import os
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.errors import ImageGraphError
+from imagegraph.impact import Change, Impact, impact
+from imagegraph.inventory import ConfigError, ImageBuild
+
+if TYPE_CHECKING:
+    from imagegraph.graph import Edge, ImageGraph
+
+__all__ = ["PlannedBuild", "RebuildPlan", "Schedule", "load_durations", "plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBuild:
+    """One build in a plan: the build, its wave (0-based), the planned builds
+    it waits for, and the chain of edges that put it in the plan (empty when
+    it was itself changed or the plan rebuilds everything)."""
+
+    build: ImageBuild
+    wave: int
+    needs: tuple[str, ...]
+    reason: tuple[Edge, ...] = ()
+    inputs: tuple[Edge, ...] = ()
+    """Every use of a planned parent by this build (what ``needs`` is made of)."""
+
+    @property
+    def name(self) -> str:
+        """The build's name."""
+        return self.build.name
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Timing of a plan from per-build durations, in seconds."""
+
+    critical_path: tuple[str, ...]
+    critical_seconds: float
+    total_seconds: float
+    workers: int
+    makespan_seconds: float
+    lower_bound_seconds: float
+    estimated: tuple[str, ...]
+    """Builds with no known duration, given the default (the median of the known ones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildPlan:
+    """The waves of a rebuild; see :func:`plan`.
+
+    ``changes`` is ``None`` when the plan rebuilds everything.
+    """
+
+    changes: tuple[str, ...] | None
+    waves: tuple[tuple[PlannedBuild, ...], ...]
+    impact: Impact | None = field(default=None, compare=False)
+    max_parallel: int | None = None
+    schedule: Schedule | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def __iter__(self) -> Iterator[PlannedBuild]:
+        for wave in self.waves:
+            yield from wave
+
+    def __len__(self) -> int:
+        return sum(len(wave) for wave in self.waves)
+
+    @property
+    def builds(self) -> tuple[PlannedBuild, ...]:
+        """Every planned build, wave by wave."""
+        return tuple(self)
+
+    def names(self) -> list[list[str]]:
+        """The build names, wave by wave: a compact view for tests and notebooks."""
+        return [[planned.name for planned in wave] for wave in self.waves]
+
+
+def plan(
+    graph: ImageGraph,
+    changes: Iterable[Change] | None = None,
+    *,
+    max_parallel: int | None = None,
+    durations: Mapping[str, float] | None = None,
+    workers: int | None = None,
+) -> RebuildPlan:
+    """Plan the rebuild of what *changes* reach in *graph*, or of every build.
+
+    *durations* maps build names (or any tag of a build) to seconds and adds
+    a :class:`Schedule` for *workers* (default: the widest wave).
+
+    >>> from imagegraph import ImageBuild, ImageGraph, ImageRef
+    >>> graph = ImageGraph.from_builds([
+    ...     ImageBuild("base", "base/Dockerfile", "base", (ImageRef.parse("acme/base"),),
+    ...                dockerfile_inline="FROM debian:bookworm"),
+    ...     ImageBuild("api", "api/Dockerfile", "api", dockerfile_inline="FROM acme/base"),
+    ...     ImageBuild("web", "web/Dockerfile", "web", dockerfile_inline="FROM acme/base"),
+    ... ])
+    >>> graph.plan(["debian:bookworm"]).names()
+    [['base'], ['api', 'web']]
+    >>> graph.plan(["debian:bookworm"], max_parallel=1).names()
+    [['base'], ['api'], ['web']]
+    """
+    if max_parallel is not None and max_parallel < 1:
+        raise ImageGraphError(f"max_parallel must be at least 1, not {max_parallel}")
+    if workers is not None and workers < 1:
+        raise ImageGraphError(f"workers must be at least 1, not {workers}")
+    nx_graph = graph.nx
+    result: Impact | None = None
+    if changes is None:
+        chosen = [n for n in nx_graph if nx_graph.nodes[n]["kind"] == "build"]
+        reasons: Mapping[str, tuple[Edge, ...]] = {}
+        diagnostics: tuple[Diagnostic, ...] = ()
+    else:
+        result = impact(graph, changes)
+        chosen, reasons, diagnostics = list(result.affected), result.reasons, result.diagnostics
+    sub = nx_graph.subgraph(chosen)
+    waves: list[tuple[PlannedBuild, ...]] = []
+    for generation in nx.topological_generations(sub):
+        ordered = sorted(generation)
+        size = max_parallel or len(ordered)
+        for start in range(0, len(ordered), size):
+            waves.append(
+                tuple(
+                    PlannedBuild(
+                        build=nx_graph.nodes[name]["build"],
+                        wave=len(waves),
+                        needs=tuple(sorted(sub.predecessors(name))),
+                        reason=reasons.get(name, ()),
+                        inputs=tuple(
+                            edge
+                            for parent in sorted(sub.predecessors(name))
+                            for edge in sub.edges[parent, name]["uses"]
+                        ),
+                    )
+                    for name in ordered[start : start + size]
+                )
+            )
+    schedule = None
+    if durations is not None:
+        widest = max((len(w) for w in waves), default=1)
+        schedule = _schedule(graph, sub, durations, workers or widest)
+    # What the graph could not read matters to whoever runs the plan.
+    found = tuple(d for d in graph.diagnostics if d.severity is not Severity.INFO)
+    return RebuildPlan(
+        changes=None if result is None else result.changes,
+        waves=tuple(waves),
+        impact=result,
+        max_parallel=max_parallel,
+        schedule=schedule,
+        diagnostics=found + diagnostics,
+    )
+
+
+def load_durations(path: str | os.PathLike[str]) -> dict[str, float]:
+    """Read build durations from a JSON object ``{"build or tag": seconds, ...}``."""
+    display = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read durations: {err.strerror}", path=display) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        line = getattr(err, "lineno", None)
+        raise ConfigError(f"durations are not JSON: {err}", path=display, line=line) from None
+    if not isinstance(data, dict):
+        raise ConfigError("durations must be a JSON object of seconds", path=display)
+    durations = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(
+                f"duration of {key!r} must be a number of seconds >= 0, not {value!r}",
+                path=display,
+            )
+        durations[key] = float(value)
+    return durations
+
+
+def _schedule(
+    graph: ImageGraph, sub: nx.DiGraph[str], given: Mapping[str, float], workers: int
+) -> Schedule:
+    known: dict[str, float] = {}
+    for key, seconds in given.items():
+        try:
+            known[graph.node(key)] = seconds
+        except ImageGraphError:
+            continue  # a duration for something not in this fleet is not an error
+    nodes = sorted(sub)
+    present = [known[n] for n in nodes if n in known]
+    default = statistics.median(present) if present else 0.0
+    cost = {n: known.get(n, default) for n in nodes}
+    estimated = tuple(n for n in nodes if n not in known)
+    # Longest remaining chain from each node (its "bottom level").
+    order = list(nx.lexicographical_topological_sort(sub))
+    below: dict[str, float] = {}
+    after: dict[str, str | None] = {}
+    for node in reversed(order):
+        best, best_child = 0.0, None
+        for child in sorted(sub.successors(node)):
+            if below[child] > best:
+                best, best_child = below[child], child
+        below[node], after[node] = cost[node] + best, best_child
+    start = max(sorted(order), key=below.__getitem__, default=None)
+    path: list[str] = []
+    while start is not None:
+        path.append(start)
+        start = after[start]
+    total = sum(cost.values())
+    critical = below[path[0]] if path else 0.0
+    return Schedule(
+        critical_path=tuple(path),
+        critical_seconds=critical,
+        total_seconds=total,
+        workers=workers,
+        makespan_seconds=_list_schedule(sub, cost, below, workers),
+        lower_bound_seconds=max(critical, total / workers) if nodes else 0.0,
+        estimated=estimated,
+    )
+
+
+def _list_schedule(
+    sub: nx.DiGraph[str], cost: Mapping[str, float], below: Mapping[str, float], workers: int
+) -> float:
+    waiting = {n: sub.in_degree(n) for n in sub}
+    ready = [(-below[n], n) for n in sorted(sub) if waiting[n] == 0]
+    heapq.heapify(ready)
+    running: list[tuple[float, str]] = []
+    now = 0.0
+    while ready or running:
+        while ready and len(running) < workers:
+            _, node = heapq.heappop(ready)
+            heapq.heappush(running, (now + cost[node], node))
+        now, done = heapq.heappop(running)
+        finished = [done]
+        while running and math.isclose(running[0][0], now):
+            finished.append(heapq.heappop(running)[1])
+        for node in finished:
+            for child in sub.successors(node):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (-below[child], child))
+    return now
