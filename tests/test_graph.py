@@ -96,7 +96,7 @@ def test_the_networkx_view_is_read_only() -> None:
     view = graph.nx
     assert view.nodes["api"]["kind"] == "build"
     assert view.nodes["docker.io/library/nginx:1.27"]["kind"] == "external"
-    with pytest.raises(Exception, match="[Ff]rozen"):
+    with pytest.raises(Exception, match=r"[Ff]rozen"):
         view.add_edge("api", "web")
 
 

@@ -168,7 +168,7 @@ def test_load_durations(tmp_path: Path) -> None:
     assert load_durations(good) == {"api": 120.0, "acme/os:1": 30.5}
     bad = tmp_path / "bad.json"
     bad.write_text('{"api": "two minutes"}')
-    with pytest.raises(ConfigError, match="'api'.*seconds"):
+    with pytest.raises(ConfigError, match=r"'api'.*seconds"):
         load_durations(bad)
     broken = tmp_path / "broken.json"
     broken.write_text('{"api": 1,\n')
