@@ -1,0 +1,42 @@
+"""Identifiers for formats with stricter names than builds have (bake targets, make targets)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["safe_names"]
+
+_NOT_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_NOT_SAFE_DOTS = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def safe_names(
+    names: Iterable[str], *, dots: bool = False, reserved: Iterable[str] = ()
+) -> dict[str, str]:
+    """Map each name to one of letters, digits, ``_``, ``-`` (and ``.`` with *dots*), all distinct.
+
+    Runs of other characters become ``-``; a name that then collides with an
+    earlier one (or with a *reserved* name) gets ``-2``, ``-3``, ... in the
+    order given.
+
+    >>> safe_names(["python:3.12", "python/3.12", "api"])
+    {'python:3.12': 'python-3-12', 'python/3.12': 'python-3-12-2', 'api': 'api'}
+    >>> safe_names(["python:3.12"], dots=True)
+    {'python:3.12': 'python-3.12'}
+    >>> safe_names(["all", "web"], reserved=["all"])
+    {'all': 'all-2', 'web': 'web'}
+    """
+    pattern = _NOT_SAFE_DOTS if dots else _NOT_SAFE
+    result: dict[str, str] = {}
+    used: set[str] = set(reserved)
+    for name in names:
+        if name in result:
+            continue
+        candidate = pattern.sub("-", name).strip("-.") or "image"
+        unique, counter = candidate, 2
+        while unique in used:
+            unique, counter = f"{candidate}-{counter}", counter + 1
+        used.add(unique)
+        result[name] = unique
+    return result

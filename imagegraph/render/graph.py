@@ -1,0 +1,178 @@
+"""The image graph for tools and people: JSON, Graphviz DOT, Mermaid, a rich tree.
+
+Node identifiers in DOT and Mermaid are synthetic (``n0``, ``n1``, ...) with
+the image as the label: a reference such as ``ghcr.io/acme/base:1.0`` used
+as a DOT id would read ``:1.0`` as a port, and a bare ``end`` breaks a
+Mermaid flowchart. Nodes are numbered in sorted order, so output is stable.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from imagegraph.errors import InvalidReference
+from imagegraph.graph import ImageGraph
+from imagegraph.impact import Impact
+from imagegraph.reference import ImageRef
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+__all__ = ["SCHEMA", "display_name", "to_data", "to_dot", "to_json", "to_mermaid", "to_rich"]
+
+SCHEMA = "imagegraph/graph/v1"
+_EDGE_STYLE = {"from": "solid", "copy": "dashed", "mount": "dotted", "context": "bold"}
+_MERMAID_ARROW = {"from": "-->", "copy": "-.->", "mount": "-.->", "context": "==>"}
+
+
+def display_name(graph: ImageGraph, node: str) -> str:
+    """A build's name, or an external image's familiar reference (``debian:bookworm``)."""
+    if graph.is_external(node):
+        try:
+            return ImageRef.parse(node).familiar
+        except InvalidReference:  # pragma: no cover - external nodes are parsed references
+            return node
+    return node
+
+
+def to_data(graph: ImageGraph, impact: Impact | None = None) -> dict[str, Any]:
+    """Nodes and edges as JSON-ready data (``"schema": "imagegraph/graph/v1"``).
+
+    With *impact*, each node says whether it changed or must rebuild.
+    """
+    nodes = []
+    for node in graph.images:
+        entry: dict[str, Any] = {"id": node, "label": display_name(graph, node)}
+        if graph.is_external(node):
+            entry["kind"] = "external"
+        else:
+            build = graph.build(node)
+            entry |= {
+                "kind": "build",
+                "tags": [str(tag) for tag in build.tags],
+                "dockerfile": build.dockerfile,
+                "origin": build.origin,
+            }
+        if impact is not None:
+            entry["changed"] = node in impact.changed
+            entry["affected"] = node in impact
+        nodes.append(entry)
+    edges = [
+        {
+            "parent": parent,
+            "child": child,
+            "kind": use.kind,
+            "path": use.path,
+            "line": use.line,
+            "text": use.text,
+            "stage": use.stage,
+        }
+        for parent in graph.images
+        for child in graph.children(parent)
+        for use in graph.edges(parent, child)
+    ]
+    return {"schema": SCHEMA, "nodes": nodes, "edges": edges}
+
+
+def to_json(graph: ImageGraph, impact: Impact | None = None) -> str:
+    """:func:`to_data` as indented JSON ending in a newline."""
+    return json.dumps(to_data(graph, impact), indent=2, ensure_ascii=False) + "\n"
+
+
+def _kinds(graph: ImageGraph, parent: str, child: str) -> list[str]:
+    return sorted({use.kind for use in graph.edges(parent, child)}, key=list(_EDGE_STYLE).index)
+
+
+def _dot_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(graph: ImageGraph, impact: Impact | None = None) -> str:
+    """Graphviz DOT: builds as boxes, external images as ellipses; edges
+    solid for ``from``, dashed for ``copy``, dotted for ``mount``, bold for
+    ``context``. With *impact*, changed images are red and affected builds orange."""
+    ids = {node: f"n{index}" for index, node in enumerate(graph.images)}
+    lines = ["digraph imagegraph {", "  rankdir=LR;", "  node [fontname=Helvetica];"]
+    for node, ident in ids.items():
+        attrs = [f"label={_dot_string(display_name(graph, node))}"]
+        attrs.append("shape=ellipse" if graph.is_external(node) else "shape=box")
+        if impact is not None and node in impact.changed:
+            attrs += ["style=filled", 'fillcolor="#f4a6a6"']
+        elif impact is not None and node in impact:
+            attrs += ["style=filled", 'fillcolor="#fbd38d"']
+        lines.append(f"  {ident} [{', '.join(attrs)}];")
+    for parent in graph.images:
+        for child in graph.children(parent):
+            kinds = _kinds(graph, parent, child)
+            style = _EDGE_STYLE[kinds[0]]
+            label = "" if kinds == ["from"] else f", label={_dot_string(','.join(kinds))}"
+            lines.append(f"  {ids[parent]} -> {ids[child]} [style={style}{label}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_label(text: str) -> str:
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+def to_mermaid(graph: ImageGraph, impact: Impact | None = None) -> str:
+    """A Mermaid flowchart: ``-->`` for ``from``, ``-.->`` for copy and mount,
+    ``==>`` for contexts; external images rounded. With *impact*, classes
+    ``changed`` and ``affected`` mark the blast radius."""
+    ids = {node: f"n{index}" for index, node in enumerate(graph.images)}
+    lines = ["flowchart LR"]
+    for node, ident in ids.items():
+        label = _mermaid_label(display_name(graph, node))
+        lines.append(f"  {ident}({label})" if graph.is_external(node) else f"  {ident}[{label}]")
+    for parent in graph.images:
+        for child in graph.children(parent):
+            kinds = _kinds(graph, parent, child)
+            arrow = _MERMAID_ARROW[kinds[0]]
+            label = "" if kinds == ["from"] else f"|{','.join(kinds)}|"
+            lines.append(f"  {ids[parent]} {arrow}{label} {ids[child]}")
+    if impact is not None:
+        lines.append("  classDef changed fill:#f4a6a6,stroke:#c53030")
+        lines.append("  classDef affected fill:#fbd38d,stroke:#c05621")
+        changed = [ids[n] for n in graph.images if n in impact.changed]
+        affected = [ids[n] for n in graph.images if n in impact and n not in impact.changed]
+        if changed:
+            lines.append(f"  class {','.join(changed)} changed")
+        if affected:
+            lines.append(f"  class {','.join(affected)} affected")
+    return "\n".join(lines) + "\n"
+
+
+def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
+    """A tree from each root image down to its descendants; an image met again
+    is shown once more with ``(see above)`` rather than expanded twice."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    top = Tree(
+        f"{len(graph.builds)} builds, {len(graph.images) - len(graph.builds)} external images"
+    )
+    shown: set[str] = set()
+
+    def label(node: str, kinds: list[str]) -> str:
+        text = escape(display_name(graph, node))
+        if impact is not None and node in impact.changed:
+            text = f"[bold red]{text}[/] (changed)"
+        elif impact is not None and node in impact:
+            text = f"[bold yellow]{text}[/]"
+        if kinds and kinds != ["from"]:
+            text += f" [dim]({', '.join(kinds)})[/]"
+        return text
+
+    def add(branch: Tree, node: str, kinds: list[str]) -> None:
+        if node in shown:
+            branch.add(label(node, kinds) + " [dim](see above)[/]")
+            return
+        shown.add(node)
+        sub = branch.add(label(node, kinds))
+        for child in graph.children(node):
+            add(sub, child, _kinds(graph, node, child))
+
+    for root in graph.roots():
+        add(top, root, [])
+    return top

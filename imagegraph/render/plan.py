@@ -1,0 +1,329 @@
+"""A rebuild plan for tools and people: JSON, GitHub Actions matrices, bake, Makefile, a table.
+
+Every function returns text (or a rich renderable) and prints nothing.
+The JSON form follows ``imagegraph/schemas/plan-v1.json``, shipped in the
+package (:func:`plan_schema`).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from imagegraph.graph import Edge
+from imagegraph.inventory import ImageBuild
+from imagegraph.plan import PlannedBuild, RebuildPlan
+from imagegraph.reference import ImageRef
+from imagegraph.render._names import safe_names
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+__all__ = [
+    "GHA_MAX_JOBS",
+    "SCHEMA",
+    "plan_schema",
+    "to_bake",
+    "to_data",
+    "to_gha",
+    "to_json",
+    "to_make",
+    "to_rich",
+]
+
+SCHEMA = "imagegraph/plan/v1"
+GHA_MAX_JOBS = 256
+"""GitHub Actions runs at most this many jobs from one matrix."""
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) that :func:`to_data` output follows."""
+    text = resources.files("imagegraph").joinpath("schemas/plan-v1.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _edge(edge: Edge) -> dict[str, Any]:
+    return {
+        "parent": edge.parent,
+        "child": edge.child,
+        "kind": edge.kind,
+        "path": edge.path,
+        "line": edge.line,
+        "text": edge.text,
+    }
+
+
+def _chain(planned: PlannedBuild) -> str | None:
+    if not planned.reason:
+        return None
+    return " -> ".join([planned.reason[0].parent, *(e.child for e in planned.reason)])
+
+
+def _build(planned: PlannedBuild) -> dict[str, Any]:
+    build = planned.build
+    return {
+        "name": build.name,
+        "tags": [str(tag) for tag in build.tags],
+        "dockerfile": build.dockerfile,
+        "dockerfile_inline": build.dockerfile_inline,
+        "context": build.context,
+        "args": dict(sorted(build.args.items())),
+        "target": build.target,
+        "platforms": list(build.platforms),
+        "contexts": dict(sorted(build.contexts.items())),
+        "needs": list(planned.needs),
+        "reason": _chain(planned),
+        "reasons": [_edge(edge) for edge in planned.reason],
+        "origin": build.origin,
+    }
+
+
+def to_data(plan: RebuildPlan) -> dict[str, Any]:
+    """The plan as JSON-ready data (``"schema": "imagegraph/plan/v1"``)."""
+    impact = plan.impact
+    schedule = plan.schedule
+    return {
+        "schema": SCHEMA,
+        "changes": None if plan.changes is None else list(plan.changes),
+        "matched": None
+        if impact is None
+        else {change: list(nodes) for change, nodes in impact.matched.items()},
+        "max_parallel": plan.max_parallel,
+        "builds": len(plan),
+        "waves": [
+            {"wave": index + 1, "builds": [_build(planned) for planned in wave]}
+            for index, wave in enumerate(plan.waves)
+        ],
+        "undetermined": []
+        if impact is None
+        else [
+            {"build": build, "unresolved": list(texts)}
+            for build, texts in impact.undetermined.items()
+        ],
+        "schedule": None
+        if schedule is None
+        else {
+            "critical_path": list(schedule.critical_path),
+            "critical_seconds": schedule.critical_seconds,
+            "total_seconds": schedule.total_seconds,
+            "workers": schedule.workers,
+            "makespan_seconds": schedule.makespan_seconds,
+            "lower_bound_seconds": schedule.lower_bound_seconds,
+            "estimated": list(schedule.estimated),
+        },
+        "diagnostics": [
+            {
+                "code": d.code,
+                "severity": d.severity.value,
+                "path": d.path,
+                "line": d.line,
+                "message": d.message,
+            }
+            for d in plan.diagnostics
+        ],
+    }
+
+
+def to_json(plan: RebuildPlan) -> str:
+    """:func:`to_data` as indented JSON with sorted-stable content, ending in a newline."""
+    return json.dumps(to_data(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_gha(plan: RebuildPlan) -> str:
+    """One GitHub Actions matrix per wave, as one JSON object.
+
+    ``{"waves": N, "wave1": {"include": [...]}, ...}``: write each
+    ``waveK`` to ``$GITHUB_OUTPUT`` and give job K
+    ``strategy.matrix: ${{ fromJSON(needs.plan.outputs.waveK) }}`` with
+    ``needs`` on job K-1 and an ``if:`` guard for waves the plan does not
+    have (an empty matrix is an error). Each entry carries the inputs of
+    ``docker/build-push-action``: ``context``, ``file``, ``tags`` and
+    ``build-args`` (one per line), ``target``, ``platforms`` (comma-separated).
+    Raises ``ValueError`` for a wave of more than 256 builds: plan with
+    ``max_parallel=256``.
+    """
+    data: dict[str, Any] = {"waves": len(plan.waves)}
+    for index, wave in enumerate(plan.waves, start=1):
+        if len(wave) > GHA_MAX_JOBS:
+            raise ValueError(
+                f"wave {index} has {len(wave)} builds and a GitHub Actions matrix takes at "
+                f"most {GHA_MAX_JOBS}: plan with max_parallel={GHA_MAX_JOBS}"
+            )
+        data[f"wave{index}"] = {
+            "include": [
+                {
+                    "name": p.build.name,
+                    "context": p.build.context,
+                    "file": p.build.dockerfile,
+                    "tags": "\n".join(str(tag) for tag in p.build.tags),
+                    "build-args": "\n".join(f"{k}={v}" for k, v in sorted(p.build.args.items())),
+                    "target": p.build.target or "",
+                    "platforms": ",".join(p.build.platforms),
+                }
+                for p in wave
+            ]
+        }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _context_key(value: str) -> str:
+    # BuildKit looks a named context up by the reference's familiar form
+    # with ":latest" trimmed (FROM python -> "python", FROM acme/x:1 -> "acme/x:1").
+    try:
+        return ImageRef.parse(value).familiar.removesuffix(":latest")
+    except ValueError:
+        return value
+
+
+def to_bake(plan: RebuildPlan) -> str:
+    """A ``docker-bake.json``: one target per build, a group per wave, ``default`` for all.
+
+    A build's planned parents are wired in as named contexts
+    (``"<reference>": "target:<parent>"``), so ``docker buildx bake`` builds
+    them first and children use the fresh parent instead of pulling the old
+    one. Running one wave's group alone therefore rebuilds its parents too
+    (from cache when the builder has it).
+    """
+    waves = [f"wave-{i}" for i in range(1, len(plan.waves) + 1)]
+    names = safe_names((p.build.name for p in plan), reserved=["default", *waves])
+    targets: dict[str, Any] = {}
+    for planned in plan:
+        build = planned.build
+        target: dict[str, Any] = {"context": build.context}
+        if build.dockerfile_inline is not None:
+            target["dockerfile-inline"] = build.dockerfile_inline
+        else:
+            target["dockerfile"] = posixpath.relpath(build.dockerfile, build.context)
+        if build.target:
+            target["target"] = build.target
+        if build.args:
+            target["args"] = dict(sorted(build.args.items()))
+        if build.tags:
+            target["tags"] = [str(tag) for tag in build.tags]
+        if build.platforms:
+            target["platforms"] = list(build.platforms)
+        contexts = {
+            key: value for key, value in build.contexts.items() if not value.startswith("target:")
+        }
+        for edge in planned.inputs:
+            if edge.kind == "context":
+                key = edge.text.partition("=")[0]
+            elif edge.value is not None:
+                key = _context_key(edge.value)
+            else:
+                continue
+            contexts[key] = f"target:{names[edge.parent]}"
+        if contexts:
+            target["contexts"] = dict(sorted(contexts.items()))
+        targets[names[build.name]] = target
+    groups: dict[str, Any] = {"default": {"targets": waves}}
+    for wave_name, wave in zip(waves, plan.waves, strict=True):
+        groups[wave_name] = {"targets": [names[p.build.name] for p in wave]}
+    return json.dumps({"group": groups, "target": targets}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _make_quote(text: str) -> str:
+    return shlex.quote(text).replace("$", "$$")
+
+
+def _build_command(build: ImageBuild) -> str:
+    words = ["$(DOCKER_BUILD)"]
+    if build.dockerfile_inline is None:
+        words += ["-f", _make_quote(build.dockerfile)]
+    else:
+        words += ["-f", "-"]
+    for key, value in sorted(build.args.items()):
+        words += ["--build-arg", _make_quote(f"{key}={value}")]
+    if build.target:
+        words += ["--target", _make_quote(build.target)]
+    if build.platforms:
+        words += ["--platform", _make_quote(",".join(build.platforms))]
+    for key, value in sorted(build.contexts.items()):
+        words += ["--build-context", _make_quote(f"{key}={value}")]
+    for tag in build.tags:
+        words += ["-t", _make_quote(str(tag))]
+    words += ["$(BUILD_FLAGS)", _make_quote(build.context)]
+    command = " ".join(words)
+    if build.dockerfile_inline is not None:
+        # A recipe is one line: the text goes in as a printf format, newlines escaped.
+        text = build.dockerfile_inline.replace("\\", "\\\\").replace("%", "%%")
+        command = f"printf {_make_quote(text.replace(chr(10), chr(92) + 'n'))} | {command}"
+    return command
+
+
+def to_make(plan: RebuildPlan) -> str:
+    """A Makefile whose prerequisites are the planned parents: ``make -j8`` builds in order.
+
+    ``make`` (or ``make all``) rebuilds the plan; ``make wave-2`` one wave
+    and what it needs. ``DOCKER_BUILD`` and ``BUILD_FLAGS`` can be set on
+    the command line (e.g. ``BUILD_FLAGS=--push``). Commands run from the
+    repository root.
+    """
+    waves = [f"wave-{i}" for i in range(1, len(plan.waves) + 1)]
+    names = safe_names((p.build.name for p in plan), dots=True, reserved=["all", *waves])
+    lines = [
+        "# Generated by imagegraph: the rebuild plan as make targets.",
+        "DOCKER_BUILD ?= docker buildx build",
+        "BUILD_FLAGS ?=",
+        "",
+    ]
+    builds = [names[p.build.name] for p in plan]
+    lines.append(".PHONY: all " + " ".join([*waves, *builds]).rstrip())
+    lines.append("all: " + " ".join(waves) if waves else "all:")
+    for wave_name, wave in zip(waves, plan.waves, strict=True):
+        lines.append(f"{wave_name}: " + " ".join(names[p.build.name] for p in wave))
+    lines.append("")
+    for planned in plan:
+        needs = " ".join(names[parent] for parent in planned.needs)
+        lines.append(f"{names[planned.build.name]}:{' ' + needs if needs else ''}")
+        lines.append(f"\t{_build_command(planned.build)}")
+    return "\n".join(lines) + "\n"
+
+
+def _short(node: str) -> str:
+    # External images are named by their normalised reference; people read
+    # the familiar form. A build name is never its own normalised reference.
+    try:
+        ref = ImageRef.parse(node)
+    except ValueError:
+        return node
+    return ref.familiar if str(ref) == node else node
+
+
+def to_rich(plan: RebuildPlan) -> RenderableType:
+    """A table for people: wave, build, and the chain that put it in the plan
+    (or its tags, when the plan rebuilds everything)."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    title = (
+        "Rebuild everything" if plan.changes is None else f"Rebuild after {', '.join(plan.changes)}"
+    )
+    table = Table()
+    table.add_column("wave", justify="right")
+    table.add_column("build")
+    table.add_column("because of" if plan.changes is not None else "tags")
+    for index, wave in enumerate(plan.waves, start=1):
+        for position, planned in enumerate(wave):
+            if plan.changes is None:
+                why = "\n".join(tag.familiar for tag in planned.build.tags)
+            elif planned.reason:
+                chain = planned.reason
+                why = " → ".join([_short(chain[0].parent), *(e.child for e in chain[:-1])])
+            else:
+                why = "changed"
+            table.add_row(
+                str(index) if position == 0 else "",
+                escape(planned.build.name),
+                escape(why),
+                end_section=position == len(wave) - 1,
+            )
+    return Group(
+        Text(f"{title}: {len(plan)} builds in {len(plan.waves)} waves", style="bold"), table
+    )
