@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from imagegraph import __version__
+from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_NOT_REACHED = 0, 1, 2, 3
 
 
 def _build_arg(text: str) -> tuple[str, str]:
@@ -22,14 +27,117 @@ def _build_arg(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _add_fleet_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        help="the repository to scan (default: the current directory)",
+    )
+    command.add_argument(
+        "--config", metavar="FILE", help="an imagegraph.toml to use instead of PATH/imagegraph.toml"
+    )
+
+
+def _add_changed(command: argparse.ArgumentParser, *, required: bool = False) -> None:
+    command.add_argument(
+        "--changed",
+        action="append",
+        default=[],
+        required=required,
+        metavar="REF",
+        help="a changed image: an external base (debian:bookworm; debian for every tag), "
+        "or a build name or tag of this fleet (repeatable)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagegraph",
         description="Which container images must rebuild, in what order, and why.",
-        epilog="Example: imagegraph parse examples/fleet/apps/api/Dockerfile --target runtime",
+        epilog="Examples:\n"
+        "  imagegraph plan examples/fleet --changed debian:bookworm\n"
+        "  imagegraph graph examples/fleet --format mermaid\n"
+        "  imagegraph why api examples/fleet --changed debian:bookworm\n"
+        "  imagegraph parse examples/fleet/apps/api/Dockerfile",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"imagegraph {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = commands.add_parser(
+        "plan",
+        help="the builds a change reaches, in waves that may run in parallel",
+        description="Scan a repository's Dockerfiles and declarations and print the rebuild "
+        "plan: every build a change reaches, parents before children, in waves whose builds "
+        "may run in parallel. Without --changed, every build.",
+        epilog="Formats: table (for people), json (schema imagegraph/plan/v1), gha (a GitHub "
+        "Actions matrix per wave), bake (docker-bake.json, a group per wave), make (a Makefile "
+        "for make -j).\n\n"
+        "Examples:\n"
+        "  imagegraph plan --changed debian:bookworm\n"
+        "  imagegraph plan . --changed debian --format gha > waves.json\n"
+        "  imagegraph plan --changed python-3.12-bookworm --format make > rebuild.mk && make -f rebuild.mk -j8\n"
+        "  imagegraph plan --durations durations.json --workers 16",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fleet_arguments(plan)
+    _add_changed(plan)
+    plan.add_argument(
+        "--format",
+        choices=("table", "json", "gha", "bake", "make"),
+        default=None,
+        help="table on a terminal, json when piped (default)",
+    )
+    plan.add_argument(
+        "--max-parallel",
+        type=_positive,
+        metavar="N",
+        help="split waves so none has more than N builds (gha: 256 unless given)",
+    )
+    plan.add_argument(
+        "--durations",
+        metavar="FILE",
+        help='JSON {"build or tag": seconds}: adds the critical path and the makespan',
+    )
+    plan.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="workers for the makespan (default: the widest wave)",
+    )
+
+    graph = commands.add_parser(
+        "graph",
+        help="the image graph: which image is built from which",
+        description="Scan a repository and print its image graph: builds, the external images "
+        "they use, and parent -> child edges (from, copy, mount, context).",
+        epilog="Examples:\n"
+        "  imagegraph graph examples/fleet\n"
+        "  imagegraph graph . --format dot | dot -Tsvg > fleet.svg\n"
+        "  imagegraph graph . --format mermaid --changed debian:bookworm",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fleet_arguments(graph)
+    _add_changed(graph)
+    graph.add_argument(
+        "--format",
+        choices=("tree", "json", "dot", "mermaid"),
+        default=None,
+        help="tree on a terminal, json when piped (default)",
+    )
+
+    why = commands.add_parser(
+        "why",
+        help="why a change reaches an image: the chain of Dockerfile lines",
+        description="Print the chain of edges, each with its Dockerfile and line, from a "
+        "change to an image. Exit code 0 when the change reaches the image, 3 when it does not.",
+        epilog="Example:\n  imagegraph why api examples/fleet --changed debian:bookworm",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    why.add_argument("image", help="a build name, or a tag of a build")
+    _add_fleet_arguments(why)
+    _add_changed(why, required=True)
 
     parse = commands.add_parser(
         "parse",
@@ -61,18 +169,133 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 bad input, 2 usage)."""
+    """Run the command line; return the exit code (0 ok, 1 bad input, 2 usage, 3 not reached)."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
+    command = {"plan": _plan_command, "graph": _graph_command, "why": _why_command}.get(
+        args.command, _parse_command
+    )
     try:
-        return _parse_command(args)
+        return command(args)
     except ImageGraphError as err:
         sys.stderr.write(f"imagegraph: {err}\n")
         return EXIT_BAD_INPUT
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(no_color="NO_COLOR" in os.environ)
+
+
+def _report(diagnostics: Iterable[Diagnostic]) -> int:
+    """Write warnings and errors to stderr; the exit code they call for."""
+    worst = EXIT_OK
+    for diagnostic in sorted(
+        diagnostics, key=lambda d: (d.severity.rank, d.path or "", d.line or 0)
+    ):
+        if diagnostic.severity is Severity.INFO:
+            continue
+        sys.stderr.write(f"imagegraph: {diagnostic}\n")
+        if diagnostic.severity is Severity.ERROR:
+            worst = EXIT_BAD_INPUT
+    return worst
+
+
+def _plan_command(args: argparse.Namespace) -> int:
+    from imagegraph.graph import scan
+    from imagegraph.plan import load_durations
+    from imagegraph.render import plan as render
+
+    graph = scan(args.path, config=args.config)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    max_parallel = args.max_parallel
+    if fmt == "gha" and max_parallel is None:
+        max_parallel = render.GHA_MAX_JOBS
+    durations = load_durations(args.durations) if args.durations else None
+    plan = graph.plan(
+        args.changed or None, max_parallel=max_parallel, durations=durations, workers=args.workers
+    )
+    if fmt == "table":
+        console = _console()
+        console.print(render.to_rich(plan))
+        if plan.schedule is not None:
+            s = plan.schedule
+            console.print(
+                f"critical path {s.critical_seconds:.0f}s: {' -> '.join(s.critical_path)}\n"
+                f"makespan on {s.workers} workers: {s.makespan_seconds:.0f}s "
+                f"(no schedule beats {s.lower_bound_seconds:.0f}s; total {s.total_seconds:.0f}s)"
+            )
+        if plan.impact is not None and plan.impact.undetermined:
+            console.print(
+                "[yellow]may also be affected (base not resolved):[/] "
+                + ", ".join(plan.impact.undetermined)
+            )
+    else:
+        writer = {
+            "json": render.to_json,
+            "gha": render.to_gha,
+            "bake": render.to_bake,
+            "make": render.to_make,
+        }[fmt]
+        sys.stdout.write(writer(plan))
+    return _report(plan.diagnostics)
+
+
+def _graph_command(args: argparse.Namespace) -> int:
+    from imagegraph.graph import scan
+    from imagegraph.render import graph as render
+
+    graph = scan(args.path, config=args.config)
+    impact = graph.impact(args.changed) if args.changed else None
+    fmt = args.format or ("tree" if sys.stdout.isatty() else "json")
+    if fmt == "tree":
+        _console().print(render.to_rich(graph, impact))
+    else:
+        writer = {"json": render.to_json, "dot": render.to_dot, "mermaid": render.to_mermaid}[fmt]
+        sys.stdout.write(writer(graph, impact))
+    return _report([*graph.diagnostics, *(impact.diagnostics if impact else ())])
+
+
+def _why_command(args: argparse.Namespace) -> int:
+    from imagegraph.graph import scan
+    from imagegraph.render.graph import display_name
+
+    graph = scan(args.path, config=args.config)
+    node = graph.node(args.image)
+    result = graph.impact(args.changed)
+    code = _report([*graph.diagnostics, *result.diagnostics])
+    if node in result.changed:
+        sys.stdout.write(f"{display_name(graph, node)} is itself a change\n")
+    elif node in result:
+        chain = result.reasons[node]
+        lines = [display_name(graph, chain[0].parent)]
+        lines += [f"  -> {e.child}  ({e.kind} {e.text} at {e.where})" for e in chain]
+        sys.stdout.write("\n".join(lines) + "\n")
+    elif node in result.undetermined:
+        sys.stdout.write(
+            f"{node} may be reached: its base is not resolved "
+            f"({', '.join(result.undetermined[node])})\n"
+        )
+        return EXIT_NOT_REACHED
+    else:
+        sys.stdout.write(f"{', '.join(args.changed)} does not reach {node}\n")
+        return EXIT_NOT_REACHED
+    return code
 
 
 def _parse_command(args: argparse.Namespace) -> int:
@@ -84,10 +307,7 @@ def _parse_command(args: argparse.Namespace) -> int:
     if fmt == "json":
         sys.stdout.write(render.to_json(dockerfile, target=args.target))
     else:
-        from rich.console import Console
-
-        console = Console(no_color="NO_COLOR" in os.environ)
-        console.print(render.to_rich(dockerfile, target=args.target))
+        _console().print(render.to_rich(dockerfile, target=args.target))
     return EXIT_OK
 
 

@@ -107,3 +107,146 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "parse", "--help")
     assert code == 0
     assert "--build-arg" in out
+
+
+def small_fleet(root: Path) -> Path:
+    files = {
+        "imagegraph.toml": """
+[[image]]
+name = "os"
+dockerfile = "os/Dockerfile"
+tags = ["acme/os:1"]
+
+[[image]]
+name = "app"
+dockerfile = "app/Dockerfile"
+tags = ["acme/app:1"]
+
+[[image]]
+name = "tool"
+dockerfile = "tool/Dockerfile"
+""",
+        "os/Dockerfile": "FROM debian:bookworm\n",
+        "app/Dockerfile": "FROM acme/os:1\nCOPY --from=alpine:3 /x /x\n",
+        "tool/Dockerfile": "FROM alpine:3\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_plan_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "plan", str(small_fleet(tmp_path)), "--changed", "debian:bookworm")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert [[b["name"] for b in w["builds"]] for w in data["waves"]] == [["os"], ["app"]]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("table", "│    2 │ app   │ debian:bookworm → os │"),
+        ("make", "\napp: os\n"),
+        ("bake", '"acme/os:1": "target:os"'),
+        ("gha", '"wave2": {'),
+    ],
+)
+def test_plan_formats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, expected: str
+) -> None:
+    code, out, _ = run(
+        capsys, "plan", str(small_fleet(tmp_path)), "--changed", "debian:bookworm", "--format", fmt
+    )
+    assert code == 0
+    assert expected in out
+
+
+def test_plan_everything_and_max_parallel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "plan", str(small_fleet(tmp_path)), "--max-parallel", "1")
+    assert code == 0
+    data = json.loads(out)
+    assert [[b["name"] for b in w["builds"]] for w in data["waves"]] == [["os"], ["tool"], ["app"]]
+
+
+def test_plan_with_durations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    durations = tmp_path / "durations.json"
+    durations.write_text('{"os": 60, "app": 30, "tool": 10}')
+    code, out, _ = run(
+        capsys, "plan", str(small_fleet(tmp_path)), "--durations", str(durations),
+        "--workers", "1", "--format", "table",
+    )  # fmt: skip
+    assert code == 0
+    assert "critical path 90s: os -> app" in out
+    assert "makespan on 1 workers: 100s" in out
+
+
+def test_change_matching_nothing_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "plan", str(small_fleet(tmp_path)), "--changed", "debain")
+    assert code == 0
+    assert json.loads(out)["builds"] == 0
+    assert "warning[change-matches-nothing]" in err
+
+
+def test_broken_dockerfile_in_the_fleet_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small_fleet(tmp_path)
+    (tmp_path / "tool/Dockerfile").write_text("FROM alpine:3\nRUN <<EOF\n")
+    code, out, err = run(capsys, "plan", str(tmp_path), "--changed", "debian:bookworm")
+    assert code == 1
+    assert json.loads(out)["builds"] == 2  # the plan is still printed
+    assert "tool/Dockerfile:2: error[dockerfile-error]: unterminated heredoc" in err
+
+
+def test_bad_config_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "imagegraph.toml").write_text("[[image]]\nname = 1\n")
+    code, out, err = run(capsys, "plan", str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err.startswith("imagegraph: imagegraph.toml:1: ")
+    assert "Traceback" not in err
+
+
+def test_cycle_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_fleet(tmp_path)
+    (tmp_path / "os/Dockerfile").write_text("FROM acme/app:1\n")
+    code, _, err = run(capsys, "graph", str(tmp_path))
+    assert code == 1
+    assert "images depend on themselves" in err
+    assert "os/Dockerfile:1" in err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("json", '"schema": "imagegraph/graph/v1"'),
+        ("dot", 'label="debian:bookworm", shape=ellipse'),
+        ("mermaid", "flowchart LR"),
+        ("tree", "└── debian:bookworm"),
+    ],
+)
+def test_graph_formats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, expected: str
+) -> None:
+    code, out, _ = run(capsys, "graph", str(small_fleet(tmp_path)), "--format", fmt)
+    assert code == 0
+    assert expected in out
+
+
+def test_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = str(small_fleet(tmp_path))
+    code, out, _ = run(capsys, "why", "acme/app:1", fleet, "--changed", "debian:bookworm")
+    assert code == 0
+    assert out.splitlines() == [
+        "debian:bookworm",
+        "  -> os  (from debian:bookworm at os/Dockerfile:1)",
+        "  -> app  (from acme/os:1 at app/Dockerfile:1)",
+    ]
+    code, out, _ = run(capsys, "why", "tool", fleet, "--changed", "debian:bookworm")
+    assert code == 3
+    assert out == "debian:bookworm does not reach tool\n"
+    code, _, err = run(capsys, "why", "nope", fleet, "--changed", "debian")
+    assert code == 1
+    assert "no image 'nope'" in err
