@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from imagegraph.diagnostics import Diagnostic
 from imagegraph.errors import InvalidReference
@@ -46,30 +47,10 @@ def relative(root: Path, base: Path, path: str) -> str:
     >>> relative(Path("/r"), Path("/r"), ".")
     '.'
     """
-    joined = PurePosixPath(base.as_posix()) / path.replace("\\", "/")
-    parts: list[str] = []
-    for part in joined.parts:
-        if part == "..":
-            if parts and parts[-1] not in ("/", ".."):
-                parts.pop()
-            else:
-                parts.append(part)
-        elif part != ".":
-            parts.append(part)
-    normal = PurePosixPath(*parts) if parts else PurePosixPath("/")
-    root_posix = PurePosixPath(root.as_posix())
-    try:
-        inside = normal.relative_to(root_posix)
-    except ValueError:
-        # Outside the repository: keep it, relative, so the user sees where.
-        up = [p for p in root_posix.parts if p != "/"]
-        down = [p for p in normal.parts if p != "/"]
-        common = 0
-        while common < min(len(up), len(down)) and up[common] == down[common]:
-            common += 1
-        return "/".join([".."] * (len(up) - common) + down[common:])
-    text = inside.as_posix()
-    return text or "."
+    root_posix = root.as_posix()
+    joined = posixpath.normpath(posixpath.join(base.as_posix(), path.replace("\\", "/")))
+    # Outside the repository the result starts with "..", so the user sees where.
+    return posixpath.relpath(joined, root_posix)
 
 
 def interpolate(

@@ -162,7 +162,12 @@ def _parent(path: str) -> str:
 
 def _header_lines(text: str, key: str) -> list[int]:
     pattern = re.compile(r"^[ \t]*\[\[[ \t]*" + re.escape(key) + r"[ \t]*\]\]", re.MULTILINE)
-    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+    lines, line, counted = [], 1, 0
+    for match in pattern.finditer(text):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        lines.append(line)
+    return lines
 
 
 def _toml_error_line(message: str) -> int | None:
