@@ -1,0 +1,852 @@
+"""Compose files (``compose.yaml``): one build per service that has a ``build:`` section.
+
+The compose-spec build section is read as docker compose reads it: ``build``
+is a context path or a mapping (``context``, ``dockerfile``,
+``dockerfile_inline``, ``args``, ``target``, ``platforms``, ``tags``,
+``additional_contexts``); the context is relative to the compose file's
+directory and the Dockerfile to the context. The service's ``image:`` and
+``build.tags`` are the tags; without ``image:`` compose names the image
+``<project>-<service>`` and so does imagegraph (``inferred-name``). Services
+that only name an ``image:`` consume images rather than build them and are
+skipped. ``extends`` within the file, YAML anchors, merge keys (``<<``) and
+the ``!reset``/``!override`` tags are followed.
+
+Scalars stay strings as compose reads them: ``3.10`` is not ``3.1`` and
+``no`` is not ``False``. ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``,
+``${VAR:?error}``, ``${VAR:+alt}``, ``$VAR`` and ``$$`` are interpolated from
+the ``.env`` file next to the compose file; imagegraph does not read the
+environment, so a variable ``.env`` does not set, with no default, is left
+unresolved and reported as ``compose-unresolved``: a tag or platform that
+needs it is left out, a build arg that needs it is not passed, and other
+values keep the text as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imagegraph._sources.common import SourceResult, parse_tags, relative
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.errors import InvalidReference
+from imagegraph.inventory import ConfigError, ImageBuild
+from imagegraph.reference import ImageRef
+
+__all__ = ["read_compose"]
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_KEPT_RESOLVERS = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
+# What compose-go takes as a context outside the local file system (paths/context.go).
+_REMOTE_PREFIXES = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
+_MAPPING_KEYS = ("args", "additional_contexts", "labels")
+_NAME = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
+_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+_ENV_LINE = re.compile(r"(?P<key>[\w.\[\]-]+)[ \t]*(?:(?P<sep>[=:])[ \t]*(?P<rest>.*))?")
+_ENV_ESCAPE = re.compile(r'\\([abfnrtv\\"$])')
+_ENV_ESCAPES = {
+    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+    "\\": "\\", '"': '"', "$": "$$",
+}  # fmt: skip
+
+
+class _Str(str):
+    """A YAML string that remembers the line it was written on."""
+
+    line: int
+
+    def __new__(cls, value: str, line: int) -> _Str:
+        self = super().__new__(cls, value)
+        self.line = line
+        return self
+
+
+class _Reset:
+    """A value tagged ``!reset``: the key is as good as absent."""
+
+
+_RESET = _Reset()
+
+
+@dataclass(frozen=True)
+class _Override:
+    """A value tagged ``!override``: it replaces what ``extends`` brings instead of merging."""
+
+    value: object
+
+
+class _Loader(yaml.SafeLoader):
+    """``SafeLoader`` that resolves only nulls and merge keys: every other plain scalar is a string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: kept
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    if (kept := [(tag, regexp) for tag, regexp in resolvers if tag in _KEPT_RESOLVERS])
+}
+
+
+def _construct_str(loader: yaml.SafeLoader, node: yaml.Node) -> _Str:
+    assert isinstance(node, yaml.ScalarNode)
+    return _Str(loader.construct_scalar(node), node.start_mark.line + 1)
+
+
+def _construct_reset(loader: yaml.SafeLoader, node: yaml.Node) -> _Reset:
+    return _RESET
+
+
+def _construct_override(loader: yaml.SafeLoader, node: yaml.Node) -> _Override:
+    if isinstance(node, yaml.MappingNode):
+        return _Override(loader.construct_mapping(node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return _Override(loader.construct_sequence(node, deep=True))
+    return _Override(_construct_str(loader, node))
+
+
+_Loader.add_constructor(_STR_TAG, _construct_str)
+_Loader.add_constructor("!reset", _construct_reset)
+_Loader.add_constructor("!override", _construct_override)
+
+
+def read_compose(
+    path: Path,
+    root: Path,
+    *,
+    aliases: Mapping[str, str],
+    services: Sequence[str] | None = None,
+) -> SourceResult:
+    """The builds of the compose file at *path*; only the *services* named, if given.
+
+    Raises :class:`ConfigError` for a file that cannot be read, is not YAML or
+    has values of the wrong type, for an unknown service in *services*,
+    ``extends`` or ``additional_contexts``, and for an invalid ``${...}``.
+    """
+    display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
+    data = _load(text, display)
+    if data is None:
+        raise ConfigError("the file is empty; a compose file needs 'services'", path=display)
+    if not isinstance(data, dict):
+        raise ConfigError("a compose file must be a mapping with 'services'", path=display, line=1)
+    reader = _Reader(path, root, display, aliases, data)
+    return reader.read(services)
+
+
+def _load(text: str, display: str) -> object:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_keys(node, display, set())
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        reason = ": ".join(part for part in (err.context, err.problem) if part)
+        raise ConfigError(
+            f"not valid YAML: {reason}",
+            path=display,
+            line=mark.line + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML: {err}", path=display) from None
+    finally:
+        loader.dispose()
+
+
+def _check_keys(node: yaml.Node, display: str, seen: set[int]) -> None:
+    """Refuse a key given twice in one mapping, as compose does (YAML would keep the last)."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                line = key.start_mark.line + 1
+                if key.value in lines:
+                    raise ConfigError(
+                        f"key {key.value!r} is given twice in one mapping (first on line "
+                        f"{lines[key.value]})",
+                        path=display,
+                        line=line,
+                    )
+                lines[key.value] = line
+            _check_keys(key, display, seen)
+            _check_keys(value, display, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_keys(item, display, seen)
+
+
+class _Reader:
+    def __init__(
+        self,
+        path: Path,
+        root: Path,
+        display: str,
+        aliases: Mapping[str, str],
+        data: dict[Any, Any],
+    ) -> None:
+        self.root = root
+        self.base = path.parent
+        self.display = display
+        self.aliases = aliases
+        self.data = data
+        self.result = SourceResult(files=[display])
+        self.env_display: str | None = None
+        self.variables = self.read_dotenv()
+        self.project = self.project_name(path)
+        self.variables.setdefault("COMPOSE_PROJECT_NAME", self.project)
+        raw = _get(data, "services")
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                "'services' must be a mapping of service names to services",
+                path=display,
+                line=_key_line(data, "services"),
+            )
+        self.services: dict[Any, Any] = raw
+        self.resolved: dict[str, dict[Any, Any]] = {}
+
+    def read(self, selection: Sequence[str] | None) -> SourceResult:
+        if "include" in self.data:
+            self.note(
+                "compose-include", Severity.WARNING,
+                "files under 'include' are not read; list them as [[compose]] files in "
+                "imagegraph.toml to declare their builds",
+                _key_line(self.data, "include"),
+            )  # fmt: skip
+        names = [str(name) for name in self.services]
+        if selection is not None:
+            if isinstance(selection, str) or not all(isinstance(s, str) for s in selection):
+                raise ConfigError(
+                    f"the services to read must be a list of names, not {selection!r}",
+                    path=self.display,
+                )
+            for name in selection:
+                if name not in self.services:
+                    raise ConfigError(
+                        f"no service {name!r} in this compose file (services: "
+                        f"{', '.join(names) or 'none'})",
+                        path=self.display,
+                    )
+            names = [name for name in names if name in selection]
+        for name in names:
+            build = self.build(name)
+            if build is not None:
+                self.result.builds.append(build)
+        self.result.diagnostics = list(dict.fromkeys(self.result.diagnostics))
+        return self.result
+
+    # --- project, .env and interpolation --------------------------------------------
+
+    def read_dotenv(self) -> dict[str, str]:
+        path = self.base / ".env"
+        if not path.is_file():
+            return {}
+        display = relative(self.root, self.base, ".env")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except OSError as err:
+            raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
+        self.env_display = display
+        self.result.files.append(display)
+        return _parse_dotenv(text, display, self.result.diagnostics)
+
+    def project_name(self, path: Path) -> str:
+        raw = _get(self.data, "name")
+        if raw is not None and not isinstance(raw, str):
+            raise ConfigError(
+                "'name' must be a string", path=self.display, line=_key_line(self.data, "name")
+            )
+        if isinstance(raw, str):
+            name, resolved = self.expand(raw, "project name", "the directory name is used instead")
+            if resolved and _normalize_project(name):
+                return _normalize_project(name)
+        return _normalize_project(path.absolute().parent.name)
+
+    def expand(self, text: str, what: str, consequence: str) -> tuple[str, bool]:
+        """*text* interpolated, and whether every variable in it had a value.
+
+        What has no value stays as written; a ``compose-unresolved``
+        diagnostic says what and what becomes of it.
+        """
+        line = _line(text)
+        problems: list[str] = []
+        try:
+            value = _substitute(text, self.variables, problems)
+        except _InvalidTemplate:
+            raise ConfigError(
+                f"{what} {_shown(text)} has an invalid ${{...}} (write $$ for a literal $)",
+                path=self.display,
+                line=line,
+            ) from None
+        if not problems:
+            return value, True
+        where = f"in {self.env_display}" if self.env_display else "(there is no .env)"
+        self.note(
+            "compose-unresolved", Severity.WARNING,
+            f"{what} {_shown(text)}: {', '.join(dict.fromkeys(problems))} {where}, and imagegraph "
+            f"does not read the environment; {consequence}",
+            line,
+        )  # fmt: skip
+        return value, False
+
+    def note(self, code: str, severity: Severity, message: str, line: int | None) -> None:
+        self.result.diagnostics.append(Diagnostic(code, severity, message, self.display, line))
+
+    def error(self, message: str, line: int | None) -> ConfigError:
+        return ConfigError(message, path=self.display, line=line)
+
+    # --- services ---------------------------------------------------------------------
+
+    def service(self, name: str, stack: tuple[str, ...] = ()) -> dict[Any, Any]:
+        """The service *name* with what it ``extends`` in this file merged in."""
+        if name in self.resolved:
+            return self.resolved[name]
+        raw = _plain(self.services[name])
+        line = _key_line(self.services, name)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise self.error(f"service {name!r} must be a mapping", line)
+        service: dict[Any, Any] = raw
+        extends = _get(raw, "extends")
+        if extends is not None:
+            service = self.extend(name, raw, extends, stack, _key_line(raw, "extends", line))
+        self.resolved[name] = service
+        return service
+
+    def extend(
+        self,
+        name: str,
+        raw: dict[Any, Any],
+        extends: object,
+        stack: tuple[str, ...],
+        line: int | None,
+    ) -> dict[Any, Any]:
+        file: object = None
+        if isinstance(extends, str):
+            base = extends
+        elif isinstance(extends, dict):
+            base, file = _get(extends, "service"), _get(extends, "file")
+        else:
+            raise self.error(
+                f"service {name!r}: 'extends' must be a service name or a mapping", line
+            )
+        if not isinstance(base, str):
+            raise self.error(f"service {name!r}: 'extends' needs a 'service'", line)
+        if file is not None:
+            self.note(
+                "compose-extends", Severity.WARNING,
+                f"service {name!r} extends {base!r} from {file}, which imagegraph does not read; "
+                "its build: is taken from this file only",
+                line,
+            )  # fmt: skip
+            return {k: v for k, v in raw.items() if k != "extends"}
+        if base not in self.services:
+            raise self.error(f"service {name!r} extends {base!r}, which is not in this file", line)
+        if base in (*stack, name):
+            chain = " -> ".join((*stack, name, base))
+            raise self.error(f"services extend each other in a loop: {chain}", line)
+        return _merge_service(self.service(base, (*stack, name)), raw)
+
+    def build(self, name: str) -> ImageBuild | None:
+        service = self.service(name)
+        line = _key_line(self.services, name)
+        raw = _get(service, "build")
+        if raw is None:
+            return None
+        build_line = _key_line(service, "build", line)
+        if isinstance(raw, str):
+            spec: dict[Any, Any] = {"context": raw}
+        elif isinstance(raw, dict):
+            spec = raw
+        else:
+            raise self.error(
+                f"service {name!r}: 'build' must be a context path or a mapping", build_line
+            )
+        where = f"service {name!r}"
+        context_text = self.string(spec, "context", where, build_line)
+        context = "."
+        if context_text is not None:
+            context, _ = self.expand(context_text, f"{where} context", "it is kept as written")
+        if context.startswith(_REMOTE_PREFIXES) or context.startswith("~"):
+            self.note(
+                "compose-remote-context", Severity.WARNING,
+                f"{where} builds from {context}, outside this repository; imagegraph reads "
+                "only local Dockerfiles, so the service is left out",
+                _line(context_text, build_line),
+            )  # fmt: skip
+            return None
+        context_rel = relative(self.root, self.base, context)
+        dockerfile_text = self.string(spec, "dockerfile", where, build_line)
+        inline_text = self.string(spec, "dockerfile_inline", where, build_line)
+        inline = None
+        if inline_text is not None:
+            if dockerfile_text is not None:
+                raise self.error(
+                    f"{where} sets both 'dockerfile' and 'dockerfile_inline'",
+                    _key_line(spec, "dockerfile_inline", build_line),
+                )
+            inline, _ = self.expand(
+                inline_text, f"{where} dockerfile_inline", "it is kept as written"
+            )
+            dockerfile = "Dockerfile" if context_rel == "." else f"{context_rel}/Dockerfile"
+        else:
+            file = "Dockerfile"
+            if dockerfile_text is not None:
+                file, _ = self.expand(
+                    dockerfile_text, f"{where} dockerfile", "it is kept as written"
+                )
+            dockerfile = relative(self.root, self.base / context, file)
+        target_text = self.string(spec, "target", where, build_line)
+        target = None
+        if target_text is not None:
+            target, _ = self.expand(target_text, f"{where} target", "it is kept as written")
+        return ImageBuild(
+            name=name,
+            dockerfile=dockerfile,
+            context=context_rel,
+            tags=self.tags(name, service, spec, line),
+            args=self.args(spec, where, build_line),
+            target=target,
+            platforms=self.platforms(service, spec, where, build_line),
+            contexts=self.contexts(spec, where, build_line),
+            variant={},
+            origin=f"{self.display}:{line}" if line is not None else self.display,
+            dockerfile_inline=inline,
+        )
+
+    def tags(
+        self, name: str, service: dict[Any, Any], spec: dict[Any, Any], line: int | None
+    ) -> tuple[ImageRef, ...]:
+        where = f"service {name!r}"
+        image = self.string(service, "image", where, line)
+        texts: list[tuple[str, int | None]] = []
+        if image is not None:
+            texts.append((image, _line(image, line)))
+        else:
+            default = f"{self.project}-{name}"
+            try:
+                ImageRef.parse(default)
+            except InvalidReference as err:
+                self.note(
+                    "inferred-name", Severity.WARNING,
+                    f"{where} sets no image:, and the name compose would give it, {default!r}, "
+                    f"is not an image name ({err.reason}); it has no tag",
+                    line,
+                )  # fmt: skip
+            else:
+                texts.append((default, line))
+                self.note(
+                    "inferred-name", Severity.INFO,
+                    f"{where} sets no image:, so compose tags it {default!r} (project "
+                    f"{self.project!r})",
+                    line,
+                )  # fmt: skip
+        extra = self.strings(spec, "tags", where, line)
+        texts.extend((tag, _line(tag, line)) for tag in extra)
+        tags: list[ImageRef] = []
+        for text, tag_line in texts:
+            value, resolved = self.expand(text, f"{where} tag", "the tag is left out")
+            if resolved:
+                tags.extend(parse_tags([value], self.aliases, path=self.display, line=tag_line))
+        return tuple(dict.fromkeys(tags))
+
+    def args(self, spec: dict[Any, Any], where: str, line: int | None) -> dict[str, str]:
+        args: dict[str, str] = {}
+        for key, value, key_line in self.pairs(spec, "args", where, line):
+            if value is None:
+                if key in self.variables:
+                    args[key] = self.variables[key]
+                else:
+                    self.note(
+                        "compose-env-arg", Severity.INFO,
+                        f"{where} build arg {key} takes its value from the environment, which "
+                        "imagegraph does not read; it is not passed",
+                        key_line,
+                    )  # fmt: skip
+                continue
+            expanded, resolved = self.expand(
+                value, f"{where} build arg {key}", "the build arg is not passed"
+            )
+            if resolved:
+                args[key] = expanded
+        return args
+
+    def platforms(
+        self, service: dict[Any, Any], spec: dict[Any, Any], where: str, line: int | None
+    ) -> tuple[str, ...]:
+        texts = self.strings(spec, "platforms", where, line)
+        if "platforms" not in spec:
+            # Without build.platforms compose builds for the service's platform.
+            platform = self.string(service, "platform", where, line)
+            texts = [platform] if platform is not None else []
+        platforms = []
+        for text in texts:
+            value, resolved = self.expand(text, f"{where} platform", "the platform is left out")
+            if resolved:
+                platforms.append(value)
+        return tuple(dict.fromkeys(platforms))
+
+    def contexts(self, spec: dict[Any, Any], where: str, line: int | None) -> dict[str, str]:
+        contexts: dict[str, str] = {}
+        for key, raw, key_line in self.pairs(spec, "additional_contexts", where, line):
+            if raw is None:
+                raise self.error(f"{where} additional context {key!r} has no value", key_line)
+            value, _ = self.expand(
+                raw, f"{where} additional context {key}", "it is kept as written"
+            )
+            if value.startswith("service:"):
+                contexts[key] = self.service_context(
+                    value.removeprefix("service:"), key, where, key_line
+                )
+            elif "://" in value or value.startswith(("target:", *_REMOTE_PREFIXES)):
+                contexts[key] = value
+            else:
+                contexts[key] = relative(self.root, self.base, value)
+        return contexts
+
+    def service_context(self, other: str, key: str, where: str, line: int | None) -> str:
+        """``service:<name>`` as the graph knows it: that service's build, or its image."""
+        if other not in self.services:
+            raise self.error(
+                f"{where} additional context {key!r} names service {other!r}, which is not in "
+                f"this file (services: {', '.join(str(s) for s in self.services)})",
+                line,
+            )
+        service = self.service(other)
+        if _get(service, "build") is not None:
+            return f"target:{other}"
+        image = self.string(service, "image", f"service {other!r}", line)
+        if image is None:
+            raise self.error(
+                f"{where} additional context {key!r} names service {other!r}, which neither "
+                "builds nor names an image",
+                line,
+            )
+        value, _ = self.expand(image, f"service {other!r} image", "it is kept as written")
+        return f"docker-image://{value}"
+
+    # --- typed access -------------------------------------------------------------------
+
+    def string(self, mapping: dict[Any, Any], key: str, where: str, line: int | None) -> str | None:
+        value = _get(mapping, key)
+        if value is None or isinstance(value, str):
+            return value
+        raise self.error(f"{where}: {key!r} must be a string", _key_line(mapping, key, line))
+
+    def strings(self, mapping: dict[Any, Any], key: str, where: str, line: int | None) -> list[str]:
+        value = _get(mapping, key)
+        if value is None:
+            return []
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        raise self.error(
+            f"{where}: {key!r} must be a list of strings", _key_line(mapping, key, line)
+        )
+
+    def pairs(
+        self, mapping: dict[Any, Any], key: str, where: str, line: int | None
+    ) -> Iterator[tuple[str, str | None, int | None]]:
+        """A mapping or ``KEY=VALUE`` list as (key, value or ``None``, line)."""
+        value = _get(mapping, key)
+        if value is None:
+            return
+        key_line = _key_line(mapping, key, line)
+        try:
+            items = _as_mapping(value)
+        except TypeError:
+            raise self.error(
+                f"{where}: {key!r} must be a mapping or a list of KEY=VALUE strings", key_line
+            ) from None
+        for name, raw in items.items():
+            if raw is _RESET:
+                continue
+            item = _plain(raw)
+            if item is not None and not isinstance(item, str):
+                raise self.error(f"{where}: {key}.{name} must be a string", _line(name, key_line))
+            yield str(name), item, _line(name, key_line)
+
+
+def _plain(value: object) -> Any:
+    """*value* without its ``!override`` tag; ``None`` for ``!reset``."""
+    if isinstance(value, _Override):
+        return value.value
+    if value is _RESET:
+        return None
+    return value
+
+
+def _get(mapping: dict[Any, Any], key: str) -> Any:
+    return _plain(mapping.get(key))
+
+
+def _line(value: object, default: int | None = None) -> int | None:
+    return value.line if isinstance(value, _Str) else default
+
+
+def _key_line(mapping: dict[Any, Any], key: str, default: int | None = None) -> int | None:
+    for candidate in mapping:
+        if candidate == key:
+            return _line(candidate, default)
+    return default
+
+
+def _as_mapping(value: object) -> dict[Any, Any]:
+    """A compose mapping written as a mapping or as ``KEY=VALUE`` strings (bare ``KEY``: null)."""
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, list):
+        raise TypeError(value)
+    items: dict[Any, Any] = {}
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(item)
+        line = _line(item)
+        name, equals, rest = item.partition("=")
+        key = _Str(name, line) if line is not None else name
+        items.pop(key, None)
+        items[key] = (_Str(rest, line) if line is not None else rest) if equals else None
+    return items
+
+
+def _merge_service(base: dict[Any, Any], child: dict[Any, Any]) -> dict[Any, Any]:
+    """*child* over *base*, by compose's merge rules, for what imagegraph reads."""
+    merged = {k: v for k, v in base.items() if k != "extends"}
+    for key, value in child.items():
+        if key == "extends":
+            continue
+        old = merged.pop(key, None)
+        if value is _RESET:
+            continue
+        if key == "build" and old is not None and not isinstance(value, _Override):
+            merged[key] = _merge_build(_plain(old), value)
+        else:
+            merged[key] = _plain(value)
+    return merged
+
+
+def _merge_build(base: object, child: object) -> object:
+    def as_dict(value: object) -> dict[Any, Any] | None:
+        if isinstance(value, str):
+            return {"context": value}
+        return value if isinstance(value, dict) else None
+
+    base_map, child_map = as_dict(base), as_dict(child)
+    if base_map is None or child_map is None:
+        return child
+    merged = dict(base_map)
+    for key, value in child_map.items():
+        old = merged.pop(key, None)
+        if value is _RESET:
+            continue
+        if isinstance(value, _Override) or old is None:
+            merged[key] = _plain(value)
+        elif key in _MAPPING_KEYS:
+            try:
+                merged[key] = {**_as_mapping(_plain(old)), **_as_mapping(value)}
+            except TypeError:
+                merged[key] = value
+        elif isinstance(value, list) and isinstance(old, list):
+            merged[key] = [*old, *(v for v in value if v not in old)]
+        else:
+            merged[key] = value
+    return merged
+
+
+def _shown(text: str) -> str:
+    """*text* quoted for a message, cut to its first line and 60 characters.
+
+    >>> _shown("FROM base\\nRUN make")
+    "'FROM base...'"
+    """
+    first = text.split("\n", 1)[0]
+    if len(first) > 60:
+        first = first[:57]
+    return repr(first + "...") if first != text else repr(text)
+
+
+def _normalize_project(name: str) -> str:
+    """compose-go's ``NormalizeProjectName``: lowercase, ``[a-z0-9_-]`` only, no leading ``_-``.
+
+    >>> _normalize_project("My App.v2")
+    'myappv2'
+    """
+    return "".join(re.findall(r"[a-z0-9_-]", name.lower())).lstrip("_-")
+
+
+class _InvalidTemplate(Exception):
+    pass
+
+
+def _substitute(text: str, variables: Mapping[str, str], problems: list[str]) -> str:
+    """Interpolate *text* as compose does; what has no value stays as written.
+
+    Each variable without a value adds a line to *problems*.
+
+    >>> problems = []
+    >>> _substitute("a:${V:-1}-$W-${X}-$$Y", {"W": "w"}, problems), problems
+    ('a:1-w-${X}-$Y', ['${X} is not set'])
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        dollar = text.find("$", i)
+        if dollar < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:dollar])
+        following = text[dollar + 1 : dollar + 2]
+        if following == "$":
+            out.append("$")
+            i = dollar + 2
+        elif following == "{":
+            end = _closing_brace(text, dollar + 2)
+            if end < 0:
+                raise _InvalidTemplate(text)
+            out.append(_braced(text[dollar + 2 : end], text[dollar : end + 1], variables, problems))
+            i = end + 1
+        elif match := _NAME.match(text, dollar + 1):
+            name = match.group()
+            if name in variables:
+                out.append(variables[name])
+            else:
+                problems.append(f"${name} is not set")
+                out.append("$" + name)
+            i = match.end()
+        else:
+            out.append("$")
+            i = dollar + 1
+    return "".join(out)
+
+
+def _closing_brace(text: str, start: int) -> int:
+    depth = 1
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _braced(body: str, whole: str, variables: Mapping[str, str], problems: list[str]) -> str:
+    match = _NAME.match(body)
+    if match is None:
+        raise _InvalidTemplate(whole)
+    name, rest = match.group(), body[match.end() :]
+    value = variables.get(name)
+    if not rest:
+        if value is None:
+            problems.append(f"${{{name}}} is not set")
+            return whole
+        return value
+    operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
+    if operator is None:
+        raise _InvalidTemplate(whole)
+    word = rest[len(operator) :]
+    present = value is not None and (value != "" or not operator.startswith(":"))
+    if operator.endswith("-"):
+        return value if present and value is not None else _substitute(word, variables, problems)
+    if operator.endswith("+"):
+        return _substitute(word, variables, problems) if present else ""
+    if present and value is not None:
+        return value
+    reason = _substitute(word, variables, [])
+    problems.append(
+        f"${{{name}}} is required" + (f" ({reason})" if reason else "") + " and not set"
+    )
+    return whole
+
+
+def _parse_dotenv(text: str, display: str, diagnostics: list[Diagnostic]) -> dict[str, str]:
+    """``KEY=VALUE`` lines as compose-go's dotenv reads them (``export``, quotes, comments)."""
+    values: dict[str, str] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        number = index + 1
+        line = lines[index].strip()
+        index += 1
+        if not line or line.startswith("#"):
+            continue
+        if re.match(r"export[ \t]", line):
+            line = line[len("export") :].lstrip()
+        match = _ENV_LINE.fullmatch(line)
+        if match is None:
+            raise ConfigError(f"line {line!r} is not KEY=VALUE", path=display, line=number)
+        key, rest = match["key"], match["rest"]
+        if match["sep"] is None:
+            continue  # KEY alone: taken from the environment, which imagegraph does not read
+        assert rest is not None
+        if rest[:1] in ("'", '"'):
+            quote = rest[0]
+            value, closed = _quoted(rest, quote)
+            while not closed and index < len(lines):
+                rest += "\n" + lines[index].rstrip("\r")
+                index += 1
+                value, closed = _quoted(rest, quote)
+            if not closed:
+                raise ConfigError(
+                    f"value of {key} has no closing {quote}", path=display, line=number
+                )
+            if quote == "'":
+                values[key] = value
+                continue
+            value = _ENV_ESCAPE.sub(lambda m: _ENV_ESCAPES[m.group(1)], value)
+        else:
+            value = rest.split(" #", 1)[0].rstrip()
+        problems: list[str] = []
+        try:
+            expanded = _substitute(value, values, problems)
+        except _InvalidTemplate:
+            raise ConfigError(
+                f"value of {key} has an invalid ${{...}}", path=display, line=number
+            ) from None
+        if problems:
+            message = (
+                f"{key}: {', '.join(problems)} earlier in this file, and imagegraph does not "
+                f"read the environment; {key} is left unset"
+            )
+            diagnostics.append(
+                Diagnostic("compose-unresolved", Severity.WARNING, message, display, number)
+            )
+            continue
+        values[key] = expanded
+    return values
+
+
+def _quoted(rest: str, quote: str) -> tuple[str, bool]:
+    """The text between *quote* and the next unescaped one, and whether there is one."""
+    chars: list[str] = []
+    escaped = False
+    for char in rest[1:]:
+        if escaped:
+            escaped = False
+            if char != quote:
+                chars.append("\\")
+            chars.append(char)
+        elif char == "\\":
+            escaped = True
+        elif char == quote:
+            return "".join(chars), True
+        else:
+            chars.append(char)
+    return "", False

@@ -1,0 +1,414 @@
+"""docker-library manifests (``library/<name>`` files of official-images): one build per entry.
+
+The format is bashbrew's (``github.com/docker-library/bashbrew``,
+``manifest/rfc2822.go``): RFC 2822-like ``Field: value`` lines; a line
+starting with whitespace continues the field before it; a line whose first
+non-blank character is ``#`` is dropped wherever it is; blank lines separate
+blocks. The first block is the global header: its fields (``GitRepo``,
+``Directory``, ``File``, ``Architectures``, ``SharedTags``, ``Builder``,
+``arm64v8-Directory``, ...) are the defaults of every entry after it, and it
+may not have ``Tags``. List fields (``Tags``, ``SharedTags``,
+``Architectures``, ``Constraints``) are comma-separated; an entry's
+``Architectures`` or ``SharedTags`` replace the header's rather than add to
+them. Entries with the same build artifacts are merged, as bashbrew does.
+
+Each entry is one :class:`~imagegraph.inventory.ImageBuild`: the Dockerfile
+``<checkout>/<Directory>/<File>`` (``File`` defaults to ``Dockerfile``) with
+its directory as the context, tagged ``<repository>:<tag>`` for every
+``Tags`` and ``SharedTags`` value and built for its ``Architectures``.
+Architectures with their own ``<arch>-Directory`` or ``<arch>-File`` build
+another Dockerfile; only the entry's main one is read, the others are
+counted as declared (``library-arch-override``).
+
+``GitRepo``, ``GitFetch`` and ``GitCommit`` are not checked against the
+checkout: imagegraph reads the working tree as it is, and bashbrew would
+build the commit the manifest names.
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     root = Path(tmp)
+...     _ = (root / "python").write_text(
+...         "Maintainers: A (@a)\\nGitRepo: https://example.com/python.git\\n\\n"
+...         "Tags: 3.12-slim, 3.12\\nArchitectures: amd64, arm64v8\\nDirectory: 3.12/slim\\n")
+...     result = read_library(root / "python", root, aliases={}, repository=None, checkout=root)
+>>> build = result.builds[0]
+>>> build.name, build.dockerfile, build.context, build.platforms
+('python:3.12-slim', '3.12/slim/Dockerfile', '3.12/slim', ('linux/amd64', 'linux/arm64/v8'))
+>>> [tag.familiar for tag in build.tags]
+['python:3.12-slim', 'python:3.12']
+>>> [d.code for d in result.diagnostics]
+['missing-dockerfile']
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imagegraph._sources.common import SourceResult, parse_tags, relative
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.inventory import ConfigError, ImageBuild
+
+__all__ = ["PLATFORMS", "read_library"]
+
+PLATFORMS: Mapping[str, str] = {
+    "amd64": "linux/amd64",
+    "arm32v5": "linux/arm/v5",
+    "arm32v6": "linux/arm/v6",
+    "arm32v7": "linux/arm/v7",
+    "arm64v8": "linux/arm64/v8",
+    "i386": "linux/386",
+    "loong64": "linux/loong64",
+    "mips64le": "linux/mips64le",
+    "ppc64le": "linux/ppc64le",
+    "riscv64": "linux/riscv64",
+    "s390x": "linux/s390x",
+    "windows-amd64": "windows/amd64",
+}
+"""bashbrew's architecture names and the docker platforms they stand for
+(``architecture/oci-platform.go``)."""
+
+_DEFAULT_ARCHITECTURE = "amd64"
+_DEFAULT_FILE = "Dockerfile"
+_STRING_FIELDS = ("GitRepo", "GitFetch", "GitCommit", "Directory", "File", "Builder")
+# The fields an architecture may override with "<arch>-<field>".
+_ARCH_FIELDS = _STRING_FIELDS
+# bashbrew's ValidTagRegex, the tag grammar of the distribution reference.
+_TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
+
+
+@dataclass
+class _Field:
+    value: str
+    line: int
+
+
+@dataclass
+class _Block:
+    line: int
+    fields: dict[str, _Field] = field(default_factory=dict)
+
+
+@dataclass
+class _Entry:
+    """One entry with the header's defaults applied, as bashbrew builds it."""
+
+    line: int
+    tags: list[str]
+    tags_line: int
+    shared_tags: list[str]
+    architectures: list[str]
+    constraints: list[str]
+    values: dict[str, _Field]
+    """The string fields, the entry's over the header's."""
+    arch_values: dict[str, str]
+    """``<arch>-<field>`` overrides with a value, the entry's over the header's."""
+
+    def get(self, name: str, default: str = "") -> str:
+        found = self.values.get(name)
+        return found.value if found is not None else default
+
+    def artifacts(self) -> tuple[object, ...]:
+        """What bashbrew compares to merge two entries into one build."""
+        return (
+            tuple(self.architectures),
+            *(self.get(name) for name in ("GitRepo", "GitFetch", "GitCommit", "Builder")),
+            self.directory,
+            self.file,
+            tuple(self.constraints),
+            tuple(sorted(self.arch_values.items())),
+        )
+
+    @property
+    def directory(self) -> str:
+        return _clean(self.get("Directory", "."))
+
+    @property
+    def file(self) -> str:
+        return self.get("File", _DEFAULT_FILE) or _DEFAULT_FILE
+
+    def arch_dockerfile(self, arch: str) -> tuple[str, str]:
+        directory = self.arch_values.get(f"{arch}-Directory")
+        return (
+            _clean(directory) if directory else self.directory,
+            self.arch_values.get(f"{arch}-File") or self.file,
+        )
+
+
+def read_library(
+    path: Path,
+    root: Path,
+    *,
+    aliases: Mapping[str, str],
+    repository: str | None,
+    checkout: Path,
+) -> SourceResult:
+    """The builds of the manifest at *path*, whose Dockerfiles are under *checkout*.
+
+    Tags are ``<repository>:<tag>``, *repository* defaulting to the
+    manifest's file name. Raises :class:`ConfigError` for a file that cannot
+    be read, a line that is neither a field nor a continuation, an entry
+    without ``Tags`` and values bashbrew refuses (unknown architecture,
+    invalid or repeated tag).
+    """
+    display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
+    repository = repository if repository is not None else path.name
+    result = SourceResult(files=[display])
+    blocks = _blocks(text, display)
+    if not blocks:
+        return result
+    header, *rest = blocks
+    if "Tags" in header.fields:
+        raise ConfigError(
+            "the first block is the global header and cannot have Tags (is the header with "
+            "Maintainers missing?)",
+            path=display,
+            line=header.fields["Tags"].line,
+        )
+    entries: list[_Entry] = []
+    for block in rest:
+        entry = _entry(block, header, display)
+        _check_tags(entry, entries, display)
+        merged = next((e for e in entries if e.artifacts() == entry.artifacts()), None)
+        if merged is not None:
+            merged.tags.extend(entry.tags)
+            merged.shared_tags.extend(t for t in entry.shared_tags if t not in merged.shared_tags)
+        else:
+            entries.append(entry)
+    for entry in entries:
+        result.builds.append(
+            _build(
+                entry, result, repository, aliases, display=display, root=root, checkout=checkout
+            )
+        )
+    return result
+
+
+def _blocks(text: str, display: str) -> list[_Block]:
+    blocks: list[_Block] = []
+    current: _Block | None = None
+    last: _Field | None = None
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.rstrip("\r")
+        if line.lstrip().startswith("#"):
+            continue  # bashbrew drops comment lines before reading blocks
+        if not line.strip():
+            # bashbrew reads a line of only spaces as a continuation; taking it as
+            # the blank line it looks like is what its author meant.
+            current = last = None
+            continue
+        if line[0] in " \t":
+            if last is None:
+                raise ConfigError(
+                    f"continuation line {line.strip()!r} follows no field",
+                    path=display,
+                    line=number,
+                )
+            last.value += "\n" + line.strip()
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon or not name:
+            raise ConfigError(
+                f"line {line!r} is not a 'Field: value' line", path=display, line=number
+            )
+        if current is None:
+            current = _Block(number)
+            blocks.append(current)
+        if name in current.fields:
+            raise ConfigError(
+                f"{name} is given twice in one block (first on line "
+                f"{current.fields[name].line}); is a blank line missing between two entries?",
+                path=display,
+                line=number,
+            )
+        last = current.fields[name] = _Field(value.strip(), number)
+    return blocks
+
+
+def _entry(block: _Block, header: _Block, display: str) -> _Entry:
+    fields = block.fields
+
+    def inherited(name: str) -> _Field | None:
+        return fields.get(name) or header.fields.get(name)
+
+    tags = _list(fields.get("Tags"), "Tags", display)
+    if not tags:
+        found = fields.get("Tags")
+        raise ConfigError(
+            "entry has no Tags", path=display, line=found.line if found else block.line
+        )
+    shared = inherited("SharedTags")
+    shared_tags = list(dict.fromkeys(_list(shared, "SharedTags", display)))
+    for name, listed, source in (
+        ("Tags", tags, fields["Tags"]),
+        ("SharedTags", shared_tags, shared),
+    ):
+        for tag in listed:
+            if not _TAG.fullmatch(tag):
+                raise ConfigError(
+                    f"{name} value {tag!r} is not a valid tag",
+                    path=display,
+                    line=source.line if source else None,
+                )
+    found_arches = inherited("Architectures")
+    architectures = list(dict.fromkeys(_list(found_arches, "Architectures", display)))
+    for arch in architectures:
+        if arch not in PLATFORMS:
+            raise ConfigError(
+                f"unknown architecture {arch!r} (known: {', '.join(PLATFORMS)})",
+                path=display,
+                line=found_arches.line if found_arches else None,
+            )
+    values = {name: found for name in _STRING_FIELDS if (found := inherited(name)) is not None}
+    for name, found in values.items():
+        if "\n" in found.value:
+            raise ConfigError(f"{name} must be one line", path=display, line=found.line)
+    arch_values: dict[str, str] = {}
+    for source_fields in (header.fields, fields):
+        for name, found in source_fields.items():
+            prefix, dash, suffix = name.rpartition("-")
+            if dash and prefix and suffix in _ARCH_FIELDS:
+                arch_values[name] = found.value
+    constraints = _list(inherited("Constraints"), "Constraints", display)
+    return _Entry(
+        line=block.line,
+        tags=tags,
+        tags_line=fields["Tags"].line,
+        shared_tags=shared_tags,
+        architectures=architectures or [_DEFAULT_ARCHITECTURE],
+        constraints=constraints,
+        values=values,
+        arch_values={name: value for name, value in arch_values.items() if value},
+    )
+
+
+def _list(found: _Field | None, name: str, display: str) -> list[str]:
+    """A comma-separated field's values; an empty field has none."""
+    if found is None or not found.value.strip():
+        return []
+    items = [item.strip(" \t\r\n") for item in found.value.split(",")]
+    if "" in items:
+        raise ConfigError(
+            f"{name} has an empty value (a stray comma?)", path=display, line=found.line
+        )
+    return items
+
+
+def _check_tags(entry: _Entry, entries: list[_Entry], display: str) -> None:
+    """Refuse a tag two entries claim, as bashbrew does; SharedTags may repeat."""
+    seen: set[str] = set()
+    for tag in entry.tags:
+        for other in entries:
+            if tag in other.tags or tag in other.shared_tags:
+                kind = "Tags" if tag in other.tags else "SharedTags"
+                raise ConfigError(
+                    f"tag {tag!r} is also in the {kind} of the entry on line {other.line}",
+                    path=display,
+                    line=entry.tags_line,
+                )
+        if tag in seen:
+            raise ConfigError(f"tag {tag!r} is listed twice", path=display, line=entry.tags_line)
+        seen.add(tag)
+    for tag in entry.shared_tags:
+        for other in entries:
+            if tag in other.tags:
+                raise ConfigError(
+                    f"shared tag {tag!r} is in the Tags of the entry on line {other.line}",
+                    path=display,
+                    line=entry.line,
+                )
+        if tag in seen:
+            raise ConfigError(
+                f"tag {tag!r} is in both Tags and SharedTags", path=display, line=entry.line
+            )
+
+
+def _build(
+    entry: _Entry,
+    result: SourceResult,
+    repository: str,
+    aliases: Mapping[str, str],
+    *,
+    display: str,
+    root: Path,
+    checkout: Path,
+) -> ImageBuild:
+    name = f"{repository}:{entry.tags[0]}"
+    per_arch = {arch: entry.arch_dockerfile(arch) for arch in entry.architectures}
+    main = (entry.directory, entry.file)
+    if main not in per_arch.values():
+        # Every architecture has its own Dockerfile: read amd64's, else the first one's.
+        main = per_arch.get(_DEFAULT_ARCHITECTURE, per_arch[entry.architectures[0]])
+    directory, file = main
+    dockerfile = relative(root, checkout, posixpath.join(directory, file))
+    repo = entry.get("GitRepo")
+    others: dict[str, list[str]] = {}
+    elsewhere: list[str] = []
+    for arch, (arch_directory, arch_file) in per_arch.items():
+        arch_repo = entry.arch_values.get(f"{arch}-GitRepo")
+        if arch_repo and arch_repo != repo:
+            elsewhere.append(arch)
+        elif (arch_directory, arch_file) != main:
+            path = relative(root, checkout, posixpath.join(arch_directory, arch_file))
+            result.covered.add(path)
+            others.setdefault(path, []).append(arch)
+    if others or elsewhere:
+        parts = [f"{', '.join(archs)}: {path}" for path, archs in others.items()]
+        parts.extend(f"{arch}: another GitRepo" for arch in elsewhere)
+        result.diagnostics.append(
+            Diagnostic(
+                "library-arch-override",
+                Severity.INFO,
+                f"{name}: some architectures build another Dockerfile ({'; '.join(parts)}); "
+                f"only {dockerfile} is read for the graph",
+                display,
+                entry.line,
+            )
+        )
+    builder = entry.get("Builder")
+    if builder == "oci-import":
+        result.diagnostics.append(
+            Diagnostic(
+                "library-oci-import",
+                Severity.INFO,
+                f"{name} is imported from the OCI image layout {dockerfile} (Builder: "
+                "oci-import), not built from a Dockerfile",
+                display,
+                entry.line,
+            )
+        )
+    if not (checkout / directory / file).is_file():
+        result.diagnostics.append(
+            Diagnostic(
+                "missing-dockerfile",
+                Severity.ERROR,
+                f"{name} is built from {dockerfile}, which is not in the checkout",
+                display,
+                entry.line,
+            )
+        )
+    tags = [f"{repository}:{tag}" for tag in [*entry.tags, *entry.shared_tags]]
+    return ImageBuild(
+        name=name,
+        dockerfile=dockerfile,
+        context=relative(root, checkout, directory),
+        tags=parse_tags(tags, aliases, path=display, line=entry.tags_line),
+        platforms=tuple(PLATFORMS[arch] for arch in entry.architectures),
+        variant={},
+        origin=f"{display}:{entry.line}",
+    )
+
+
+def _clean(directory: str) -> str:
+    """bashbrew's ``path.Clean``, inside the repository (a leading ``/`` is its root)."""
+    return posixpath.normpath(directory.strip().lstrip("/") or ".")

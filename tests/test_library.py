@@ -1,0 +1,449 @@
+"""docker-library manifests: blocks, inheritance, tags, architectures, overrides, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from imagegraph import ConfigError, load_inventory
+from imagegraph._sources.common import SourceResult
+from imagegraph._sources.library import PLATFORMS, read_library
+from imagegraph.diagnostics import Severity
+
+HEADER = "Maintainers: Jane Doe <jane@example.com> (@jane)\nGitRepo: https://example.com/x.git\n"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text))
+    return root
+
+
+def read(
+    root: Path,
+    manifest: str,
+    *,
+    dockerfiles: tuple[str, ...] = (),
+    name: str = "library/app",
+    repository: str | None = None,
+    aliases: dict[str, str] | None = None,
+) -> SourceResult:
+    write(root, {name: manifest, **{f"checkout/{d}": "FROM scratch\n" for d in dockerfiles}})
+    return read_library(
+        root / name,
+        root,
+        aliases=aliases or {},
+        repository=repository,
+        checkout=root / "checkout",
+    )
+
+
+def tags(result: SourceResult) -> list[list[str]]:
+    return [[t.familiar for t in b.tags] for b in result.builds]
+
+
+def codes(result: SourceResult) -> list[tuple[str, int | None]]:
+    return [(d.code, d.line) for d in result.diagnostics]
+
+
+# docker-library/official-images, library/python at commit
+# 37079fb336f572a88700cf32e5e1f6be54a04e8f: the first four entries and one Windows entry.
+PYTHON_EXCERPT = """\
+# this file is generated via https://github.com/docker-library/python/blob/e34bccdb4a8d9590e0cb76483fa6289ba8097e21/generate-stackbrew-library.sh
+
+Maintainers: Tianon Gravi <admwiggin@gmail.com> (@tianon),
+             Joseph Ferguson <yosifkit@gmail.com> (@yosifkit)
+GitRepo: https://github.com/docker-library/python.git
+Builder: buildkit
+
+Tags: 3.15.0rc1-trixie, 3.15-rc-trixie
+SharedTags: 3.15.0rc1, 3.15-rc
+Architectures: amd64, arm32v5, arm32v7, arm64v8, i386, ppc64le, riscv64, s390x
+GitCommit: 9950175fe6f74b450230a95a31d7afca1adfbce7
+Directory: 3.15-rc/trixie
+
+Tags: 3.15.0rc1-slim-trixie, 3.15-rc-slim-trixie, 3.15.0rc1-slim, 3.15-rc-slim
+Architectures: amd64, arm32v5, arm32v7, arm64v8, i386, ppc64le, riscv64, s390x
+GitCommit: 9950175fe6f74b450230a95a31d7afca1adfbce7
+Directory: 3.15-rc/slim-trixie
+
+Tags: 3.15.0rc1-bookworm, 3.15-rc-bookworm
+Architectures: amd64, arm32v7, arm64v8, i386, ppc64le
+GitCommit: 9950175fe6f74b450230a95a31d7afca1adfbce7
+Directory: 3.15-rc/bookworm
+
+Tags: 3.15.0rc1-windowsservercore-ltsc2025, 3.15-rc-windowsservercore-ltsc2025
+SharedTags: 3.15.0rc1-windowsservercore, 3.15-rc-windowsservercore, 3.15.0rc1, 3.15-rc
+Architectures: windows-amd64
+GitCommit: 9950175fe6f74b450230a95a31d7afca1adfbce7
+Directory: 3.15-rc/windows/windowsservercore-ltsc2025
+Constraints: windowsservercore-ltsc2025
+Builder: classic
+"""
+
+# docker-library/official-images, library/hello-world at the same commit: one
+# directory per architecture, and Windows entries with only an arch-specific field.
+HELLO_WORLD_EXCERPT = """\
+Maintainers: Tianon Gravi <admwiggin@gmail.com> (@tianon),
+             Joseph Ferguson <yosifkit@gmail.com> (@yosifkit)
+GitRepo: https://github.com/docker-library/hello-world.git
+GitCommit: 3981a44a531e7c844d844e12cbbda232d10d5dfb
+
+Tags: linux
+SharedTags: latest
+Architectures: amd64, arm32v5, arm32v6, arm32v7, arm64v8, i386, ppc64le, riscv64, s390x
+amd64-Directory: amd64
+arm32v5-Directory: arm32v5
+arm32v6-Directory: arm32v6
+arm32v7-Directory: arm32v7
+arm64v8-Directory: arm64v8
+i386-Directory: i386
+ppc64le-Directory: ppc64le
+riscv64-Directory: riscv64
+s390x-Directory: s390x
+
+Tags: nanoserver-ltsc2025
+SharedTags: nanoserver, latest
+Architectures: windows-amd64
+windows-amd64-Directory: amd64/nanoserver-ltsc2025
+Constraints: nanoserver-ltsc2025
+"""
+
+
+def test_real_python_manifest(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        PYTHON_EXCERPT,
+        name="library/python",
+        dockerfiles=(
+            "3.15-rc/trixie/Dockerfile",
+            "3.15-rc/slim-trixie/Dockerfile",
+            "3.15-rc/bookworm/Dockerfile",
+            "3.15-rc/windows/windowsservercore-ltsc2025/Dockerfile",
+        ),
+    )
+    assert [b.name for b in result.builds] == [
+        "python:3.15.0rc1-trixie",
+        "python:3.15.0rc1-slim-trixie",
+        "python:3.15.0rc1-bookworm",
+        "python:3.15.0rc1-windowsservercore-ltsc2025",
+    ]
+    trixie, slim, bookworm, windows = result.builds
+    assert (trixie.dockerfile, trixie.context) == (
+        "checkout/3.15-rc/trixie/Dockerfile", "checkout/3.15-rc/trixie",
+    )  # fmt: skip
+    assert tags(result)[0] == [
+        "python:3.15.0rc1-trixie", "python:3.15-rc-trixie", "python:3.15.0rc1", "python:3.15-rc",
+    ]  # fmt: skip
+    assert [t.familiar for t in slim.tags] == [
+        "python:3.15.0rc1-slim-trixie", "python:3.15-rc-slim-trixie",
+        "python:3.15.0rc1-slim", "python:3.15-rc-slim",
+    ]  # fmt: skip
+    assert trixie.platforms == (
+        "linux/amd64", "linux/arm/v5", "linux/arm/v7", "linux/arm64/v8",
+        "linux/386", "linux/ppc64le", "linux/riscv64", "linux/s390x",
+    )  # fmt: skip
+    assert bookworm.platforms == (
+        "linux/amd64", "linux/arm/v7", "linux/arm64/v8", "linux/386", "linux/ppc64le",
+    )  # fmt: skip
+    assert windows.platforms == ("windows/amd64",)
+    assert windows.dockerfile == "checkout/3.15-rc/windows/windowsservercore-ltsc2025/Dockerfile"
+    # SharedTags may repeat across entries: they name a multi-platform index
+    assert "python:3.15-rc" in [t.familiar for t in windows.tags]
+    assert [b.origin for b in result.builds] == [
+        "library/python:8", "library/python:14", "library/python:19", "library/python:24",
+    ]  # fmt: skip
+    assert all(b.variant == {} and b.args == {} for b in result.builds)
+    assert result.diagnostics == []
+    assert result.covered == set()
+    assert result.files == ["library/python"]
+
+
+def test_real_hello_world_manifest_arch_directories(tmp_path: Path) -> None:
+    result = read(tmp_path, HELLO_WORLD_EXCERPT, name="library/hello-world")
+    linux, nanoserver = result.builds
+    # every architecture has its own directory: amd64's is the one read
+    assert (linux.name, linux.dockerfile) == ("hello-world:linux", "checkout/amd64/Dockerfile")
+    assert len(linux.platforms) == 9
+    assert nanoserver.dockerfile == "checkout/amd64/nanoserver-ltsc2025/Dockerfile"
+    assert result.covered == {
+        f"checkout/{arch}/Dockerfile"
+        for arch in (
+            "arm32v5", "arm32v6", "arm32v7", "arm64v8", "i386", "ppc64le", "riscv64", "s390x",
+        )
+    }  # fmt: skip
+    assert codes(result) == [
+        ("library-arch-override", 6),
+        ("missing-dockerfile", 6),
+        ("missing-dockerfile", 19),
+    ]
+
+
+# --- blocks and inheritance ---------------------------------------------------------
+
+
+def test_entries_inherit_from_the_header(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        """\
+        Maintainers: Jane Doe <jane@example.com> (@jane)
+        GitRepo: https://example.com/app.git
+        GitCommit: 0123456789abcdef0123456789abcdef01234567
+        Directory: images
+        File: Containerfile
+        Architectures: amd64, arm64v8
+        SharedTags: latest
+
+        Tags: 1.0
+        GitCommit: fedcba9876543210fedcba9876543210fedcba98
+
+        Tags: 2.0
+        Directory: images/v2
+        File: Dockerfile.v2
+        Architectures: s390x
+        SharedTags: two, stable
+        """,
+        dockerfiles=("images/Containerfile", "images/v2/Dockerfile.v2"),
+    )
+    one, two = result.builds
+    assert (one.dockerfile, one.context) == ("checkout/images/Containerfile", "checkout/images")
+    assert one.platforms == ("linux/amd64", "linux/arm64/v8")
+    assert [t.familiar for t in one.tags] == ["app:1.0", "app"]
+    assert (two.dockerfile, two.context) == (
+        "checkout/images/v2/Dockerfile.v2", "checkout/images/v2",
+    )  # fmt: skip
+    # an entry's Architectures and SharedTags replace the header's, not add to them
+    assert two.platforms == ("linux/s390x",)
+    assert [t.familiar for t in two.tags] == ["app:2.0", "app:two", "app:stable"]
+    assert result.diagnostics == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "dockerfile", "context"),
+    [
+        ("Tags: 1\n", "checkout/Dockerfile", "checkout"),
+        ("Tags: 1\nDirectory: 1.x/\n", "checkout/1.x/Dockerfile", "checkout/1.x"),
+        ("Tags: 1\nDirectory: ./a/../b\n", "checkout/b/Dockerfile", "checkout/b"),
+        ("Tags: 1\nFile: Dockerfile.alpine\n", "checkout/Dockerfile.alpine", "checkout"),
+        (
+            "Tags: 1\nDirectory: d\nFile: sub/Dockerfile\n",
+            "checkout/d/sub/Dockerfile",
+            "checkout/d",
+        ),
+    ],
+)
+def test_directory_and_file(tmp_path: Path, entry: str, dockerfile: str, context: str) -> None:
+    (build,) = read(tmp_path, f"{HEADER}\n{entry}").builds
+    assert (build.dockerfile, build.context) == (dockerfile, context)
+    assert build.platforms == ("linux/amd64",)  # no Architectures anywhere: amd64
+
+
+def test_continuation_lines_and_comments(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        """\
+        # leading comment
+
+        Maintainers: Jane Doe <jane@example.com> (@jane),
+        \tJohn Doe <john@example.com> (@john)
+        GitRepo: https://example.com/app.git
+        # a comment does not end a block
+
+        # comments between blocks
+
+          # even indented ones
+        Tags: 1.2.3,
+              1.2,
+        # a comment inside a continued field
+          1
+        Architectures: amd64,
+        \tarm64v8
+        Directory: one
+        \x20\x20\x20
+        Tags: 2
+        Directory: two\r
+        """,
+        dockerfiles=("one/Dockerfile", "two/Dockerfile"),
+    )
+    one, two = result.builds
+    assert [t.familiar for t in one.tags] == ["app:1.2.3", "app:1.2", "app:1"]
+    assert one.platforms == ("linux/amd64", "linux/arm64/v8")
+    assert one.origin == "library/app:11"
+    # a line of spaces separates blocks too; a CR before the newline is no part of the value
+    assert (two.dockerfile, two.origin) == ("checkout/two/Dockerfile", "library/app:19")
+    assert result.diagnostics == []
+
+
+def test_same_build_artifacts_merge_into_one_build(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        f"{HEADER}\nTags: 1.5.3\nSharedTags: 1.5-debian\nDirectory: 1.5\n\n"
+        "Tags: 1.5\nSharedTags: 1.5-debian, debian\nDirectory: 1.5\n\n"
+        "Tags: 1.6\nDirectory: 1.6\n",
+        dockerfiles=("1.5/Dockerfile", "1.6/Dockerfile"),
+    )
+    assert [b.name for b in result.builds] == ["app:1.5.3", "app:1.6"]
+    assert tags(result)[0] == ["app:1.5.3", "app:1.5", "app:1.5-debian", "app:debian"]
+
+
+def test_repository_and_aliases(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        f"{HEADER}\nTags: 3.12, latest\n",
+        repository="mirror.corp/hub/acme/python",
+        aliases={"mirror.corp/hub": "docker.io"},
+        dockerfiles=("Dockerfile",),
+    )
+    (build,) = result.builds
+    assert build.name == "mirror.corp/hub/acme/python:3.12"
+    assert [str(t) for t in build.tags] == [
+        "docker.io/acme/python:3.12", "docker.io/acme/python:latest",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("arch", "platform"), list(PLATFORMS.items()))
+def test_platform_mapping(tmp_path: Path, arch: str, platform: str) -> None:
+    (build,) = read(tmp_path, f"{HEADER}\nTags: 1\nArchitectures: {arch}\n").builds
+    assert build.platforms == (platform,)
+
+
+def test_platforms_named_in_full() -> None:
+    assert PLATFORMS == {
+        "amd64": "linux/amd64",
+        "arm32v5": "linux/arm/v5",
+        "arm32v6": "linux/arm/v6",
+        "arm32v7": "linux/arm/v7",
+        "arm64v8": "linux/arm64/v8",
+        "i386": "linux/386",
+        "loong64": "linux/loong64",
+        "mips64le": "linux/mips64le",
+        "ppc64le": "linux/ppc64le",
+        "riscv64": "linux/riscv64",
+        "s390x": "linux/s390x",
+        "windows-amd64": "windows/amd64",
+    }
+
+
+# --- architecture overrides and diagnostics -------------------------------------------
+
+
+def test_arch_overrides_are_covered_not_built(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        f"{HEADER}arm64v8-Directory: shared/arm64\n\n"
+        "Tags: 1.5\nArchitectures: amd64, arm64v8, ppc64le, s390x, i386\nDirectory: 1.5\n"
+        "ppc64le-Directory: 1.5/ppc64le/\ns390x-File: Dockerfile.s390x\n"
+        "i386-Directory:\ni386-GitCommit: 0123456789abcdef0123456789abcdef01234567\n",
+        dockerfiles=("1.5/Dockerfile",),
+    )
+    (build,) = result.builds
+    assert build.dockerfile == "checkout/1.5/Dockerfile"
+    assert len(build.platforms) == 5  # every architecture is still built
+    assert result.covered == {
+        "checkout/shared/arm64/Dockerfile",  # inherited from the header
+        "checkout/1.5/ppc64le/Dockerfile",
+        "checkout/1.5/Dockerfile.s390x",
+    }
+    (diagnostic,) = result.diagnostics
+    assert (diagnostic.code, diagnostic.severity, diagnostic.line) == (
+        "library-arch-override", Severity.INFO, 5,
+    )  # fmt: skip
+    assert diagnostic.message == (
+        "app:1.5: some architectures build another Dockerfile (arm64v8: "
+        "checkout/shared/arm64/Dockerfile; ppc64le: checkout/1.5/ppc64le/Dockerfile; s390x: "
+        "checkout/1.5/Dockerfile.s390x); only checkout/1.5/Dockerfile is read for the graph"
+    )
+
+
+def test_arch_overrides_count_as_declared_in_the_inventory(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "imagegraph.toml": """\
+                [[manifests]]
+                path = "library/app"
+                checkout = "src"
+                repository = "acme/app"
+                """,
+            "library/app": f"{HEADER}\nTags: 1\nArchitectures: amd64, arm32v7\n"
+            "arm32v7-File: Dockerfile.arm\n",
+            "src/Dockerfile": "FROM debian:bookworm\n",
+            "src/Dockerfile.arm": "FROM arm32v7/debian:bookworm\n",
+        },
+    )
+    inventory = load_inventory(tmp_path)
+    (build,) = inventory.builds
+    assert (build.name, build.dockerfile, build.context) == ("acme/app:1", "src/Dockerfile", "src")
+    assert inventory.sources == ("imagegraph.toml", "library/app")
+    assert [d.code for d in inventory.diagnostics] == ["library-arch-override"]
+
+
+def test_missing_dockerfile_keeps_the_build(tmp_path: Path) -> None:
+    result = read(
+        tmp_path, f"{HEADER}\nTags: 1\nDirectory: gone\n\nTags: 2\n", dockerfiles=("Dockerfile",)
+    )
+    assert [b.name for b in result.builds] == ["app:1", "app:2"]
+    (diagnostic,) = result.diagnostics
+    assert (diagnostic.code, diagnostic.severity, diagnostic.path, diagnostic.line) == (
+        "missing-dockerfile", Severity.ERROR, "library/app", 4,
+    )  # fmt: skip
+    assert "checkout/gone/Dockerfile" in diagnostic.message
+
+
+def test_oci_import_is_reported(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        f"{HEADER}Builder: oci-import\nFile: index.json\n\nTags: bookworm\nDirectory: bookworm/oci\n",
+        dockerfiles=("bookworm/oci/index.json",),
+    )
+    assert result.builds[0].dockerfile == "checkout/bookworm/oci/index.json"
+    assert codes(result) == [("library-oci-import", 6)]
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message", "line"),
+    [
+        (f"{HEADER}\nDirectory: x\n", "entry has no Tags", 4),
+        (f"{HEADER}\nDirectory: x\nTags:\n", "entry has no Tags", 5),
+        ("Tags: 1\nDirectory: x\n", "the first block is the global header", 1),
+        (f"{HEADER}\nTags: 1\nthis line has no colon\n", "is not a 'Field: value' line", 5),
+        ("  continued: from nowhere\nMaintainers: x\n", "follows no field", 1),
+        (f"{HEADER}\nTags: 1\nArchitectures: amd64, arm64\n", "unknown architecture 'arm64'", 5),
+        (f"{HEADER}Architectures: x86\n\nTags: 1\n", "unknown architecture 'x86'", 3),
+        (f"{HEADER}\nTags: 1, , 2\n", "Tags has an empty value", 4),
+        (f"{HEADER}\nTags: 1/2\n", "Tags value '1/2' is not a valid tag", 4),
+        (f"{HEADER}\nTags: 1\nTags: 2\n", "Tags is given twice in one block (first on line 4)", 5),
+        (f"{HEADER}\nTags: 1, 2, 1\n", "tag '1' is listed twice", 4),
+        (
+            f"{HEADER}\nTags: 1\n\nTags: 2, 1\nDirectory: b\n",
+            "also in the Tags of the entry on line 4",
+            6,
+        ),
+        (f"{HEADER}\nTags: 1\nSharedTags: 1\n", "tag '1' is in both Tags and SharedTags", 4),
+        (f"{HEADER}\nTags: 1\n\nTags: 2\nSharedTags: 1\nDirectory: b\n", "shared tag '1'", 6),
+        (f"{HEADER}\nTags: 1\nDirectory: a,\n  b\n", "Directory must be one line", 5),
+    ],
+)
+def test_errors_name_the_file_and_line(
+    tmp_path: Path, manifest: str, message: str, line: int | None
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read(tmp_path, manifest)
+    assert message in caught.value.message
+    assert (caught.value.path, caught.value.line) == ("library/app", line)
+
+
+def test_unreadable_manifest(tmp_path: Path) -> None:
+    (tmp_path / "library").mkdir()
+    (tmp_path / "library/app").write_bytes(b"Maintainers: \xff\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_library(
+            tmp_path / "library/app", tmp_path, aliases={}, repository=None, checkout=tmp_path
+        )
