@@ -327,7 +327,7 @@ class _Builder:
             self.graph.add_node(build.name, kind="build", build=build)
             for tag in build.tags:
                 owner = self.tags.setdefault(tag, build.name)
-                if owner != build.name:
+                if owner != build.name and not self.split_by_platform(owner, build):
                     self.note(
                         "duplicate-tag", Severity.WARNING,
                         f"{tag.familiar} is built by {owner!r} ({self.origin(owner)}) and by "
@@ -352,6 +352,14 @@ class _Builder:
             return graph
         edges = tuple(self.graph.edges[a, b]["uses"][0] for a, b in cycle)
         raise GraphCycleError(edges)
+
+    def split_by_platform(self, owner: str, build: ImageBuild) -> bool:
+        # One tag built for different platforms by different Dockerfiles (a
+        # Linux and a Windows entry of a manifest) is one multi-platform image.
+        first: ImageBuild = self.graph.nodes[owner]["build"]
+        return bool(
+            first.platforms and build.platforms and not set(first.platforms) & set(build.platforms)
+        )
 
     def origin(self, name: str) -> str:
         build: ImageBuild = self.graph.nodes[name]["build"]

@@ -225,3 +225,16 @@ def test_copy_from_a_name_that_is_no_stage_is_flagged() -> None:
     assert diagnostic.code == "copy-from-image"
     assert "buidler" in diagnostic.message
     assert "builder" in diagnostic.message
+
+
+def test_one_tag_built_per_platform_is_no_duplicate() -> None:
+    graph = ImageGraph.from_builds(
+        [
+            inline("linux", "FROM debian:12\n", "acme/tool:1", platforms=("linux/amd64",)),
+            inline("windows", "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\n",
+                   "acme/tool:1", platforms=("windows/amd64",)),
+            inline("again", "FROM debian:12\n", "acme/tool:1", platforms=("linux/amd64",)),
+        ]
+    )  # fmt: skip
+    assert [d.code for d in graph.diagnostics] == ["duplicate-tag"]
+    assert "'again'" in graph.diagnostics[0].message
