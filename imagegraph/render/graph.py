@@ -173,6 +173,6 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
         for child in graph.children(node):
             add(sub, child, _kinds(graph, node, child))
 
-    for root in graph.roots():
+    for root in sorted(graph.roots(), key=lambda node: display_name(graph, node)):
         add(top, root, [])
     return top
