@@ -2,7 +2,8 @@
 
 A change names an image: an external base (``debian:bookworm``), one of the
 fleet's own images by build name or tag, or an image with no tag at all
-(``debian``), which stands for every tag and digest of it. A change with a
+(``debian``), which stands for every tag and digest of it. A name that is
+both a build's and an image's (a build called ``debian``) means both. A change with a
 tag also reaches parents pinned by digest to that tag
 (``debian:bookworm@sha256:...``): the pin must move, and the image rebuild.
 
@@ -114,20 +115,25 @@ def impact(graph: ImageGraph, changes: Iterable[Change]) -> Impact:
 
 def _match(graph: ImageGraph, change: str) -> tuple[str, ...]:
     nx_graph = graph.nx
-    if change in nx_graph and nx_graph.nodes[change]["kind"] == "build":
-        return (change,)
+    by_name = change in nx_graph and nx_graph.nodes[change]["kind"] == "build"
     try:
         wanted = ImageRef.parse(change, aliases=graph.inventory.aliases)
     except InvalidReference as err:
+        if by_name:
+            return (change,)
         raise ImageGraphError(
             f"change {change!r} is not a build name or an image: {err.reason}"
         ) from None
     name, _, after = change.partition("@")
     any_tag = not _HAS_TAG.search(name.rpartition("/")[2]) and not after
-    found = []
+    # A build called "debian" and the image debian are both meant: matching
+    # both can only add builds, never miss one.
+    found = [change] if by_name else []
     for node, data in nx_graph.nodes(data=True):
         refs = data["build"].tags if data["kind"] == "build" else (data["ref"],)
-        if any(_matches(ref, wanted, any_tag=any_tag) for ref in refs):
+        if (not by_name or node != change) and any(
+            _matches(ref, wanted, any_tag=any_tag) for ref in refs
+        ):
             found.append(node)
     return tuple(sorted(found))
 

@@ -209,7 +209,7 @@ def _schedule(
     known: dict[str, float] = {}
     for key, seconds in given.items():
         try:
-            known[graph.node(key)] = seconds
+            known[graph.node(key)] = float(seconds)
         except ImageGraphError:
             continue  # a duration for something not in this fleet is not an error
     nodes = sorted(sub)

@@ -176,3 +176,14 @@ def test_load_durations(tmp_path: Path) -> None:
         load_durations(broken)
     assert caught.value.path == str(broken)
     assert caught.value.line == 2
+
+
+def test_a_name_that_is_a_build_and_an_image_means_both() -> None:
+    graph = make_graph({"debian": ["debian:12"], "app": ["debian"], "other": ["debian:11"]})
+    result = graph.impact(["debian"])
+    assert result.matched["debian"] == (
+        "debian",
+        "docker.io/library/debian:11",
+        "docker.io/library/debian:12",
+    )
+    assert result.affected == ("app", "debian", "other")
