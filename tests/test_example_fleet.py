@@ -1,0 +1,61 @@
+"""The shipped example fleet: what the README's main command prints must stay true."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from imagegraph import scan
+from imagegraph.cli import main
+from imagegraph.render.plan import plan_schema
+
+FLEET = Path(__file__).parent.parent / "examples" / "fleet"
+
+
+def test_it_reads_cleanly() -> None:
+    graph = scan(FLEET)
+    assert len(graph.builds) == 25
+    assert [str(d) for d in graph.diagnostics] == []
+    assert sorted(graph.inventory.sources) == ["compose.yaml", "docker-bake.hcl", "imagegraph.toml"]
+
+
+def test_a_debian_patch() -> None:
+    plan = scan(FLEET).plan(["debian:bookworm"])
+    assert plan.names() == [
+        ["debian"],
+        ["jdk", "node-20", "python-3.11-bookworm", "python-3.12-bookworm"],
+        [
+            "app-base-node", "app-base-python-3.11", "app-base-python-3.12", "ci-runner",
+            "jvm-base", "migrations", "web",
+        ],
+        ["admin", "api", "billing", "devcontainer", "search-indexer", "worker"],
+    ]  # fmt: skip
+
+
+def test_an_alpine_patch_leaves_debian_alone() -> None:
+    plan = scan(FLEET).plan(["alpine"])
+    assert plan.names() == [
+        ["alpine"],
+        ["python-3.11-alpine", "python-3.12-alpine"],
+        ["docs", "reports"],
+    ]
+
+
+def test_the_mirror_alias_and_the_stage_choice() -> None:
+    graph = scan(FLEET)
+    assert graph.parents("debian") == ["docker.io/library/debian:bookworm"]
+    assert graph.parents("python-3.12-alpine") == ["alpine"]
+    assert graph.parents("python-3.12-bookworm") == ["debian"]
+    assert graph.parents("billing") == ["jdk", "jvm-base"]
+    assert {e.kind for e in graph.edges("python-3.12-bookworm", "ci-runner")} == {"copy"}
+    assert {e.kind for e in graph.edges("ghcr.io/astral-sh/uv:0.4.30", "ci-runner")} == {"mount"}
+
+
+def test_readme_command_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(FLEET), "--changed", "debian:bookworm", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    jsonschema.validate(data, plan_schema())
+    assert data["builds"] == 18
