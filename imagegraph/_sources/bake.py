@@ -82,7 +82,13 @@ def read_bake(
         raise ConfigError("'variables' must be a table of strings", path=display)
     data = _load_json(text, display) if path.suffix == ".json" else _load_hcl(text, display)
     reader = _Reader(data, text, display, path.parent, root, aliases, dict(variables or {}))
-    return reader.read(targets)
+    try:
+        return reader.read(targets)
+    except _Unresolved as err:
+        # Groups, inherits and variables must be known to read the file at all.
+        raise ConfigError(f"cannot evaluate: {err}", path=display) from None
+    except (TypeError, AttributeError, ValueError) as err:
+        raise ConfigError(f"unexpected shape: {err}", path=display) from None
 
 
 def _load_json(text: str, display: str) -> dict[str, Any]:
@@ -370,7 +376,16 @@ class _Reader:
         builds = []
         for combination in itertools.product(*(matrix[k] for k in keys)):
             scope = dict(zip(keys, combination, strict=True))
-            build = self.build(name, attrs, scope, line)
+            try:
+                build = self.build(name, attrs, scope, line)
+            except _Unresolved as err:
+                self.note(
+                    "bake-unresolved",
+                    Severity.WARNING,
+                    f"target {name!r} not evaluated ({err}); it is not in the inventory",
+                    line,
+                )
+                continue
             if build is not None:
                 builds.append(build)
         return builds
@@ -405,7 +420,7 @@ class _Reader:
             if isinstance(given, str) and given:
                 build_name = given
             else:
-                build_name = "-".join([name, *(_string(v) for v in scope.values())])
+                build_name = "-".join([name, *(_text(v) for v in scope.values())])
                 self.note(
                     "bake-matrix-name",
                     Severity.WARNING,
@@ -479,7 +494,7 @@ class _Reader:
             target=_string(target) if target else None,
             platforms=tuple(_string(p) for p in platforms),
             contexts=contexts,
-            variant={k: _string(v) for k, v in scope.items()},
+            variant={k: _text(v) for k, v in scope.items()},
             origin=f"{self.display}:{line}" if line else self.display,
             dockerfile_inline=_string(inline) if inline is not None else None,
         )
@@ -504,6 +519,13 @@ def _string(value: Any) -> str:
     if isinstance(value, str | int | float):
         return str(value)
     raise _Unresolved(f"{value!r} is not a string")
+
+
+def _text(value: Any) -> str:
+    # Matrix values may be objects; a variant records them as JSON.
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _string(value)
 
 
 def _closing(text: str, start: int) -> int:
