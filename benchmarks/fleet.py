@@ -104,7 +104,7 @@ def measure(root: Path, change: str, repeat: int) -> None:
     )
     print(
         f"  scan {best_scan * 1e3:8.0f} ms   plan {best_plan * 1e3:6.0f} ms   "
-        f"total {(best_scan + best_plan) * 1e3:8.0f} ms   peak traced memory {peak / 1e6:.0f} MB"
+        f"total {(best_scan + best_plan) * 1e3:8.0f} ms   peak traced memory {peak / 1e6:.1f} MB"
     )
 
 
