@@ -24,7 +24,7 @@ from imagegraph.dockerfile import (
 )
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
 from imagegraph.graph import Edge, EdgeKind, GraphCycleError, ImageGraph, UnknownImage, scan
-from imagegraph.impact import Change, Impact, impact
+from imagegraph.impact import Change, FileChange, Impact, impact
 from imagegraph.instructions import Heredoc, Instruction
 from imagegraph.inventory import ConfigError, ImageBuild, Inventory, load_inventory
 from imagegraph.plan import PlannedBuild, RebuildPlan, Schedule, load_durations, plan
@@ -41,6 +41,7 @@ __all__ = [
     "DockerfileSyntaxError",
     "Edge",
     "EdgeKind",
+    "FileChange",
     "GlobalArg",
     "GraphCycleError",
     "Heredoc",

@@ -78,11 +78,25 @@ def _parser() -> argparse.ArgumentParser:
         "  imagegraph plan --changed debian:bookworm\n"
         "  imagegraph plan . --changed debian --format gha > waves.json\n"
         "  imagegraph plan --changed python-3.12-bookworm --format make > rebuild.mk && make -f rebuild.mk -j8\n"
+        "  git diff --name-only origin/main | imagegraph plan --changed-files -\n"
+        "  imagegraph plan --since origin/main --format gha\n"
         "  imagegraph plan --durations durations.json --workers 16",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_fleet_arguments(plan)
     _add_changed(plan)
+    plan.add_argument(
+        "--changed-files",
+        metavar="FILE",
+        help="changed files, one path per line relative to PATH, as git diff --name-only "
+        "prints them ('-' reads standard input): only builds that read them rebuild",
+    )
+    plan.add_argument(
+        "--since",
+        metavar="REV",
+        help="the files changed since git revision REV (git diff --name-only --relative REV, "
+        "run read-only in PATH)",
+    )
     plan.add_argument(
         "--format",
         choices=("table", "json", "gha", "bake", "make"),
@@ -218,6 +232,7 @@ def _report(diagnostics: Iterable[Diagnostic]) -> int:
 
 def _plan_command(args: argparse.Namespace) -> int:
     from imagegraph.graph import scan
+    from imagegraph.impact import Change, FileChange
     from imagegraph.plan import load_durations
     from imagegraph.render import plan as render
 
@@ -227,8 +242,13 @@ def _plan_command(args: argparse.Namespace) -> int:
     if fmt == "gha" and max_parallel is None:
         max_parallel = render.GHA_MAX_JOBS
     durations = load_durations(args.durations) if args.durations else None
+    changes: list[Change] = list(args.changed)
+    if args.changed_files is not None:
+        changes.append(FileChange.of(_read_lines(args.changed_files)))
+    if args.since is not None:
+        changes.append(FileChange.of(_git_changed_files(args.path, args.since)))
     plan = graph.plan(
-        args.changed or None, max_parallel=max_parallel, durations=durations, workers=args.workers
+        changes or None, max_parallel=max_parallel, durations=durations, workers=args.workers
     )
     if fmt == "table":
         console = _console()
@@ -254,6 +274,47 @@ def _plan_command(args: argparse.Namespace) -> int:
         }[fmt]
         sys.stdout.write(writer(plan))
     return _report(plan.diagnostics)
+
+
+def _read_lines(source: str) -> list[str]:
+    if source == "-":
+        return sys.stdin.read().splitlines()
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+    except OSError as err:
+        raise ImageGraphError(f"{source}: cannot read: {err.strerror}") from None
+
+
+_GIT_DIFF = (
+    "git", "-c", "core.fsmonitor=false", "diff", "--name-only", "--relative", "--no-renames",
+    "--no-ext-diff", "--no-textconv",
+)  # fmt: skip
+
+
+def _git_changed_files(path: str, revision: str) -> list[str]:
+    """``git diff --name-only --relative REV`` in *path*: reads the repository, changes nothing.
+
+    The repository's own config must not run anything: no fsmonitor hook,
+    no external diff, no textconv filters.
+    """
+    import subprocess
+
+    if revision.startswith("-"):
+        raise ImageGraphError(f"--since {revision!r} is not a revision")
+    try:
+        done = subprocess.run(
+            [*_GIT_DIFF, revision, "--"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as err:
+        raise ImageGraphError(f"cannot run git: {err.strerror}") from None
+    if done.returncode != 0:
+        raise ImageGraphError(f"git diff {revision} in {path} failed: {done.stderr.strip()}")
+    return done.stdout.splitlines()
 
 
 def _graph_command(args: argparse.Namespace) -> int:

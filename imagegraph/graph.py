@@ -25,7 +25,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 
@@ -36,6 +36,7 @@ from imagegraph.inventory import ImageBuild, Inventory, load_inventory
 from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
+    from imagegraph.context import ContextUse
     from imagegraph.impact import Change, Impact
     from imagegraph.plan import RebuildPlan
 
@@ -135,6 +136,7 @@ class ImageGraph:
         self.undetermined: Mapping[str, tuple[str, ...]] = undetermined
         """Builds with a parent that could not be resolved -> the references as written.
         A change may or may not reach them; :meth:`impact` says so."""
+        self._cache: dict[tuple[str, str], Any] = {}
         self._tags: dict[ImageRef, str] = {}
         for build in inventory.builds:
             for tag in build.tags:
@@ -286,6 +288,71 @@ class ImageGraph:
         from imagegraph.plan import plan
 
         return plan(self, changes, max_parallel=max_parallel, durations=durations, workers=workers)
+
+    def files_affecting(
+        self, paths: Iterable[str]
+    ) -> tuple[dict[str, tuple[str, ...]], list[Diagnostic]]:
+        """The builds that changed *paths* (relative to the root) reach directly, and why.
+
+        See :class:`imagegraph.FileChange` for the rules. Returns ``{build:
+        (cause, ...)}`` and diagnostics about sources that could not be read.
+        """
+        from imagegraph.context import read_dockerignore
+
+        wanted = [p for p in paths if p]
+        hits: dict[str, list[str]] = {}
+        notes: list[Diagnostic] = []
+        root = Path(self.inventory.root)
+        for build in self.builds:
+            node = self._graph.nodes[build.name]
+            declared = (
+                build.origin.partition(":")[0] if build.origin not in ("", "convention") else ""
+            )
+            own = build.dockerfile if build.dockerfile_inline is None else None
+            context = "" if build.context == "." else build.context + "/"
+            ignore_files = {f"{context}.dockerignore", f"{build.dockerfile}.dockerignore"}
+            use = None
+            for path in wanted:
+                cause = None
+                if path == own:
+                    cause = f"{path}: the Dockerfile"
+                elif path == declared:
+                    cause = f"{path}: declares {build.name!r}"
+                elif path in ignore_files:
+                    cause = f"{path}: decides what the context sends"
+                elif context == "" or path.startswith(context):
+                    relative = path[len(context) :]
+                    key = (build.name, "ignore")
+                    if key not in self._cache:
+                        self._cache[key] = read_dockerignore(
+                            root / build.context, root / build.dockerfile if own else None
+                        )
+                    if self._cache[key].ignores(relative):
+                        continue
+                    if use is None:
+                        use = self._context_use(build, node.get("dockerfile"))
+                        notes.extend(use.diagnostics if use is not None else ())
+                    source = use.covering(relative) if use is not None else None
+                    if use is None:
+                        cause = f"{path}: in the context, and the Dockerfile could not be read"
+                    elif source is not None:
+                        shown = "the whole context" if source.pattern == "." else source.pattern
+                        cause = (
+                            f"{path}: {source.keyword} {shown} "
+                            f"({build.dockerfile}:{source.line}, stage {source.stage})"
+                        )
+                if cause is not None:
+                    hits.setdefault(build.name, []).append(cause)
+        return {name: tuple(causes) for name, causes in hits.items()}, notes
+
+    def _context_use(self, build: ImageBuild, dockerfile: Dockerfile | None) -> ContextUse | None:
+        from imagegraph.context import context_use
+
+        key = (build.name, "use")
+        if key not in self._cache:
+            self._cache[key] = None if dockerfile is None else context_use(dockerfile, build.target)
+        cached: ContextUse | None = self._cache[key]
+        return cached
 
     def __repr__(self) -> str:
         externals = sum(1 for n in self._graph if self._graph.nodes[n]["kind"] == "external")

@@ -14,6 +14,7 @@ guessed into the result: they are listed in :attr:`Impact.undetermined`.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -27,10 +28,42 @@ from imagegraph.reference import ImageRef
 if TYPE_CHECKING:
     from imagegraph.graph import Edge, ImageGraph
 
-__all__ = ["Change", "Impact", "impact"]
+__all__ = ["Change", "FileChange", "Impact", "impact"]
 
-Change = str | ImageRef
-"""A changed image: a build name, a tag of a build, or any image reference."""
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """Files changed in the repository, relative to its root, as ``git diff --name-only`` prints.
+
+    A build is changed by a file when the file is its Dockerfile, its
+    ``.dockerignore``, the declaration it comes from, or a file of its
+    context that ``.dockerignore`` keeps and a ``COPY``/``ADD`` source or
+    bind mount of a stage it builds reads (see :mod:`imagegraph.context`).
+
+    >>> str(FileChange.of(["apps/api/main.py", "./README.md"]))
+    'files apps/api/main.py, README.md'
+    """
+
+    paths: tuple[str, ...]
+
+    @classmethod
+    def of(cls, paths: Iterable[str]) -> FileChange:
+        """Normalise *paths* (``./a`` -> ``a``, backslashes, blank lines dropped)."""
+        cleaned = []
+        for path in paths:
+            path = path.strip().replace("\\", "/")
+            if path:
+                cleaned.append(posixpath.normpath(path).lstrip("/"))
+        return cls(tuple(dict.fromkeys(cleaned)))
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.paths[:3])
+        more = f" and {len(self.paths) - 3} more" if len(self.paths) > 3 else ""
+        return f"files {shown}{more}" if self.paths else "no files"
+
+
+Change = str | ImageRef | FileChange
+"""A change: a build name, a tag of a build, any image reference, or changed files."""
 
 _HAS_TAG = re.compile(r":[^/]*$")
 
@@ -54,6 +87,8 @@ class Impact:
     reasons: Mapping[str, tuple[Edge, ...]] = field(hash=False)
     undetermined: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     diagnostics: tuple[Diagnostic, ...] = ()
+    causes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """For builds a :class:`FileChange` reaches directly: which file, read where."""
 
     def __contains__(self, build: object) -> bool:
         return build in self.reasons
@@ -85,23 +120,44 @@ def impact(graph: ImageGraph, changes: Iterable[Change]) -> Impact:
     >>> result.reason("app")
     'docker.io/library/debian:bookworm -> base -> app'
     """
-    given = [str(change) if isinstance(change, ImageRef) else change for change in changes]
     matched: dict[str, tuple[str, ...]] = {}
     diagnostics: list[Diagnostic] = []
-    for change in given:
-        nodes = _match(graph, change)
+    causes: dict[str, tuple[str, ...]] = {}
+    given: list[str] = []
+    for each in changes:
+        if isinstance(each, FileChange):
+            change = str(each)
+            hits, notes = graph.files_affecting(each.paths)
+            nodes = tuple(sorted(hits))
+            for build, why in hits.items():
+                causes[build] = (*causes.get(build, ()), *why)
+            diagnostics.extend(notes)
+        else:
+            change = str(each)
+            nodes = _match(graph, change)
+        given.append(change)
         matched[change] = nodes
-        if not nodes:
+        if not nodes and isinstance(each, FileChange):
+            diagnostics.append(
+                Diagnostic(
+                    "files-read-by-nothing",
+                    Severity.INFO,
+                    f"no build reads {change}: nothing to rebuild for them",
+                )
+            )
+        elif not nodes:
             diagnostics.append(
                 Diagnostic(
                     "change-matches-nothing",
                     Severity.WARNING,
-                    f"no build uses or produces {change!r}; it changes nothing here",
+                    f"no build uses, produces or reads {change!r}; it changes nothing here",
                 )
             )
     changed = frozenset(node for nodes in matched.values() for node in nodes)
     reasons = _reasons(graph, sorted(changed))
-    undetermined = _undetermined(graph, reasons, changed)
+    # An unresolved base may be any image, but it is never a file.
+    images = frozenset(n for c in given if c in matched for n in matched[c]) - set(causes)
+    undetermined = _undetermined(graph, reasons, images)
     return Impact(
         changes=tuple(given),
         matched=matched,
@@ -110,6 +166,7 @@ def impact(graph: ImageGraph, changes: Iterable[Change]) -> Impact:
         reasons=reasons,
         undetermined=undetermined,
         diagnostics=tuple(diagnostics),
+        causes=causes,
     )
 
 

@@ -52,6 +52,8 @@ class PlannedBuild:
     reason: tuple[Edge, ...] = ()
     inputs: tuple[Edge, ...] = ()
     """Every use of a planned parent by this build (what ``needs`` is made of)."""
+    cause: tuple[str, ...] = ()
+    """When changed files reach this build directly: which file, read by which line."""
 
     @property
     def name(self) -> str:
@@ -138,10 +140,12 @@ def plan(
     if changes is None:
         chosen = [n for n in nx_graph if nx_graph.nodes[n]["kind"] == "build"]
         reasons: Mapping[str, tuple[Edge, ...]] = {}
+        causes: Mapping[str, tuple[str, ...]] = {}
         diagnostics: tuple[Diagnostic, ...] = ()
     else:
         result = impact(graph, changes)
         chosen, reasons, diagnostics = list(result.affected), result.reasons, result.diagnostics
+        causes = result.causes
     sub = nx_graph.subgraph(chosen)
     waves: list[tuple[PlannedBuild, ...]] = []
     for generation in nx.topological_generations(sub):
@@ -155,6 +159,7 @@ def plan(
                         wave=len(waves),
                         needs=tuple(sorted(sub.predecessors(name))),
                         reason=reasons.get(name, ()),
+                        cause=causes.get(name, ()),
                         inputs=tuple(
                             edge
                             for parent in sorted(sub.predecessors(name))

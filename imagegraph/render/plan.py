@@ -78,6 +78,7 @@ def _build(planned: PlannedBuild) -> dict[str, Any]:
         "needs": list(planned.needs),
         "reason": _chain(planned),
         "reasons": [_edge(edge) for edge in planned.reason],
+        "cause": list(planned.cause),
         "origin": build.origin,
     }
 
@@ -313,6 +314,8 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
         for position, planned in enumerate(wave):
             if plan.changes is None:
                 why = "\n".join(tag.familiar for tag in planned.build.tags)
+            elif planned.cause:
+                why = "\n".join(planned.cause)
             elif planned.reason:
                 chain = planned.reason
                 why = " → ".join([_short(chain[0].parent), *(e.child for e in chain[:-1])])
