@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -250,3 +253,46 @@ def test_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "why", "nope", fleet, "--changed", "debian")
     assert code == 1
     assert "no image 'nope'" in err
+
+
+def test_changed_files_from_a_file_and_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = small_fleet(tmp_path / "fleet")
+    listing = tmp_path / "changed.txt"
+    listing.write_text("os/Dockerfile\nREADME.md\n")
+    code, out, _ = run(capsys, "plan", str(fleet), "--changed-files", str(listing))
+    assert code == 0
+    assert [[b["name"] for b in w["builds"]] for w in json.loads(out)["waves"]] == [["os"], ["app"]]
+    monkeypatch.setattr("sys.stdin", io.StringIO("tool/Dockerfile\n"))
+    code, out, _ = run(capsys, "plan", str(fleet), "--changed-files", "-")
+    assert [[b["name"] for b in w["builds"]] for w in json.loads(out)["waves"]] == [["tool"]]
+    code, _, err = run(capsys, "plan", str(fleet), "--changed-files", str(tmp_path / "nope"))
+    assert code == 1
+    assert "cannot read" in err
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_since_a_git_revision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = small_fleet(tmp_path)
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=fleet, check=True, capture_output=True,
+        )  # fmt: skip
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "fleet")
+    (fleet / "app" / "notes.md").write_text("not copied: app's Dockerfile copies nothing\n")
+    (fleet / "os" / "Dockerfile").write_text("FROM debian:bookworm\nRUN true\n")
+    code, out, _ = run(capsys, "plan", str(fleet), "--since", "HEAD", "--format", "table")
+    assert code == 0
+    assert "os/Dockerfile: the Dockerfile" in out
+    assert "│    2 │ app   │" in out
+    code, _, err = run(capsys, "plan", str(fleet), "--since", "no-such-rev")
+    assert code == 1
+    assert "git diff no-such-rev" in err
+    code, _, err = run(capsys, "plan", str(fleet), "--since", "--output=/tmp/x")
+    assert code in (1, 2)

@@ -59,3 +59,21 @@ def test_readme_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     jsonschema.validate(data, plan_schema())
     assert data["builds"] == 18
+
+
+@pytest.mark.parametrize(
+    ("path", "rebuilt"),
+    [
+        ("base/debian/README.md", 0),  # no COPY reads it
+        ("runtimes/python/README.md", 0),
+        ("apps/api/README.md", 0),  # COPY . . reads it, but .dockerignore drops *.md
+        ("apps/api/tests/test_health.py", 0),
+        ("apps/api/requirements.txt", 1),
+        ("runtimes/python/install-python.sh", 13),
+        ("base/debian/acme-root-ca.crt", 18),
+    ],
+)
+def test_file_changes_on_the_example_fleet(path: str, rebuilt: int) -> None:
+    from imagegraph import FileChange
+
+    assert len(scan(FLEET).plan([FileChange.of([path])])) == rebuilt

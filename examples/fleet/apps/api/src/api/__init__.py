@@ -1,0 +1,1 @@
+"""The example API service (a placeholder: the fleet is about its Dockerfiles)."""
