@@ -1,32 +1,55 @@
-"""``docker buildx bake`` files (``docker-bake.hcl``, ``docker-bake.json``): one build per target.
+"""Bake files (``docker-bake.hcl``, ``docker-bake.json``): one build per target and matrix combination.
 
-Read as bake reads them: ``variable`` defaults (overridden only by the
-*variables* given, never by the environment), ``${...}`` interpolation,
-``inherits`` (parents in order, then the target's own attributes; ``args``,
-``contexts`` and ``labels`` merge key by key), ``matrix`` with ``name``,
-and groups, nested. With no targets asked for, the ``default`` group is
-built if there is one, else every target; targets that a selected one
-names in a ``target:`` context are built too, as bake does.
+The file is read as ``docker buildx bake`` reads it. A target's ``context``
+(default ``.``) is relative to the bake file's directory and its
+``dockerfile`` (default ``Dockerfile``) to the context; ``dockerfile-inline``
+replaces the file. ``inherits`` merges the parents in order and the target
+last, the way bake does: ``args`` and ``contexts`` key by key (a ``null``
+arg sets nothing, so the Dockerfile's default or a parent's value stays),
+the other attributes whole. Blocks with the same name merge too. A
+``matrix`` forks a target into one build per combination, named by its
+``name`` expression; without ``name`` only a one-combination matrix is
+valid, as in bake, and the target's name then names the group of its
+builds. ``group`` blocks may nest. Without *targets* the ``default`` group
+is read, as ``docker buildx bake`` with no arguments builds it, or every
+target when there is no such group; a target that another one takes as a
+``target:<name>`` context is read as well, since bake builds it first. A
+parent in ``inherits`` that the file does not define (another bake file
+may supply it, e.g. docker/metadata-action's) is a ``bake-unknown-parent``
+warning, not an error.
 
-python-hcl2 parses the HCL but evaluates nothing: literals come back with
-their quotes and expressions as ``${...}`` text. This module evaluates the
-small expression language bake files use: variables, matrix values and
-their attributes, string and number literals, ``== != && || !``, the
-conditional ``c ? a : b``, and the functions ``equal``, ``notequal``,
-``and``, ``or``, ``not``, ``lower``, ``upper``, ``trimprefix``,
-``trimsuffix``, ``join`` and ``replace``. Anything else is never guessed:
-the value is left out and a ``bake-unresolved`` diagnostic names the file,
-the target and the expression.
+Variables come from ``variable`` blocks (a ``default``, else ``""``) and
+top-level attributes; the *variables* argument overrides the former, as
+environment variables do for bake, and nothing is read from the
+environment. Strings are templates: ``${...}`` interpolations and ``$${``
+for a literal ``${``. Expressions evaluated are variable and matrix
+references, attribute and index access, literals and lists, the operators
+``== != && || ! < <= > >= + - * / %``, the conditional ``c ? a : b`` and
+the functions ``equal``, ``notequal``, ``and``, ``or``, ``not``, ``upper``,
+``lower``, ``trimspace``, ``trimprefix``, ``trimsuffix``, ``replace``,
+``join``, ``split``, ``concat``, ``coalesce`` and ``sanitize``. Anything
+else (other functions, ``for`` expressions, splats, ``%{`` directives,
+references to other blocks, variables the file does not declare) is
+reported as ``bake-unresolved``: a tag or platform that needs it is left
+out, a build arg is not passed, and other values keep the text as written.
+
+python-hcl2 (v8) returns literals as written, quotes and escapes included,
+and any other expression re-serialised as ``${...}`` text (a bare reference
+like ``REGISTRY`` as plain text), which this module parses and evaluates.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
+
+import hcl2
 
 from imagegraph._sources.common import SourceResult, parse_tags, relative
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -34,26 +57,36 @@ from imagegraph.inventory import ConfigError, ImageBuild
 
 __all__ = ["read_bake"]
 
-_KNOWN = {
-    "context", "dockerfile", "dockerfile-inline", "target", "tags", "args", "platforms",
-    "contexts", "inherits", "matrix", "name", "labels", "annotations", "attest", "cache-from",
-    "cache-to", "call", "description", "entitlements", "extra-hosts", "network", "no-cache",
-    "no-cache-filter", "output", "pull", "secret", "shm-size", "ssh", "ulimits",
-}  # fmt: skip
-_MERGED_MAPS = ("args", "contexts", "labels", "annotations")
-_REMOTE = ("https://", "http://", "git://", "git@", "ssh://", "github.com/")
-
-
-class _Unresolved(Exception):
-    """An expression this evaluator does not know; the value is left out."""
-
-
-class _Expr(str):
-    """An HCL expression (python-hcl2 hands them over as ``${...}`` text)."""
-
-
-class _Template(str):
-    """An HCL string literal, unquoted, still holding its ``${...}`` interpolations."""
+_TARGET_KEYS = frozenset({
+    "args", "context", "contexts", "dockerfile", "dockerfile-inline", "inherits", "matrix",
+    "name", "platforms", "tags", "target",
+})  # fmt: skip
+# Attributes bake knows that change nothing imagegraph reads (bake/bake.go, type Target).
+_IGNORED_KEYS = frozenset({
+    "annotations", "attest", "cache-from", "cache-to", "call", "description", "entitlements",
+    "extra-hosts", "labels", "network", "no-cache", "no-cache-filter", "output", "policy", "pull",
+    "resources", "secret", "shm-size", "ssh", "ulimits",
+})  # fmt: skip
+_GROUP_KEYS = frozenset({"targets", "description"})
+_BLOCK_TYPES = ("variable", "group", "target", "function")
+# Set by docker buildx bake from the command line it runs with.
+_BUILTINS = frozenset({"BAKE_CMD_CONTEXT", "BAKE_LOCAL_PLATFORM"})
+_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+_REMOTE_PREFIXES = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
+_HEREDOC = re.compile(r'"<<(-?)([A-Za-z][A-Za-z0-9._-]*)\r?\n(.*)"', re.DOTALL)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_BINARY_LEVELS = (
+    ("||",),
+    ("&&",),
+    ("==", "!="),
+    ("<=", ">=", "<", ">"),
+    ("+", "-"),
+    ("*", "/", "%"),
+)
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 
 def read_bake(
@@ -64,640 +97,1496 @@ def read_bake(
     targets: Sequence[str] | None = None,
     variables: Mapping[str, str] | None = None,
 ) -> SourceResult:
-    """The builds of the bake file at *path*; see the module docstring."""
-    display = relative(root, path.parent, path.name)
+    """The builds of the bake file at *path*: of the *targets* (targets or groups) if given.
+
+    *variables* override the file's ``variable`` defaults. Raises
+    :class:`ConfigError` for a file that cannot be read or parsed, values of
+    the wrong type, an unknown target, group, parent or ``target:`` context,
+    an ``inherits`` cycle and a matrix without a ``name`` for its builds.
+    """
+    display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
+    if targets is not None and (
+        isinstance(targets, str) or not all(isinstance(t, str) for t in targets)
+    ):
+        raise ConfigError("'targets' must be a list of target or group names", path=display)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
-    if targets is not None and (
-        not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)
-    ):
-        raise ConfigError("'targets' must be a list of target or group names", path=display)
-    if variables is not None and (
-        not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values())
-    ):
-        raise ConfigError("'variables' must be a table of strings", path=display)
-    data = _load_json(text, display) if path.suffix == ".json" else _load_hcl(text, display)
-    reader = _Reader(data, text, display, path.parent, root, aliases, dict(variables or {}))
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        file = _load_json(text, display)
+    else:
+        file = _load_hcl(text, display)
+    reader = _Reader(file, path.parent, root, display, _overrides(variables, display))
+    return reader.read(targets, aliases)
+
+
+# --- the file as parsed -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Expr:
+    """A value still to evaluate, as written: a string template or an expression."""
+
+    text: str
+    kind: Literal["template", "expression"]
+    escapes: bool = False
+    """Whether backslash escapes are still in the text (a quoted HCL string)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Object:
+    """An object (map) literal; its keys are templates."""
+
+    items: tuple[tuple[_Expr, object], ...]
+
+
+@dataclass
+class _Block:
+    label: str
+    body: dict[str, object]
+    line: int | None
+    nested: list[str] = field(default_factory=list)
+    """Names of blocks written inside this one."""
+
+
+@dataclass
+class _File:
+    display: str
+    variables: dict[str, _Block] = field(default_factory=dict)
+    attributes: dict[str, object] = field(default_factory=dict)
+    groups: list[_Block] = field(default_factory=list)
+    targets: list[_Block] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _load_hcl(text: str, display: str) -> _File:
     try:
-        return reader.read(targets)
-    except _Unresolved as err:
-        # Groups, inherits and variables must be known to read the file at all.
-        raise ConfigError(f"cannot evaluate: {err}", path=display) from None
-    except (TypeError, AttributeError, ValueError) as err:
-        raise ConfigError(f"unexpected shape: {err}", path=display) from None
+        data = hcl2.loads(
+            text, serialization_options=hcl2.SerializationOptions(with_comments=False)
+        )
+    except Exception as err:  # lark's parse errors, and whatever else hcl2 raises on bad input
+        raise ConfigError(
+            f"not valid HCL: {_parse_error(err)}", path=display, line=_error_line(err)
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError("not a bake file", path=display)
+    file = _File(display)
+    seen: dict[str, int] = {}
+    for key, value in data.items():
+        if _is_meta(key):
+            continue
+        if key in _BLOCK_TYPES and _is_block_list(value):
+            assert isinstance(value, list)
+            for entry in value:
+                label, body = _hcl_label(entry, key, display)
+                occurrence = seen.get(f"{key} {label}", 0)
+                seen[f"{key} {label}"] = occurrence + 1
+                block = _Block(label, {}, _hcl_line(text, key, label, occurrence))
+                for name, raw in body.items():
+                    if _is_meta(name):
+                        continue
+                    if _is_block_list(raw):
+                        block.nested.append(name)
+                    else:
+                        block.body[name] = _hcl_value(raw, display, block.line)
+                _add_block(file, key, block)
+        elif _is_block_list(value):
+            file.diagnostics.append(
+                Diagnostic(
+                    "bake-unknown-attribute", Severity.WARNING,
+                    f"bake has no {key!r} blocks; they are ignored", display,
+                )
+            )  # fmt: skip
+        else:
+            file.attributes[key] = _hcl_value(value, display, None)
+    return file
 
 
-def _load_json(text: str, display: str) -> dict[str, Any]:
+def _load_json(text: str, display: str) -> _File:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"not valid JSON: {err.msg}", path=display, line=err.lineno) from None
     if not isinstance(data, dict):
-        raise ConfigError("a bake file holds an object", path=display)
-    blocks: dict[str, Any] = {}
-    for kind in ("variable", "group", "target", "function"):
-        section = data.get(kind, {})
-        if not isinstance(section, dict):
-            raise ConfigError(f"{kind!r} must be an object of named blocks", path=display)
-        blocks[kind] = {name: _json_value(body) for name, body in section.items()}
-    return blocks
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return _Template(value)
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_value(v) for k, v in value.items()}
-    return value
-
-
-def _load_hcl(text: str, display: str) -> dict[str, Any]:
-    import hcl2
-
-    try:
-        raw = hcl2.loads(text)
-    except Exception as err:  # lark's errors have no common base worth naming
-        line = getattr(err, "line", None)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(
-            f"not valid HCL: {first}", path=display, line=line if isinstance(line, int) else None
-        ) from None
-    blocks: dict[str, Any] = {"variable": {}, "group": {}, "target": {}, "function": {}}
-    for kind in blocks:
-        for entry in raw.get(kind, []):
+        raise ConfigError("a bake file must be a JSON object", path=display, line=1)
+    file = _File(display)
+    for key, value in data.items():
+        if key == "//":
+            continue
+        if key not in _BLOCK_TYPES:
+            file.attributes[key] = _json_value(value)
+            continue
+        entries = value if isinstance(value, list) else [value]
+        seen: dict[str, int] = {}
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{key!r} must be an object of named blocks", path=display)
             for label, body in entry.items():
-                name = _unquote(label) if label.startswith('"') else label
-                blocks[kind][name] = {
-                    _unquote(k) if k.startswith('"') else k: _hcl_value(v)
-                    for k, v in body.items()
-                    if k != "__is_block__"
-                }
-    return blocks
+                if not isinstance(body, dict):
+                    raise ConfigError(f"{key} {label!r} must be an object", path=display)
+                occurrence = seen.get(label, 0)
+                seen[label] = occurrence + 1
+                line = _json_line(text, key, label, occurrence)
+                block = _Block(
+                    label, {k: _json_value(v) for k, v in body.items() if k != "//"}, line
+                )
+                _add_block(file, key, block)
+    return file
 
 
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(
-        r'\\(["\\nrt])', lambda m: {"n": "\n", "r": "\r", "t": "\t"}.get(m[1], m[1]), body
+def _add_block(file: _File, kind: str, block: _Block) -> None:
+    if kind == "variable":
+        file.variables[block.label] = block
+    elif kind == "group":
+        file.groups.append(block)
+    elif kind == "target":
+        file.targets.append(block)
+
+
+def _is_meta(key: object) -> bool:
+    return isinstance(key, str) and key.startswith("__") and key.endswith("__")
+
+
+def _is_block_list(value: object) -> bool:
+    """Whether *value* is how hcl2 writes blocks: a list of ``{label: {..., "__is_block__": true}}``."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and _has_block_marker(v) for v in value)
     )
 
 
-def _hcl_value(value: Any) -> Any:
+def _has_block_marker(entry: dict[object, object]) -> bool:
+    if "__is_block__" in entry:
+        return True
+    return len(entry) == 1 and all(
+        isinstance(v, dict) and _has_block_marker(v) for v in entry.values()
+    )
+
+
+def _hcl_label(entry: object, kind: str, display: str) -> tuple[str, dict[str, object]]:
+    assert isinstance(entry, dict)
+    if "__is_block__" in entry:
+        raise ConfigError(f'a {kind} block needs a name: {kind} "name" {{ ... }}', path=display)
+    ((raw_label, body),) = entry.items()
+    label = _unquote(raw_label)
+    if not isinstance(body, dict) or "__is_block__" not in body:
+        raise ConfigError(f"{kind} {label!r} has more than one label; it takes one", path=display)
+    return label, body
+
+
+def _unquote(text: str) -> str:
+    """A label or key as hcl2 returns it, without the quotes it keeps.
+
+    >>> _unquote('"app"'), _unquote("app")
+    ('app', 'app')
+    """
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return _unescape(text[1:-1])
+    return text
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char == "\\" and pos + 1 < len(text):
+            decoded, pos = _escape(text, pos)
+            out.append(decoded)
+            continue
+        out.append(char)
+        pos += 1
+    return "".join(out)
+
+
+def _escape(text: str, pos: int) -> tuple[str, int]:
+    """The character the backslash escape at *pos* stands for, and the position after it."""
+    kind = text[pos + 1]
+    if kind in _ESCAPES:
+        return _ESCAPES[kind], pos + 2
+    width = {"u": 4, "U": 8}.get(kind)
+    if width is not None:
+        digits = text[pos + 2 : pos + 2 + width]
+        if len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+            code = int(digits, 16)
+            if code <= 0x10FFFF and not 0xD800 <= code < 0xE000:
+                return chr(code), pos + 2 + width
+    return text[pos : pos + 2], pos + 2
+
+
+def _hcl_value(raw: object, display: str, line: int | None) -> object:
+    if isinstance(raw, str):
+        return _hcl_string(raw)
+    if isinstance(raw, list):
+        return [_hcl_value(item, display, line) for item in raw]
+    if isinstance(raw, dict):
+        return _Object(
+            tuple(
+                (_hcl_key(str(key)), _hcl_value(value, display, line))
+                for key, value in raw.items()
+                if not _is_meta(key)
+            )
+        )
+    if raw is None or isinstance(raw, bool | int | float):
+        return raw
+    raise ConfigError(f"cannot read the value {raw!r}", path=display, line=line)
+
+
+def _hcl_string(text: str) -> _Expr:
+    """An hcl2 string as what it stands for: a quoted template, a heredoc or an expression.
+
+    >>> _hcl_string('"ghcr.io/acme/app:1.0"')
+    _Expr(text='ghcr.io/acme/app:1.0', kind='template', escapes=True)
+    >>> _hcl_string("REGISTRY")
+    _Expr(text='REGISTRY', kind='expression', escapes=False)
+    >>> _hcl_string('"<<-EOT\\n  FROM alpine\\n  EOT"').text
+    'FROM alpine\\n'
+    """
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        heredoc = _HEREDOC.fullmatch(text)
+        if heredoc is not None:
+            return _Expr(_heredoc(heredoc), "template")
+        return _Expr(text[1:-1], "template", escapes=True)
+    if text.startswith("${"):
+        return _Expr(text, "template")
+    return _Expr(text, "expression")
+
+
+def _heredoc(match: re.Match[str]) -> str:
+    lines = match.group(3).split("\n")
+    if lines and lines[-1].strip() == match.group(2):
+        lines.pop()
+    lines = [line.removesuffix("\r") for line in lines]
+    if match.group(1):
+        indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
+        cut = min(indents, default=0)
+        lines = [line[cut:] for line in lines]
+    return "".join(line + "\n" for line in lines)
+
+
+def _hcl_key(key: str) -> _Expr:
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        return _Expr(key[1:-1], "template", escapes=True)
+    return _Expr(key, "template")
+
+
+def _json_value(raw: object) -> object:
+    if isinstance(raw, str):
+        return _Expr(raw, "template")
+    if isinstance(raw, list):
+        return [_json_value(item) for item in raw]
+    if isinstance(raw, dict):
+        return _Object(
+            tuple((_Expr(k, "template"), _json_value(v)) for k, v in raw.items() if k != "//")
+        )
+    return raw
+
+
+def _hcl_line(text: str, kind: str, label: str, occurrence: int) -> int | None:
+    pattern = re.compile(
+        rf'^[ \t]*{kind}[ \t]+(?:"{re.escape(label)}"|{re.escape(label)})[ \t]*\{{', re.MULTILINE
+    )
+    matches = list(pattern.finditer(text))
+    if occurrence >= len(matches):
+        return None
+    return text.count("\n", 0, matches[occurrence].start()) + 1
+
+
+def _json_line(text: str, kind: str, label: str, occurrence: int) -> int | None:
+    section = re.search(rf'"{kind}"\s*:', text)
+    if section is None:
+        return None
+    pattern = re.compile(rf'"{re.escape(label)}"\s*:\s*\{{')
+    matches = list(pattern.finditer(text, section.end()))
+    if occurrence >= len(matches):
+        return None
+    return text.count("\n", 0, matches[occurrence].start()) + 1
+
+
+def _error_line(err: Exception) -> int | None:
+    line = getattr(err, "line", None)
+    return line if isinstance(line, int) and line > 0 else None
+
+
+def _parse_error(err: Exception) -> str:
+    token = getattr(err, "token", None)
+    char = getattr(err, "char", None)
+    column = getattr(err, "column", None)
+    at = f" at column {column}" if isinstance(column, int) and column > 0 else ""
+    if token is not None:
+        shown = str(token)
+        if getattr(token, "type", None) == "$END" or not shown:
+            return "unexpected end of file"
+        shown = shown.splitlines()[0] if shown.strip() else shown
+        return f"unexpected {shown[:40]!r}{at}"
+    if isinstance(char, str):
+        return f"unexpected character {char!r}{at}"
+    first = str(err).strip().splitlines()
+    return first[0] if first else type(err).__name__
+
+
+def _overrides(variables: Mapping[str, str] | None, display: str) -> dict[str, str]:
+    if variables is None:
+        return {}
+    if not isinstance(variables, Mapping):
+        raise ConfigError("'variables' must be a table of names and values", path=display)
+    values: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, bool):
+            values[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            values[name] = str(value)
+        else:
+            raise ConfigError(
+                f"variable {name!r} must be given a string, not {value!r}", path=display
+            )
+    return values
+
+
+# --- expressions ------------------------------------------------------------------------------
+
+
+class _Unresolved(Exception):
+    """An expression imagegraph does not evaluate; ``reason`` says which part."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _Literal:
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class _Var:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    name: str
+    args: tuple[_Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Unary:
+    op: str
+    operand: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Binary:
+    op: str
+    left: _Node
+    right: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Cond:
+    condition: _Node
+    then: _Node
+    otherwise: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Get:
+    base: _Node
+    key: _Node
+
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    items: tuple[_Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Interpolation:
+    node: _Node
+    text: str
+    """The ``${...}`` as written."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    parts: tuple[str | _Interpolation, ...]
+
+
+_Node = _Literal | _Var | _Call | _Unary | _Binary | _Cond | _Get | _List | _Failed | _Template
+_Scope = Callable[[str], object]
+
+
+class _Parser:
+    """A recursive-descent parser for the HCL templates and expressions bake files use."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def template(self, *, escapes: bool, quoted: bool) -> _Template:
+        parts: list[str | _Interpolation] = []
+        literal: list[str] = []
+        text = self.text
+        while True:
+            if self.pos >= len(text):
+                if quoted:
+                    raise _Unresolved("a string is not closed")
+                break
+            char = text[self.pos]
+            if quoted and char == '"':
+                self.pos += 1
+                break
+            if escapes and char == "\\" and self.pos + 1 < len(text):
+                decoded, self.pos = _escape(text, self.pos)
+                literal.append(decoded)
+            elif text.startswith(("$${", "%%{"), self.pos):
+                literal.append(text[self.pos + 1 : self.pos + 3])
+                self.pos += 3
+            elif text.startswith("${", self.pos):
+                if literal:
+                    parts.append("".join(literal))
+                    literal = []
+                parts.append(self.interpolation())
+            elif text.startswith("%{", self.pos):
+                raise _Unresolved("template directives (%{ ... }) are not evaluated")
+            else:
+                literal.append(char)
+                self.pos += 1
+        if literal:
+            parts.append("".join(literal))
+        return _Template(tuple(parts))
+
+    def interpolation(self) -> _Interpolation:
+        start = self.pos
+        self.pos += 2
+        try:
+            node: _Node = self.expression()
+            self.space()
+            self.expect("}")
+        except _Unresolved as err:
+            end = _skip_expression(self.text, start + 2)
+            if end is None:
+                raise
+            node, self.pos = _Failed(err.reason), end
+        return _Interpolation(node, self.text[start : self.pos])
+
+    def whole(self) -> _Node:
+        node = self.expression()
+        self.space()
+        if self.pos < len(self.text):
+            raise _Unresolved(f"{self.text[self.pos :]!r} is not understood")
+        return node
+
+    def expression(self) -> _Node:
+        condition = self.binary(0)
+        if self.accept("?"):
+            then = self.expression()
+            self.expect(":")
+            return _Cond(condition, then, self.expression())
+        return condition
+
+    def binary(self, level: int) -> _Node:
+        if level == len(_BINARY_LEVELS):
+            return self.unary()
+        left = self.binary(level + 1)
+        while True:
+            self.space()
+            op = next((o for o in _BINARY_LEVELS[level] if self.text.startswith(o, self.pos)), None)
+            if op is None or (op in "<>" and self.text.startswith(op * 2, self.pos)):
+                return left
+            self.pos += len(op)
+            left = _Binary(op, left, self.binary(level + 1))
+
+    def unary(self) -> _Node:
+        self.space()
+        for op in ("!", "-"):
+            if self.text.startswith(op, self.pos):
+                self.pos += 1
+                return _Unary(op, self.unary())
+        return self.postfix(self.primary())
+
+    def postfix(self, node: _Node) -> _Node:
+        while True:
+            self.space()
+            if self.accept("."):
+                self.space()
+                if self.text.startswith("*", self.pos):
+                    raise _Unresolved("splat expressions (.*) are not evaluated")
+                number = _NUMBER.match(self.text, self.pos)
+                if number is not None:
+                    self.pos = number.end()
+                    node = _Get(node, _Literal(int(number.group())))
+                    continue
+                node = _Get(node, _Literal(self.identifier()))
+            elif self.accept("["):
+                self.space()
+                if self.text.startswith("*", self.pos):
+                    raise _Unresolved("splat expressions ([*]) are not evaluated")
+                key = self.expression()
+                self.expect("]")
+                node = _Get(node, key)
+            else:
+                return node
+
+    def primary(self) -> _Node:
+        self.space()
+        text, pos = self.text, self.pos
+        if pos >= len(text):
+            raise _Unresolved("an expression ends too early")
+        char = text[pos]
+        if char == '"':
+            self.pos += 1
+            return self.template(escapes=True, quoted=True)
+        if char == "(":
+            self.pos += 1
+            node = self.expression()
+            self.expect(")")
+            return node
+        if char == "[":
+            return self.list()
+        if char == "{":
+            raise _Unresolved("object expressions are not evaluated")
+        number = _NUMBER.match(text, pos)
+        if number is not None:
+            self.pos = number.end()
+            value = number.group()
+            return _Literal(int(value) if value.isdigit() else float(value))
+        name = self.identifier()
+        keywords: dict[str, object] = {"true": True, "false": False, "null": None}
+        if name in keywords:
+            return _Literal(keywords[name])
+        self.space()
+        if self.accept("("):
+            return _Call(name, self.arguments())
+        return _Var(name)
+
+    def list(self) -> _List:
+        self.pos += 1
+        self.space()
+        if re.match(r"for\b", self.text[self.pos :]):
+            raise _Unresolved("'for' expressions are not evaluated")
+        items: list[_Node] = []
+        while not self.accept("]"):
+            items.append(self.expression())
+            if not self.accept(","):
+                self.expect("]")
+                break
+        return _List(tuple(items))
+
+    def arguments(self) -> tuple[_Node, ...]:
+        args: list[_Node] = []
+        while not self.accept(")"):
+            args.append(self.expression())
+            self.space()
+            if self.text.startswith("...", self.pos):
+                raise _Unresolved("expanding function arguments (...) is not evaluated")
+            if not self.accept(","):
+                self.expect(")")
+                break
+        return tuple(args)
+
+    def identifier(self) -> str:
+        match = _IDENT.match(self.text, self.pos)
+        if match is None:
+            shown = self.text[self.pos : self.pos + 10] or "the end"
+            raise _Unresolved(f"{shown!r} is not understood")
+        self.pos = match.end()
+        return match.group()
+
+    def space(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
+            self.pos += 1
+
+    def accept(self, token: str) -> bool:
+        self.space()
+        if self.text.startswith(token, self.pos):
+            self.pos += len(token)
+            return True
+        return False
+
+    def expect(self, token: str) -> None:
+        if not self.accept(token):
+            got = self.text[self.pos : self.pos + 10] or "the end"
+            raise _Unresolved(f"expected {token!r} and found {got!r}")
+
+
+def _skip_expression(text: str, pos: int) -> int | None:
+    """The position after the ``}`` that closes the interpolation whose body starts at *pos*."""
+    depth = 0
+    while pos < len(text):
+        char = text[pos]
+        if char == '"':
+            end = _skip_string(text, pos + 1)
+            if end is None:
+                return None
+            pos = end
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            if depth == 0:
+                return pos + 1
+            depth -= 1
+        pos += 1
+    return None
+
+
+def _skip_string(text: str, pos: int) -> int | None:
+    while pos < len(text):
+        if text[pos] == "\\":
+            pos += 2
+        elif text[pos] == '"':
+            return pos + 1
+        elif text.startswith(("$${", "%%{"), pos):
+            pos += 3
+        elif text.startswith(("${", "%{"), pos):
+            end = _skip_expression(text, pos + 2)
+            if end is None:
+                return None
+            pos = end
+        else:
+            pos += 1
+    return None
+
+
+def _parse(expr: _Expr) -> _Node:
+    parser = _Parser(expr.text)
+    if expr.kind == "template":
+        return parser.template(escapes=expr.escapes, quoted=False)
+    return parser.whole()
+
+
+def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> object:
+    """The value of *node*; with *partial*, a template keeps what it cannot evaluate as written."""
+    match node:
+        case _Literal(value):
+            return value
+        case _Var(name):
+            return scope(name)
+        case _Template(parts):
+            if len(parts) == 1 and isinstance(parts[0], _Interpolation):
+                return _interpolate(parts[0], scope, partial, text=False)
+            return "".join(
+                part
+                if isinstance(part, str)
+                else str(_interpolate(part, scope, partial, text=True))
+                for part in parts
+            )
+        case _Failed(reason):
+            raise _Unresolved(reason)
+        case _List(items):
+            return [_evaluate(item, scope) for item in items]
+        case _Get(base, key):
+            return _get(_evaluate(base, scope), _evaluate(key, scope))
+        case _Cond(condition, then, otherwise):
+            chosen = then if _bool(_evaluate(condition, scope)) else otherwise
+            return _evaluate(chosen, scope, partial)
+        case _Unary("!", operand):
+            return not _bool(_evaluate(operand, scope))
+        case _Unary(_, operand):
+            return -_number(_evaluate(operand, scope))
+        case _Binary(op, left, right):
+            return _binary(op, left, right, scope)
+        case _Call(name, args):
+            function = _FUNCTIONS.get(name)
+            if function is None:
+                raise _Unresolved(f"the function {name}() is not evaluated")
+            return function([_evaluate(arg, scope) for arg in args])
+    raise AssertionError(node)  # pragma: no cover
+
+
+def _interpolate(
+    part: _Interpolation, scope: _Scope, partial: list[str] | None, *, text: bool
+) -> object:
+    try:
+        value = _evaluate(part.node, scope)
+        return _text(value) if text else value
+    except _Unresolved as err:
+        if partial is None:
+            raise
+        partial.append(err.reason)
+        return part.text
+
+
+def _binary(op: str, left_node: _Node, right_node: _Node, scope: _Scope) -> object:
+    if op in ("&&", "||"):
+        first = _bool(_evaluate(left_node, scope))
+        if (op == "&&") != first:
+            return first
+        return _bool(_evaluate(right_node, scope))
+    left, right = _evaluate(left_node, scope), _evaluate(right_node, scope)
+    if op == "==":
+        return _equal(left, right)
+    if op == "!=":
+        return not _equal(left, right)
+    a, b = _number(left), _number(right)
+    comparisons: dict[str, Callable[[float, float], object]] = {
+        "<": lambda x, y: x < y,
+        "<=": lambda x, y: x <= y,
+        ">": lambda x, y: x > y,
+        ">=": lambda x, y: x >= y,
+        "+": lambda x, y: x + y,
+        "-": lambda x, y: x - y,
+        "*": lambda x, y: x * y,
+    }
+    if op in comparisons:
+        return comparisons[op](a, b)
+    if b == 0:
+        raise _Unresolved(f"{op} by zero")
+    return a / b if op == "/" else a % b
+
+
+def _get(base: object, key: object) -> object:
+    if isinstance(base, dict) and isinstance(key, str):
+        if key not in base:
+            raise _Unresolved(f"the object has no attribute {key!r}")
+        return base[key]
+    if isinstance(base, list) and isinstance(key, int | float) and not isinstance(key, bool):
+        index = int(key)
+        if not 0 <= index < len(base):
+            raise _Unresolved(f"index {index} is out of range")
+        return base[index]
+    raise _Unresolved(f"cannot look up {key!r} in {base!r}")
+
+
+def _equal(left: object, right: object) -> bool:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
+    return left == right if numbers or type(left) is type(right) else False
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise _Unresolved(f"{value!r} is not a bool")
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _NUMBER.fullmatch(value.removeprefix("-")):
+        return float(value)
+    raise _Unresolved(f"{value!r} is not a number")
+
+
+def _text(value: object) -> str:
+    """*value* as a template writes it: bools and numbers the way HCL prints them."""
     if isinstance(value, str):
-        if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-            inner = value[1:-1]
-            heredoc = re.fullmatch(r"<<(-?)(\w+)\n(.*)\n[ \t]*\2", inner, re.DOTALL)
-            if heredoc:
-                body = heredoc[3] + "\n"
-                if heredoc[1]:
-                    lines = body.splitlines(keepends=True)
-                    indent = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
-                    body = "".join(x[indent:] for x in lines)
-                return _Template(body)
-            return _Template(_unquote(value))
-        return _Expr(value)
-    if isinstance(value, list):
-        return [_hcl_value(v) for v in value]
-    if isinstance(value, dict):
-        return {
-            (_unquote(k) if k.startswith('"') else k): _hcl_value(v)
-            for k, v in value.items()
-            if k != "__is_block__"
-        }
-    return value
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if value is None:
+        raise _Unresolved("null cannot be written into a string")
+    raise _Unresolved(f"a {type(value).__name__} cannot be written into a string")
+
+
+def _strings(args: list[object]) -> list[str]:
+    return [_text(arg) for arg in args]
+
+
+def _arity(name: str, args: list[object], count: int) -> list[object]:
+    if len(args) != count:
+        raise _Unresolved(f"{name}() takes {count} arguments, not {len(args)}")
+    return args
+
+
+def _join(args: list[object]) -> str:
+    if len(args) < 2 or not all(isinstance(a, list) for a in args[1:]):
+        raise _Unresolved("join() takes a separator and lists")
+    lists = [item for arg in args[1:] if isinstance(arg, list) for item in arg]
+    return _text(args[0]).join(_strings(lists))
+
+
+def _concat(args: list[object]) -> list[object]:
+    if not all(isinstance(a, list) for a in args):
+        raise _Unresolved("concat() takes lists")
+    return [item for arg in args if isinstance(arg, list) for item in arg]
+
+
+def _coalesce(args: list[object]) -> object:
+    for arg in args:
+        if arg is not None and arg != "":
+            return arg
+    raise _Unresolved("coalesce() found no value that is not null or empty")
+
+
+def _sanitize(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", text)
+
+
+_FUNCTIONS: dict[str, Callable[[list[object]], object]] = {
+    "equal": lambda a: _equal(*_arity("equal", a, 2)),
+    "notequal": lambda a: not _equal(*_arity("notequal", a, 2)),
+    "and": lambda a: _bool(_arity("and", a, 2)[0]) and _bool(a[1]),
+    "or": lambda a: _bool(_arity("or", a, 2)[0]) or _bool(a[1]),
+    "not": lambda a: not _bool(_arity("not", a, 1)[0]),
+    "upper": lambda a: _text(_arity("upper", a, 1)[0]).upper(),
+    "lower": lambda a: _text(_arity("lower", a, 1)[0]).lower(),
+    "trimspace": lambda a: _text(_arity("trimspace", a, 1)[0]).strip(),
+    "trimprefix": lambda a: _text(_arity("trimprefix", a, 2)[0]).removeprefix(_text(a[1])),
+    "trimsuffix": lambda a: _text(_arity("trimsuffix", a, 2)[0]).removesuffix(_text(a[1])),
+    "replace": lambda a: _text(_arity("replace", a, 3)[0]).replace(_text(a[1]), _text(a[2])),
+    "join": _join,
+    "split": lambda a: list(_text(_arity("split", a, 2)[1]).split(_text(a[0]))),
+    "concat": _concat,
+    "coalesce": _coalesce,
+    "sanitize": lambda a: _sanitize(_text(_arity("sanitize", a, 1)[0])),
+}
+
+
+# --- targets ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Target:
+    """One target (one matrix combination) with its attributes evaluated; ``None`` is unset."""
+
+    name: str
+    label: str
+    line: int | None
+    variant: dict[str, str] = field(default_factory=dict)
+    context: str | None = None
+    dockerfile: str | None = None
+    inline: str | None = None
+    target: str | None = None
+    tags: list[str] | None = None
+    args: dict[str, str | None] | None = None
+    platforms: list[str] | None = None
+    contexts: dict[str, str] | None = None
+    inherits: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def merge(self, other: _Target) -> None:
+        """Lay *other* over this target, as bake's ``Target.Merge`` does."""
+        for key in ("context", "dockerfile", "inline", "target", "tags", "platforms"):
+            value = getattr(other, key)
+            if value is not None:
+                setattr(self, key, value)
+        if other.args is not None:
+            self.args = dict(self.args or {})
+            self.args.update({k: v for k, v in other.args.items() if v is not None})
+        if other.contexts is not None:
+            self.contexts = {**(self.contexts or {}), **other.contexts}
+        self.inherits = [*self.inherits, *other.inherits]
+        self.diagnostics.extend(d for d in other.diagnostics if d not in self.diagnostics)
 
 
 class _Reader:
     def __init__(
-        self,
-        data: dict[str, Any],
-        text: str,
-        display: str,
-        base: Path,
-        root: Path,
-        aliases: Mapping[str, str],
-        overrides: dict[str, str],
+        self, file: _File, base: Path, root: Path, display: str, overrides: dict[str, str]
     ) -> None:
-        self.data, self.text, self.display = data, text, display
-        self.base, self.root, self.aliases = base, root, aliases
+        self.file = file
+        self.base = base
+        self.root = root
+        self.display = display
         self.overrides = overrides
-        self.variables: dict[str, Any] = {}
-        self.evaluating: set[str] = set()
-        self.result = SourceResult(files=[display])
+        self.values: dict[str, object] = {}
+        self.failed: dict[str, str] = {}
+        self.resolving: list[str] = []
+        self.targets: dict[str, _Target] = {}
+        self.groups: dict[str, tuple[list[str], list[Diagnostic], int | None]] = {}
+        self.matrix_groups: dict[str, list[str]] = {}
+        self.skipped: dict[str, list[Diagnostic]] = {}
+        self.resolved: dict[str, _Target] = {}
+        self.inherit_notes: list[Diagnostic] = []
 
-    # -- variables ----------------------------------------------------------
+    def error(self, message: str, line: int | None = None) -> ConfigError:
+        return ConfigError(message, path=self.display, line=line)
 
-    def variable(self, name: str) -> Any:
-        if name in self.overrides:
-            return self.overrides[name]
-        if name not in self.data["variable"]:
-            raise _Unresolved(f"unknown variable {name!r}")
-        if name not in self.variables:
-            if name in self.evaluating:
-                raise ConfigError(f"variable {name!r} is defined through itself", path=self.display)
-            self.evaluating.add(name)
-            default = self.data["variable"][name].get("default", "")
-            self.variables[name] = "" if default is None else self.value(default, {})
-            self.evaluating.discard(name)
-        return self.variables[name]
+    def read(self, requested: Sequence[str] | None, aliases: Mapping[str, str]) -> SourceResult:
+        result = SourceResult(files=[self.display], diagnostics=list(self.file.diagnostics))
+        for name in self.overrides:
+            if name not in self.file.variables:
+                result.diagnostics.append(
+                    Diagnostic(
+                        "bake-unknown-variable", Severity.WARNING,
+                        f"variable {name!r} is given a value but the file declares no such "
+                        "variable, so it changes nothing", self.display,
+                    )
+                )  # fmt: skip
+        for block in self.file.targets:
+            self.add_target_block(block)
+        for block in self.file.groups:
+            self.add_group(block)
+        names = self.select(requested, result.diagnostics)
+        for build_name in names:
+            target = self.resolve(build_name, [])
+            for diagnostic in target.diagnostics:
+                if diagnostic not in result.diagnostics:
+                    result.diagnostics.append(diagnostic)
+            build = self.build(target, aliases, result.diagnostics)
+            if build is not None:
+                result.builds.append(build)
+        result.diagnostics.extend(d for d in self.inherit_notes if d not in result.diagnostics)
+        return result
 
-    # -- values -------------------------------------------------------------
+    # --- variables -------------------------------------------------------------------------
 
-    def value(self, raw: Any, scope: Mapping[str, Any]) -> Any:
+    def variable(self, name: str) -> object:
+        if name in self.values:
+            return self.values[name]
+        if name in self.failed:
+            raise _Unresolved(self.failed[name])
+        block = self.file.variables.get(name)
+        if name in self.resolving:
+            cycle = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
+            raise self.error(
+                f"variables refer to each other in a cycle: {cycle}",
+                block.line if block else None,
+            )
+        if name not in self.file.attributes and block is None:
+            if name in _BUILTINS:
+                raise _Unresolved(f"{name} is set by docker buildx bake when it runs")
+            if name in _BLOCK_TYPES:
+                raise _Unresolved(
+                    f"references to other blocks ({name}.<name>...) are not evaluated"
+                )
+            raise _Unresolved(f"{name} is not a variable of this file")
+        self.resolving.append(name)
+        try:
+            value = self.variable_value(name, block)
+        except _Unresolved as err:
+            self.failed[name] = f"variable {name}: {err.reason}"
+            raise _Unresolved(self.failed[name]) from None
+        finally:
+            self.resolving.pop()
+        self.values[name] = value
+        return value
+
+    def variable_value(self, name: str, block: _Block | None) -> object:
+        scope = self.variable
+        if block is None:
+            return self.value(self.file.attributes[name], scope)
+        if "default" not in block.body:
+            return self.overrides.get(name, "")
+        if name not in self.overrides:
+            return self.value(block.body["default"], scope)
+        override = self.overrides[name]
+        try:
+            default = self.value(block.body["default"], scope)
+        except _Unresolved:
+            return override
+        if isinstance(default, bool):
+            if override not in (*_TRUE, *_FALSE):
+                raise self.error(
+                    f"variable {name!r} is a bool, so {override!r} is not a value for it",
+                    block.line,
+                )
+            return override in _TRUE
+        if isinstance(default, int | float):
+            try:
+                number = float(override)
+            except ValueError:
+                raise self.error(
+                    f"variable {name!r} is a number, so {override!r} is not a value for it",
+                    block.line,
+                ) from None
+            return int(number) if number.is_integer() else number
+        if isinstance(default, list | dict):
+            raise self.error(
+                f"variable {name!r} is a {type(default).__name__}; a value for it cannot be given "
+                "as a string",
+                block.line,
+            )
+        return override
+
+    def value(self, raw: object, scope: _Scope) -> object:
+        """*raw* evaluated; :class:`_Unresolved` when any part of it is not evaluated."""
         if isinstance(raw, _Expr):
-            inner = raw[2:-1] if raw.startswith("${") and raw.endswith("}") else raw
-            return _Evaluator(inner, lambda n: self.lookup(n, scope)).run()
-        if isinstance(raw, _Template):
-            return self.template(raw, scope)
+            return _evaluate(_parse(raw), scope)
         if isinstance(raw, list):
-            return [self.value(v, scope) for v in raw]
-        if isinstance(raw, dict):
-            return {k: self.value(v, scope) for k, v in raw.items()}
+            return [self.value(item, scope) for item in raw]
+        if isinstance(raw, _Object):
+            return {_text(self.value(k, scope)): self.value(v, scope) for k, v in raw.items}
         return raw
 
-    def lookup(self, name: str, scope: Mapping[str, Any]) -> Any:
-        if name in scope:
-            return scope[name]
-        return self.variable(name)
+    # --- target and group blocks -----------------------------------------------------------
 
-    def template(self, text: str, scope: Mapping[str, Any]) -> str:
-        out: list[str] = []
-        position = 0
-        while True:
-            start = text.find("${", position)
-            escaped = text.find("$${", position)
-            if start < 0:
-                out.append(text[position:])
-                break
-            if escaped >= 0 and escaped == start - 1:
-                out.append(text[position:escaped] + "${")
-                position = start + 2
+    def add_target_block(self, block: _Block) -> None:
+        label = block.label
+        if not _NAME.fullmatch(label):
+            raise self.error(
+                f"target name {label!r} may only use letters, digits, '_' and '-'", block.line
+            )
+        unknown = [k for k in block.body if k not in _TARGET_KEYS and k not in _IGNORED_KEYS]
+        unknown += block.nested
+        notes = [
+            Diagnostic(
+                "bake-unknown-attribute", Severity.WARNING,
+                f"target {label!r}: bake has no attribute {key!r}; it is ignored",
+                self.display, block.line,
+            )
+            for key in unknown
+        ]  # fmt: skip
+        combinations = self.matrix(block, notes)
+        if combinations is None:
+            return
+        has_name = "name" in block.body
+        if has_name and "matrix" not in block.body:
+            raise self.error(
+                f"target {label!r} has a 'name' but no 'matrix'; bake requires both", block.line
+            )
+        if not has_name and len(combinations) > 1:
+            key = next(iter(combinations[0]), "item")
+            raise self.error(
+                f"target {label!r} has a matrix of {len(combinations)} combinations but no 'name', "
+                f"so every build would be called {label!r}, which bake refuses; add e.g. "
+                f'name = "{label}-${{{key}}}"',
+                block.line,
+            )
+        names: list[str] = []
+        for combination in combinations:
+            target = self.evaluate_target(block, combination, list(notes))
+            if target is None:
                 continue
-            out.append(text[position:start])
-            end = _closing(text, start + 2)
-            if end < 0:
-                raise _Unresolved(f"unclosed interpolation in {text!r}")
-            out.append(
-                _string(_Evaluator(text[start + 2 : end], lambda n: self.lookup(n, scope)).run())
-            )
-            position = end + 1
-        return "".join(out)
-
-    # -- targets ------------------------------------------------------------
-
-    def line_of(self, kind: str, name: str) -> int | None:
-        pattern = re.compile(rf'^\s*{kind}\s+"{re.escape(name)}"', re.MULTILINE)
-        match = pattern.search(self.text)
-        if match is None:
-            match = re.compile(rf'"{re.escape(name)}"\s*:').search(self.text)
-        return self.text.count("\n", 0, match.start()) + 1 if match else None
-
-    def resolved(self, name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:
-        if name in chain:
-            loop = " -> ".join([*chain, name])
-            raise ConfigError(
-                f"targets inherit from themselves: {loop}",
-                path=self.display,
-                line=self.line_of("target", name),
-            )
-        body = self.data["target"][name]
-        merged: dict[str, Any] = {}
-        parents = body.get("inherits", [])
-        if not isinstance(parents, list):
-            parents = [parents]
-        for parent in parents:
-            parent_name = self.value(parent, {})
-            if not isinstance(parent_name, str) or parent_name not in self.data["target"]:
-                known = ", ".join(sorted(self.data["target"]))
-                raise ConfigError(
-                    f"target {name!r} inherits {parent_name!r}, which is not a target (targets: {known})",
-                    path=self.display,
-                    line=self.line_of("target", name),
+            if target.name in names:
+                raise self.error(
+                    f"target {label!r}: the matrix makes two builds called {target.name!r}",
+                    block.line,
                 )
-            _merge(merged, self.resolved(parent_name, (*chain, name)))
-        own = {k: v for k, v in body.items() if k != "inherits"}
-        _merge(merged, own)
-        return merged
-
-    def selected(self, asked: Sequence[str] | None) -> list[str]:
-        targets, groups = self.data["target"], self.data["group"]
-        if asked is None:
-            asked = ["default"] if "default" in groups else list(targets)
-        chosen: list[str] = []
-
-        def add(name: str, trail: tuple[str, ...]) -> None:
-            if name in targets:
-                if name not in chosen:
-                    chosen.append(name)
-            elif name in groups:
-                if name in trail:
-                    raise ConfigError(
-                        f"group {name!r} contains itself",
-                        path=self.display,
-                        line=self.line_of("group", name),
-                    )
-                for member in self.value(groups[name].get("targets", []), {}):
-                    add(member, (*trail, name))
+            names.append(target.name)
+            if target.name in self.targets:
+                self.targets[target.name].merge(target)
             else:
-                known = ", ".join(sorted({*targets, *groups}))
-                raise ConfigError(
-                    f"no target or group {name!r} (known: {known})", path=self.display
-                )
+                self.targets[target.name] = target
+        if names != [label]:
+            self.matrix_groups[label] = names
 
-        for name in asked:
-            add(name, ())
-        return chosen
-
-    def read(self, asked: Sequence[str] | None) -> SourceResult:
-        queue = self.selected(asked)
-        done: set[str] = set()
-        builds: dict[str, ImageBuild] = {}
-        while queue:
-            name = queue.pop(0)
-            if name in done:
-                continue
-            done.add(name)
-            for build in self.target_builds(name):
-                builds[build.name] = build
-                for value in build.contexts.values():
-                    other = value.removeprefix("target:")
-                    if value.startswith("target:") and other not in done:
-                        if other not in self.data["target"] and not self.is_generated(other):
-                            raise ConfigError(
-                                f"target {name!r} takes a context from {value!r}, and this "
-                                f"file has no target {other!r}",
-                                path=self.display,
-                                line=self.line_of("target", name),
-                            )
-                        if other in self.data["target"]:
-                            queue.append(other)
-        self.result.builds.extend(builds.values())
-        return self.result
-
-    def is_generated(self, name: str) -> bool:
-        return any(b.name == name for b in self.result.builds)
-
-    def target_builds(self, name: str) -> list[ImageBuild]:
-        line = self.line_of("target", name)
-        attrs = self.resolved(name)
-        for key in sorted(set(attrs) - _KNOWN):
-            self.note(
-                "bake-unknown-attribute",
-                Severity.WARNING,
-                f"target {name!r} has an attribute bake does not know: {key!r}",
-                line,
-            )
-        raw_matrix = attrs.get("matrix") or {}
+    def matrix(self, block: _Block, notes: list[Diagnostic]) -> list[dict[str, object]] | None:
+        raw = block.body.get("matrix")
+        if raw is None:
+            return [{}]
         try:
-            matrix = self.value(raw_matrix, {})
+            matrix = self.value(raw, self.variable)
         except _Unresolved as err:
-            self.note(
-                "bake-unresolved",
-                Severity.WARNING,
-                f"target {name!r}: matrix not evaluated ({err}); target skipped",
-                line,
-            )
-            return []
-        if not isinstance(matrix, dict) or not all(
-            isinstance(v, list) and v for v in matrix.values()
-        ):
-            raise ConfigError(
-                f"target {name!r}: 'matrix' must map names to non-empty lists",
-                path=self.display,
-                line=line,
-            )
+            self.skip(block, f"matrix is not evaluated: {err.reason}", notes)
+            return None
+        if not isinstance(matrix, dict):
+            raise self.error(f"target {block.label!r}: 'matrix' must be a map of lists", block.line)
+        for key, values in matrix.items():
+            if not isinstance(values, list):
+                raise self.error(
+                    f"target {block.label!r}: matrix {key!r} must be a list", block.line
+                )
+            if not values:
+                raise self.error(
+                    f"target {block.label!r}: matrix {key!r} has no values", block.line
+                )
         keys = list(matrix)
-        builds = []
-        for combination in itertools.product(*(matrix[k] for k in keys)):
-            scope = dict(zip(keys, combination, strict=True))
+        return [
+            dict(zip(keys, combination, strict=True))
+            for combination in itertools.product(*(matrix[key] for key in keys))
+        ]
+
+    def skip(self, block: _Block, message: str, notes: list[Diagnostic]) -> None:
+        self.skipped.setdefault(block.label, []).extend(
+            [
+                *notes,
+                Diagnostic(
+                    "bake-unresolved", Severity.WARNING,
+                    f"target {block.label!r}: {message}; the target is left out",
+                    self.display, block.line,
+                ),
+            ]
+        )  # fmt: skip
+        self.matrix_groups.setdefault(block.label, [])
+
+    def evaluate_target(
+        self, block: _Block, combination: dict[str, object], notes: list[Diagnostic]
+    ) -> _Target | None:
+        def scope(name: str) -> object:
+            return combination[name] if name in combination else self.variable(name)
+
+        body, line = block.body, block.line
+        name = block.label
+        if "name" in body:
             try:
-                build = self.build(name, attrs, scope, line)
+                name = self.string_value(self.value(body["name"], scope), "name", block.label, line)
             except _Unresolved as err:
-                self.note(
-                    "bake-unresolved",
-                    Severity.WARNING,
-                    f"target {name!r} not evaluated ({err}); it is not in the inventory",
+                self.skip(
+                    block, f"name {_shown(body['name'])} is not evaluated: {err.reason}", notes
+                )
+                return None
+            if not _NAME.fullmatch(name):
+                raise self.error(
+                    f"target {block.label!r}: the matrix name {name!r} may only use letters, "
+                    "digits, '_' and '-' (sanitize() or replace() can make it one)",
                     line,
                 )
-                continue
-            if build is not None:
-                builds.append(build)
-        return builds
+        attrs = _Attributes(self, name, body, scope, line, notes)
+        return _Target(
+            name=name,
+            label=block.label,
+            line=line,
+            variant={k: v for key, value in combination.items() for k, v in _variant(key, value)},
+            context=attrs.string("context"),
+            dockerfile=attrs.string("dockerfile"),
+            inline=attrs.string("dockerfile-inline"),
+            target=attrs.string("target"),
+            tags=attrs.strings("tags", "tag", "the tag is left out"),
+            args=attrs.mapping("args", strict=True),
+            platforms=attrs.strings("platforms", "platform", "the platform is left out"),
+            contexts=attrs.mapping("contexts", strict=False),  # type: ignore[arg-type]
+            inherits=attrs.strings("inherits", "parent", "the parent is left out") or [],
+            diagnostics=notes,
+        )
 
-    def attr(
+    def string_value(self, value: object, key: str, owner: str, line: int | None) -> str:
+        if isinstance(value, str | bool | int | float) and value is not None:
+            return _text(value)
+        raise self.error(f"target {owner!r}: {key!r} must be a string, not {value!r}", line)
+
+    def add_group(self, block: _Block) -> None:
+        label, line = block.label, block.line
+        if not _NAME.fullmatch(label):
+            raise self.error(
+                f"group name {label!r} may only use letters, digits, '_' and '-'", line
+            )
+        for key in ("name", "matrix"):
+            if key in block.body:
+                raise self.error(f"group {label!r}: bake does not allow {key!r} in a group", line)
+        if "targets" not in block.body:
+            raise self.error(f"group {label!r} needs 'targets'", line)
+        members, notes, _ = self.groups.get(label, ([], [], line))
+        for key in [k for k in block.body if k not in _GROUP_KEYS] + block.nested:
+            notes.append(
+                Diagnostic(
+                    "bake-unknown-attribute", Severity.WARNING,
+                    f"group {label!r}: bake has no attribute {key!r}; it is ignored",
+                    self.display, line,
+                )
+            )  # fmt: skip
+        raw = block.body["targets"]
+        items = raw if isinstance(raw, list) else [raw]
+        for item in items:
+            try:
+                value = self.value(item, self.variable)
+            except _Unresolved as err:
+                notes.append(
+                    Diagnostic(
+                        "bake-unresolved", Severity.WARNING,
+                        f"group {label!r}: target {_shown(item)} is not evaluated: {err.reason}; "
+                        "it is left out",
+                        self.display, line,
+                    )
+                )  # fmt: skip
+                continue
+            values = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str) for v in values) or (
+                not isinstance(raw, list) and not isinstance(value, list)
+            ):
+                raise self.error(f"group {label!r}: 'targets' must be a list of names", line)
+            members.extend(v for v in values if isinstance(v, str) and v not in members)
+        self.groups[label] = (members, notes, line)
+
+    # --- selection, inheritance, builds ----------------------------------------------------
+
+    def select(self, requested: Sequence[str] | None, diagnostics: list[Diagnostic]) -> list[str]:
+        if requested is None and "default" in self.groups:
+            requested = ["default"]  # what `docker buildx bake` with no arguments builds
+        if requested is None:
+            for notes in self.skipped.values():
+                diagnostics.extend(notes)
+            names = list(self.targets)
+        else:
+            names = []
+            for pattern in requested:
+                for name in self.match(pattern):
+                    self.expand(name, names, diagnostics, [], None)
+        # bake builds a target that a selected one takes as a context, so it is read too.
+        index = 0
+        while index < len(names):
+            target = self.resolve(names[index], [])
+            for key, value in sorted((target.contexts or {}).items()):
+                if not value.startswith("target:"):
+                    continue
+                other = value.removeprefix("target:")
+                if other not in self.targets:
+                    raise self.error(
+                        f"target {target.name!r} takes context {key!r} from {value!r}, and this "
+                        f"file has no target {other!r} (targets: {self.known()})",
+                        target.line,
+                    )
+                if other not in names:
+                    names.append(other)
+            index += 1
+        return names
+
+    def match(self, pattern: str) -> list[str]:
+        if not any(c in pattern for c in "*?[]"):
+            return [pattern]
+        every = [*self.groups, *self.matrix_groups, *self.targets]
+        names = [n for n in dict.fromkeys(every) if fnmatch.fnmatchcase(n, pattern)]
+        if not names:
+            raise self.error(f"no target or group matches {pattern!r} (targets: {self.known()})")
+        return names
+
+    def expand(
         self,
         name: str,
-        attrs: Mapping[str, Any],
-        key: str,
-        scope: Mapping[str, Any],
-        line: int | None,
-    ) -> Any:
-        if key not in attrs or attrs[key] is None:
-            return None
-        try:
-            return self.value(attrs[key], scope)
-        except _Unresolved as err:
-            self.note(
-                "bake-unresolved",
-                Severity.WARNING,
-                f"target {name!r}: {key} not evaluated ({err}); left out",
-                line,
+        names: list[str],
+        diagnostics: list[Diagnostic],
+        visiting: list[str],
+        group: str | None,
+    ) -> None:
+        if name in self.groups:
+            if name in visiting:
+                return
+            members, notes, _ = self.groups[name]
+            diagnostics.extend(d for d in notes if d not in diagnostics)
+            for member in members:
+                self.expand(member, names, diagnostics, [*visiting, name], name)
+        elif name in self.matrix_groups:
+            diagnostics.extend(d for d in self.skipped.get(name, []) if d not in diagnostics)
+            names.extend(n for n in self.matrix_groups[name] if n not in names)
+        elif name in self.targets:
+            if name not in names:
+                names.append(name)
+        elif group is not None:
+            raise self.error(
+                f"group {group!r} names {name!r}, which is neither a target nor a group of this "
+                f"file (targets: {self.known()})",
+                self.groups[group][2],
             )
-            return None
+        else:
+            groups = ", ".join(self.groups) or "none"
+            raise self.error(
+                f"no target or group is called {name!r} (targets: {self.known()}; groups: {groups})"
+            )
+
+    def known(self) -> str:
+        return ", ".join(self.targets) or "none"
+
+    def resolve(self, name: str, chain: list[str]) -> _Target:
+        """The target *name* with what it inherits merged in."""
+        if name in self.resolved:
+            return self.resolved[name]
+        own = self.targets[name]
+        if name in chain:
+            cycle = " -> ".join([*chain[chain.index(name) :], name])
+            raise self.error(f"targets inherit from each other in a cycle: {cycle}", own.line)
+        merged = _Target(name=name, label=own.label, line=own.line, variant=dict(own.variant))
+        for parent in own.inherits:
+            if parent not in self.targets:
+                # Often another bake file supplies it at build time (docker/metadata-action's
+                # "docker-metadata-action" target); its tags and labels are unknown here.
+                self.inherit_notes.append(
+                    Diagnostic(
+                        "bake-unknown-parent", Severity.WARNING,
+                        f"target {name!r} inherits from {parent!r}, which this file does not "
+                        "define (another bake file may); what it would add is not known",
+                        self.display, own.line,
+                    )
+                )  # fmt: skip
+                continue
+            merged.merge(self.resolve(parent, [*chain, name]))
+        merged.merge(own)
+        merged.inherits = list(own.inherits)
+        if merged.contexts is not None:
+            merged.contexts = {k: v for k, v in merged.contexts.items() if v}
+        self.resolved[name] = merged
+        return merged
 
     def build(
-        self, name: str, attrs: Mapping[str, Any], scope: dict[str, Any], line: int | None
+        self, target: _Target, aliases: Mapping[str, str], diagnostics: list[Diagnostic]
     ) -> ImageBuild | None:
-        build_name = name
-        if scope:
-            given = self.attr(name, attrs, "name", scope, line)
-            if isinstance(given, str) and given:
-                build_name = given
-            else:
-                build_name = "-".join([name, *(_text(v) for v in scope.values())])
-                self.note(
-                    "bake-matrix-name",
-                    Severity.WARNING,
-                    f"target {name!r} has a matrix and no 'name'; calling a variant {build_name!r}",
-                    line,
+        context = (target.context or ".").removeprefix("cwd://")
+        if "://" in context or context.startswith((*_REMOTE_PREFIXES, "~")):
+            diagnostics.append(
+                Diagnostic(
+                    "bake-remote-context", Severity.WARNING,
+                    f"target {target.name!r} builds from {context}, outside this repository; "
+                    "imagegraph reads only local Dockerfiles, so the target is left out",
+                    self.display, target.line,
                 )
-        context = self.attr(name, attrs, "context", scope, line)
-        context = "." if context is None else _string(context)
-        if context.startswith(_REMOTE):
-            self.note(
-                "bake-remote-context",
-                Severity.WARNING,
-                f"target {build_name!r} builds from a remote context ({context}); imagegraph reads only this repository",
-                line,
-            )
+            )  # fmt: skip
             return None
-        context_dir = self.base / context
         context_rel = relative(self.root, self.base, context)
-        inline = self.attr(name, attrs, "dockerfile-inline", scope, line)
-        dockerfile = self.attr(name, attrs, "dockerfile", scope, line)
-        dockerfile_rel = relative(
-            self.root, context_dir, _string(dockerfile) if dockerfile else "Dockerfile"
-        )
-        tags = []
-        for index, raw in enumerate(attrs.get("tags") or []):
-            try:
-                tags.append(_string(self.value(raw, scope)))
-            except _Unresolved as err:
-                self.note(
-                    "bake-unresolved",
-                    Severity.WARNING,
-                    f"target {build_name!r}: tag {index + 1} not evaluated ({err}); left out",
-                    line,
-                )
-        args: dict[str, str] = {}
-        for key, raw in (attrs.get("args") or {}).items():
-            if raw is None:
-                continue  # null: the Dockerfile's default
-            try:
-                args[key] = _string(self.value(raw, scope))
-            except _Unresolved as err:
-                self.note(
-                    "bake-unresolved",
-                    Severity.WARNING,
-                    f"target {build_name!r}: arg {key} not evaluated ({err}); not passed",
-                    line,
-                )
-        contexts: dict[str, str] = {}
-        for key, raw in (attrs.get("contexts") or {}).items():
-            try:
-                value = _string(self.value(raw, scope))
-            except _Unresolved as err:
-                self.note(
-                    "bake-unresolved",
-                    Severity.WARNING,
-                    f"target {build_name!r}: context {key} not evaluated ({err}); left out",
-                    line,
-                )
-                continue
-            if not value.startswith(("target:", "docker-image://", "oci-layout://", *_REMOTE)):
-                value = relative(self.root, self.base, value)
-            contexts[key] = value
-        platforms = self.attr(name, attrs, "platforms", scope, line) or []
-        target = self.attr(name, attrs, "target", scope, line)
-        return ImageBuild(
-            name=build_name,
-            dockerfile=dockerfile_rel,
-            context=context_rel,
-            tags=parse_tags(tags, self.aliases, path=self.display, line=line),
-            args=args,
-            target=_string(target) if target else None,
-            platforms=tuple(_string(p) for p in platforms),
-            contexts=contexts,
-            variant={k: _text(v) for k, v in scope.items()},
-            origin=f"{self.display}:{line}" if line else self.display,
-            dockerfile_inline=_string(inline) if inline is not None else None,
-        )
-
-    def note(self, code: str, severity: Severity, message: str, line: int | None) -> None:
-        self.result.diagnostics.append(Diagnostic(code, severity, message, self.display, line))
-
-
-def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
-    for key, value in update.items():
-        if key in _MERGED_MAPS and isinstance(value, dict) and isinstance(into.get(key), dict):
-            into[key] = {**into[key], **value}
+        if target.inline is not None:
+            dockerfile = "Dockerfile" if context_rel == "." else f"{context_rel}/Dockerfile"
         else:
-            into[key] = value
+            dockerfile = relative(self.root, self.base / context, target.dockerfile or "Dockerfile")
+        contexts = {
+            key: value
+            if "://" in value or value.startswith(("target:", *_REMOTE_PREFIXES))
+            else relative(self.root, self.base, value.removeprefix("cwd://"))
+            for key, value in (target.contexts or {}).items()
+        }
+        return ImageBuild(
+            name=target.name,
+            dockerfile=dockerfile,
+            context=context_rel,
+            tags=parse_tags(target.tags or [], aliases, path=self.display, line=target.line),
+            args={k: v for k, v in (target.args or {}).items() if v is not None},
+            target=target.target,
+            platforms=tuple(dict.fromkeys(target.platforms or [])),
+            contexts=contexts,
+            variant=dict(target.variant),
+            origin=f"{self.display}:{target.line}" if target.line else self.display,
+            dockerfile_inline=target.inline,
+        )
 
 
-def _string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise _Unresolved(f"{value!r} is not a string")
+class _Attributes:
+    """Reads one target's attributes for one matrix combination, noting what is not evaluated."""
 
+    def __init__(
+        self,
+        reader: _Reader,
+        name: str,
+        body: dict[str, object],
+        scope: _Scope,
+        line: int | None,
+        notes: list[Diagnostic],
+    ) -> None:
+        self.reader = reader
+        self.name = name
+        self.body = body
+        self.scope = scope
+        self.line = line
+        self.notes = notes
 
-def _text(value: Any) -> str:
-    # Matrix values may be objects; a variant records them as JSON.
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return _string(value)
+    def unresolved(self, what: str, raw: object, reasons: Sequence[str], consequence: str) -> None:
+        self.notes.append(
+            Diagnostic(
+                "bake-unresolved", Severity.WARNING,
+                f"target {self.name!r}: {what} {_shown(raw)} is not evaluated: "
+                f"{'; '.join(dict.fromkeys(reasons))}; {consequence}",
+                self.reader.display, self.line,
+            )
+        )  # fmt: skip
 
+    def wrong(self, key: str, kind: str, value: object) -> ConfigError:
+        return self.reader.error(
+            f"target {self.name!r}: {key!r} must be {kind}, not {value!r}", self.line
+        )
 
-def _closing(text: str, start: int) -> int:
-    depth, position, quote = 0, start, False
-    while position < len(text):
-        char = text[position]
-        if quote:
-            if char == "\\":
-                position += 1
-            elif char == '"':
-                quote = False
-        elif char == '"':
-            quote = True
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                return position
-            depth -= 1
-        position += 1
-    return -1
-
-
-_TOKEN = re.compile(
-    r'\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>"(?:[^"\\]|\\.)*")|(?P<name>[A-Za-z_][\w-]*)'
-    r"|(?P<op>==|!=|&&|\|\||[!?:(),.\[\]]))"
-)
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "equal": lambda a, b: a == b,
-    "notequal": lambda a, b: a != b,
-    "and": lambda a, b: bool(a) and bool(b),
-    "or": lambda a, b: bool(a) or bool(b),
-    "not": lambda a: not a,
-    "lower": lambda s: _string(s).lower(),
-    "upper": lambda s: _string(s).upper(),
-    "trimprefix": lambda s, p: _string(s).removeprefix(_string(p)),
-    "trimsuffix": lambda s, p: _string(s).removesuffix(_string(p)),
-    "join": lambda sep, items: _string(sep).join(_string(i) for i in items),
-    "replace": lambda s, old, new: _string(s).replace(_string(old), _string(new)),
-}
-
-
-class _Evaluator:
-    """A recursive-descent evaluator for the expressions bake files use."""
-
-    def __init__(self, text: str, lookup: Callable[[str], Any]) -> None:
-        self.text, self.lookup = text, lookup
-        self.tokens: list[tuple[str, str]] = []
-        position = 0
-        while position < len(text):
-            if text[position:].strip() == "":
-                break
-            match = _TOKEN.match(text, position)
-            if match is None or match.end() == position:
-                raise _Unresolved(f"cannot read {text!r}")
-            kind = match.lastgroup or "op"
-            self.tokens.append((kind, match[kind]))
-            position = match.end()
-        self.index = 0
-
-    def run(self) -> Any:
-        value = self.conditional()
-        if self.index != len(self.tokens):
-            raise _Unresolved(f"cannot read {self.text!r}")
-        return value
-
-    def peek(self) -> str | None:
-        return self.tokens[self.index][1] if self.index < len(self.tokens) else None
-
-    def take(self, expected: str | None = None) -> tuple[str, str]:
-        if self.index >= len(self.tokens):
-            raise _Unresolved(f"unexpected end of {self.text!r}")
-        token = self.tokens[self.index]
-        if expected is not None and token[1] != expected:
-            raise _Unresolved(f"expected {expected!r} in {self.text!r}")
-        self.index += 1
-        return token
-
-    def conditional(self) -> Any:
-        condition = self.either()
-        if self.peek() == "?":
-            self.take()
-            yes = self.conditional()
-            self.take(":")
-            no = self.conditional()
-            return yes if condition else no
-        return condition
-
-    def either(self) -> Any:
-        value = self.both()
-        while self.peek() == "||":
-            self.take()
-            right = self.both()
-            value = bool(value) or bool(right)
-        return value
-
-    def both(self) -> Any:
-        value = self.equality()
-        while self.peek() == "&&":
-            self.take()
-            right = self.equality()
-            value = bool(value) and bool(right)
-        return value
-
-    def equality(self) -> Any:
-        value = self.unary()
-        while self.peek() in ("==", "!="):
-            op = self.take()[1]
-            right = self.unary()
-            value = (value == right) if op == "==" else (value != right)
-        return value
-
-    def unary(self) -> Any:
-        if self.peek() == "!":
-            self.take()
-            return not self.unary()
-        return self.postfix()
-
-    def postfix(self) -> Any:
-        value = self.primary()
-        while self.peek() in (".", "["):
-            if self.take()[1] == ".":
-                key = self.take()[1]
-            else:
-                key = self.conditional()
-                self.take("]")
-            try:
-                value = value[key] if not isinstance(value, list) else value[int(key)]
-            except (KeyError, IndexError, TypeError, ValueError):
-                raise _Unresolved(f"no {key!r} in {self.text!r}") from None
-        return value
-
-    def primary(self) -> Any:
-        kind, token = self.take()
-        if kind == "num":
-            return int(token) if token.isdigit() else float(token)
-        if kind == "str":
-            return _unquote(token)
-        if kind == "name":
-            if token in ("true", "false"):
-                return token == "true"
-            if token == "null":
-                return None
-            if self.peek() == "(":
-                return self.call(token)
-            return self.lookup(token)
-        if token == "(":
-            value = self.conditional()
-            self.take(")")
-            return value
-        if token == "[":
-            items = []
-            while self.peek() != "]":
-                items.append(self.conditional())
-                if self.peek() == ",":
-                    self.take()
-            self.take("]")
-            return items
-        raise _Unresolved(f"cannot read {self.text!r}")
-
-    def call(self, name: str) -> Any:
-        self.take("(")
-        arguments = []
-        while self.peek() != ")":
-            arguments.append(self.conditional())
-            if self.peek() == ",":
-                self.take()
-        self.take(")")
-        function = _FUNCTIONS.get(name)
-        if function is None:
-            raise _Unresolved(f"function {name}() is not evaluated by imagegraph")
+    def partial(self, raw: object, what: str) -> object:
+        """*raw*, with what is not evaluated kept as written (and noted)."""
+        reasons: list[str] = []
         try:
-            return function(*arguments)
-        except TypeError:
-            raise _Unresolved(f"{name}() given {len(arguments)} arguments") from None
+            if isinstance(raw, _Expr):
+                value = _evaluate(_parse(raw), self.scope, reasons)
+            else:
+                value = self.reader.value(raw, self.scope)
+        except _Unresolved as err:
+            reasons.append(err.reason)
+            value = raw.text if isinstance(raw, _Expr) else None
+        if reasons:
+            self.unresolved(what, raw, reasons, "it is kept as written")
+        return value
+
+    def string(self, key: str) -> str | None:
+        raw = self.body.get(key)
+        if raw is None:
+            return None
+        value = self.partial(raw, key)
+        if value is None:
+            return None
+        if isinstance(value, str | bool | int | float):
+            return _text(value)
+        raise self.wrong(key, "a string", value)
+
+    def strings(self, key: str, what: str, consequence: str) -> list[str] | None:
+        raw = self.body.get(key)
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            try:
+                whole = self.reader.value(raw, self.scope)
+            except _Unresolved as err:
+                self.unresolved(key, raw, [err.reason], f"no {what} is read from it")
+                return []
+            if not isinstance(whole, list):
+                raise self.wrong(key, "a list of strings", whole)
+            raw = whole
+        values: list[str] = []
+        for item in raw:
+            try:
+                value = self.reader.value(item, self.scope)
+            except _Unresolved as err:
+                self.unresolved(what, item, [err.reason], consequence)
+                continue
+            if not isinstance(value, str | bool | int | float) or value is None:
+                raise self.wrong(key, "a list of strings", value)
+            values.append(_text(value))
+        return values
+
+    def mapping(self, key: str, *, strict: bool) -> dict[str, str | None] | None:
+        """A map of strings; ``args`` (*strict*) may have nulls and leaves out what is not evaluated."""
+        raw = self.body.get(key)
+        if raw is None:
+            return None
+        if not isinstance(raw, _Object):
+            try:
+                whole = self.reader.value(raw, self.scope)
+            except _Unresolved as err:
+                self.unresolved(key, raw, [err.reason], "none is read from it")
+                return {}
+            if not isinstance(whole, dict):
+                raise self.wrong(key, "a map of strings", whole)
+            pairs: list[tuple[object, object]] = list(whole.items())
+            evaluated = True
+        else:
+            pairs = list(raw.items)
+            evaluated = False
+        values: dict[str, str | None] = {}
+        for raw_name, item in pairs:
+            try:
+                name = _text(raw_name if evaluated else self.reader.value(raw_name, self.scope))
+            except _Unresolved as err:
+                self.unresolved(f"{key} key", raw_name, [err.reason], "the entry is left out")
+                continue
+            if evaluated:
+                value = item
+            elif strict:
+                try:
+                    value = self.reader.value(item, self.scope)
+                except _Unresolved as err:
+                    self.unresolved(
+                        f"{key}.{name}", item, [err.reason], "the build arg is not passed"
+                    )
+                    continue
+            else:
+                value = self.partial(item, f"{key}.{name}")
+            if value is None:
+                if not strict:
+                    raise self.wrong(f"{key}.{name}", "a string", value)
+                values[name] = None
+            elif isinstance(value, str | bool | int | float):
+                values[name] = _text(value)
+            else:
+                raise self.wrong(f"{key}.{name}", "a string", value)
+        return values
+
+
+def _variant(key: str, value: object) -> list[tuple[str, str]]:
+    """A matrix value as the variant's strings; an object gives one entry per attribute."""
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _variant(f"{key}.{k}", v)]
+    try:
+        return [(key, _text(value))]
+    except _Unresolved:
+        return [(key, json.dumps(value))]
+
+
+def _shown(raw: object) -> str:
+    """*raw* as written in the file, for messages."""
+    if isinstance(raw, _Expr):
+        return repr(raw.text)
+    return repr(raw)
