@@ -1,0 +1,240 @@
+"""Package versions compared by each ecosystem's own rules, and version ranges.
+
+* PyPI: PEP 440 (packaging).
+* deb: Debian policy (epochs, ``~`` before anything), rpm: rpmvercmp
+  (epochs, ``~`` and ``^``), gem: RubyGems; from univers, a maintained
+  implementation of these schemes.
+* npm and golang: strict semver 2.0 (semantic_version; golang's leading
+  ``v`` dropped).
+* apk: apk-tools' own ordering, implemented here because univers rejects
+  real Alpine versions with ``_git``/``_cvs``/``_svn``/``_hg`` suffixes:
+  digits, an optional letter, suffixes ``_alpha < _beta < _pre < _rc <
+  (none) < _cvs < _svn < _git < _hg < _p`` each with an optional number,
+  then the ``-rN`` revision.
+* generic (runtime versions such as ``PYTHON_VERSION``): PEP 440 when the
+  text is one, else dotted numbers.
+
+A :class:`VersionRange` holds OSV-style events (``introduced``, ``fixed``,
+``last_affected``, ``limit``) and answers whether a version falls inside.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from imagegraph.errors import ImageGraphError
+
+__all__ = ["ECOSYSTEMS", "VersionError", "VersionRange", "compare", "sort_key"]
+
+ECOSYSTEMS = ("deb", "apk", "rpm", "pypi", "npm", "gem", "golang", "generic")
+
+
+class VersionError(ImageGraphError, ValueError):
+    """A version that its ecosystem's rules cannot read."""
+
+    def __init__(self, ecosystem: str, text: str, reason: str = "") -> None:
+        self.ecosystem = ecosystem
+        self.text = text
+        super().__init__(
+            f"{text!r} is not a valid {ecosystem} version" + (f": {reason}" if reason else "")
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (VersionError, (self.ecosystem, self.text))
+
+
+_APK = re.compile(
+    r"(?P<digits>\d+(?:\.\d+)*)(?P<letter>[a-z])?"
+    r"(?P<suffixes>(?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
+    r"(?:-r(?P<revision>\d+))?"
+)
+_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)")
+_PRE = {"alpha": 0, "beta": 1, "pre": 2, "rc": 3}
+_POST = {"cvs": 0, "svn": 1, "git": 2, "hg": 3, "p": 4}
+_END = (1,)
+
+
+def _apk_key(text: str) -> tuple[Any, ...]:
+    """A sort key for an apk version.
+
+    >>> sorted(["1.2", "1.2_rc1", "1.2_p1", "1.2.1", "1.2-r1", "1.2_git20240101"], key=_apk_key)
+    ['1.2_rc1', '1.2', '1.2-r1', '1.2_git20240101', '1.2_p1', '1.2.1']
+    """
+    match = _APK.fullmatch(text)
+    if match is None:
+        raise VersionError("apk", text)
+    tokens: list[tuple[int, ...]] = [(4, int(part)) for part in match["digits"].split(".")]
+    if match["letter"]:
+        tokens.append((3, ord(match["letter"])))
+    for name, number in _SUFFIX.findall(match["suffixes"] or ""):
+        value = int(number) if number else 0
+        tokens.append((0, _PRE[name], value) if name in _PRE else (2, _POST[name], value))
+    tokens.append(_END)
+    return (tuple(tokens), int(match["revision"] or 0))
+
+
+def _dotted_key(text: str) -> tuple[Any, ...]:
+    parts = re.split(r"[.\-+_]", text)
+    if not parts or not all(parts):
+        raise VersionError("generic", text)
+    # Numbers sort before words at the same place, and compare as numbers.
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+
+
+def _pypi_key(text: str) -> Any:
+    try:
+        return Version(text)
+    except InvalidVersion as err:
+        raise VersionError("pypi", text, str(err)) from None
+
+
+def _generic_key(text: str) -> Any:
+    try:
+        return (0, Version(text), ())
+    except InvalidVersion:
+        return (1, Version("0"), _dotted_key(text))
+
+
+def _univers(class_name: str, ecosystem: str) -> Callable[[str], Any]:
+    def key(text: str) -> Any:
+        from univers import versions
+
+        cls = getattr(versions, class_name)
+        try:
+            return cls(text.removeprefix("v") if ecosystem == "golang" else text)
+        except Exception as err:  # univers raises several unrelated types
+            raise VersionError(ecosystem, text, str(err)) from None
+
+    return key
+
+
+def _semver(ecosystem: str) -> Callable[[str], Any]:
+    # Strict semver: univers' SemverVersion coerces text such as "1.x.y".
+    def key(text: str) -> Any:
+        import semantic_version
+
+        try:
+            return semantic_version.Version(
+                text.removeprefix("v") if ecosystem == "golang" else text
+            )
+        except ValueError as err:
+            raise VersionError(ecosystem, text, str(err)) from None
+
+    return key
+
+
+_KEYS: dict[str, Callable[[str], Any]] = {
+    "apk": _apk_key,
+    "pypi": _pypi_key,
+    "generic": _generic_key,
+    "deb": _univers("DebianVersion", "deb"),
+    "rpm": _univers("RpmVersion", "rpm"),
+    "npm": _semver("npm"),
+    "golang": _semver("golang"),
+    "gem": _univers("RubygemsVersion", "gem"),
+}
+
+
+@functools.lru_cache(maxsize=65536)
+def sort_key(ecosystem: str, text: str) -> Any:
+    """A value that orders *text* among versions of *ecosystem*; :class:`VersionError` if invalid.
+
+    >>> sort_key("deb", "1:1.0-1") > sort_key("deb", "2.0")
+    True
+    """
+    try:
+        key = _KEYS[ecosystem]
+    except KeyError:
+        raise VersionError(ecosystem, text, "unknown ecosystem") from None
+    return key(text)
+
+
+def compare(ecosystem: str, a: str, b: str) -> int:
+    """-1, 0 or 1 as version *a* sorts before, with or after *b* in *ecosystem*.
+
+    >>> compare("deb", "3.0.13-1~deb12u1", "3.0.13-1")
+    -1
+    >>> compare("apk", "3.3.2-r0", "3.3.2_git20240101-r0")
+    -1
+    >>> compare("pypi", "2.0.0rc1", "2.0")
+    -1
+    """
+    left, right = sort_key(ecosystem, a), sort_key(ecosystem, b)
+    return -1 if left < right else (1 if left > right else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRange:
+    """Versions of one ecosystem between OSV events, plus listed versions.
+
+    ``events`` are ``(kind, version)`` with kind ``introduced`` (``"0"`` is
+    the beginning of time), ``fixed`` (first version not affected),
+    ``last_affected`` (last version affected) or ``limit``; evaluated as
+    the OSV schema describes, after sorting by version.
+
+    >>> below = VersionRange.below("deb", "3.0.13-1")
+    >>> below.contains("3.0.11-1~deb12u2"), below.contains("3.0.13-1")
+    (True, False)
+    """
+
+    ecosystem: str
+    events: tuple[tuple[str, str], ...] = ()
+    versions: frozenset[str] = frozenset()
+
+    @classmethod
+    def below(cls, ecosystem: str, version: str) -> VersionRange:
+        """Every version before *version*."""
+        return cls(ecosystem, (("introduced", "0"), ("fixed", version)))
+
+    @classmethod
+    def of(
+        cls, ecosystem: str, events: Iterable[tuple[str, str]], versions: Iterable[str] = ()
+    ) -> VersionRange:
+        """A range from events and listed versions, checking every version is readable."""
+        events = tuple(events)
+        for kind, version in events:
+            if kind not in ("introduced", "fixed", "last_affected", "limit"):
+                raise VersionError(ecosystem, version, f"unknown event {kind!r}")
+            if version != "0" and version != "*":
+                sort_key(ecosystem, version)
+        return cls(ecosystem, events, frozenset(versions))
+
+    def contains(self, version: str) -> bool:
+        """True when *version* is affected; :class:`VersionError` if it cannot be read."""
+        if version in self.versions:
+            return True
+        if not self.events:
+            return False
+        key = sort_key(self.ecosystem, version)
+        limits = [sort_key(self.ecosystem, v) for k, v in self.events if k == "limit" and v != "*"]
+        if limits and not any(key < limit for limit in limits):
+            return False
+        affected = False
+        for kind, event in sorted(self.events, key=self._event_key):
+            if kind == "limit":
+                continue
+            if kind == "introduced" and (event == "0" or key >= sort_key(self.ecosystem, event)):
+                affected = True
+            elif (kind == "fixed" and key >= sort_key(self.ecosystem, event)) or (
+                kind == "last_affected" and key > sort_key(self.ecosystem, event)
+            ):
+                affected = False
+        return affected
+
+    def _event_key(self, event: tuple[str, str]) -> tuple[int, Any]:
+        kind, version = event
+        if version == "0" and kind == "introduced":
+            return (0, None)
+        return (1, sort_key(self.ecosystem, version))
+
+    def __str__(self) -> str:
+        parts = [f"{kind} {version}" for kind, version in self.events]
+        if self.versions:
+            parts.append("versions " + ", ".join(sorted(self.versions)))
+        return f"{self.ecosystem}: " + "; ".join(parts)
