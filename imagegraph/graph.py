@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import networkx as nx
 
 from imagegraph.diagnostics import Diagnostic, Severity
-from imagegraph.dockerfile import Dockerfile, Parent, parse_dockerfile
+from imagegraph.dockerfile import Dockerfile, Parent, StageRef, parse_dockerfile
 from imagegraph.errors import ImageGraphError, InvalidReference
 from imagegraph.inventory import ImageBuild, Inventory, load_inventory
 from imagegraph.reference import ImageRef
@@ -209,6 +209,16 @@ class ImageGraph:
         if str(ref) in self._graph:
             return str(ref)
         raise UnknownImage(str(image))
+
+    def base(self, image: str | ImageRef) -> str | None:
+        """The image a build's final stage starts from (through its stages), or ``None``
+        for ``FROM scratch``, an external image, or a base that could not be resolved.
+
+        Builder stages and ``COPY --from`` sources are parents too, but only
+        this one passes its filesystem, and so its packages, to the image.
+        """
+        base: str | None = self._graph.nodes[self.node(image)].get("base")
+        return base
 
     def tag_owner(self, ref: ImageRef) -> str | None:
         """The build that produces *ref*, if one does."""
@@ -492,6 +502,25 @@ class _Builder:
                 self.link_target(build, value, key, None)
         if unresolved:
             self.undetermined[build.name] = tuple(unresolved)
+        self.graph.nodes[build.name]["base"] = self.image_base(build, dockerfile)
+
+    def image_base(self, build: ImageBuild, dockerfile: Dockerfile) -> str | None:
+        """The node the built image's own filesystem starts from (what its final stage is FROM)."""
+        try:
+            stage = dockerfile.stage(build.target) if build.target else dockerfile.final_stage
+        except ImageGraphError:
+            stage = dockerfile.final_stage
+        base = stage.base
+        while isinstance(base, StageRef):
+            stage = dockerfile.stages[base.index]
+            base = stage.base
+        if base is None:
+            return None  # FROM scratch
+        for parent in self.graph.predecessors(build.name):
+            for use in self.graph.edges[parent, build.name]["uses"]:
+                if use.kind in ("from", "context") and use.line == base.line:
+                    return str(parent)
+        return None  # unresolved or invalid: reported already
 
     def add_parent(
         self,

@@ -238,3 +238,22 @@ def test_one_tag_built_per_platform_is_no_duplicate() -> None:
     )  # fmt: skip
     assert [d.code for d in graph.diagnostics] == ["duplicate-tag"]
     assert "'again'" in graph.diagnostics[0].message
+
+
+def test_the_base_is_what_the_final_stage_starts_from() -> None:
+    text = (
+        "FROM golang:1.23 AS build\nFROM acme/os:1 AS os\nFROM os AS run\n"
+        "COPY --from=build /a /a\nFROM scratch AS static\nCOPY --from=build /a /a\n"
+    )
+    graph = ImageGraph.from_builds(
+        [
+            inline("os", "FROM debian:12\n", "acme/os:1"),
+            inline("svc", text, target="run"),
+            inline("static", text, target="static"),
+            inline("mystery", "ARG B\nFROM $B\n"),
+        ]
+    )
+    assert graph.base("svc") == "os"
+    assert graph.base("os") == "docker.io/library/debian:12"
+    assert graph.base("static") is None
+    assert graph.base("mystery") is None
