@@ -107,6 +107,10 @@ class Inventory:
     builds: tuple[ImageBuild, ...]
     aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
     """Registry aliases from the config, for :meth:`ImageRef.parse`."""
+    sboms: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Image (a build name or an image reference) -> SBOM file relative to the
+    root, from ``[sboms]`` in the config: real package inventories that win
+    over what the Dockerfiles say."""
     sources: tuple[str, ...] = ()
     """The declaration files read, relative to the root."""
     diagnostics: tuple[Diagnostic, ...] = ()

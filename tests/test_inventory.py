@@ -209,3 +209,25 @@ def test_explicit_config_paths_are_relative_to_it(tmp_path: Path) -> None:
 def test_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a directory"):
         load_inventory(tmp_path / "missing")
+
+
+def test_sboms_table(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "imagegraph.toml": """\
+                [sboms]
+                "debian:bookworm" = "sboms/debian-bookworm.cdx.json"
+                api = "./sboms/../sboms/api.spdx.json"
+
+                [[image]]
+                name = "api"
+                dockerfile = "api/Dockerfile"
+                """,
+            "api/Dockerfile": "FROM x\n",
+        },
+    )
+    assert load_inventory(tmp_path).sboms == {
+        "debian:bookworm": "sboms/debian-bookworm.cdx.json",
+        "api": "sboms/api.spdx.json",
+    }

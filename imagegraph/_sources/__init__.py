@@ -26,8 +26,9 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
     results: list[SourceResult] = []
     aliases: dict[str, str] = {}
     exclude: list[str] = []
+    sboms: dict[str, str] = {}
     if config is not None:
-        aliases, exclude = config.aliases, config.exclude
+        aliases, exclude, sboms = config.aliases, config.exclude, config.sboms
         results.append(config_images(config, root))
         results.extend(_declared_sources(config, root))
     else:
@@ -67,6 +68,7 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         root=str(root),
         builds=tuple(builds),
         aliases=aliases,
+        sboms=sboms,
         sources=tuple(dict.fromkeys(files)),
         diagnostics=tuple(diagnostics),
     )
