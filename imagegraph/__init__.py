@@ -10,6 +10,7 @@ Read from the Dockerfiles themselves, the way BuildKit reads them.
 
 from __future__ import annotations
 
+from imagegraph.advisories import PackageChange, load_osv
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.dockerfile import (
     AUTOMATIC_ARGS,
@@ -24,6 +25,7 @@ from imagegraph.dockerfile import (
 )
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
 from imagegraph.graph import Edge, EdgeKind, GraphCycleError, ImageGraph, UnknownImage, scan
+from imagegraph.image_packages import ImagePackage
 from imagegraph.impact import Change, FileChange, Impact, impact
 from imagegraph.instructions import Heredoc, Instruction
 from imagegraph.inventory import ConfigError, ImageBuild, Inventory, load_inventory
@@ -48,11 +50,13 @@ __all__ = [
     "ImageBuild",
     "ImageGraph",
     "ImageGraphError",
+    "ImagePackage",
     "ImageRef",
     "Impact",
     "Instruction",
     "InvalidReference",
     "Inventory",
+    "PackageChange",
     "Parent",
     "PlannedBuild",
     "RebuildPlan",
@@ -67,6 +71,7 @@ __all__ = [
     "load_dockerfile",
     "load_durations",
     "load_inventory",
+    "load_osv",
     "parse_dockerfile",
     "plan",
     "scan",

@@ -87,6 +87,8 @@ class PackageChange:
     name: str
     ecosystem: str | None = None
     range: VersionRange | None = None
+    below: str | None = None
+    """With no ecosystem: versions before this one, in each package's own ecosystem."""
     origin: str = ""
     """Where the change comes from (an advisory id), for reasons."""
     label: str = field(default="", compare=False)
@@ -97,8 +99,8 @@ class PackageChange:
     ) -> PackageChange:
         """A package by name (``openssl``) or purl (``pkg:pypi/requests``), optionally below a version.
 
-        With *below* the ecosystem must be known (from *ecosystem* or the
-        purl), since versions only compare within one.
+        Without an ecosystem, *below* is compared with each package's
+        version by that package's own ecosystem rules.
         """
         if name.startswith("pkg:"):
             from packageurl import PackageURL
@@ -116,10 +118,8 @@ class PackageChange:
         if below is None:
             return cls(name, ecosystem)
         if ecosystem is None:
-            raise ConfigError(
-                f"'{name} below {below}': say which ecosystem's versions these are "
-                "(e.g. deb, apk, rpm, pypi, npm), or use a package URL"
-            )
+            # Compared in each package's own ecosystem when matched.
+            return cls(name, None, None, below, label=f"below {below}")
         try:
             version_range = VersionRange.of(ecosystem, [("introduced", "0"), ("fixed", below)])
         except VersionError as err:
@@ -132,12 +132,20 @@ class PackageChange:
             return Match.NOT_AFFECTED
         if _normalise(package.ecosystem, package.name) != _normalise(package.ecosystem, self.name):
             return Match.NOT_AFFECTED
-        if self.range is None:
+        version_range = self.range
+        if version_range is None and self.below is not None:
+            try:
+                version_range = VersionRange.of(
+                    package.ecosystem, [("introduced", "0"), ("fixed", self.below)]
+                )
+            except VersionError:
+                return Match.UNKNOWN_VERSION  # the bound means nothing in this ecosystem
+        if version_range is None:
             return Match.AFFECTED
         if package.version is None:
             return Match.UNKNOWN_VERSION
         try:
-            return Match.AFFECTED if self.range.contains(package.version) else Match.NOT_AFFECTED
+            return Match.AFFECTED if version_range.contains(package.version) else Match.NOT_AFFECTED
         except VersionError:
             return Match.UNKNOWN_VERSION
 

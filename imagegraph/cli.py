@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         "  imagegraph plan --changed python-3.12-bookworm --format make > rebuild.mk && make -f rebuild.mk -j8\n"
         "  git diff --name-only origin/main | imagegraph plan --changed-files -\n"
         "  imagegraph plan --since origin/main --format gha\n"
+        "  imagegraph plan --package openssl --below 3.0.13\n"
+        "  imagegraph plan --advisory DEBIAN-CVE-2024-0727.json --include-unknown\n"
         "  imagegraph plan --durations durations.json --workers 16",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -96,6 +98,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REV",
         help="the files changed since git revision REV (git diff --name-only --relative REV, "
         "run read-only in PATH)",
+    )
+    plan.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="NAME|PURL",
+        help="a changed package: a name (openssl) or a package URL (pkg:pypi/requests); "
+        "images that install it rebuild (repeatable)",
+    )
+    plan.add_argument(
+        "--below",
+        metavar="VERSION",
+        help="with --package: only versions before VERSION, compared by each package's "
+        "ecosystem rules (Debian, Alpine, RPM, PEP 440, semver)",
+    )
+    plan.add_argument(
+        "--ecosystem",
+        choices=("deb", "apk", "rpm", "pypi", "npm", "gem", "golang", "generic"),
+        help="with --package NAME: only packages of this ecosystem",
+    )
+    plan.add_argument(
+        "--advisory",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an OSV advisory (JSON): images holding an affected version rebuild (repeatable)",
+    )
+    plan.add_argument(
+        "--include-unknown",
+        action="store_true",
+        help="also rebuild images that hold a changed package whose version is not known "
+        "(not pinned, no SBOM); by default they are only listed",
     )
     plan.add_argument(
         "--format",
@@ -153,6 +187,25 @@ def _parser() -> argparse.ArgumentParser:
     _add_fleet_arguments(why)
     _add_changed(why, required=True)
 
+    packages = commands.add_parser(
+        "packages",
+        help="the packages in an image: installed by its Dockerfile, inherited, or from an SBOM",
+        description="List the packages each image holds, with where imagegraph learnt of "
+        "them: an install command (file and line), an SBOM, or the image it is built on.",
+        epilog="Examples:\n"
+        "  imagegraph packages examples/fleet api\n"
+        "  imagegraph packages . --format json > packages.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fleet_arguments(packages)
+    packages.add_argument("image", nargs="?", help="one image (a build name, tag or reference)")
+    packages.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default=None,
+        help="table on a terminal, json when piped (default)",
+    )
+
     parse = commands.add_parser(
         "parse",
         help="show the stages of a Dockerfile and the images it is built from",
@@ -200,9 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
-    command = {"plan": _plan_command, "graph": _graph_command, "why": _why_command}.get(
-        args.command, _parse_command
-    )
+    command = {
+        "plan": _plan_command,
+        "graph": _graph_command,
+        "why": _why_command,
+        "packages": _packages_command,
+    }.get(args.command, _parse_command)
     try:
         return command(args)
     except ImageGraphError as err:
@@ -231,6 +287,7 @@ def _report(diagnostics: Iterable[Diagnostic]) -> int:
 
 
 def _plan_command(args: argparse.Namespace) -> int:
+    from imagegraph.advisories import PackageChange, load_osv
     from imagegraph.graph import scan
     from imagegraph.impact import Change, FileChange
     from imagegraph.plan import load_durations
@@ -247,9 +304,21 @@ def _plan_command(args: argparse.Namespace) -> int:
         changes.append(FileChange.of(_read_lines(args.changed_files)))
     if args.since is not None:
         changes.append(FileChange.of(_git_changed_files(args.path, args.since)))
+    if args.below is not None and len(args.package) != 1:
+        raise ImageGraphError("--below needs exactly one --package")
+    changes += [
+        PackageChange.named(name, below=args.below, ecosystem=args.ecosystem)
+        for name in args.package
+    ]
+    advisory_notes: list[Diagnostic] = []
+    for path in args.advisory:
+        found, notes = load_osv(path)
+        changes += found
+        advisory_notes += notes
     plan = graph.plan(
-        changes or None, max_parallel=max_parallel, durations=durations, workers=args.workers
-    )
+        changes or None, max_parallel=max_parallel, durations=durations, workers=args.workers,
+        include_unknown=args.include_unknown,
+    )  # fmt: skip
     if fmt == "table":
         console = _console()
         console.print(render.to_rich(plan))
@@ -259,6 +328,11 @@ def _plan_command(args: argparse.Namespace) -> int:
                 f"critical path {s.critical_seconds:.0f}s: {' -> '.join(s.critical_path)}\n"
                 f"makespan on {s.workers} workers: {s.makespan_seconds:.0f}s "
                 f"(no schedule beats {s.lower_bound_seconds:.0f}s; total {s.total_seconds:.0f}s)"
+            )
+        if plan.impact is not None and plan.impact.possibly:
+            console.print(
+                "[yellow]possibly affected (package version not known; "
+                "--include-unknown rebuilds them):[/] " + ", ".join(plan.impact.possibly)
             )
         if plan.impact is not None and plan.impact.undetermined:
             console.print(
@@ -273,7 +347,7 @@ def _plan_command(args: argparse.Namespace) -> int:
             "make": render.to_make,
         }[fmt]
         sys.stdout.write(writer(plan))
-    return _report(plan.diagnostics)
+    return _report([*advisory_notes, *plan.diagnostics])
 
 
 def _read_lines(source: str) -> list[str]:
@@ -357,6 +431,54 @@ def _why_command(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{', '.join(args.changed)} does not reach {node}\n")
         return EXIT_NOT_REACHED
     return code
+
+
+def _packages_command(args: argparse.Namespace) -> int:
+    import json
+
+    from imagegraph.graph import scan
+    from imagegraph.image_packages import own_packages
+
+    graph = scan(args.path, config=args.config)
+    images = [graph.node(args.image)] if args.image else [b.name for b in graph.builds]
+    rows = []
+    notes: list[Diagnostic] = list(graph.diagnostics)
+    for image in images:
+        notes += own_packages(graph, image)[1]
+        rows += [
+            {
+                "image": image,
+                "purl": p.purl,
+                "name": p.name,
+                "ecosystem": p.ecosystem,
+                "version": p.version,
+                "constraint": p.constraint,
+                "source": p.source,
+                "where": p.where,
+                "inherited_from": p.inherited_from,
+            }
+            for p in graph.packages(image)
+        ]
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        data = {"schema": "imagegraph/packages/v1", "packages": rows}
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table()
+        for column in ("image", "package", "version", "from"):
+            table.add_column(column)
+        for row in rows:
+            version = str(row["version"] or row["constraint"] or "not pinned")
+            via = f" (via {row['inherited_from']})" if row["inherited_from"] else ""
+            table.add_row(
+                escape(str(row["image"])), escape(f"{row['ecosystem']}/{row['name']}"),
+                escape(version), escape(f"{row['where']}{via}"),
+            )  # fmt: skip
+        _console().print(table)
+    return _report(dict.fromkeys(notes))
 
 
 def _parse_command(args: argparse.Namespace) -> int:

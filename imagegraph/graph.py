@@ -37,6 +37,7 @@ from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
     from imagegraph.context import ContextUse
+    from imagegraph.image_packages import ImagePackage
     from imagegraph.impact import Change, Impact
     from imagegraph.plan import RebuildPlan
 
@@ -268,11 +269,17 @@ class ImageGraph:
 
     # -- change analysis (see imagegraph.impact and imagegraph.plan) --------
 
-    def impact(self, changes: Iterable[Change]) -> Impact:
+    def impact(self, changes: Iterable[Change], *, include_unknown: bool = False) -> Impact:
         """The builds a change reaches and why; see :func:`imagegraph.impact.impact`."""
         from imagegraph.impact import impact
 
-        return impact(self, changes)
+        return impact(self, changes, include_unknown=include_unknown)
+
+    def packages(self, image: str | ImageRef) -> tuple[ImagePackage, ...]:
+        """The packages in *image*, its own and inherited; see :mod:`imagegraph.image_packages`."""
+        from imagegraph.image_packages import image_packages
+
+        return image_packages(self, image)
 
     def why(self, image: str | ImageRef, change: Change) -> tuple[Edge, ...] | None:
         """The chain of edges from *change* to *image*; ``()`` if *image* is the
@@ -292,12 +299,16 @@ class ImageGraph:
         max_parallel: int | None = None,
         durations: Mapping[str, float] | None = None,
         workers: int | None = None,
+        include_unknown: bool = False,
     ) -> RebuildPlan:
         """The rebuild plan for *changes* (everything when ``None``); see
         :func:`imagegraph.plan.plan`."""
         from imagegraph.plan import plan
 
-        return plan(self, changes, max_parallel=max_parallel, durations=durations, workers=workers)
+        return plan(
+            self, changes, max_parallel=max_parallel, durations=durations, workers=workers,
+            include_unknown=include_unknown,
+        )  # fmt: skip
 
     def files_affecting(
         self, paths: Iterable[str]

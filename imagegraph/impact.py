@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from imagegraph.advisories import Match, PackageChange
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError, InvalidReference
 from imagegraph.reference import ImageRef
@@ -62,8 +63,8 @@ class FileChange:
         return f"files {shown}{more}" if self.paths else "no files"
 
 
-Change = str | ImageRef | FileChange
-"""A change: a build name, a tag of a build, any image reference, or changed files."""
+Change = str | ImageRef | FileChange | PackageChange
+"""A change: a build name, a tag of a build, any image reference, changed files, or a package."""
 
 _HAS_TAG = re.compile(r":[^/]*$")
 
@@ -88,7 +89,12 @@ class Impact:
     undetermined: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     diagnostics: tuple[Diagnostic, ...] = ()
     causes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
-    """For builds a :class:`FileChange` reaches directly: which file, read where."""
+    """For images a :class:`FileChange` or a package change reaches directly:
+    which file or package, read or installed where."""
+    possibly: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Images holding a changed package whose version is not known (not
+    pinned, no SBOM), and images built on them: not in ``affected`` unless
+    asked for with ``include_unknown``."""
 
     def __contains__(self, build: object) -> bool:
         return build in self.reasons
@@ -104,7 +110,9 @@ class Impact:
         return " -> ".join([chain[0].parent, *(edge.child for edge in chain)])
 
 
-def impact(graph: ImageGraph, changes: Iterable[Change]) -> Impact:
+def impact(
+    graph: ImageGraph, changes: Iterable[Change], *, include_unknown: bool = False
+) -> Impact:
     """The builds of *graph* that must rebuild after *changes*.
 
     >>> from imagegraph import ImageBuild, ImageGraph, ImageRef
@@ -123,15 +131,24 @@ def impact(graph: ImageGraph, changes: Iterable[Change]) -> Impact:
     matched: dict[str, tuple[str, ...]] = {}
     diagnostics: list[Diagnostic] = []
     causes: dict[str, tuple[str, ...]] = {}
+    maybe: dict[str, tuple[str, ...]] = {}
     given: list[str] = []
     for each in changes:
-        if isinstance(each, FileChange):
+        if isinstance(each, FileChange | PackageChange):
             change = str(each)
-            hits, notes = graph.files_affecting(each.paths)
+            if isinstance(each, FileChange):
+                hits, notes = graph.files_affecting(each.paths)
+            else:
+                hits, unknown, notes = _package_hits(graph, each)
+                for node, why in unknown.items():
+                    if include_unknown:
+                        hits[node] = (*hits.get(node, ()), *why)
+                    else:
+                        maybe[node] = (*maybe.get(node, ()), *why)
             nodes = tuple(sorted(hits))
             for build, why in hits.items():
                 causes[build] = (*causes.get(build, ()), *why)
-            diagnostics.extend(notes)
+            diagnostics.extend(n for n in notes if n not in diagnostics)
         else:
             change = str(each)
             nodes = _match(graph, change)
@@ -167,6 +184,7 @@ def impact(graph: ImageGraph, changes: Iterable[Change]) -> Impact:
         undetermined=undetermined,
         diagnostics=tuple(diagnostics),
         causes=causes,
+        possibly=_possibly(graph, maybe, reasons),
     )
 
 
@@ -241,4 +259,46 @@ def _undetermined(
         for below in graph.descendants(build):
             if below not in reasons:
                 result.setdefault(below, (f"via {build}",))
+    return dict(sorted(result.items()))
+
+
+def _package_hits(
+    graph: ImageGraph, change: PackageChange
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], list[Diagnostic]]:
+    from imagegraph.image_packages import own_packages
+
+    hits: dict[str, list[str]] = {}
+    unknown: dict[str, list[str]] = {}
+    notes: list[Diagnostic] = []
+    for node in graph.images:
+        packages, found = own_packages(graph, node)
+        notes.extend(d for d in found if d.severity is not Severity.INFO)
+        for package in packages:
+            outcome = change.match(package)
+            if outcome is Match.AFFECTED:
+                shown = f"{package.name} {package.version}" if package.version else package.name
+                hits.setdefault(node, []).append(f"{shown} ({package.where}): {change}")
+            elif outcome is Match.UNKNOWN_VERSION:
+                unknown.setdefault(node, []).append(
+                    f"{package.name}, version not known ({package.where}): {change}"
+                )
+    return (
+        {n: tuple(v) for n, v in hits.items()},
+        {n: tuple(v) for n, v in unknown.items()},
+        notes,
+    )
+
+
+def _possibly(
+    graph: ImageGraph, maybe: Mapping[str, tuple[str, ...]], reasons: Mapping[str, object]
+) -> dict[str, tuple[str, ...]]:
+    result: dict[str, tuple[str, ...]] = {}
+    for node, why in sorted(maybe.items()):
+        if node in reasons:
+            continue
+        if not graph.is_external(node):
+            result[node] = why
+        for below in graph.descendants(node):
+            if below not in reasons:
+                result.setdefault(below, (f"built on {node}",))
     return dict(sorted(result.items()))

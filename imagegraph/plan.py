@@ -113,11 +113,14 @@ def plan(
     max_parallel: int | None = None,
     durations: Mapping[str, float] | None = None,
     workers: int | None = None,
+    include_unknown: bool = False,
 ) -> RebuildPlan:
     """Plan the rebuild of what *changes* reach in *graph*, or of every build.
 
     *durations* maps build names (or any tag of a build) to seconds and adds
-    a :class:`Schedule` for *workers* (default: the widest wave).
+    a :class:`Schedule` for *workers* (default: the widest wave). With
+    *include_unknown*, images holding a changed package of unknown version
+    are planned too; otherwise they are only listed in ``impact.possibly``.
 
     >>> from imagegraph import ImageBuild, ImageGraph, ImageRef
     >>> graph = ImageGraph.from_builds([
@@ -143,7 +146,7 @@ def plan(
         causes: Mapping[str, tuple[str, ...]] = {}
         diagnostics: tuple[Diagnostic, ...] = ()
     else:
-        result = impact(graph, changes)
+        result = impact(graph, changes, include_unknown=include_unknown)
         chosen, reasons, diagnostics = list(result.affected), result.reasons, result.diagnostics
         causes = result.causes
     sub = nx_graph.subgraph(chosen)

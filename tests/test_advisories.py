@@ -49,6 +49,21 @@ class Pkg:
         ),
         (PackageChange.named("openssl"), Pkg("apk", "openssl", None), Match.AFFECTED),
         (
+            PackageChange.named("openssl", below="3.0.13"),
+            Pkg("deb", "openssl", "3.0.11-1~deb12u2"),
+            Match.AFFECTED,
+        ),
+        (
+            PackageChange.named("openssl", below="3.0.13"),
+            Pkg("apk", "openssl", "3.3.1-r0"),
+            Match.NOT_AFFECTED,
+        ),
+        (
+            PackageChange.named("openssl", below="3.0.13"),
+            Pkg("apk", "openssl", "3.0.12-r4"),
+            Match.AFFECTED,
+        ),
+        (
             PackageChange.named("pkg:pypi/Requests"),
             Pkg("pypi", "requests", "2.31.0"),
             Match.AFFECTED,
@@ -92,7 +107,6 @@ def test_matching(change: PackageChange, package: Pkg, expected: Match) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({"name": "openssl", "below": "3.0.13"}, "say which ecosystem"),
         ({"name": "pkg:", "below": None}, "is not a package URL"),
         ({"name": "pkg:cargo/serde", "below": None}, "'cargo' is not one imagegraph reads"),
         (

@@ -105,6 +105,9 @@ def to_data(plan: RebuildPlan) -> dict[str, Any]:
             {"build": build, "unresolved": list(texts)}
             for build, texts in impact.undetermined.items()
         ],
+        "possibly": []
+        if impact is None
+        else [{"image": image, "why": list(why)} for image, why in impact.possibly.items()],
         "schedule": None
         if schedule is None
         else {

@@ -1,0 +1,160 @@
+"""An image's packages: its own (from its Dockerfile or its SBOM) and those of the image it starts from.
+
+A build's own packages are those its Dockerfile installs in the image
+(builder stages excluded) or, when ``[sboms]`` declares an SBOM for it,
+the SBOM's, which win: an SBOM describes the whole image, so nothing more
+is inherited, and Dockerfile packages it does not list are added. Other
+builds inherit the packages of their :meth:`~imagegraph.ImageGraph.base`,
+marked with where they come from. An external image has packages only
+when an SBOM is declared for it.
+
+Debian-family purls need the distribution: it is taken from the external
+image at the bottom of the build's base chain (``ubuntu`` for Ubuntu
+images, else ``debian``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.errors import ImageGraphError, InvalidReference
+from imagegraph.reference import ImageRef
+
+if TYPE_CHECKING:
+    from imagegraph.graph import ImageGraph
+
+__all__ = ["ImagePackage", "image_packages", "own_packages"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePackage:
+    """One package in an image, and where imagegraph learnt of it.
+
+    ``where`` is ``path:line`` of the install command or the SBOM file;
+    ``inherited_from`` the image it comes from, ``None`` for the image's own.
+    """
+
+    purl: str
+    ecosystem: str
+    name: str
+    version: str | None
+    constraint: str | None
+    source: str
+    """``dockerfile`` or ``sbom``."""
+    where: str
+    inherited_from: str | None = None
+
+
+def _sbom_for(graph: ImageGraph, node: str) -> str | None:
+    sboms = graph.inventory.sboms
+    if not sboms:
+        return None
+    if node in sboms:
+        return sboms[node]
+    for key, path in sboms.items():
+        try:
+            if graph.node(key) == node:
+                return path
+        except ImageGraphError:
+            continue
+    return None
+
+
+def _distro(graph: ImageGraph, node: str) -> str:
+    seen: set[str] = set()
+    current: str | None = node
+    while current is not None and current not in seen:
+        seen.add(current)
+        if graph.is_external(current):
+            try:
+                name = ImageRef.parse(current).path
+            except InvalidReference:
+                return "debian"
+            return "ubuntu" if "ubuntu" in name else "debian"
+        current = graph.base(current)
+    return "debian"
+
+
+def own_packages(
+    graph: ImageGraph, node: str
+) -> tuple[tuple[ImagePackage, ...], tuple[Diagnostic, ...]]:
+    """What *node* itself holds (not inherited), and diagnostics about reading it."""
+    cache = graph._cache
+    key = (node, "own-packages")
+    if key in cache:
+        cached: tuple[tuple[ImagePackage, ...], tuple[Diagnostic, ...]] = cache[key]
+        return cached
+    notes: list[Diagnostic] = []
+    found: dict[tuple[str, str], ImagePackage] = {}
+    sbom = _sbom_for(graph, node)
+    if sbom is not None:
+        from imagegraph.sbom import read_sbom
+
+        try:
+            _, listed = read_sbom(Path(graph.inventory.root) / sbom)
+        except ImageGraphError as err:
+            notes.append(Diagnostic("sbom-error", Severity.ERROR, str(err), sbom))
+            listed = []
+        for item in listed:
+            found.setdefault(
+                (item.ecosystem, item.name),
+                ImagePackage(
+                    item.purl, item.ecosystem, item.name, item.version, None, "sbom", sbom
+                ),
+            )
+    if not graph.is_external(node):
+        from imagegraph.packages import dockerfile_packages
+
+        build = graph.build(node)
+        dockerfile = graph.nx.nodes[node].get("dockerfile")
+        if dockerfile is not None:
+            try:
+                use = dockerfile_packages(dockerfile, build.target, distro=_distro(graph, node))
+            except ImageGraphError as err:
+                notes.append(
+                    Diagnostic("package-error", Severity.WARNING, str(err), build.dockerfile)
+                )
+            else:
+                notes.extend(use.diagnostics)
+                for package in use.packages:
+                    if not package.in_image:
+                        continue
+                    found.setdefault(
+                        (package.ecosystem, package.name),
+                        ImagePackage(
+                            package.purl, package.ecosystem, package.name, package.version,
+                            package.constraint, "dockerfile", f"{build.dockerfile}:{package.line}",
+                        ),
+                    )  # fmt: skip
+    result = (tuple(found.values()), tuple(notes))
+    cache[key] = result
+    return result
+
+
+def image_packages(graph: ImageGraph, image: str | ImageRef) -> tuple[ImagePackage, ...]:
+    """Every package in *image*: its own, then inherited ones not overridden.
+
+    An image with an SBOM inherits nothing: the SBOM already lists what its
+    base put there.
+    """
+    node = graph.node(image)
+    own, _ = own_packages(graph, node)
+    packages = list(own)
+    if _sbom_for(graph, node) is None:
+        base = graph.base(node) if not graph.is_external(node) else None
+        if base is not None:
+            names = {(p.ecosystem, p.name) for p in own}
+            for package in image_packages(graph, base):
+                if (package.ecosystem, package.name) in names:
+                    continue  # reinstalled here: the image's own version counts
+                origin = package.inherited_from or base
+                packages.append(
+                    ImagePackage(
+                        package.purl, package.ecosystem, package.name, package.version,
+                        package.constraint, package.source, package.where, origin,
+                    )
+                )  # fmt: skip
+    return tuple(packages)
