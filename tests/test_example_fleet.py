@@ -77,3 +77,65 @@ def test_file_changes_on_the_example_fleet(path: str, rebuilt: int) -> None:
     from imagegraph import FileChange
 
     assert len(scan(FLEET).plan([FileChange.of([path])])) == rebuilt
+
+
+def test_openssl_below_a_version() -> None:
+    from imagegraph import PackageChange
+
+    graph = scan(FLEET)
+    change = PackageChange.named("openssl", below="3.0.13")
+    result = graph.impact([change])
+    # The upstream Debian SBOM says 3.0.11-1~deb12u2; Alpine's 3.3.2-r0 is newer.
+    assert result.matched[str(change)] == ("docker.io/library/debian:bookworm",)
+    assert len(result.affected) == 18
+    assert list(result.possibly) == ["reports"]  # installs openssl without a version
+    assert "reports" not in result.affected
+    assert len(graph.impact([change], include_unknown=True).affected) == 19
+
+
+def test_packages_are_inherited_with_their_origin() -> None:
+    graph = scan(FLEET)
+    by_name = {p.name: p for p in graph.packages("api")}
+    assert by_name["openssl"].version == "3.0.11-1~deb12u2"
+    assert by_name["openssl"].source == "sbom"
+    assert by_name["openssl"].inherited_from == "docker.io/library/debian:bookworm"
+    assert by_name["ca-certificates"].inherited_from == "debian"
+    assert by_name["ca-certificates"].where == "base/debian/Dockerfile:4"
+
+
+def test_an_osv_advisory_on_the_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    advisory = tmp_path / "osv.json"
+    advisory.write_text(
+        json.dumps(
+            {
+                "id": "DEBIAN-CVE-2024-0727",
+                "affected": [
+                    {
+                        "package": {"ecosystem": "Debian:12", "name": "openssl"},
+                        "ranges": [
+                            {
+                                "type": "ECOSYSTEM",
+                                "events": [{"introduced": "0"}, {"fixed": "3.0.13-1~deb12u1"}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    assert main(["plan", str(FLEET), "--advisory", str(advisory), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    jsonschema.validate(data, plan_schema())
+    assert data["builds"] == 18
+    assert (
+        data["possibly"] == []
+    )  # reports' openssl is an apk package: Debian's advisory does not name it
+
+
+def test_packages_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["packages", str(FLEET), "python-3.12-alpine", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["packages"]
+    assert {(r["purl"], r["inherited_from"]) for r in rows} >= {
+        ("pkg:apk/alpine/openssl@3.3.2-r0", None),
+        ("pkg:apk/alpine/ca-certificates", "alpine"),
+    }
