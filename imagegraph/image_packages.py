@@ -2,7 +2,8 @@
 
 A build's own packages are those its Dockerfile installs in the image
 (builder stages excluded) or, when ``[sboms]`` declares an SBOM for it,
-the SBOM's, which win: an SBOM describes the whole image, so nothing more
+the SBOM's (``[sboms]`` in the config, or a file named after the image in
+``sbom_dir``), which win: an SBOM describes the whole image, so nothing more
 is inherited, and Dockerfile packages it does not list are added. Other
 builds inherit the packages of their :meth:`~imagegraph.ImageGraph.base`,
 marked with where they come from. An external image has packages only
@@ -15,6 +16,7 @@ images, else ``debian``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,8 +52,6 @@ class ImagePackage:
 
 def _sbom_for(graph: ImageGraph, node: str) -> str | None:
     sboms = graph.inventory.sboms
-    if not sboms:
-        return None
     if node in sboms:
         return sboms[node]
     for key, path in sboms.items():
@@ -60,6 +60,18 @@ def _sbom_for(graph: ImageGraph, node: str) -> str | None:
                 return path
         except ImageGraphError:
             continue
+    directory = graph.inventory.sbom_dir
+    if directory is None:
+        return None
+    if graph.is_external(node):
+        stem = re.sub(r"[/:@]", "_", ImageRef.parse(node).familiar)
+    else:
+        stem = node.replace("/", "_")
+    root = Path(graph.inventory.root)
+    for suffix in (".cdx.json", ".spdx.json", ".json"):
+        candidate = f"{directory}/{stem}{suffix}" if directory != "." else f"{stem}{suffix}"
+        if (root / candidate).is_file():
+            return candidate
     return None
 
 

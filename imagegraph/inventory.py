@@ -111,6 +111,10 @@ class Inventory:
     """Image (a build name or an image reference) -> SBOM file relative to the
     root, from ``[sboms]`` in the config: real package inventories that win
     over what the Dockerfiles say."""
+    sbom_dir: str | None = None
+    """A directory of SBOMs named after their image (``sbom_dir`` in the
+    config): ``<build name>`` or the image's familiar reference with ``/``
+    and ``:`` as ``_``, then ``.cdx.json``, ``.spdx.json`` or ``.json``."""
     sources: tuple[str, ...] = ()
     """The declaration files read, relative to the root."""
     diagnostics: tuple[Diagnostic, ...] = ()

@@ -296,3 +296,39 @@ def test_since_a_git_revision(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "git diff no-such-rev" in err
     code, _, err = run(capsys, "plan", str(fleet), "--since", "--output=/tmp/x")
     assert code in (1, 2)
+
+
+def test_package_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = small_fleet(tmp_path)
+    (fleet / "app/Dockerfile").write_text("FROM acme/os:1\nRUN pip install requests==2.31.0\n")
+    (fleet / "tool/Dockerfile").write_text("FROM alpine:3\nRUN pip install requests\n")
+    code, out, _ = run(
+        capsys, "plan", str(fleet), "--package", "pkg:pypi/requests", "--below", "2.32.0"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert [[b["name"] for b in w["builds"]] for w in data["waves"]] == [["app"]]
+    assert data["possibly"] == [
+        {
+            "image": "tool",
+            "why": ["requests, version not known (tool/Dockerfile:2): pypi requests below 2.32.0"],
+        }
+    ]
+    code, out, _ = run(
+        capsys,
+        "plan",
+        str(fleet),
+        "--package",
+        "requests",
+        "--below",
+        "2.32.0",
+        "--include-unknown",
+    )
+    assert [[b["name"] for b in w["builds"]] for w in json.loads(out)["waves"]] == [["app", "tool"]]
+    code, _, err = run(capsys, "plan", str(fleet), "--below", "2.0")
+    assert code == 1
+    assert "--below needs exactly one --package" in err
+    code, out, _ = run(capsys, "packages", str(fleet), "app", "--format", "table")
+    assert code == 0
+    assert "pypi/requests" in out
+    assert "2.31.0" in out

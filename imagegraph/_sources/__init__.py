@@ -27,8 +27,10 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
     aliases: dict[str, str] = {}
     exclude: list[str] = []
     sboms: dict[str, str] = {}
+    sbom_dir: str | None = None
     if config is not None:
         aliases, exclude, sboms = config.aliases, config.exclude, config.sboms
+        sbom_dir = config.sbom_dir
         results.append(config_images(config, root))
         results.extend(_declared_sources(config, root))
     else:
@@ -69,6 +71,7 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         builds=tuple(builds),
         aliases=aliases,
         sboms=sboms,
+        sbom_dir=sbom_dir,
         sources=tuple(dict.fromkeys(files)),
         diagnostics=tuple(diagnostics),
     )

@@ -20,7 +20,7 @@ from imagegraph.inventory import ConfigError, ImageBuild
 
 __all__ = ["Config", "read_config"]
 
-_TOP_KEYS = {"aliases", "exclude", "sboms", "image", "bake", "compose", "manifests"}
+_TOP_KEYS = {"aliases", "exclude", "sboms", "sbom_dir", "image", "bake", "compose", "manifests"}
 _IMAGE_KEYS = {
     "name", "dockerfile", "context", "tags", "args", "target", "platforms", "contexts", "matrix",
 }  # fmt: skip
@@ -35,6 +35,7 @@ class Config:
     aliases: dict[str, str] = field(default_factory=dict)
     exclude: list[str] = field(default_factory=list)
     sboms: dict[str, str] = field(default_factory=dict)
+    sbom_dir: str | None = None
     """Image (a build name or a reference) -> SBOM file, relative to the root."""
     images: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
     bake: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
@@ -72,6 +73,8 @@ def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | 
     config = Config(path=path, display=display)
     config.aliases = _string_table(data.get("aliases", {}), "aliases", display, None)
     config.exclude = _string_list(data.get("exclude", []), "exclude", display, None)
+    sbom_dir = _string(data.get("sbom_dir"), "sbom_dir", display, None)
+    config.sbom_dir = relative(root, path.parent, sbom_dir) if sbom_dir else None
     config.sboms = {
         image: relative(root, path.parent, sbom)
         for image, sbom in _string_table(data.get("sboms", {}), "sboms", display, None).items()
