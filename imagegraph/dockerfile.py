@@ -53,7 +53,12 @@ from typing import Literal
 from imagegraph._shell import UNKNOWN, Env, ShellError, Unknown, expand
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
-from imagegraph.instructions import Instruction, csv_fields, parse_instructions
+from imagegraph.instructions import (
+    Instruction,
+    ParsedInstructions,
+    csv_fields,
+    parse_instructions,
+)
 from imagegraph.reference import ImageRef
 
 __all__ = [
@@ -295,6 +300,66 @@ def parse_dockerfile(
     return _Builder(text, path, dict(build_args or {}), diagnostics).build()
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a Dockerfile's text says whatever the build arguments: the part a scan caches.
+
+    ``parsed`` holds every instruction, or only an outline (see
+    :mod:`imagegraph._fastpath`) when ``ends`` is set; ``error`` is the
+    refusal when BuildKit would not read the file at all; ``diagnostics``
+    come from decoding it. :func:`resolve_dockerfile` finishes the work for
+    one build's arguments.
+    """
+
+    parsed: ParsedInstructions | None
+    ends: tuple[int, ...] | None
+    error: ImageGraphError | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Positional construction unpickles fast (parse caches, process pools).
+        return (Prepared, (self.parsed, self.ends, self.error, self.diagnostics))
+
+
+def prepare_dockerfile(text: str | bytes, *, path: str | None = None) -> Prepared:
+    """The build-argument-independent reading of *text*, fast where the file allows.
+
+    >>> prepared = prepare_dockerfile("FROM a AS b\\nRUN make\\nFROM b")
+    >>> resolve_dockerfile(prepared, build_args={}).stages[1].base
+    StageRef(index=0, name='b', kind='from', line=3)
+    """
+    from imagegraph._fastpath import outline
+
+    diagnostics: list[Diagnostic] = []
+    if isinstance(text, bytes):
+        text = _decode(text, path, diagnostics)
+    found = outline(text, path)
+    if found is not None:
+        return Prepared(found.parsed, found.ends, None, tuple(diagnostics))
+    try:
+        parsed = parse_instructions(text, path=path)
+    except DockerfileSyntaxError as err:
+        return Prepared(None, None, err, tuple(diagnostics))
+    return Prepared(parsed, None, None, tuple(diagnostics))
+
+
+def resolve_dockerfile(
+    prepared: Prepared, *, build_args: Mapping[str, str] | None = None, path: str | None = None
+) -> Dockerfile:
+    """Stages and parents of a prepared Dockerfile under *build_args*.
+
+    The result equals :func:`parse_dockerfile`'s except that, when the file
+    was read as an outline, ``instructions`` (of the file and of each stage)
+    holds only the instructions the stages and parents come from.
+    Raises what :func:`parse_dockerfile` raises.
+    """
+    if prepared.error is not None:
+        raise prepared.error
+    assert prepared.parsed is not None
+    builder = _Builder("", path, dict(build_args or {}), list(prepared.diagnostics))
+    return builder.build(prepared.parsed, prepared.ends)
+
+
 def load_dockerfile(
     path: str | os.PathLike[str], *, build_args: Mapping[str, str] | None = None
 ) -> Dockerfile:
@@ -368,8 +433,13 @@ class _Builder:
     def note(self, code: str, severity: Severity, message: str, line: int) -> None:
         self.diagnostics.append(Diagnostic(code, severity, message, self.path, line))
 
-    def build(self) -> Dockerfile:
-        parsed = parse_instructions(self.text, path=self.path)
+    def build(
+        self, parsed: ParsedInstructions | None = None, ends: tuple[int, ...] | None = None
+    ) -> Dockerfile:
+        """*parsed* is the file's instructions (parsed here when ``None``); *ends*
+        the last line of each stage when *parsed* holds only an outline."""
+        if parsed is None:
+            parsed = parse_instructions(self.text, path=self.path)
         self.escape = parsed.escape
         self.diagnostics.extend(parsed.diagnostics)
         instructions = parsed.instructions
@@ -417,7 +487,9 @@ class _Builder:
         parents: list[Parent] = []
         earlier: dict[str, int] = {}
         for index, (begin, end) in enumerate(spans):
-            stage = self.stage(index, instructions[begin:end], earlier, names)
+            body = instructions[begin:end]
+            last = body[-1].end_line if ends is None else ends[index]
+            stage = self.stage(index, body, earlier, names, last)
             stages.append(stage)
             parents.extend(use for use in stage.uses if isinstance(use, Parent))
             if stage.name is not None:
@@ -483,6 +555,7 @@ class _Builder:
         body: tuple[Instruction, ...],
         earlier: dict[str, int],
         names: dict[str, int],
+        end_line: int,
     ) -> Stage:
         head = body[0]
         args = head.args
@@ -520,7 +593,7 @@ class _Builder:
             platform=platform,
             platform_value=platform_value,
             line=head.line,
-            end_line=body[-1].end_line,
+            end_line=end_line,
             instructions=body,
             uses=tuple(uses),
         )

@@ -101,6 +101,17 @@ class Instruction:
     written: str = field(default="", compare=False)
     """The keyword as written (``from``, ``Run``)."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Positional construction: much faster to unpickle (parse caches, process
+        # pools) than the field-by-field state a slotted dataclass falls back on.
+        return (
+            Instruction,
+            (
+                self.keyword, self.args, self.flags, self.line, self.end_line, self.original,
+                self.json, self.heredocs, self.trigger, self.written,
+            ),
+        )  # fmt: skip
+
     def flag(self, name: str) -> str | None:
         """The value of flag ``--name`` (the last one if repeated); ``"true"`` for a bare flag."""
         found: str | None = None
@@ -141,6 +152,12 @@ class ParsedInstructions:
     directives: dict[str, str]
     escape: str
     diagnostics: tuple[Diagnostic, ...]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            ParsedInstructions,
+            (self.instructions, self.directives, self.escape, self.diagnostics),
+        )
 
 
 def parse_instructions(text: str, *, path: str | None = None) -> ParsedInstructions:

@@ -1,0 +1,276 @@
+"""The outline of a Dockerfile: only the instructions the image graph needs, read fast.
+
+A scan of a large fleet needs, from each Dockerfile, its global ``ARG``\\ s,
+its ``FROM`` lines, ``COPY --from`` and ``RUN --mount=from=``, plus the
+certainty that BuildKit would accept every other line. The full parser in
+:mod:`imagegraph.instructions` builds an :class:`~imagegraph.Instruction`
+for every line; this module gets the same answer for the common shape of
+file at a fraction of the cost:
+
+* whole-file checks (one regular expression each) decide whether the file
+  is in the fast subset: no carriage returns, heredocs, escaped escape
+  characters or empty lines inside continuations, no exotic
+  whitespace, no overlong lines, and the default escape character;
+* logical lines are cut out by one regular expression, at C speed;
+* a line whose shape is known to pass BuildKit's checks (``RUN make``,
+  ``ENV A=1``, ``ENTRYPOINT ["/app"]``, ``RUN --mount=type=cache,...``)
+  and that the graph does not need is only counted;
+* every other line goes through the full parser's own splitting and
+  checks, so what is kept is exactly what the full parser would keep.
+
+Whenever the file is outside the subset, or the full parser's code raises
+on a line, :func:`outline` returns ``None`` and the caller parses the whole
+file with :func:`imagegraph.instructions.parse_instructions`, which gives
+the exact error. The tests compare both routes on every Dockerfile they have.
+"""
+
+from __future__ import annotations
+
+import re
+
+from imagegraph._shell import GO_SPACE, ShellError
+from imagegraph.errors import DockerfileSyntaxError
+from imagegraph.instructions import (
+    _DIRECTIVE,
+    _KNOWN_DIRECTIVES,
+    MAX_LINE_BYTES,
+    Instruction,
+    ParsedInstructions,
+    _check,
+    _split_node,
+    csv_fields,
+)
+
+__all__ = ["Outline", "outline"]
+
+# Anything here (or a carriage return, or "<<") sends the whole file to the full parser.
+_EXOTIC_SPACE = re.compile(r"[\v\f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_AWKWARD_ESCAPE = re.compile(
+    r"\\(?:"
+    r"\\[ \t]*(?:\n|\Z)"  # an escaped escape character at a line's end
+    # an empty line inside a continuation (a warning), or a comment line ending the file in one
+    r"|[ \t]*\n(?:[ \t]*#[^\n]*\n)*[ \t]*(?:\n|\Z|#[^\n]*\Z)"
+    r"|[ \t]*\Z"  # a continuation at the end of the file
+    r")"
+)
+_LONG_LINE = re.compile(rf"[^\n]{{{MAX_LINE_BYTES // 4 + 1},}}")
+# One physical blank or comment line, or one logical line with its continuations.
+_LINE = re.compile(
+    r"(?P<comment>[ \t]*(?:#[^\n]*)?)(?:\n|\Z)"
+    r"|(?P<logical>[^\n\\]*(?:\\[ \t]*\n(?:[ \t]*#[^\n]*\n)*[^\n\\]*|\\[^\n][^\n\\]*)*)(?:\n|\Z)"
+)
+# A line continuation, with the comment lines inside it that BuildKit drops.
+_CONTINUATION = re.compile(r"\\[ \t]*\n(?:[ \t]*#[^\n]*\n)*")
+
+# Lines BuildKit accepts and the graph does not need. Each alternative is a
+# shape for which the full parser's split and checks are known to succeed;
+# _TRIVIAL reads a logical line (continuations joined), _TRIVIAL_RUN a run
+# of them in the raw text, where only RUN/CMD/ENTRYPOINT commands may span
+# continuations (and single-line shapes hold no backslash at all).
+_BLANKS = r"[ \t]+"
+_JSON_STRINGS = r'\[[ \t]*(?:"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*)?[ \t]*\][ \t]*'
+_MOUNT_FIELD = r"(?![Ff][Rr][Oo][Mm]=)[^\s\"'\\,]*"
+_MOUNT = rf"--mount={_MOUNT_FIELD}(?:,{_MOUNT_FIELD})*"
+_PAIR = r"""[^\s"'\\=]+=(?:"[^"\\\n]*"|'[^'\\\n]*'|[^\s"'\\]*)"""
+_ID_VALUE = r"[A-Za-z_][A-Za-z0-9_]*(?:=[^\s\"'\\]*)?"
+_SINGLE_LINE = (
+    rf"|(?:env|label){_BLANKS}(?:{_PAIR}(?:{_BLANKS}{_PAIR})*[ \t]*"
+    r"|[A-Za-z_][A-Za-z0-9_]*[ \t]+[^\s\\][^\n\\]*)"
+    r"|(?:user|workdir|maintainer|stopsignal|expose)[ \t]+(?!--)[^\s\\][^\n\\]*"
+    r"|volume[ \t]+(?!--|\[)[^\s\\][^\n\\]*"
+    r"|(?:copy|add)[ \t]+(?!--|\[)[^\s\\]+(?:[ \t]+[^\s\\]+)+[ \t]*"
+    rf"|arg{_BLANKS}{_ID_VALUE}(?:{_BLANKS}{_ID_VALUE})*[ \t]*"
+    rf"|healthcheck{_BLANKS}(?:none[ \t]*|cmd{_BLANKS}(?:(?!--)[^\[\s\\][^\n\\]*|{_JSON_STRINGS}))"
+)
+_COMMAND = rf"(?!--)(?:[^\[ \t].*|{_JSON_STRINGS})"
+_TRIVIAL = re.compile(
+    rf"(?i:(?:run(?:{_BLANKS}{_MOUNT})*|cmd|entrypoint){_BLANKS}{_COMMAND}{_SINGLE_LINE})"
+)
+_RAW_CONTINUATION = r"\\[ \t]*\n(?:[ \t]*#[^\n]*\n)*"
+_RAW_COMMAND = (
+    rf"(?:{_RAW_CONTINUATION}[ \t]*)*"
+    rf"(?:(?!--)[^\[\s\\](?:[^\n\\]++|{_RAW_CONTINUATION}|\\(?![ \t]*\n)[^\n])*+|{_JSON_STRINGS})"
+)
+_TRIVIAL_RUN = re.compile(
+    r"(?:(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*"
+    rf"(?i:(?:run(?:{_BLANKS}{_MOUNT})*|cmd|entrypoint){_BLANKS}{_RAW_COMMAND}{_SINGLE_LINE})\n)*"
+)
+
+
+# A keyword, plain --flags and plain words: what _quick splits without the full lexers.
+_PLAIN_WORDS = re.compile(
+    r"([A-Za-z]+)((?:[ \t]+--[A-Za-z-]+(?:=[^\s\"'\\]*)?)*)[ \t]+"
+    r"((?!--)[^\s\"'\\\[][^\"'\\]*?)[ \t]*"
+)
+_WORDS = re.compile(r"[ \t]+")
+
+
+class Outline:
+    r"""The instructions of a Dockerfile that its stages and parents depend on.
+
+    ``parsed.instructions`` holds the global ``ARG``\\ s, every ``FROM``,
+    each ``COPY`` with ``--from`` and each ``RUN`` whose mounts name a
+    source; ``ends`` holds, for each stage, the last line of its last
+    instruction (kept or not), which :class:`imagegraph.Stage` reports.
+    """
+
+    __slots__ = ("ends", "parsed")
+
+    def __init__(self, parsed: ParsedInstructions, ends: tuple[int, ...]) -> None:
+        self.parsed = parsed
+        self.ends = ends
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Outline, (self.parsed, self.ends))
+
+
+def outline(text: str, path: str | None) -> Outline | None:
+    """The outline of *text*, or ``None`` when the full parser must read it.
+
+    >>> o = outline("ARG V=1\\nFROM a:$V AS b\\nRUN make\\nCOPY --from=b /x /y\\n", None)
+    >>> [i.keyword for i in o.parsed.instructions], o.ends
+    (['ARG', 'FROM', 'COPY'], (4,))
+    >>> outline("FROM a\\nRUN <<EOF\\nx\\nEOF\\n", None) is None
+    True
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if (
+        "\r" in text
+        or "<<" in text
+        or (not text.isascii() and _EXOTIC_SPACE.search(text))
+        or ("\\" in text and _AWKWARD_ESCAPE.search(text))
+        or (len(text) > MAX_LINE_BYTES // 4 and _LONG_LINE.search(text))
+    ):
+        return None
+    if not text.endswith("\n"):
+        text += "\n"  # the same file to BuildKit, and every line now ends alike
+    kept: list[Instruction] = []
+    ends: list[int] = []
+    directives: dict[str, str] = {}
+    header = True
+    seen_from = False
+    last_end = 0
+    lineno = 1
+    pos = 0
+    size = len(text)
+    trivial = _TRIVIAL.fullmatch
+    trivial_run = _TRIVIAL_RUN.match
+    match_line = _LINE.match
+    while pos < size:
+        if seen_from:
+            run_end = trivial_run(text, pos).end()  # type: ignore[union-attr]
+            if run_end > pos:
+                lineno += text.count("\n", pos, run_end)
+                pos = run_end
+                last_end = lineno - 1
+                if pos >= size:
+                    break
+        match = match_line(text, pos)
+        if match is None:  # pragma: no cover - the pattern matches every line
+            return None
+        pos = match.end()
+        segment = match.group("logical")
+        if segment is None:
+            if header:
+                comment = match.group("comment").lstrip(" \t")
+                known = _directive(comment, directives) if comment else False
+                if known is None:
+                    return None
+                header = known
+            lineno += 1
+            continue
+        header = False
+        start = lineno
+        if "\\" in segment:
+            newlines = segment.count("\n")
+            if newlines:
+                segment = _CONTINUATION.sub("", segment)
+            lineno += newlines
+        end = lineno
+        lineno += 1
+        logical = segment.lstrip(GO_SPACE)
+        if seen_from and trivial(logical):
+            last_end = end
+            continue
+        try:
+            instruction = _quick(logical, start, end)
+            if instruction is None:
+                node = _split_node(logical, "\\")
+                instruction = Instruction(
+                    keyword=node.keyword, args=node.args, flags=node.flags, line=start,
+                    end_line=end, original=logical, json=node.json, trigger=node.trigger,
+                    written=node.written,
+                )  # fmt: skip
+            _check(instruction, "\\", _refuse)
+            keyword = instruction.keyword
+            if keyword == "FROM":
+                if seen_from:
+                    ends.append(last_end)
+                seen_from = True
+                kept.append(instruction)
+            elif not seen_from:
+                if keyword != "ARG":
+                    return None  # the full parser raises "no build stage"
+                kept.append(instruction)
+            elif (keyword == "COPY" and instruction.flag("from")) or (
+                keyword == "RUN" and any(_names_source(m) for m in instruction.flag_values("mount"))
+            ):
+                kept.append(instruction)
+        except (ShellError, ValueError, RecursionError, DockerfileSyntaxError):
+            return None  # the full parser says exactly what is wrong
+        last_end = end
+    if not seen_from:
+        return None
+    ends.append(last_end)
+    return Outline(ParsedInstructions(tuple(kept), directives, "\\", ()), tuple(ends))
+
+
+def _quick(logical: str, start: int, end: int) -> Instruction | None:
+    """``FROM``, ``COPY`` and ``ARG`` lines with plain words split as the full parser
+    would split them (no quotes, escapes or JSON); ``None`` for anything else."""
+    match = _PLAIN_WORDS.fullmatch(logical)
+    if match is None:
+        return None
+    written = match.group(1)
+    keyword = written.upper()
+    flags = match.group(2)
+    if keyword not in ("FROM", "COPY") and not (keyword == "ARG" and not flags):
+        return None
+    return Instruction(
+        keyword=keyword,
+        args=tuple(_WORDS.split(match.group(3))),
+        flags=tuple(_WORDS.split(flags.strip(" \t"))) if flags else (),
+        line=start,
+        end_line=end,
+        original=logical,
+        written=written,
+    )
+
+
+def _directive(comment: str, directives: dict[str, str]) -> bool | None:
+    """Read a header comment as the full parser does: ``True`` for a directive,
+    ``False`` for a plain comment (which ends the header), ``None`` to hand the
+    file over to the full parser."""
+    match = _DIRECTIVE.fullmatch(comment[1:].lstrip(GO_SPACE))
+    if match is None or match.group(1).lower() not in _KNOWN_DIRECTIVES:
+        return False
+    key, value = match.group(1).lower(), match.group(2)
+    if key in directives or key == "escape":
+        return None  # a duplicate (an error) or an escape directive (rare)
+    directives[key] = value
+    return True
+
+
+def _names_source(spec: str) -> bool:
+    return any(
+        key.lower() == "from" and has_value
+        for key, has_value, _ in (item.partition("=") for item in csv_fields(spec))
+    )
+
+
+def _refuse(
+    message: str, line: int, end_line: int | None = None, source: str | None = None
+) -> DockerfileSyntaxError:
+    # Only a signal here: the full parser reads the file again and reports it exactly.
+    return DockerfileSyntaxError(message, path=None, line=line)
