@@ -121,7 +121,7 @@ def own_packages(
         from imagegraph.packages import dockerfile_packages
 
         build = graph.build(node)
-        dockerfile = graph.nx.nodes[node].get("dockerfile")
+        dockerfile = graph.dockerfile(node)
         if dockerfile is not None:
             try:
                 use = dockerfile_packages(dockerfile, build.target, distro=_distro(graph, node))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,12 +80,7 @@ class ImageRef:
         ...                aliases={"mirror.corp/hub": "docker.io"}).familiar
         'debian:12'
         """
-        registry, path, tag, digest = _split(text)
-        if aliases:
-            registry, path = _apply_aliases(registry, path, aliases)
-        if tag is None and digest is None:
-            tag = "latest"
-        return cls(registry, path, tag, digest, text)
+        return _parse(text, tuple(aliases.items()) if aliases else ())
 
     @property
     def name(self) -> str:
@@ -203,3 +199,16 @@ def _normalise_prefix(prefix: str) -> str:
         return DEFAULT_REGISTRY if prefix == _LEGACY_REGISTRY else prefix
     registry, path = _split_registry(prefix)
     return f"{registry}/{path}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(text: str, aliases: tuple[tuple[str, str], ...]) -> ImageRef:
+    # A fleet names the same few hundred images thousands of times; the
+    # result is immutable, so one parse serves every use (InvalidReference
+    # is raised afresh each time: lru_cache does not keep exceptions).
+    registry, path, tag, digest = _split(text)
+    if aliases:
+        registry, path = _apply_aliases(registry, path, dict(aliases))
+    if tag is None and digest is None:
+        tag = "latest"
+    return ImageRef(registry, path, tag, digest, text)

@@ -22,6 +22,8 @@ __all__ = [
     "relative",
 ]
 
+# Relative, "/"-separated, no empty, "." or ".." components.
+_PLAIN_PATH = re.compile(r"(?!\.\.?(?:/|$))[^/\\]+(?:/(?!\.\.?(?:/|$))[^/\\]+)*/?")
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -47,6 +49,8 @@ def relative(root: Path, base: Path, path: str) -> str:
     >>> relative(Path("/r"), Path("/r"), ".")
     '.'
     """
+    if base == root and _PLAIN_PATH.fullmatch(path):
+        return path.rstrip("/")  # already normal: the common case, thousands of times
     root_posix = root.as_posix()
     joined = posixpath.normpath(posixpath.join(base.as_posix(), path.replace("\\", "/")))
     # Outside the repository the result starts with "..", so the user sees where.

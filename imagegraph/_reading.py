@@ -1,0 +1,230 @@
+"""Reading a fleet's Dockerfiles for a scan: a parse cache, and both cores when it pays.
+
+Each Dockerfile is read once, whatever number of builds use it, into a
+:class:`~imagegraph.dockerfile.Prepared` (what its text says whatever the
+build arguments). The cache keeps those between runs, one file per
+repository under the user cache directory, keyed like git's index: an entry
+is reused when the file's size, modification and change times and inode
+are those recorded, and, for an entry recorded within the file system's
+timestamp granularity of its last change (git's "racy" case), when its
+content hash matches too. Anything else, a changed imagegraph version, or a
+cache file that cannot be read, is ignored and rewritten, never trusted.
+
+The cache file is written to a temporary name and renamed into place, so
+concurrent runs each see a whole file (the last one to finish wins); it
+holds only the Dockerfiles of the last scan, and at most
+:data:`MAX_CACHE_FILES` repositories are kept (the least recently used go).
+It is read with an unpickler that only builds imagegraph's own value types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from imagegraph.dockerfile import Prepared, prepare_dockerfile
+
+__all__ = [
+    "MAX_CACHE_FILES",
+    "PARALLEL_THRESHOLD",
+    "Progress",
+    "cache_directory",
+    "read_dockerfiles",
+]
+
+MAX_CACHE_FILES = 32
+"""Repositories whose parse results are kept; the least recently scanned go first."""
+PARALLEL_THRESHOLD = 2000
+"""Dockerfiles to parse before a process pool pays for its start-up."""
+_FORMAT = 1
+_RACY_NS = 2_000_000_000  # coarse file systems record times to the second or two
+_CHUNK = 256
+
+Progress = Callable[[int], None]
+"""Called with the number of Dockerfiles just read."""
+# path -> (size, mtime_ns, ctime_ns, inode, content hash or b"", prepared)
+_Entry = tuple[int, int, int, int, bytes, Prepared]
+
+
+def cache_directory() -> Path:
+    """Where parse caches live: ``IMAGEGRAPH_CACHE_DIR``, else the user cache directory."""
+    override = os.environ.get("IMAGEGRAPH_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("imagegraph", appauthor=False))
+
+
+def read_dockerfiles(
+    root: Path,
+    paths: Sequence[str],
+    *,
+    cache: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Prepared | OSError]:
+    """Every Dockerfile of *paths* (relative to *root*) prepared, or the error reading it.
+
+    *jobs* is the number of processes to parse with (default: the cores,
+    once there are :data:`PARALLEL_THRESHOLD` files to parse; 1 parses here).
+    """
+    from imagegraph import __version__
+
+    store = _Store(root, __version__) if cache else None
+    old = store.load() if store is not None else {}
+    result: dict[str, Prepared | OSError] = {}
+    fresh: dict[str, _Entry] = {}
+    todo: list[tuple[str, bytes, os.stat_result]] = []
+    started = time.time_ns()
+    for path in dict.fromkeys(paths):
+        full = os.path.join(root, path)
+        try:
+            stat = os.stat(full)
+        except OSError as err:
+            result[path] = err
+            continue
+        entry = old.get(path)
+        if entry is not None and entry[:4] == _stamp(stat):
+            if not entry[4]:
+                result[path] = entry[5]
+                fresh[path] = entry
+                continue
+            data = _read(full, result, path)
+            if data is None:
+                continue
+            if hashlib.blake2b(data, digest_size=16).digest() == entry[4]:
+                result[path] = entry[5]
+                fresh[path] = entry
+                continue
+        else:
+            data = _read(full, result, path)
+            if data is None:
+                continue
+        todo.append((path, data, stat))
+    if progress is not None and len(result):
+        progress(len(result))
+    prepared = _prepare(todo, jobs, progress)
+    for (path, data, stat), item in zip(todo, prepared, strict=True):
+        result[path] = item
+        racy = started - stat.st_mtime_ns < _RACY_NS or started - stat.st_ctime_ns < _RACY_NS
+        digest = hashlib.blake2b(data, digest_size=16).digest() if racy else b""
+        fresh[path] = (*_stamp(stat), digest, item)
+    if store is not None and (todo or fresh.keys() != old.keys()):
+        store.save(fresh)
+    return result
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def _read(full: str, result: dict[str, Prepared | OSError], path: str) -> bytes | None:
+    try:
+        with open(full, "rb") as handle:
+            return handle.read()
+    except OSError as err:
+        result[path] = err
+        return None
+
+
+def _prepare(
+    todo: list[tuple[str, bytes, os.stat_result]], jobs: int | None, progress: Progress | None
+) -> list[Prepared]:
+    if jobs is None:
+        jobs = (os.cpu_count() or 1) if len(todo) >= PARALLEL_THRESHOLD else 1
+    if jobs <= 1 or len(todo) < 2 * _CHUNK:
+        out = []
+        for index, (path, data, _) in enumerate(todo):
+            out.append(prepare_dockerfile(data, path=path))
+            if progress is not None and index % _CHUNK == _CHUNK - 1:
+                progress(_CHUNK)
+        if progress is not None and len(todo) % _CHUNK:
+            progress(len(todo) % _CHUNK)
+        return out
+    chunks = [
+        [(path, data) for path, data, _ in todo[start : start + _CHUNK]]
+        for start in range(0, len(todo), _CHUNK)
+    ]
+    out = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for done in pool.map(_prepare_chunk, chunks):
+            out.extend(done)
+            if progress is not None:
+                progress(len(done))
+    return out
+
+
+def _prepare_chunk(chunk: list[tuple[str, bytes]]) -> list[Prepared]:
+    return [prepare_dockerfile(data, path=path) for path, data in chunk]
+
+
+class _Store:
+    def __init__(self, root: Path, version: str) -> None:
+        self.directory = cache_directory()
+        key = hashlib.sha256(os.fsencode(os.path.abspath(root))).hexdigest()[:24]
+        self.path = self.directory / f"parse-{key}.pickle"
+        self.header = ("imagegraph-parse-cache", _FORMAT, version, os.fspath(root))
+
+    def load(self) -> dict[str, _Entry]:
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+            header, entries = _SafeUnpickler(io.BytesIO(data)).load()
+        except Exception:  # missing, truncated, foreign or corrupt: start afresh
+            return {}
+        if header != self.header or not isinstance(entries, dict):
+            return {}
+        return entries
+
+    def save(self, entries: dict[str, _Entry]) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                dir=self.directory, prefix=".parse-", suffix=".tmp", delete=False
+            ) as handle:
+                pickle.dump((self.header, entries), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, self.path)
+        except OSError:
+            return  # a cache that cannot be written only costs time
+        self._trim()
+
+    def _trim(self) -> None:
+        try:
+            files = sorted(
+                self.directory.glob("parse-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
+            )
+            for stale in files[MAX_CACHE_FILES:]:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+# What a parse cache may hold: imagegraph's own value types and the builtins inside them.
+_CACHE_TYPES = frozenset(
+    {
+        ("imagegraph.dockerfile", "Prepared"),
+        ("imagegraph.instructions", "ParsedInstructions"),
+        ("imagegraph.instructions", "Instruction"),
+        ("imagegraph.instructions", "Heredoc"),
+        ("imagegraph.diagnostics", "Diagnostic"),
+        ("imagegraph.diagnostics", "Severity"),
+        ("imagegraph.errors", "_rebuild_syntax_error"),
+    }
+)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Builds only the types in :data:`_CACHE_TYPES`; anything else is a corrupt cache."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _CACHE_TYPES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a parse cache")
+        return super().find_class(module, name)
