@@ -15,6 +15,9 @@ from imagegraph.errors import ImageGraphError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from imagegraph.graph import ImageGraph
+    from imagegraph.plan import RebuildPlan
+
 __all__ = ["main"]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_NOT_REACHED = 0, 1, 2, 3
@@ -36,6 +39,18 @@ def _add_fleet_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--config", metavar="FILE", help="an imagegraph.toml to use instead of PATH/imagegraph.toml"
+    )
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the parse cache (kept under the user cache directory, "
+        "or IMAGEGRAPH_CACHE_DIR)",
+    )
+    command.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="processes that parse Dockerfiles (default: every core on large fleets)",
     )
 
 
@@ -133,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument(
         "--format",
-        choices=("table", "json", "gha", "bake", "make"),
+        choices=("table", "json", "gha", "bake", "make", "argo"),
         default=None,
         help="table on a terminal, json when piped (default)",
     )
@@ -288,12 +303,11 @@ def _report(diagnostics: Iterable[Diagnostic]) -> int:
 
 def _plan_command(args: argparse.Namespace) -> int:
     from imagegraph.advisories import PackageChange, load_osv
-    from imagegraph.graph import scan
     from imagegraph.impact import Change, FileChange
     from imagegraph.plan import load_durations
     from imagegraph.render import plan as render
 
-    graph = scan(args.path, config=args.config)
+    graph = _scan(args)
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
     max_parallel = args.max_parallel
     if fmt == "gha" and max_parallel is None:
@@ -345,9 +359,39 @@ def _plan_command(args: argparse.Namespace) -> int:
             "gha": render.to_gha,
             "bake": render.to_bake,
             "make": render.to_make,
+            "argo": _to_argo,
         }[fmt]
         sys.stdout.write(writer(plan))
     return _report([*advisory_notes, *plan.diagnostics])
+
+
+def _to_argo(plan: RebuildPlan) -> str:
+    from imagegraph.render.argo import to_argo
+
+    return to_argo(plan)
+
+
+def _scan(args: argparse.Namespace) -> ImageGraph:
+    """Scan PATH as the options say, with a progress bar on a terminal's stderr."""
+    from imagegraph.graph import scan
+
+    if not sys.stderr.isatty():
+        return scan(args.path, config=args.config, cache=not args.no_cache, jobs=args.jobs)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    # Transient: the bar is gone once the scan is, and it only appears when
+    # reading takes long enough to be worth watching.
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading Dockerfiles", total=None, visible=False)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, visible=total >= 1000)
+
+        return scan(
+            args.path, config=args.config, cache=not args.no_cache, jobs=args.jobs,
+            progress=progress,
+        )  # fmt: skip
 
 
 def _read_lines(source: str) -> list[str]:
@@ -392,10 +436,9 @@ def _git_changed_files(path: str, revision: str) -> list[str]:
 
 
 def _graph_command(args: argparse.Namespace) -> int:
-    from imagegraph.graph import scan
     from imagegraph.render import graph as render
 
-    graph = scan(args.path, config=args.config)
+    graph = _scan(args)
     impact = graph.impact(args.changed) if args.changed else None
     fmt = args.format or ("tree" if sys.stdout.isatty() else "json")
     if fmt == "tree":
@@ -407,10 +450,9 @@ def _graph_command(args: argparse.Namespace) -> int:
 
 
 def _why_command(args: argparse.Namespace) -> int:
-    from imagegraph.graph import scan
     from imagegraph.render.graph import display_name
 
-    graph = scan(args.path, config=args.config)
+    graph = _scan(args)
     node = graph.node(args.image)
     result = graph.impact(args.changed)
     code = _report([*graph.diagnostics, *result.diagnostics])
@@ -436,10 +478,9 @@ def _why_command(args: argparse.Namespace) -> int:
 def _packages_command(args: argparse.Namespace) -> int:
     import json
 
-    from imagegraph.graph import scan
     from imagegraph.image_packages import own_packages
 
-    graph = scan(args.path, config=args.config)
+    graph = _scan(args)
     images = [graph.node(args.image)] if args.image else [b.name for b in graph.builds]
     rows = []
     notes: list[Diagnostic] = list(graph.diagnostics)

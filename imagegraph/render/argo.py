@@ -1,0 +1,188 @@
+"""A rebuild plan as an Argo Workflows ``Workflow``: a DAG whose tasks wait for their parents.
+
+Argo, not imagegraph, runs a plan of tens of thousands of builds on a
+Kubernetes cluster. :func:`to_argo` writes a ``Workflow`` (JSON, which
+``argo submit`` and ``kubectl create -f`` read like YAML) whose entrypoint
+is a ``dag`` template with one task per build: its ``dependencies`` are the
+build's planned parents, so a child starts as soon as its own parents are
+built, not when a whole wave is; ``spec.parallelism`` caps the builds that
+run at once. Each task passes the build's parameters (``context``,
+``dockerfile``, ``tags``, ``build-args``, ``target``, ``platforms``) to one
+``build`` template that runs ``buildctl-daemonless.sh`` from the rootless
+BuildKit image; replace that template (or point ``--argo-image`` at your
+own builder image) to build the way your cluster does.
+
+Kubernetes keeps an object under about 1 MB (etcd's request limit), so a
+plan whose Workflow would be larger is written as a ``List``: one
+``WorkflowTemplate`` per slice of a wave (builds of one wave never wait for
+each other) and a ``Workflow`` whose DAG runs the slices, each after every
+slice of the wave before it. Create the templates first
+(``kubectl create -f plan.json`` does both, in order).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from imagegraph.plan import PlannedBuild, RebuildPlan
+
+__all__ = ["ARGO_MAX_BYTES", "BUILDKIT_IMAGE", "to_argo"]
+
+ARGO_MAX_BYTES = 1_000_000
+"""Largest Workflow or WorkflowTemplate written as one object."""
+BUILDKIT_IMAGE = "moby/buildkit:v0.16.0-rootless"
+"""The image of the default ``build`` template."""
+_PARAMETERS = ("image", "context", "dockerfile", "tags", "build-args", "target", "platforms")
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def _dns_names(names: list[str]) -> dict[str, str]:
+    # Task names: DNS-1123 labels (lower case, digits, '-', at most 63 characters), distinct.
+    result: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        base = _NOT_DNS.sub("-", name.lower()).strip("-")[:55].strip("-") or "build"
+        if base[0].isdigit():
+            base = "b-" + base[:53]
+        unique, counter = base, 2
+        while unique in used:
+            unique, counter = f"{base}-{counter}", counter + 1
+        used.add(unique)
+        result[name] = unique
+    return result
+
+
+def _task(planned: PlannedBuild, names: dict[str, str], *, with_needs: bool) -> dict[str, Any]:
+    build = planned.build
+    values = {
+        "image": build.name,
+        "context": build.context,
+        "dockerfile": build.dockerfile,
+        "tags": ",".join(str(tag) for tag in build.tags),
+        "build-args": "\n".join(f"{k}={v}" for k, v in sorted(build.args.items())),
+        "target": build.target or "",
+        "platforms": ",".join(build.platforms),
+    }
+    task: dict[str, Any] = {
+        "name": names[build.name],
+        "template": "build",
+        "arguments": {"parameters": [{"name": key, "value": values[key]} for key in _PARAMETERS]},
+    }
+    if with_needs and planned.needs:
+        task["dependencies"] = sorted(names[parent] for parent in planned.needs)
+    return task
+
+
+def _build_template(image: str) -> dict[str, Any]:
+    script = (
+        "set -eu\nset --\n"
+        'while IFS= read -r arg; do [ -z "$arg" ] || set -- "$@" --opt "build-arg:$arg"; done <<EOF\n'
+        "$BUILD_ARGS\nEOF\n"
+        '[ -z "$TARGET" ] || set -- "$@" --opt "target=$TARGET"\n'
+        '[ -z "$PLATFORMS" ] || set -- "$@" --opt "platform=$PLATFORMS"\n'
+        "exec buildctl-daemonless.sh build --frontend dockerfile.v0 \\\n"
+        '  --local context="$CONTEXT" --local dockerfile="$(dirname "$DOCKERFILE")" \\\n'
+        '  --opt filename="$(basename "$DOCKERFILE")" "$@" \\\n'
+        '  --output "type=image,\\"name=$TAGS\\",push=true"\n'
+    )
+    return {
+        "name": "build",
+        "inputs": {"parameters": [{"name": key} for key in _PARAMETERS]},
+        "script": {
+            "image": image,
+            "command": ["sh"],
+            "source": script,
+            "workingDir": "/workspace",
+            "env": [
+                {
+                    "name": key.upper().replace("-", "_"),
+                    "value": "{{inputs.parameters.%s}}" % key,  # noqa: UP031 - Argo's braces
+                }
+                for key in _PARAMETERS
+            ],
+            "securityContext": {"seccompProfile": {"type": "Unconfined"}, "runAsUser": 1000},
+        },
+    }
+
+
+def _workflow(
+    name: str, tasks: list[dict[str, Any]], parallelism: int | None, image: str, *, kind: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "entrypoint": "rebuild",
+        "templates": [{"name": "rebuild", "dag": {"tasks": tasks}}, _build_template(image)],
+    }
+    if parallelism is not None:
+        spec["parallelism"] = parallelism
+    metadata = {"generateName": f"{name}-"} if kind == "Workflow" else {"name": name}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": kind, "metadata": metadata, "spec": spec}
+
+
+def _size(document: dict[str, Any]) -> int:
+    return len(json.dumps(document, ensure_ascii=False).encode("utf-8"))
+
+
+def to_argo(
+    plan: RebuildPlan,
+    *,
+    name: str = "imagegraph-rebuild",
+    parallelism: int | None = None,
+    image: str = BUILDKIT_IMAGE,
+    max_bytes: int = ARGO_MAX_BYTES,
+) -> str:
+    """The plan as an Argo ``Workflow`` (or, past *max_bytes*, a ``List`` of
+    ``WorkflowTemplate`` slices and the ``Workflow`` that runs them), as JSON.
+
+    *parallelism* defaults to the plan's ``max_parallel``; *name* prefixes
+    the objects' names; *image* is the builder image of the ``build`` template.
+    """
+    if parallelism is None:
+        parallelism = plan.max_parallel
+    names = _dns_names([p.build.name for p in plan])
+    whole = _workflow(
+        name,
+        [_task(p, names, with_needs=True) for p in plan],
+        parallelism,
+        image,
+        kind="Workflow",
+    )
+    if _size(whole) <= max_bytes:
+        return json.dumps(whole, indent=2, ensure_ascii=False) + "\n"
+    items: list[dict[str, Any]] = []
+    runners: list[dict[str, Any]] = []
+    previous: list[str] = []
+    budget = max_bytes - _size(_workflow(name, [], parallelism, image, kind="WorkflowTemplate"))
+    for index, wave in enumerate(plan.waves, start=1):
+        slices: list[list[dict[str, Any]]] = [[]]
+        used = 0
+        for planned in wave:
+            task = _task(planned, names, with_needs=False)
+            size = _size(task) + 2
+            if slices[-1] and used + size > budget:
+                slices.append([])
+                used = 0
+            slices[-1].append(task)
+            used += size
+        current = []
+        for part, tasks in enumerate(slices, start=1):
+            template = f"{name}-wave-{index}-part-{part}"
+            items.append(_workflow(template, tasks, parallelism, image, kind="WorkflowTemplate"))
+            runner: dict[str, Any] = {
+                "name": f"wave-{index}-part-{part}",
+                "templateRef": {"name": template, "template": "rebuild"},
+            }
+            if previous:
+                runner["dependencies"] = previous
+            runners.append(runner)
+            current.append(runner["name"])
+        previous = current
+    main = _workflow(name, runners, None, image, kind="Workflow")
+    main["spec"]["templates"] = main["spec"]["templates"][:1]  # the slices hold the builds
+    if parallelism is not None:
+        main["spec"]["parallelism"] = parallelism
+    items.append(main)
+    return (
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, ensure_ascii=False) + "\n"
+    )

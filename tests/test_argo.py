@@ -1,0 +1,105 @@
+"""The Argo Workflows export: the fields Argo reads, real dependencies, and splitting."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from imagegraph import ImageBuild, ImageGraph, ImageRef, scan
+from imagegraph.cli import main
+from imagegraph.render.argo import to_argo
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet"
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+PARAMETERS = ["image", "context", "dockerfile", "tags", "build-args", "target", "platforms"]
+
+
+def _check_workflow_shape(document: dict, kind: str) -> dict[str, dict]:
+    assert document["apiVersion"] == "argoproj.io/v1alpha1"
+    assert document["kind"] == kind
+    spec = document["spec"]
+    templates = {t["name"]: t for t in spec["templates"]}
+    assert spec["entrypoint"] in templates
+    tasks = {t["name"]: t for t in templates[spec["entrypoint"]]["dag"]["tasks"]}
+    for task in tasks.values():
+        assert DNS_LABEL.fullmatch(task["name"])
+        assert len(task["name"]) <= 63
+        assert set(task.get("dependencies", [])) <= set(tasks)
+        assert ("template" in task) != ("templateRef" in task)
+        if "template" in task:
+            assert task["template"] in templates
+            params = [p["name"] for p in task["arguments"]["parameters"]]
+            declared = [p["name"] for p in templates[task["template"]]["inputs"]["parameters"]]
+            assert params == declared == PARAMETERS
+    return tasks
+
+
+def test_a_plan_becomes_a_dag_with_its_parents_as_dependencies() -> None:
+    graph = scan(EXAMPLE)
+    plan = graph.plan(["debian:bookworm"], max_parallel=4)
+    workflow = json.loads(to_argo(plan))
+    tasks = _check_workflow_shape(workflow, "Workflow")
+    assert workflow["spec"]["parallelism"] == 4
+    assert workflow["metadata"]["generateName"] == "imagegraph-rebuild-"
+    by_image = {
+        next(p["value"] for p in t["arguments"]["parameters"] if p["name"] == "image"): t
+        for t in tasks.values()
+    }
+    assert sorted(by_image) == sorted(p.name for p in plan)
+    for planned in plan:
+        task = by_image[planned.name]
+        wanted = sorted(by_image[parent]["name"] for parent in planned.needs)
+        assert task.get("dependencies", []) == wanted
+    api = {p["name"]: p["value"] for p in by_image["api"]["arguments"]["parameters"]}
+    build = graph.build("api")
+    assert api["dockerfile"] == build.dockerfile
+    assert api["context"] == build.context
+    assert api["tags"] == ",".join(str(t) for t in build.tags)
+
+
+def test_task_names_are_distinct_dns_labels() -> None:
+    builds = [
+        ImageBuild(name, f"{i}/Dockerfile", str(i), (ImageRef.parse(f"acme/x{i}:1"),),
+                   dockerfile_inline="FROM alpine:3")
+        for i, name in enumerate(["API_v2", "api/v2", "9lives", "x" * 80, "x" * 80 + "y"])
+    ]  # fmt: skip
+    workflow = json.loads(to_argo(ImageGraph.from_builds(builds).plan()))
+    names = [t["name"] for t in workflow["spec"]["templates"][0]["dag"]["tasks"]]
+    assert len(set(names)) == len(names) == 5
+    assert all(DNS_LABEL.fullmatch(n) and len(n) <= 63 for n in names)
+
+
+def test_a_large_plan_is_split_into_templates_run_wave_after_wave() -> None:
+    plan = scan(EXAMPLE).plan(["debian:bookworm"])
+    listing = json.loads(to_argo(plan, max_bytes=3000))
+    assert listing["kind"] == "List"
+    items = listing["items"]
+    assert all(len(json.dumps(item)) <= 3000 for item in items[:-1])
+    templates = {i["metadata"]["name"]: i for i in items if i["kind"] == "WorkflowTemplate"}
+    main_workflow = items[-1]
+    runners = _check_workflow_shape(main_workflow, "Workflow")
+    seen: list[str] = []
+    for name, template in templates.items():
+        tasks = _check_workflow_shape(template, "WorkflowTemplate")
+        assert all("dependencies" not in t for t in tasks.values())  # one wave: independent
+        seen += [
+            next(p["value"] for p in t["arguments"]["parameters"] if p["name"] == "image")
+            for t in tasks.values()
+        ]
+        assert name.startswith("imagegraph-rebuild-wave-")
+    assert sorted(seen) == sorted(p.name for p in plan)
+    assert len(templates) > len(plan.waves)  # the limit really split waves
+    for runner in runners.values():
+        assert runner["templateRef"]["name"] in templates
+        wave = int(runner["name"].split("-")[1])
+        wanted = sorted(r for r in runners if int(r.split("-")[1]) == wave - 1)
+        assert sorted(runner.get("dependencies", [])) == wanted
+
+
+def test_cli_writes_argo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(EXAMPLE), "--changed", "debian:bookworm", "--format", "argo"]) == 0
+    workflow = json.loads(capsys.readouterr().out)
+    assert len(workflow["spec"]["templates"][0]["dag"]["tasks"]) == 18

@@ -1,0 +1,159 @@
+"""The outline route (imagegraph._fastpath) against the full parser: same stages, parents,
+diagnostics and errors on every input, and the fast route taken where it should be."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imagegraph import ImageGraphError, parse_dockerfile
+from imagegraph._fastpath import outline
+from imagegraph.dockerfile import Dockerfile, prepare_dockerfile, resolve_dockerfile
+from tests.property.strategies import dockerfile_shaped, image, name, simple_dockerfile, variable
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _summary(dockerfile: Dockerfile) -> tuple[object, ...]:
+    stages = tuple(dataclasses.replace(stage, instructions=()) for stage in dockerfile.stages)
+    return (
+        stages, dockerfile.args, dockerfile.parents, dockerfile.diagnostics,
+        dockerfile.directives, dockerfile.escape, dockerfile.build_args,
+    )  # fmt: skip
+
+
+def _both(text: str | bytes, args: dict[str, str] | None = None) -> tuple[object, object]:
+    try:
+        full: object = _summary(parse_dockerfile(text, path="Dockerfile", build_args=args))
+    except ImageGraphError as err:
+        full = ("error", str(err))
+    try:
+        prepared = prepare_dockerfile(text, path="Dockerfile")
+        fast: object = _summary(resolve_dockerfile(prepared, build_args=args, path="Dockerfile"))
+    except ImageGraphError as err:
+        fast = ("error", str(err))
+    return full, fast
+
+
+# (text, whether the fast route reads it)
+CASES = [
+    ("FROM alpine\nRUN make\n", True),
+    (
+        "ARG B=debian:12\nFROM ${B} AS build\nRUN --mount=type=cache,target=/c make\nFROM build\n",
+        True,
+    ),
+    (
+        "FROM a AS b\nRUN --mount=type=bind,from=b,target=/x true\nFROM c\nCOPY --from=b /x /y\n",
+        True,
+    ),
+    (
+        "FROM a\nRUN apt-get update \\\n  # a comment inside\n    && apt-get install -y curl\nUSER 1\n",
+        True,
+    ),
+    ("FROM a\nRUN echo a \\\n\n  b\n", False),  # empty continuation line: a warning
+    ("FROM a\r\nRUN b\r\n", False),
+    ("FROM a\nRUN <<EOF\nset -e\nEOF\n", False),
+    ("# escape=`\nFROM a\nRUN echo `\n  b\n", False),
+    ("# syntax=docker/dockerfile:1\n# check=skip=all\nFROM a\n", True),
+    ("# a comment\n# syntax=docker/dockerfile:1\nFROM a\n", True),  # not a directive any more
+    ('FROM a\nENV A=1 B="two words" C=\'x y\'\nLABEL org.example.v=1\nCMD ["/app", "--x"]\n', True),
+    ("FROM a\nENV PATH /usr/bin:$PATH\nEXPOSE 80 443\nWORKDIR /src\nHEALTHCHECK NONE\n", True),
+    ("FROM a\nWORKDIR a b\n", True),  # one argument: the whole rest
+    ("FROM a\nCOPY onlyone\n", False),  # refused: the full parser says why
+    ("FROM a\nENV A\n", False),
+    ("FROM a\nCMD --x\n", False),
+    ("FROM a\nRUN --bogus=1 make\n", False),
+    ("FROM a\nRUN --mount=type=bind,from=$X,target=/x true\n", False),
+    ("FROM a\nCOPY --from=0 /a /b\n", True),
+    ("RUN early\nFROM a\n", False),
+    ("ARG A\n", False),
+    ("", False),
+    ("FROM a \\", False),
+    ("FROM a\nRUN echo \\\\\nUSER 1\n", False),
+    ("FROM a\nRUN a \\ \nb\n", True),  # blanks after the escape still continue
+    ("\ufeffFROM a\n", True),
+    ("FROM a\nonbuild RUN x\nhealthcheck --interval=5s CMD true\n", True),
+    ("FROM a AS 1bad\n", False),
+    ("FROM --platform=$BUILDPLATFORM golang AS b\nFROM b\n", True),
+    ('FROM a\nVOLUME [""]\n', False),
+    ('FROM a\nRUN ["a", 1]\n', False),
+    ("from a as B\nrun make\ncopy --from=b x y\n", True),
+    ("FROM a\nCOPY --FROM=b x y\n", False),  # flags are case-sensitive: unknown flag
+]
+
+
+@pytest.mark.parametrize(("text", "fast"), CASES)
+def test_outline_matches_full_parser(text: str, fast: bool) -> None:
+    full, quick = _both(text)
+    assert quick == full
+    assert (outline(text, None) is not None) == fast
+
+
+def test_outline_keeps_only_what_stages_need() -> None:
+    text = "ARG V=1\nFROM a:$V AS b\nRUN make\nENV X=1\nCOPY --from=b /x /y\nUSER 1\n"
+    found = outline(text, None)
+    assert found is not None
+    assert [i.keyword for i in found.parsed.instructions] == ["ARG", "FROM", "COPY"]
+    assert found.ends == (6,)
+    resolved = resolve_dockerfile(prepare_dockerfile(text), build_args={})
+    assert resolved.stages[0].end_line == parse_dockerfile(text).stages[0].end_line == 6
+
+
+@pytest.mark.parametrize(
+    "path", sorted(EXAMPLES.rglob("Dockerfile*")), ids=lambda p: str(p.relative_to(EXAMPLES))
+)
+def test_example_fleet_reads_alike(path: Path) -> None:
+    full, quick = _both(path.read_bytes(), {"PYTHON_VERSION": "3.12"})
+    assert quick == full
+
+
+_FAST_LINES = st.sampled_from(
+    [
+        "RUN make", "RUN --mount=type=cache,target=/c make \\\n    && make install",
+        "RUN a \\\n  # note\n  b", 'ENV A=1 B="x y"', "ENV PATH /bin:$PATH", "USER 1001",
+        'ENTRYPOINT ["/app/run"]', "CMD run", "EXPOSE 8080", "COPY . .", "WORKDIR /src",
+        "ARG X=1", "ARG X", "LABEL a.b=c", "HEALTHCHECK CMD true", "COPY --chown=1:1 a b",
+        "RUN --network=host make", "", "# comment", "  # indented comment \\",
+        "RUN --mount=type=bind,from=base,target=/x true", "ADD a b", "VOLUME /data",
+    ]
+)  # fmt: skip
+
+
+@st.composite
+def fast_shaped(draw: st.DrawFn) -> str:
+    """Files mostly in the fast subset, with the shapes it handles and their neighbours."""
+    lines = [f"ARG {v}={draw(image)}" for v in draw(st.lists(variable, max_size=2))]
+    for index in range(draw(st.integers(1, 3))):
+        stage = f"s{index}{draw(name)}"
+        lines.append(f"FROM {draw(image)} AS {stage}")
+        lines += draw(st.lists(_FAST_LINES, max_size=8))
+        if draw(st.booleans()):
+            lines.append(
+                f"COPY --from={draw(st.sampled_from([stage, 's0x', '0', 'busybox']))} /a /b"
+            )
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(fast_shaped())
+def test_fast_shaped_files_read_alike(text: str) -> None:
+    full, quick = _both(text)
+    assert quick == full
+
+
+@settings(max_examples=300, deadline=None)
+@given(dockerfile_shaped())
+def test_odd_files_read_alike(text: str) -> None:
+    full, quick = _both(text)
+    assert quick == full
+
+
+@settings(max_examples=150, deadline=None)
+@given(simple_dockerfile())
+def test_plain_files_read_alike(case: tuple[str, list[str]]) -> None:
+    full, quick = _both(case[0])
+    assert quick == full
