@@ -103,11 +103,15 @@ def measure(root: Path, change: str, package: str) -> None:
     plan, plan_s = timed(
         f"impact + plan --changed {change}", files, rows, lambda: graph.plan([change])
     )
-    by_package, package_s = timed(
-        f"impact + plan --package {package}",
-        files,
-        rows,
-        lambda: graph.plan([imagegraph.PackageChange.named(package)]),
+    by_package, package_s = (
+        timed(
+            f"impact + plan --package {package}",
+            files,
+            rows,
+            lambda: graph.plan([imagegraph.PackageChange.named(package)]),
+        )
+        if package
+        else ((), 0.0)
     )
     print(
         f"\n{root}: {files:,} Dockerfiles, {len(graph.builds):,} images, "
@@ -130,7 +134,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("fleets", nargs="+", type=Path)
     parser.add_argument("--change", default="debian:bookworm-slim")
-    parser.add_argument("--package", default="curl")
+    parser.add_argument("--package", default="curl", help="'' skips the package change")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="imagegraph-cache-") as cache:
         os.environ["IMAGEGRAPH_CACHE_DIR"] = cache

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from imagegraph._pickling import positional_reduce
+
 __all__ = ["Diagnostic", "Severity"]
 
 
@@ -36,6 +38,8 @@ class Diagnostic:
     >>> str(d)
     'a/Dockerfile:3: warning[undefined-arg]: ARG TAG has no value'
     """
+
+    __reduce__ = positional_reduce
 
     code: str
     severity: Severity

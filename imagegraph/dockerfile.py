@@ -50,6 +50,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from imagegraph._pickling import positional_reduce
 from imagegraph._shell import UNKNOWN, Env, ShellError, Unknown, expand
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
@@ -316,9 +317,7 @@ class Prepared:
     error: ImageGraphError | None
     diagnostics: tuple[Diagnostic, ...]
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Positional construction unpickles fast (parse caches, process pools).
-        return (Prepared, (self.parsed, self.ends, self.error, self.diagnostics))
+    __reduce__ = positional_reduce
 
 
 def prepare_dockerfile(text: str | bytes, *, path: str | None = None) -> Prepared:

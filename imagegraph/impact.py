@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from imagegraph._pickling import paused_gc
 from imagegraph.advisories import Match, PackageChange
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError, InvalidReference
@@ -110,6 +111,7 @@ class Impact:
         return " -> ".join([chain[0].parent, *(edge.child for edge in chain)])
 
 
+@paused_gc()
 def impact(
     graph: ImageGraph, changes: Iterable[Change], *, include_unknown: bool = False
 ) -> Impact:
@@ -204,13 +206,10 @@ def _match(graph: ImageGraph, change: str) -> tuple[str, ...]:
     # A build called "debian" and the image debian are both meant: matching
     # both can only add builds, never miss one.
     found = [change] if by_name else []
-    for node, data in nx_graph.nodes(data=True):
-        refs = data["build"].tags if data["kind"] == "build" else (data["ref"],)
-        if (not by_name or node != change) and any(
-            _matches(ref, wanted, any_tag=any_tag) for ref in refs
-        ):
+    for node, ref in graph._named(wanted.name):
+        if (not by_name or node != change) and _matches(ref, wanted, any_tag=any_tag):
             found.append(node)
-    return tuple(sorted(found))
+    return tuple(sorted(set(found)))
 
 
 def _matches(ref: ImageRef, wanted: ImageRef, *, any_tag: bool) -> bool:

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from imagegraph._pickling import positional_reduce
 from imagegraph._shell import GO_SPACE, ShellError, heredoc_words, split_heredoc_name
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import DockerfileSyntaxError
@@ -101,16 +102,7 @@ class Instruction:
     written: str = field(default="", compare=False)
     """The keyword as written (``from``, ``Run``)."""
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Positional construction: much faster to unpickle (parse caches, process
-        # pools) than the field-by-field state a slotted dataclass falls back on.
-        return (
-            Instruction,
-            (
-                self.keyword, self.args, self.flags, self.line, self.end_line, self.original,
-                self.json, self.heredocs, self.trigger, self.written,
-            ),
-        )  # fmt: skip
+    __reduce__ = positional_reduce
 
     def flag(self, name: str) -> str | None:
         """The value of flag ``--name`` (the last one if repeated); ``"true"`` for a bare flag."""
@@ -153,11 +145,7 @@ class ParsedInstructions:
     escape: str
     diagnostics: tuple[Diagnostic, ...]
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            ParsedInstructions,
-            (self.instructions, self.directives, self.escape, self.diagnostics),
-        )
+    __reduce__ = positional_reduce
 
 
 def parse_instructions(text: str, *, path: str | None = None) -> ParsedInstructions:

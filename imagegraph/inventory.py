@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imagegraph._pickling import positional_reduce
 from imagegraph.diagnostics import Diagnostic
 from imagegraph.errors import ImageGraphError
 from imagegraph.reference import ImageRef
@@ -79,6 +80,8 @@ class ImageBuild:
     'acme/python:3.12'
     """
 
+    __reduce__ = positional_reduce
+
     name: str
     dockerfile: str
     context: str
@@ -103,6 +106,8 @@ class ImageBuild:
 class Inventory:
     """Every image build of a repository, with what was read to find them."""
 
+    __reduce__ = positional_reduce
+
     root: str
     builds: tuple[ImageBuild, ...]
     aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -118,6 +123,9 @@ class Inventory:
     sources: tuple[str, ...] = ()
     """The declaration files read, relative to the root."""
     diagnostics: tuple[Diagnostic, ...] = ()
+    walked: tuple[str, ...] = field(default=(), repr=False)
+    """The directories the tree walk listed (``dir/``, the root as ``./``) and
+    the ``.gitignore`` files it read: what a cached scan checks for changes."""
 
     def build(self, name: str) -> ImageBuild:
         """The build called *name*; ``KeyError`` if there is none."""

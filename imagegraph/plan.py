@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError
 from imagegraph.impact import Change, Impact, impact
@@ -106,6 +107,7 @@ class RebuildPlan:
         return [[planned.name for planned in wave] for wave in self.waves]
 
 
+@paused_gc()
 def plan(
     graph: ImageGraph,
     changes: Iterable[Change] | None = None,
@@ -149,33 +151,32 @@ def plan(
         result = impact(graph, changes, include_unknown=include_unknown)
         chosen, reasons, diagnostics = list(result.affected), result.reasons, result.diagnostics
         causes = result.causes
-    sub = nx_graph.subgraph(chosen)
     waves: list[tuple[PlannedBuild, ...]] = []
-    for generation in nx.topological_generations(sub):
-        ordered = sorted(generation)
-        size = max_parallel or len(ordered)
-        for start in range(0, len(ordered), size):
+    nodes = nx_graph.nodes
+    for generation, needs in _generations(nx_graph, chosen):
+        size = max_parallel or len(generation)
+        for start in range(0, len(generation), size):
             waves.append(
                 tuple(
                     PlannedBuild(
-                        build=nx_graph.nodes[name]["build"],
+                        build=nodes[name]["build"],
                         wave=len(waves),
-                        needs=tuple(sorted(sub.predecessors(name))),
+                        needs=needs[name],
                         reason=reasons.get(name, ()),
                         cause=causes.get(name, ()),
                         inputs=tuple(
                             edge
-                            for parent in sorted(sub.predecessors(name))
-                            for edge in sub.edges[parent, name]["uses"]
+                            for parent in needs[name]
+                            for edge in nx_graph.get_edge_data(parent, name)["uses"]
                         ),
                     )
-                    for name in ordered[start : start + size]
+                    for name in generation[start : start + size]
                 )
             )
     schedule = None
     if durations is not None:
         widest = max((len(w) for w in waves), default=1)
-        schedule = _schedule(graph, sub, durations, workers or widest)
+        schedule = _schedule(graph, nx_graph.subgraph(chosen), durations, workers or widest)
     # What the graph could not read matters to whoever runs the plan.
     found = tuple(d for d in graph.diagnostics if d.severity is not Severity.INFO)
     return RebuildPlan(
@@ -186,6 +187,30 @@ def plan(
         schedule=schedule,
         diagnostics=found + diagnostics,
     )
+
+
+def _generations(
+    graph: nx.DiGraph[str], chosen: Iterable[str]
+) -> Iterator[tuple[list[str], dict[str, tuple[str, ...]]]]:
+    """The topological generations of the subgraph on *chosen*, each sorted, with
+    each member's parents inside it (sorted): what ``topological_generations``
+    of a subgraph view gives, without the view's cost on a large graph."""
+    members = set(chosen)
+    needs = {
+        name: tuple(sorted(p for p in graph.predecessors(name) if p in members)) for name in members
+    }
+    waiting = {name: len(parents) for name, parents in needs.items()}
+    current = sorted(name for name, count in waiting.items() if count == 0)
+    while current:
+        yield current, needs
+        following = []
+        for name in current:
+            for child in graph.successors(name):
+                if child in waiting:
+                    waiting[child] -= 1
+                    if waiting[child] == 0:
+                        following.append(child)
+        current = sorted(following)
 
 
 def load_durations(path: str | os.PathLike[str]) -> dict[str, float]:

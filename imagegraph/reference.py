@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from imagegraph._pickling import positional_reduce
 from imagegraph.errors import InvalidReference
 
 __all__ = ["DEFAULT_REGISTRY", "ImageRef"]
@@ -54,6 +55,8 @@ class ImageRef:
     >>> ImageRef.parse("localhost:5000/team/app@sha256:" + "a" * 64).registry
     'localhost:5000'
     """
+
+    __reduce__ = positional_reduce
 
     registry: str
     """The registry host, with its port if any (``docker.io`` for Docker Hub)."""

@@ -42,7 +42,8 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
             if (root / name).is_file():
                 results.append(_compose(root / name, root, {}, aliases))
                 break
-    dockerfiles = find_dockerfiles(root, exclude)
+    walked: list[str] = []
+    dockerfiles = find_dockerfiles(root, exclude, walked=walked)
     if not results:
         results.append(convention_builds(root, dockerfiles))
     builds: list[ImageBuild] = []
@@ -74,6 +75,7 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         sbom_dir=sbom_dir,
         sources=tuple(dict.fromkeys(files)),
         diagnostics=tuple(diagnostics),
+        walked=tuple(walked),
     )
 
 

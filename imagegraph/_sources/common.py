@@ -66,6 +66,9 @@ def interpolate(
     'py:3.12-$x'
     """
 
+    if "$" not in text:
+        return text
+
     def value(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pathspec
@@ -36,62 +36,86 @@ def is_dockerfile_name(name: str) -> bool:
     )
 
 
-def find_dockerfiles(root: Path, exclude: Sequence[str] = ()) -> list[str]:
+def find_dockerfiles(
+    root: Path, exclude: Sequence[str] = (), *, walked: list[str] | None = None
+) -> list[str]:
     """Relative paths of the Dockerfiles under *root*, sorted.
 
     Skips version-control directories and ``node_modules``, whatever a
     ``.gitignore`` (at the root or deeper) ignores, and paths matching the
-    *exclude* globs (gitignore syntax, anchored at the root).
+    *exclude* globs (gitignore syntax, anchored at the root). *walked*, if
+    given, receives every directory listed (``dir/``, the root as ``./``)
+    and every ``.gitignore`` read: what can change the answer.
     """
-    excluded = pathspec.GitIgnoreSpec.from_lines(exclude)
-    return sorted(
-        relative
-        for relative in _walk(root, excluded)
-        if is_dockerfile_name(relative.rpartition("/")[2])
-    )
+    excluded = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+    found: list[str] = []
+    _walk(os.fspath(root), "", excluded, [], found, walked)
+    found.sort()
+    return found
 
 
-def _walk(root: Path, excluded: pathspec.GitIgnoreSpec) -> Iterator[str]:
-    # (directory prefix, spec) for every .gitignore above the current directory
-    ignores: list[tuple[str, pathspec.GitIgnoreSpec]] = []
-
-    def ignored(relative: str, is_dir: bool) -> bool:
-        probe = relative + "/" if is_dir else relative
-        if excluded.match_file(probe):
-            return True
-        for prefix, spec in ignores:
-            if relative.startswith(prefix) and spec.match_file(probe[len(prefix) :]):
-                return True
-        return False
-
-    def visit(directory: Path, prefix: str) -> Iterator[str]:
-        depth = len(ignores)
-        gitignore = directory / ".gitignore"
-        if gitignore.is_file():
+def _walk(
+    directory: str,
+    prefix: str,
+    excluded: pathspec.GitIgnoreSpec | None,
+    ignores: list[tuple[str, pathspec.GitIgnoreSpec]],
+    found: list[str],
+    walked: list[str] | None,
+) -> None:
+    # ignores: (directory prefix, spec) for every .gitignore above this directory.
+    # Only Dockerfile names are matched against the ignore rules: on a large
+    # tree the rules are the walk's cost, and other files are never reported.
+    try:
+        with os.scandir(directory) as listing:
+            entries = list(listing)
+    except OSError:
+        return
+    if walked is not None:
+        walked.append(prefix or "./")
+    depth = len(ignores)
+    for entry in entries:
+        if entry.name == ".gitignore":
+            if walked is not None:
+                walked.append(prefix + ".gitignore")
             try:
-                lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+                if entry.is_file():
+                    with open(entry.path, encoding="utf-8", errors="replace") as handle:
+                        lines = handle.read().splitlines()
+                    ignores.append((prefix, pathspec.GitIgnoreSpec.from_lines(lines)))
             except OSError:
-                lines = []
-            ignores.append((prefix, pathspec.GitIgnoreSpec.from_lines(lines)))
+                pass
+            break
+    for entry in entries:
+        name = entry.name
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            is_dir = entry.is_dir(follow_symlinks=False)
         except OSError:
-            entries = []
-        for entry in entries:
-            relative = prefix + entry.name
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
+            continue
+        if is_dir:
+            if name in _ALWAYS_SKIPPED:
                 continue
-            if is_dir:
-                if entry.name in _ALWAYS_SKIPPED or ignored(relative, True):
-                    continue
-                yield from visit(Path(entry.path), relative + "/")
-            elif not ignored(relative, False):
-                yield relative
-        del ignores[depth:]
+            relative = prefix + name
+            if (excluded is not None or ignores) and _ignored(relative + "/", excluded, ignores):
+                continue
+            _walk(entry.path, relative + "/", excluded, ignores, found, walked)
+        elif is_dockerfile_name(name):
+            relative = prefix + name
+            if (excluded is None and not ignores) or not _ignored(relative, excluded, ignores):
+                found.append(relative)
+    del ignores[depth:]
 
-    yield from visit(root, "")
+
+def _ignored(
+    probe: str,
+    excluded: pathspec.GitIgnoreSpec | None,
+    ignores: list[tuple[str, pathspec.GitIgnoreSpec]],
+) -> bool:
+    if excluded is not None and excluded.match_file(probe):
+        return True
+    return any(
+        probe.startswith(prefix) and spec.match_file(probe[len(prefix) :])
+        for prefix, spec in ignores
+    )
 
 
 def convention_builds(root: Path, dockerfiles: Sequence[str]) -> SourceResult:
