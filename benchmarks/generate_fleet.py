@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/generate_fleet.py --images N [--seed S] OUT
+    python benchmarks/generate_fleet.py (--images N | --dockerfiles N) [--seed S] OUT
 
 OUT (which must not exist) becomes a repository of about N Dockerfiles:
 
@@ -17,9 +17,10 @@ OUT (which must not exist) becomes a repository of about N Dockerfiles:
   ``COPY --from`` the builder and an external tool image, an ARG in FROM,
   pinned packages, 20 to 200 lines each.
 
-Half the applications are declared one by one in ``imagegraph.toml``; the
-others are variants of shared Dockerfiles declared with a ``matrix`` (one
-Dockerfile per directory, several images from it). Everything is
+Most applications are declared one by one in ``imagegraph.toml``; a tenth
+(``--matrix-share``) are variants of shared Dockerfiles declared with a
+``matrix`` (one Dockerfile per directory, several images from it). With
+``--dockerfiles N`` the fleet has N Dockerfiles (and somewhat more images). Everything is
 deterministic for a seed: the same arguments write the same bytes.
 """
 
@@ -206,8 +207,15 @@ def app_dockerfile(rng: random.Random, name: str, parent: Image, builder: Image)
     return "\n".join(lines) + "\n"
 
 
-def generate(out: Path, images: int, seed: int) -> int:
-    """Write the fleet; return the number of images declared."""
+def generate(
+    out: Path, images: int, seed: int, *, dockerfiles: int | None = None, matrix_share: float = 0.1
+) -> int:
+    """Write the fleet; return the number of images declared.
+
+    With *dockerfiles*, the fleet grows until it has that many Dockerfiles
+    (and *images* is ignored); *matrix_share* is the share of applications
+    declared as a matrix of 2 to 4 variants of one Dockerfile.
+    """
     rng = random.Random(seed)
     declared: list[Image] = []
     files: dict[str, str] = {}
@@ -234,6 +242,9 @@ def generate(out: Path, images: int, seed: int) -> int:
                 runtimes[runtime].append(image)
                 declared.append(image)
 
+    if dockerfiles is not None:
+        # Every image so far has its own Dockerfile; apps add one each.
+        images = dockerfiles
     budget = max(0, images - len(declared))
     frameworks: list[tuple[Image, str]] = []
     for index in range(max(10, budget // 40)):
@@ -263,7 +274,7 @@ def generate(out: Path, images: int, seed: int) -> int:
         directory = f"apps/{name[:5]}/{name}"
         dockerfile = f"{directory}/Dockerfile"
         files[dockerfile] = app_dockerfile(rng, name, parent, builder)
-        if rng.random() < 0.5 and remaining >= 4:
+        if rng.random() < matrix_share and remaining >= 4:
             variants = [f"v{n}" for n in range(rng.randint(2, 4))]
             shared.append((dockerfile, variants))
             declared.append(
@@ -276,7 +287,7 @@ def generate(out: Path, images: int, seed: int) -> int:
                     {"VARIANT": variants},
                 )
             )
-            remaining -= len(variants)
+            remaining -= 1 if dockerfiles is not None else len(variants)
         else:
             declared.append(Image(name, "1", directory, dockerfile))
             remaining -= 1
@@ -319,13 +330,23 @@ def generate(out: Path, images: int, seed: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="directory to create (must not exist)")
-    parser.add_argument("--images", type=int, default=1000)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--images", type=int, default=1000, help="images to declare")
+    size.add_argument("--dockerfiles", type=int, help="Dockerfiles to write (instead of --images)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--matrix-share", type=float, default=0.1,
+        help="share of applications declared as a matrix of 2-4 variants (default 0.1)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists; give a new directory")
-    count = generate(args.out, args.images, args.seed)
-    print(f"{args.out}: {count} images declared in imagegraph.toml")
+    count = generate(
+        args.out, args.images, args.seed, dockerfiles=args.dockerfiles,
+        matrix_share=args.matrix_share,
+    )  # fmt: skip
+    files = sum(1 for _ in args.out.rglob("Dockerfile"))
+    print(f"{args.out}: {count} images from {files} Dockerfiles declared in imagegraph.toml")
     return 0
 
 

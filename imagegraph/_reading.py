@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from imagegraph._pickling import paused_gc
 from imagegraph.dockerfile import Prepared, prepare_dockerfile
 
 __all__ = [
@@ -82,41 +83,35 @@ def read_dockerfiles(
     old = store.load() if store is not None else {}
     result: dict[str, Prepared | OSError] = {}
     fresh: dict[str, _Entry] = {}
-    todo: list[tuple[str, bytes, os.stat_result]] = []
+    todo: list[tuple[str, os.stat_result]] = []
     started = time.time_ns()
+    base = os.fspath(root)
     for path in dict.fromkeys(paths):
-        full = os.path.join(root, path)
+        full = os.path.join(base, path)
         try:
             stat = os.stat(full)
         except OSError as err:
             result[path] = err
             continue
         entry = old.get(path)
-        if entry is not None and entry[:4] == _stamp(stat):
-            if not entry[4]:
-                result[path] = entry[5]
-                fresh[path] = entry
-                continue
-            data = _read(full, result, path)
-            if data is None:
-                continue
-            if hashlib.blake2b(data, digest_size=16).digest() == entry[4]:
-                result[path] = entry[5]
-                fresh[path] = entry
-                continue
-        else:
-            data = _read(full, result, path)
-            if data is None:
-                continue
-        todo.append((path, data, stat))
+        reusable = entry is not None and entry[:4] == _stamp(stat)
+        if reusable and entry is not None and (not entry[4] or _digest(full) == entry[4]):
+            result[path] = entry[5]
+            fresh[path] = entry
+            continue
+        todo.append((path, stat))
     if progress is not None and len(result):
         progress(len(result))
-    prepared = _prepare(todo, jobs, progress)
-    for (path, data, stat), item in zip(todo, prepared, strict=True):
+    work = [
+        (path, started - stat.st_mtime_ns < _RACY_NS or started - stat.st_ctime_ns < _RACY_NS)
+        for path, stat in todo
+    ]
+    for (path, stat), (item, digest) in zip(
+        todo, _prepare(base, work, jobs, progress), strict=True
+    ):
         result[path] = item
-        racy = started - stat.st_mtime_ns < _RACY_NS or started - stat.st_ctime_ns < _RACY_NS
-        digest = hashlib.blake2b(data, digest_size=16).digest() if racy else b""
-        fresh[path] = (*_stamp(stat), digest, item)
+        if not isinstance(item, OSError):
+            fresh[path] = (*_stamp(stat), digest, item)
     if store is not None and (todo or fresh.keys() != old.keys()):
         store.save(fresh)
     return result
@@ -126,44 +121,55 @@ def _stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
-def _read(full: str, result: dict[str, Prepared | OSError], path: str) -> bytes | None:
+def _digest(full: str) -> bytes | None:
     try:
         with open(full, "rb") as handle:
-            return handle.read()
-    except OSError as err:
-        result[path] = err
+            return hashlib.blake2b(handle.read(), digest_size=16).digest()
+    except OSError:
         return None
 
 
 def _prepare(
-    todo: list[tuple[str, bytes, os.stat_result]], jobs: int | None, progress: Progress | None
-) -> list[Prepared]:
+    base: str, work: list[tuple[str, bool]], jobs: int | None, progress: Progress | None
+) -> list[tuple[Prepared | OSError, bytes]]:
+    """Read and prepare each ``(path, racy)``; a racy one comes with its content hash.
+
+    The workers read the files themselves: sending the text through a pipe
+    cost more than parsing it.
+    """
     if jobs is None:
-        jobs = (os.cpu_count() or 1) if len(todo) >= PARALLEL_THRESHOLD else 1
-    if jobs <= 1 or len(todo) < 2 * _CHUNK:
-        out = []
-        for index, (path, data, _) in enumerate(todo):
-            out.append(prepare_dockerfile(data, path=path))
-            if progress is not None and index % _CHUNK == _CHUNK - 1:
-                progress(_CHUNK)
-        if progress is not None and len(todo) % _CHUNK:
-            progress(len(todo) % _CHUNK)
+        jobs = (os.cpu_count() or 1) if len(work) >= PARALLEL_THRESHOLD else 1
+    chunks = [work[start : start + _CHUNK] for start in range(0, len(work), _CHUNK)]
+    out: list[tuple[Prepared | OSError, bytes]] = []
+    if jobs <= 1 or len(chunks) < 2:
+        for chunk in chunks:
+            out.extend(_prepare_chunk(base, chunk))
+            if progress is not None:
+                progress(len(chunk))
         return out
-    chunks = [
-        [(path, data) for path, data, _ in todo[start : start + _CHUNK]]
-        for start in range(0, len(todo), _CHUNK)
-    ]
-    out = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for done in pool.map(_prepare_chunk, chunks):
+        for done in pool.map(_prepare_chunk, [base] * len(chunks), chunks):
             out.extend(done)
             if progress is not None:
                 progress(len(done))
     return out
 
 
-def _prepare_chunk(chunk: list[tuple[str, bytes]]) -> list[Prepared]:
-    return [prepare_dockerfile(data, path=path) for path, data in chunk]
+def _prepare_chunk(
+    base: str, chunk: list[tuple[str, bool]]
+) -> list[tuple[Prepared | OSError, bytes]]:
+    with paused_gc():
+        done: list[tuple[Prepared | OSError, bytes]] = []
+        for path, racy in chunk:
+            try:
+                with open(os.path.join(base, path), "rb") as handle:
+                    data = handle.read()
+            except OSError as err:
+                done.append((err, b""))
+                continue
+            digest = hashlib.blake2b(data, digest_size=16).digest() if racy else b""
+            done.append((prepare_dockerfile(data, path=path), digest))
+        return done
 
 
 class _Store:

@@ -14,6 +14,7 @@ value it depended on, so the caller can keep the raw text instead of a guess.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ __all__ = ["UNKNOWN", "Expansion", "ShellError", "expand", "heredoc_words", "spl
 GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _GO_SPACE_SET = frozenset(GO_SPACE)
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
+_SIMPLE_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 # Deeper nesting than this is not a Dockerfile anyone writes; refusing it
 # keeps the recursion bounded whatever the input.
 MAX_NESTING = 64
@@ -450,11 +452,44 @@ def expand(text: str, env: Env, escape: str = "\\") -> Expansion:
     >>> expand("base-$ARCH", {"ARCH": UNKNOWN}).unresolved
     ('ARCH',)
     """
-    if "$" not in text and "'" not in text and '"' not in text and escape not in text:
-        return Expansion(text, (), ())
+    if "'" not in text and '"' not in text and escape not in text:
+        if "$" not in text:
+            return Expansion(text, (), ())
+        if text.isascii():
+            simple = _expand_simple(text, env)
+            if simple is not None:
+                return simple
+    return _expand_lexed(text, env, escape)
+
+
+def _expand_lexed(text: str, env: Env, escape: str) -> Expansion:
     lexer = _Lexer(text, env, escape)
     value = lexer.process(_EOF, False, None)
     return Expansion(value, tuple(lexer.unresolved), tuple(lexer.used))
+
+
+def _expand_simple(text: str, env: Env) -> Expansion | None:
+    """``$NAME`` and ``${NAME}`` only, in ASCII text without quotes or escapes:
+    what the lexer gives, without its per-character work; ``None`` otherwise."""
+    parts = _SIMPLE_VARIABLE.split(text)
+    literals = parts[0::3]
+    if any("$" in literal for literal in literals):
+        return None  # another form of substitution: the lexer's job
+    out = [literals[0]]
+    unresolved: list[str] = []
+    used: list[str] = []
+    for index in range(1, len(parts), 3):
+        name = parts[index] or parts[index + 1]
+        value = env.get(name)
+        if value is None or value is UNKNOWN:
+            if name not in unresolved:
+                unresolved.append(name)
+        else:
+            if name not in used:
+                used.append(name)
+            out.append(value)
+        out.append(parts[index + 2])
+    return Expansion("".join(out), tuple(unresolved), tuple(used))
 
 
 def heredoc_words(line: str) -> list[str]:

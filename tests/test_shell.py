@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imagegraph import _shell
 from imagegraph._shell import UNKNOWN, ShellError, expand, heredoc_words, split_heredoc_name
 
 ENV = {"SET": "value", "EMPTY": "", "VER": "3.12.4", "ARCH": UNKNOWN, "PATHISH": "a/b/c/d"}
@@ -131,3 +136,26 @@ def test_heredoc_words(line: str, words: list[str]) -> None:
 )
 def test_split_heredoc_name(rest: str, result: tuple[str, bool] | None) -> None:
     assert split_heredoc_name(rest) == result
+
+
+_SIMPLE_PIECES = st.sampled_from(
+    ["$A", "${A}", "$B", "${B}", "$AB", "$A_1", "x", "-", ":", "/", "$C", "${C}", "$", "$1",
+     "${A:-x}", "{", "}", "1", "é", "$_", "${_x}", "$@"]
+)  # fmt: skip
+
+
+@settings(max_examples=2000)
+@given(st.lists(_SIMPLE_PIECES, max_size=6).map("".join))
+def test_the_simple_expansion_path_agrees_with_the_lexer(text: str) -> None:
+    # expand() skips the lexer for plain $NAME / ${NAME}; it must give exactly the lexer's answer.
+    env = {"A": "a", "B": UNKNOWN, "AB": "ab", "_": "u"}
+
+    def outcome(function: Callable[[], object]) -> object:
+        try:
+            return function()
+        except ShellError as err:
+            return str(err)
+
+    assert outcome(lambda: expand(text, env)) == outcome(
+        lambda: _shell._expand_lexed(text, env, "\\")
+    )
