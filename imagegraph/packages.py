@@ -543,6 +543,17 @@ _FLAG_INSTALLERS = {
     "nix-env": re.compile(r"-i[A-Za-z]*|--install"),
 }
 _MAX_DEPTH = 4
+# Every command name the walker acts on, anywhere in a text: where none
+# appears, no command of the text can install anything (a cheap pre-check;
+# a false hit only costs the full split).
+_MAY_INSTALL = re.compile(
+    r"\b(?:apt-get|apt|aptitude|install_packages|apk|dnf5?|yum|microdnf|tdnf|pip[\d.]*"
+    r"|python[\d.]*|uv|npm|pnpm|yarn|gem|go|"
+    + "|".join(
+        re.escape(name) for name in sorted({*_SHELLS, *_OTHER_INSTALLERS, *_FLAG_INSTALLERS})
+    )
+    + r")\b"
+)
 
 
 def _render(word: str) -> str:
@@ -598,7 +609,10 @@ class _Walker:
             else:
                 self.command(_Command(words), {}, 1, used)
         else:
-            commands = self.script(instruction.args[0] if instruction.args else "", 0, used)
+            commands = self.script(
+                instruction.args[0] if instruction.args else "", 0, used,
+                heredocs=bool(instruction.heredocs),
+            )  # fmt: skip
             consumers = [command for command in commands for _ in command.heredocs]
             for heredoc, command in zip(instruction.heredocs, consumers, strict=False):
                 if _runs_heredoc(command, heredoc):
@@ -620,9 +634,15 @@ class _Walker:
         self.add("env", PackageURL(type="generic", name=runtime, version=value))
         self.line = saved
 
-    def script(self, text: str, depth: int, used: set[str]) -> list[_Command]:
+    def script(
+        self, text: str, depth: int, used: set[str], *, heredocs: bool = False
+    ) -> list[_Command]:
         expanded, names = _expand(_prepare(text), self.env)
         used |= names
+        if not heredocs and _MAY_INSTALL.search(expanded) is None:
+            # No word that could start an install command (most RUN lines:
+            # make, echo, mkdir): splitting the text into commands finds nothing.
+            return []
         try:
             commands = _commands(expanded)
         except ValueError as err:
