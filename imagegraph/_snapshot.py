@@ -15,6 +15,7 @@ version, a corrupt file, an unexpected type) means a full scan.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import io
 import os
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["load_snapshot", "save_snapshot"]
 
 _FORMAT = 1
-_Stamp = tuple[int, int, int, int] | None
+_Stamp = tuple[int, int, int, int]
+_MISSING: _Stamp = (-1, -1, -1, -1)
 
 
 def _path(root: Path, config: str | None) -> Path:
@@ -46,7 +48,7 @@ def _stamp(full: str) -> _Stamp:
     try:
         stat = os.stat(full)
     except OSError:
-        return None
+        return _MISSING
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
@@ -68,9 +70,10 @@ def load_snapshot(root: Path, config: str | None, version: str) -> ImageGraph | 
         return None
     if header != ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config):
         return None
-    base = os.fspath(root)
-    for path, stamp in stamps:
-        if _stamp(os.path.join(base, path)) != stamp:
+    paths, numbers = stamps
+    base = os.fspath(root) + os.sep
+    for index, path in enumerate(paths.split("\0") if paths else ()):
+        if _stamp(base + path) != tuple(numbers[4 * index : 4 * index + 4]):
             return None
     return _revive(*state)
 
@@ -79,12 +82,16 @@ def save_snapshot(root: Path, config: str | None, version: str, graph: ImageGrap
     """Keep *graph* for the next scan of *root*, unless the tree is changing right now."""
     base = os.fspath(root)
     now = time.time_ns()
-    stamps = []
-    for path in _inputs(graph):
+    # Stamps as one string of paths and one array of numbers: two objects to
+    # unpickle instead of a million (a missing file is all -1).
+    paths = _inputs(graph)
+    numbers = array.array("q")
+    for path in paths:
         stamp = _stamp(os.path.join(base, path))
-        if stamp is not None and (now - stamp[1] < _RACY_NS or now - stamp[2] < _RACY_NS):
+        if stamp != _MISSING and (now - stamp[1] < _RACY_NS or now - stamp[2] < _RACY_NS):
             return
-        stamps.append((path, stamp))
+        numbers.extend(stamp)
+    stamps = ("\0".join(paths), numbers)
     header = ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config)
     # The graph as its adjacency dicts: they unpickle at C speed, where a
     # networkx object would also carry its cached views.
@@ -121,13 +128,14 @@ def _revive(
     from imagegraph.graph import ImageGraph
 
     graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.add_nodes_from(nodes.items())
-    # add_edges_from checks and copies every attribute dict; these are the
-    # graph's own, so they go in as networkx keeps them (succ and pred share one).
+    # networkx's add_* functions check and copy every dict; these are the
+    # graph's own, so they go in as networkx keeps them: node attributes,
+    # successors, and predecessors sharing each edge's attribute dict.
     pred: dict[str, dict[str, dict[str, Any]]] = {node: {} for node in nodes}
     for parent, children in succ.items():
         for child, data in children.items():
             pred[child][parent] = data
+    graph._node.update(nodes)  # type: ignore[attr-defined]
     graph._succ.update(succ)  # type: ignore[attr-defined]
     graph._pred.update(pred)  # type: ignore[attr-defined]
     return ImageGraph(graph, inventory, diagnostics, undetermined)
@@ -142,6 +150,8 @@ _SNAPSHOT_TYPES = frozenset(
         ("imagegraph.graph", "Edge"),
         ("imagegraph.diagnostics", "Diagnostic"),
         ("imagegraph.diagnostics", "Severity"),
+        ("array", "array"),
+        ("array", "_array_reconstructor"),
     }
 )
 

@@ -22,6 +22,7 @@ parents that could be read (none).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -703,7 +704,7 @@ class _Builder:
             return  # the parser has reported it as invalid-reference
         owner = self.tags.get(ref)
         if owner is None:
-            node = str(ref)
+            node = sys.intern(str(ref))
             if node not in self.graph:
                 self.graph.add_node(node, kind="external", ref=ref)
             elif self.graph.nodes[node]["kind"] != "external":
@@ -714,10 +715,12 @@ class _Builder:
             self.check_unbuilt(build, parent, ref, stage_names)
         else:
             node = owner
+        # Interned: the same few texts recur on thousands of edges, and a
+        # snapshot then stores (and loads) each of them once.
         self.link(
             Edge(
-                node, build.name, parent.kind, build.dockerfile, parent.line, parent.text, stage,
-                parent.value,
+                node, build.name, parent.kind, build.dockerfile, parent.line,
+                sys.intern(parent.text), sys.intern(stage), sys.intern(parent.value),
             )
         )  # fmt: skip
 
