@@ -69,22 +69,25 @@ _CONTINUATION = re.compile(r"\\[ \t]*\n(?:[ \t]*#[^\n]*\n)*")
 # continuations (and single-line shapes hold no backslash at all).
 _BLANKS = r"[ \t]+"
 _JSON_STRINGS = r'\[[ \t]*(?:"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*)?[ \t]*\][ \t]*'
+_JSON_SOME = r'\[[ \t]*"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*[ \t]*\][ \t]*'
 _MOUNT_FIELD = r"(?![Ff][Rr][Oo][Mm]=)[^\s\"'\\,]*"
-_MOUNT = rf"--mount={_MOUNT_FIELD}(?:,{_MOUNT_FIELD})*"
+_MOUNT = rf"(?-i:--mount=){_MOUNT_FIELD}(?:,{_MOUNT_FIELD})*"  # flags are case-sensitive
 _PAIR = r"""[^\s"'\\=]+=(?:"[^"\\\n]*"|'[^'\\\n]*'|[^\s"'\\]*)"""
 _ID_VALUE = r"[A-Za-z_][A-Za-z0-9_]*(?:=[^\s\"'\\]*)?"
 _SINGLE_LINE = (
-    rf"|(?:env|label){_BLANKS}(?:{_PAIR}(?:{_BLANKS}{_PAIR})*[ \t]*"
+    rf"|(?:env|label){_BLANKS}(?!--)(?:{_PAIR}(?:{_BLANKS}{_PAIR})*[ \t]*"
     r"|[A-Za-z_][A-Za-z0-9_]*[ \t]+[^\s\\][^\n\\]*)"
     r"|(?:user|workdir|maintainer|stopsignal|expose)[ \t]+(?!--)[^\s\\][^\n\\]*"
     r"|volume[ \t]+(?!--|\[)[^\s\\][^\n\\]*"
     r"|(?:copy|add)[ \t]+(?!--|\[)[^\s\\]+(?:[ \t]+[^\s\\]+)+[ \t]*"
     rf"|arg{_BLANKS}{_ID_VALUE}(?:{_BLANKS}{_ID_VALUE})*[ \t]*"
-    rf"|healthcheck{_BLANKS}(?:none[ \t]*|cmd{_BLANKS}(?:(?!--)[^\[\s\\][^\n\\]*|{_JSON_STRINGS}))"
+    rf"|healthcheck{_BLANKS}(?:none[ \t]*|cmd{_BLANKS}(?:(?!--)[^\[\s\\][^\n\\]*|{_JSON_SOME}))"
 )
 _COMMAND = rf"(?!--)(?:[^\[ \t].*|{_JSON_STRINGS})"
+# re.ASCII: Unicode case folding would make WOR\u212aDIR a WORKDIR, which BuildKit does not.
 _TRIVIAL = re.compile(
-    rf"(?i:(?:run(?:{_BLANKS}{_MOUNT})*|cmd|entrypoint){_BLANKS}{_COMMAND}{_SINGLE_LINE})"
+    rf"(?i:(?:run(?:{_BLANKS}{_MOUNT})*|cmd|entrypoint){_BLANKS}{_COMMAND}{_SINGLE_LINE})",
+    re.ASCII,
 )
 _RAW_CONTINUATION = r"\\[ \t]*\n(?:[ \t]*#[^\n]*\n)*"
 _RAW_COMMAND = (
@@ -93,7 +96,8 @@ _RAW_COMMAND = (
 )
 _TRIVIAL_RUN = re.compile(
     r"(?:(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*"
-    rf"(?i:(?:run(?:{_BLANKS}{_MOUNT})*|cmd|entrypoint){_BLANKS}{_RAW_COMMAND}{_SINGLE_LINE})\n)*"
+    rf"(?i:(?:run(?:{_BLANKS}{_MOUNT})*|cmd|entrypoint){_BLANKS}{_RAW_COMMAND}{_SINGLE_LINE})\n)*",
+    re.ASCII,
 )
 
 
@@ -138,6 +142,8 @@ def outline(text: str, path: str | None) -> Outline | None:
     if (
         "\r" in text
         or "<<" in text
+        or "\v" in text
+        or "\f" in text
         or (not text.isascii() and _EXOTIC_SPACE.search(text))
         or ("\\" in text and _AWKWARD_ESCAPE.search(text))
         or (len(text) > MAX_LINE_BYTES // 4 and _LONG_LINE.search(text))
@@ -182,6 +188,8 @@ def outline(text: str, path: str | None) -> Outline | None:
             continue
         header = False
         start = lineno
+        # As BuildKit: the first line loses its leading blanks, continuation lines keep theirs.
+        segment = segment.lstrip(GO_SPACE)
         if "\\" in segment:
             newlines = segment.count("\n")
             if newlines:
@@ -189,7 +197,7 @@ def outline(text: str, path: str | None) -> Outline | None:
             lineno += newlines
         end = lineno
         lineno += 1
-        logical = segment.lstrip(GO_SPACE)
+        logical = segment
         if seen_from and trivial(logical):
             last_end = end
             continue

@@ -19,6 +19,8 @@ It is read with an unpickler that only builds imagegraph's own value types.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -77,9 +79,7 @@ def read_dockerfiles(
     *jobs* is the number of processes to parse with (default: the cores,
     once there are :data:`PARALLEL_THRESHOLD` files to parse; 1 parses here).
     """
-    from imagegraph import __version__
-
-    store = _Store(root, __version__) if cache else None
+    store = _Store(root, code_version()) if cache else None
     old = store.load() if store is not None else {}
     result: dict[str, Prepared | OSError] = {}
     fresh: dict[str, _Entry] = {}
@@ -184,33 +184,75 @@ class _Store:
             with open(self.path, "rb") as handle:
                 data = handle.read()
             header, entries = _SafeUnpickler(io.BytesIO(data)).load()
+            if header != self.header or not isinstance(entries, dict):
+                return {}
+            for entry in entries.values():
+                if not (isinstance(entry, tuple) and len(entry) == 6):
+                    return {}
         except Exception:  # missing, truncated, foreign or corrupt: start afresh
             return {}
-        if header != self.header or not isinstance(entries, dict):
-            return {}
+        touch(self.path)  # recently used: the last to be trimmed
         return entries
 
     def save(self, entries: dict[str, _Entry]) -> None:
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                dir=self.directory, prefix=".parse-", suffix=".tmp", delete=False
-            ) as handle:
-                pickle.dump((self.header, entries), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(handle.name, self.path)
-        except OSError:
-            return  # a cache that cannot be written only costs time
-        self._trim()
+        write_cache_file(self.path, (self.header, entries))
 
-    def _trim(self) -> None:
-        try:
-            files = sorted(
-                self.directory.glob("parse-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
-            )
-            for stale in files[MAX_CACHE_FILES:]:
-                stale.unlink(missing_ok=True)
-        except OSError:
-            pass
+
+def code_version() -> str:
+    """imagegraph's version and a hash of its source: what wrote a cache must read it.
+
+    The version alone would let an install from a newer commit trust what an
+    older parser cached.
+    """
+    from imagegraph import __version__
+
+    return f"{__version__}+{_source_digest()}"
+
+
+@functools.lru_cache(maxsize=1)
+def _source_digest() -> str:
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def touch(path: Path) -> None:
+    """Mark a cache file as just used (trimming goes by modification time)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def write_cache_file(path: Path, value: object) -> None:
+    """Pickle *value* to *path* atomically, then trim the files of its kind to
+    :data:`MAX_CACHE_FILES`; failing to write only costs the next run time."""
+    kind = path.name.partition("-")[0]
+    temporary: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{kind}-", suffix=".tmp", delete=False
+        ) as handle:
+            temporary = handle.name
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+        temporary = None
+    except (OSError, pickle.PicklingError, RecursionError):
+        return
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+    try:
+        files = sorted(
+            path.parent.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for stale in files[MAX_CACHE_FILES:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 # What a parse cache may hold: imagegraph's own value types and the builtins inside them.

@@ -20,12 +20,10 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imagegraph._reading import _RACY_NS, cache_directory
+from imagegraph._reading import _RACY_NS, cache_directory, touch, write_cache_file
 
 if TYPE_CHECKING:
     from imagegraph.diagnostics import Diagnostic
@@ -62,36 +60,43 @@ def _inputs(graph: ImageGraph) -> list[str]:
 
 def load_snapshot(root: Path, config: str | None, version: str) -> ImageGraph | None:
     """The graph of the last scan of *root*, if nothing it read has changed since."""
+    target = _path(root, config)
     try:
-        with open(_path(root, config), "rb") as handle:
+        with open(target, "rb") as handle:
             data = handle.read()
-        header, stamps, state = _Unpickler(io.BytesIO(data)).load()
+        header, (paths, numbers), state = _Unpickler(io.BytesIO(data)).load()
+        if header != ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config):
+            return None
+        base = os.fspath(root)
+        join = os.path.join  # absolute paths (a config outside the root) stay whole
+        for index, path in enumerate(paths.split("\0") if paths else ()):
+            if _stamp(join(base, path)) != tuple(numbers[4 * index : 4 * index + 4]):
+                return None
+        graph = _revive(*state)
     except Exception:  # missing, truncated, foreign or corrupt: scan afresh
         return None
-    if header != ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config):
-        return None
-    paths, numbers = stamps
-    base = os.fspath(root) + os.sep
-    for index, path in enumerate(paths.split("\0") if paths else ()):
-        if _stamp(base + path) != tuple(numbers[4 * index : 4 * index + 4]):
-            return None
-    return _revive(*state)
+    touch(target)
+    return graph
 
 
-def save_snapshot(root: Path, config: str | None, version: str, graph: ImageGraph) -> None:
-    """Keep *graph* for the next scan of *root*, unless the tree is changing right now."""
+def save_snapshot(
+    root: Path, config: str | None, version: str, graph: ImageGraph, started: int
+) -> None:
+    """Keep *graph* for the next scan of *root*, which began at *started*
+    (``time.time_ns()``), unless anything it read changed since shortly before
+    then: a file changed while the scan read it would be stamped with a time
+    that does not match what was read."""
     base = os.fspath(root)
-    now = time.time_ns()
+    since = started - _RACY_NS
     # Stamps as one string of paths and one array of numbers: two objects to
     # unpickle instead of a million (a missing file is all -1).
     paths = _inputs(graph)
     numbers = array.array("q")
     for path in paths:
         stamp = _stamp(os.path.join(base, path))
-        if stamp != _MISSING and (now - stamp[1] < _RACY_NS or now - stamp[2] < _RACY_NS):
+        if stamp != _MISSING and (stamp[1] >= since or stamp[2] >= since):
             return
         numbers.extend(stamp)
-    stamps = ("\0".join(paths), numbers)
     header = ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config)
     # The graph as its adjacency dicts: they unpickle at C speed, where a
     # networkx object would also carry its cached views.
@@ -104,16 +109,7 @@ def save_snapshot(root: Path, config: str | None, version: str, graph: ImageGrap
         graph.diagnostics,
         dict(graph.undetermined),
     )
-    target = _path(root, config)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=".graph-", suffix=".tmp", delete=False
-        ) as handle:
-            pickle.dump((header, stamps, state), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, target)
-    except (OSError, pickle.PicklingError, RecursionError):
-        return  # a snapshot that cannot be written only costs time
+    write_cache_file(_path(root, config), (header, ("\0".join(paths), numbers), state))
 
 
 def _revive(

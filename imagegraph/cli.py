@@ -368,6 +368,9 @@ def _plan_command(args: argparse.Namespace) -> int:
 def _to_argo(plan: RebuildPlan) -> str:
     from imagegraph.render.argo import to_argo
 
+    if not len(plan):
+        sys.stderr.write("imagegraph: the plan rebuilds nothing; no Workflow written\n")
+        return ""
     return to_argo(plan)
 
 

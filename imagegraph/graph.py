@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -470,20 +471,22 @@ def scan(
     >>> graph.base("api"), len(graph.builds)
     ('app-base-python-3.12', 25)
     """
-    from imagegraph import __version__
+    from imagegraph._reading import code_version
     from imagegraph._snapshot import load_snapshot, save_snapshot
 
+    started = time.time_ns()
     root = Path(path).resolve()
     config_key = os.fspath(Path(config).resolve()) if config is not None else None
+    version = code_version() if cache else ""
     with paused_gc():
         if cache:
-            kept = load_snapshot(root, config_key, __version__)
+            kept = load_snapshot(root, config_key, version)
             if kept is not None:
                 return kept
         inventory = load_inventory(path, config=config)
         graph = _Builder(inventory).build(cache=cache, jobs=jobs, progress=progress)
         if cache:
-            save_snapshot(Path(inventory.root), config_key, __version__, graph)
+            save_snapshot(Path(inventory.root), config_key, version, graph, started)
     return graph
 
 

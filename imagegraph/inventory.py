@@ -124,8 +124,10 @@ class Inventory:
     """The declaration files read, relative to the root."""
     diagnostics: tuple[Diagnostic, ...] = ()
     walked: tuple[str, ...] = field(default=(), repr=False)
-    """The directories the tree walk listed (``dir/``, the root as ``./``) and
-    the ``.gitignore`` files it read: what a cached scan checks for changes."""
+    """The directories the tree walk listed (``dir/``, the root as ``./``), the
+    ``.gitignore`` files it read, and files whose appearance or change would
+    change the inventory (a compose ``.env`` not there yet, a ``pyproject.toml``
+    without ``[tool.imagegraph]``): what a cached scan checks for changes."""
 
     def build(self, name: str) -> ImageBuild:
         """The build called *name*; ``KeyError`` if there is none."""

@@ -543,6 +543,9 @@ _FLAG_INSTALLERS = {
     "nix-env": re.compile(r"-i[A-Za-z]*|--install"),
 }
 _MAX_DEPTH = 4
+# Text whose words are what they look like: no quotes, escapes, variables,
+# command substitutions or unresolved values (marked with _OPEN).
+_PLAIN_SHELL = re.compile(r"[^'\"\\$`" + re.escape(_OPEN) + r"]*")
 # Every command name the walker acts on, anywhere in a text: where none
 # appears, no command of the text can install anything (a cheap pre-check;
 # a false hit only costs the full split).
@@ -639,9 +642,10 @@ class _Walker:
     ) -> list[_Command]:
         expanded, names = _expand(_prepare(text), self.env)
         used |= names
-        if not heredocs and _MAY_INSTALL.search(expanded) is None:
+        if not heredocs and _PLAIN_SHELL.fullmatch(expanded) and not _MAY_INSTALL.search(expanded):
             # No word that could start an install command (most RUN lines:
-            # make, echo, mkdir): splitting the text into commands finds nothing.
+            # make, echo, mkdir), and no quoting or variable that could make
+            # one: splitting the text into commands finds nothing.
             return []
         try:
             commands = _commands(expanded)

@@ -10,6 +10,7 @@ import pytest
 
 from imagegraph import ImageBuild, ImageGraph, ImageRef, scan
 from imagegraph.cli import main
+from imagegraph.plan import RebuildPlan
 from imagegraph.render.argo import to_argo
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet"
@@ -77,7 +78,7 @@ def test_a_large_plan_is_split_into_templates_run_wave_after_wave() -> None:
     listing = json.loads(to_argo(plan, max_bytes=3000))
     assert listing["kind"] == "List"
     items = listing["items"]
-    assert all(len(json.dumps(item)) <= 3000 for item in items[:-1])
+    assert all(len(json.dumps(item, ensure_ascii=False).encode()) <= 3000 for item in items[:-1])
     templates = {i["metadata"]["name"]: i for i in items if i["kind"] == "WorkflowTemplate"}
     main_workflow = items[-1]
     runners = _check_workflow_shape(main_workflow, "Workflow")
@@ -89,7 +90,7 @@ def test_a_large_plan_is_split_into_templates_run_wave_after_wave() -> None:
             next(p["value"] for p in t["arguments"]["parameters"] if p["name"] == "image")
             for t in tasks.values()
         ]
-        assert name.startswith("imagegraph-rebuild-wave-")
+        assert re.fullmatch(r"imagegraph-rebuild-[0-9a-f]{8}-wave-\d+-part-\d+", name)
     assert sorted(seen) == sorted(p.name for p in plan)
     assert len(templates) > len(plan.waves)  # the limit really split waves
     for runner in runners.values():
@@ -103,3 +104,19 @@ def test_cli_writes_argo(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(EXAMPLE), "--changed", "debian:bookworm", "--format", "argo"]) == 0
     workflow = json.loads(capsys.readouterr().out)
     assert len(workflow["spec"]["templates"][0]["dag"]["tasks"]) == 18
+
+
+@pytest.mark.parametrize("limit", range(2400, 3400, 37))
+def test_no_slice_is_over_the_limit(limit: int) -> None:
+    plan = scan(EXAMPLE).plan(["debian:bookworm"])
+    items = json.loads(to_argo(plan, max_bytes=limit))["items"]
+    assert all(len(json.dumps(i, ensure_ascii=False).encode()) <= limit for i in items[:-1])
+
+
+def test_an_empty_plan_is_no_workflow(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="rebuilds nothing"):
+        to_argo(RebuildPlan(changes=("busybox:1",), waves=()))
+    assert main(["plan", str(EXAMPLE), "--changed", "busybox:1", "--format", "argo"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "rebuilds nothing" in err

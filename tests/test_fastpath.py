@@ -83,6 +83,18 @@ CASES = [
     ('FROM a\nRUN ["a", 1]\n', False),
     ("from a as B\nrun make\ncopy --from=b x y\n", True),
     ("FROM a\nCOPY --FROM=b x y\n", False),  # flags are case-sensitive: unknown flag
+    # Found in review: each was read differently by the fast route once.
+    ("FROM a\nRUN \v--mount=type=bind,from=build,target=/x make\n", False),
+    ("FROM a\nRUN \v[1]\n", False),
+    ("FROM a\vb\n", False),
+    ("ARG A=x\vB\nFROM a\n", False),
+    ("FROM a\nRUN echo \\\n\f\nCOPY --from=b x y\n", False),
+    ("FROM a\nRUN --MOUNT=type=cache,target=/x make\n", False),
+    ("FROM a\nENV --foo=bar\n", False),
+    ("FROM a\nLABEL --x=1\n", False),
+    ("FROM a\nHEALTHCHECK CMD []\n", False),
+    ("FROM a\nWOR\u212aDIR /x\n", False),
+    ('FROM a\nENTRYPO\u0130NT ["x"]\n', False),
 ]
 
 
@@ -91,6 +103,13 @@ def test_outline_matches_full_parser(text: str, fast: bool) -> None:
     full, quick = _both(text)
     assert quick == full
     assert (outline(text, None) is not None) == fast
+
+
+def test_outline_keeps_the_logical_line_as_buildkit_joins_it() -> None:
+    text = "   \\\n  FROM a\n"
+    found = outline(text, None)
+    assert found is not None
+    assert found.parsed.instructions[0].original == parse_dockerfile(text).instructions[0].original
 
 
 def test_outline_keeps_only_what_stages_need() -> None:

@@ -1205,3 +1205,21 @@ def test_any_text_gives_a_package_use(body: str) -> None:
         except ImageGraphError:
             continue
         assert isinstance(dockerfile_packages(dockerfile), PackageUse)
+
+
+@pytest.mark.parametrize(
+    ("text", "purls", "diagnostics"),
+    [
+        # The pre-check that skips RUN text naming no installer must not skip these.
+        ('FROM debian\nRUN echo "unterminated\n', [], ["unparsed-shell"]),
+        ('FROM debian\nRUN ap""t-get install -y curl\n', ["pkg:deb/debian/curl"], []),
+        ("FROM alpine\nRUN M=ap; N=k; $M$N add curl\n", ["pkg:apk/alpine/curl"], []),
+        ("FROM debian\nRUN make x && echo 'built x' >> /log\n", [], []),
+    ],
+)
+def test_runs_that_name_no_installer_are_skipped_only_when_plain(
+    text: str, purls: list[str], diagnostics: list[str]
+) -> None:
+    use = found(text)
+    assert [p.purl for p in use.packages] == purls
+    assert codes(use) == diagnostics

@@ -131,3 +131,56 @@ def test_another_config_is_another_snapshot(fleet: Path, inventories: list[str])
     assert len(scan(fleet, config=other).builds) == 1
     assert len(scan(fleet).builds) == 2
     assert len(inventories) == 2
+
+
+def test_a_pyproject_without_a_section_is_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inventories: list[str]
+) -> None:
+    monkeypatch.setattr(_snapshot, "_RACY_NS", 0)
+    root = tmp_path / "repo"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "Dockerfile").write_text("FROM alpine:3\n")
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    _age(root)
+    assert [b.name for b in scan(root).builds] == ["app"]
+    with (root / "pyproject.toml").open("a") as handle:  # the directory's times stay
+        handle.write('[[tool.imagegraph.image]]\nname = "other"\ndockerfile = "app/Dockerfile"\n')
+    assert [b.name for b in scan(root).builds] == ["other"]
+
+
+def test_a_compose_env_file_created_later_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_snapshot, "_RACY_NS", 0)
+    root = tmp_path / "repo"
+    (root / "deploy").mkdir(parents=True)
+    (root / "app").mkdir()
+    (root / "app" / "Dockerfile").write_text("FROM alpine:3\n")
+    (root / ".gitignore").write_text("deploy/\n")  # not walked: only the stamp can tell
+    (root / "deploy" / "compose.yaml").write_text(
+        "services:\n  app:\n    image: acme/app:${TAG:-dev}\n    build: ../app\n"
+    )
+    (root / "imagegraph.toml").write_text('[[compose]]\nfile = "deploy/compose.yaml"\n')
+    _age(root)
+    assert [t.familiar for t in scan(root).builds[0].tags] == ["acme/app:dev"]
+    (root / "deploy" / ".env").write_text("TAG=1.0\n")
+    assert [t.familiar for t in scan(root).builds[0].tags] == ["acme/app:1.0"]
+
+
+def test_a_config_outside_the_root_can_be_snapshotted(
+    fleet: Path, tmp_path: Path, inventories: list[str]
+) -> None:
+    outside = tmp_path / "elsewhere.toml"
+    outside.write_text(f'[[image]]\nname = "base"\ndockerfile = "{fleet}/base/Dockerfile"\n')
+    os.utime(outside, (HOUR_AGO, HOUR_AGO))
+    first = scan(fleet, config=outside)
+    second = scan(fleet, config=outside)
+    assert len(inventories) == 1
+    assert _shape(second) == _shape(first)
+
+
+def test_a_file_changed_during_the_scan_is_not_snapshotted(fleet: Path) -> None:
+    graph = scan(fleet, cache=False)
+    (fleet / "app" / "Dockerfile").write_text("FROM alpine:3\n")  # after the scan began
+    _snapshot.save_snapshot(fleet.resolve(), None, "v", graph, started=time.time_ns() - 10**9)
+    assert not list(cache_directory().glob("graph-*"))

@@ -23,11 +23,15 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         raise ConfigError("not a directory", path=str(root))
     root = root.resolve()
     config = _find_config(root, config_path)
+    probed: list[str] = []
     results: list[SourceResult] = []
     aliases: dict[str, str] = {}
     exclude: list[str] = []
     sboms: dict[str, str] = {}
     sbom_dir: str | None = None
+    if config is None and config_path is None and (root / "pyproject.toml").is_file():
+        # Read, and found without [tool.imagegraph]: adding one changes the fleet.
+        probed.append("pyproject.toml")
     if config is not None:
         aliases, exclude, sboms = config.aliases, config.exclude, config.sboms
         sbom_dir = config.sbom_dir
@@ -55,6 +59,7 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         diagnostics.extend(result.diagnostics)
         files.extend(result.files)
         covered |= result.covered
+        probed.extend(result.watched)
     _check_unique(builds)
     built = {b.dockerfile for b in builds} | covered
     diagnostics.extend(
@@ -75,7 +80,7 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         sbom_dir=sbom_dir,
         sources=tuple(dict.fromkeys(files)),
         diagnostics=tuple(diagnostics),
-        walked=tuple(walked),
+        walked=tuple(dict.fromkeys([*walked, *probed])),
     )
 
 

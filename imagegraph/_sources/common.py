@@ -35,6 +35,9 @@ class SourceResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     """Declaration files read, relative to the root."""
+    watched: list[str] = field(default_factory=list)
+    """Files that were looked for and not found, or read without effect, but
+    whose appearance or change would change the result."""
     covered: set[str] = field(default_factory=set)
     """Dockerfiles (relative paths) this source accounts for without
     building them itself, e.g. files a manifest lists for an architecture

@@ -253,9 +253,11 @@ class _Reader:
 
     def read_dotenv(self) -> dict[str, str]:
         path = self.base / ".env"
-        if not path.is_file():
-            return {}
         display = relative(self.root, self.base, ".env")
+        if not path.is_file():
+            # Watched all the same: creating it changes the builds (a cached scan checks).
+            self.result.watched.append(display)
+            return {}
         try:
             text = path.read_text(encoding="utf-8-sig")
         except OSError as err:

@@ -65,13 +65,13 @@ def _walk(
     # ignores: (directory prefix, spec) for every .gitignore above this directory.
     # Only Dockerfile names are matched against the ignore rules: on a large
     # tree the rules are the walk's cost, and other files are never reported.
+    if walked is not None:
+        walked.append(prefix or "./")  # even unreadable: a chmod shows in its own times
     try:
         with os.scandir(directory) as listing:
             entries = list(listing)
     except OSError:
         return
-    if walked is not None:
-        walked.append(prefix or "./")
     depth = len(ignores)
     for entry in entries:
         if entry.name == ".gitignore":

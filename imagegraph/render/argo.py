@@ -9,19 +9,22 @@ built, not when a whole wave is; ``spec.parallelism`` caps the builds that
 run at once. Each task passes the build's parameters (``context``,
 ``dockerfile``, ``tags``, ``build-args``, ``target``, ``platforms``) to one
 ``build`` template that runs ``buildctl-daemonless.sh`` from the rootless
-BuildKit image; replace that template (or point ``--argo-image`` at your
-own builder image) to build the way your cluster does.
+BuildKit image on the repository at ``/workspace`` (mount or check it out
+there), pushing the tags; replace that template, or pass ``image=``, to
+build the way your cluster does.
 
 Kubernetes keeps an object under about 1 MB (etcd's request limit), so a
 plan whose Workflow would be larger is written as a ``List``: one
 ``WorkflowTemplate`` per slice of a wave (builds of one wave never wait for
 each other) and a ``Workflow`` whose DAG runs the slices, each after every
-slice of the wave before it. Create the templates first
-(``kubectl create -f plan.json`` does both, in order).
+slice of the wave before it. The templates' names carry a digest of the
+plan, so two plans never collide; ``kubectl create -f plan.json`` creates
+them and then the Workflow.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -82,10 +85,11 @@ def _build_template(image: str) -> dict[str, Any]:
         "$BUILD_ARGS\nEOF\n"
         '[ -z "$TARGET" ] || set -- "$@" --opt "target=$TARGET"\n'
         '[ -z "$PLATFORMS" ] || set -- "$@" --opt "platform=$PLATFORMS"\n'
+        'if [ -n "$TAGS" ]; then set -- "$@" --output "type=image,\\"name=$TAGS\\",push=true"\n'
+        'else set -- "$@" --output type=cacheonly; fi  # no tag: build only\n'
         "exec buildctl-daemonless.sh build --frontend dockerfile.v0 \\\n"
         '  --local context="$CONTEXT" --local dockerfile="$(dirname "$DOCKERFILE")" \\\n'
-        '  --opt filename="$(basename "$DOCKERFILE")" "$@" \\\n'
-        '  --output "type=image,\\"name=$TAGS\\",push=true"\n'
+        '  --opt filename="$(basename "$DOCKERFILE")" "$@"\n'
     )
     return {
         "name": "build",
@@ -138,6 +142,8 @@ def to_argo(
     *parallelism* defaults to the plan's ``max_parallel``; *name* prefixes
     the objects' names; *image* is the builder image of the ``build`` template.
     """
+    if not len(plan):
+        raise ValueError("the plan rebuilds nothing: there is no Workflow to write")
     if parallelism is None:
         parallelism = plan.max_parallel
     names = _dns_names([p.build.name for p in plan])
@@ -153,7 +159,12 @@ def to_argo(
     items: list[dict[str, Any]] = []
     runners: list[dict[str, Any]] = []
     previous: list[str] = []
-    budget = max_bytes - _size(_workflow(name, [], parallelism, image, kind="WorkflowTemplate"))
+    digest = hashlib.sha256(
+        "\n".join(" ".join(p.build.name for p in wave) for wave in plan.waves).encode()
+    ).hexdigest()[:8]
+    prefix = f"{name}-{digest}"
+    longest = f"{prefix}-wave-{len(plan.waves)}-part-{len(plan)}"
+    budget = max_bytes - _size(_workflow(longest, [], None, image, kind="WorkflowTemplate"))
     for index, wave in enumerate(plan.waves, start=1):
         slices: list[list[dict[str, Any]]] = [[]]
         used = 0
@@ -167,8 +178,9 @@ def to_argo(
             used += size
         current = []
         for part, tasks in enumerate(slices, start=1):
-            template = f"{name}-wave-{index}-part-{part}"
-            items.append(_workflow(template, tasks, parallelism, image, kind="WorkflowTemplate"))
+            template = f"{prefix}-wave-{index}-part-{part}"
+            # parallelism counts on the Workflow only: templateRef ignores a template's own.
+            items.append(_workflow(template, tasks, None, image, kind="WorkflowTemplate"))
             runner: dict[str, Any] = {
                 "name": f"wave-{index}-part-{part}",
                 "templateRef": {"name": template, "template": "rebuild"},
