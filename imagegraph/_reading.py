@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from imagegraph._pickling import paused_gc
 from imagegraph.dockerfile import Prepared, prepare_dockerfile
@@ -183,7 +184,7 @@ class _Store:
         try:
             with open(self.path, "rb") as handle:
                 data = handle.read()
-            header, entries = _SafeUnpickler(io.BytesIO(data)).load()
+            header, entries = restricted_load(data, _CACHE_TYPES)
             if header != self.header or not isinstance(entries, dict):
                 return {}
             for entry in entries.values():
@@ -269,10 +270,17 @@ _CACHE_TYPES = frozenset(
 )
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    """Builds only the types in :data:`_CACHE_TYPES`; anything else is a corrupt cache."""
+def restricted_load(data: bytes, allowed: frozenset[tuple[str, str]]) -> Any:
+    """Unpickle *data*, building no type outside *allowed* (``(module, name)``).
 
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _CACHE_TYPES:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a parse cache")
-        return super().find_class(module, name)
+    Caches are imagegraph's own files, but a file in a user directory is no
+    reason to run whatever a pickle names: anything else is a corrupt cache.
+    """
+
+    class Restricted(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            if (module, name) not in allowed:
+                raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache")
+            return super().find_class(module, name)
+
+    return Restricted(io.BytesIO(data)).load()

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import array
 import hashlib
-import io
 import os
-import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imagegraph._reading import _RACY_NS, cache_directory, touch, write_cache_file
+from imagegraph._reading import (
+    _RACY_NS,
+    cache_directory,
+    restricted_load,
+    touch,
+    write_cache_file,
+)
 
 if TYPE_CHECKING:
     from imagegraph.diagnostics import Diagnostic
@@ -64,7 +68,7 @@ def load_snapshot(root: Path, config: str | None, version: str) -> ImageGraph | 
     try:
         with open(target, "rb") as handle:
             data = handle.read()
-        header, (paths, numbers), state = _Unpickler(io.BytesIO(data)).load()
+        header, (paths, numbers), state = restricted_load(data, _SNAPSHOT_TYPES)
         if header != ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config):
             return None
         base = os.fspath(root)
@@ -150,10 +154,3 @@ _SNAPSHOT_TYPES = frozenset(
         ("array", "_array_reconstructor"),
     }
 )
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _SNAPSHOT_TYPES:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a snapshot")
-        return super().find_class(module, name)

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from imagegraph.plan import PlannedBuild, RebuildPlan
+from imagegraph.render._names import safe_names
 
 __all__ = ["ARGO_MAX_BYTES", "BUILDKIT_IMAGE", "to_argo"]
 
@@ -38,23 +38,6 @@ ARGO_MAX_BYTES = 1_000_000
 BUILDKIT_IMAGE = "moby/buildkit:v0.16.0-rootless"
 """The image of the default ``build`` template."""
 _PARAMETERS = ("image", "context", "dockerfile", "tags", "build-args", "target", "platforms")
-_NOT_DNS = re.compile(r"[^a-z0-9-]+")
-
-
-def _dns_names(names: list[str]) -> dict[str, str]:
-    # Task names: DNS-1123 labels (lower case, digits, '-', at most 63 characters), distinct.
-    result: dict[str, str] = {}
-    used: set[str] = set()
-    for name in names:
-        base = _NOT_DNS.sub("-", name.lower()).strip("-")[:55].strip("-") or "build"
-        if base[0].isdigit():
-            base = "b-" + base[:53]
-        unique, counter = base, 2
-        while unique in used:
-            unique, counter = f"{base}-{counter}", counter + 1
-        used.add(unique)
-        result[name] = unique
-    return result
 
 
 def _task(planned: PlannedBuild, names: dict[str, str], *, with_needs: bool) -> dict[str, Any]:
@@ -146,7 +129,7 @@ def to_argo(
         raise ValueError("the plan rebuilds nothing: there is no Workflow to write")
     if parallelism is None:
         parallelism = plan.max_parallel
-    names = _dns_names([p.build.name for p in plan])
+    names = safe_names((p.build.name for p in plan), dns=True)
     whole = _workflow(
         name,
         [_task(p, names, with_needs=True) for p in plan],
