@@ -543,9 +543,10 @@ _FLAG_INSTALLERS = {
     "nix-env": re.compile(r"-i[A-Za-z]*|--install"),
 }
 _MAX_DEPTH = 4
-# Text whose words are what they look like: no quotes, escapes, variables,
-# command substitutions or unresolved values (marked with _OPEN).
-_PLAIN_SHELL = re.compile(r"[^'\"\\$`" + re.escape(_OPEN) + r"]*")
+# Text whose words are what they look like once quotes are dropped: no
+# escapes, variables, command substitutions or unresolved values (_OPEN).
+_PLAIN_SHELL = re.compile(r"[^\\$`" + re.escape(_OPEN) + r"]*")
+_NO_QUOTES = str.maketrans("", "", "'\"")
 # Every command name the walker acts on, anywhere in a text: where none
 # appears, no command of the text can install anything (a cheap pre-check;
 # a false hit only costs the full split).
@@ -557,6 +558,15 @@ _MAY_INSTALL = re.compile(
     )
     + r")\b"
 )
+
+
+def _names_an_installer(text: str) -> bool:
+    """Whether splitting *text* could find an install command (or an error):
+    ``False`` only for plain text, with balanced quotes, that names none of
+    the commands the walker acts on, even with its quotes dropped (``ap""t-get``)."""
+    if not _PLAIN_SHELL.fullmatch(text) or text.count("'") % 2 or text.count('"') % 2:
+        return True
+    return _MAY_INSTALL.search(text.translate(_NO_QUOTES)) is not None
 
 
 def _render(word: str) -> str:
@@ -642,7 +652,7 @@ class _Walker:
     ) -> list[_Command]:
         expanded, names = _expand(_prepare(text), self.env)
         used |= names
-        if not heredocs and _PLAIN_SHELL.fullmatch(expanded) and not _MAY_INSTALL.search(expanded):
+        if not heredocs and not _names_an_installer(expanded):
             # No word that could start an install command (most RUN lines:
             # make, echo, mkdir), and no quoting or variable that could make
             # one: splitting the text into commands finds nothing.
