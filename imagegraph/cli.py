@@ -43,8 +43,8 @@ def _add_fleet_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--no-cache",
         action="store_true",
-        help="neither read nor write the parse cache (kept under the user cache directory, "
-        "or IMAGEGRAPH_CACHE_DIR)",
+        help="neither read nor write the caches of parsed Dockerfiles and of the finished "
+        "graph (kept under the user cache directory, or IMAGEGRAPH_CACHE_DIR)",
     )
     command.add_argument(
         "--jobs",
