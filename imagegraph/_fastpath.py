@@ -37,6 +37,7 @@ from imagegraph.instructions import (
     Instruction,
     ParsedInstructions,
     _check,
+    _maybe_json,
     _split_node,
     csv_fields,
 )
@@ -101,6 +102,19 @@ _TRIVIAL_RUN = re.compile(
 )
 
 
+# The trivial RUN/CMD/ENTRYPOINT and ENV/LABEL shapes again, with groups for _plain.
+_PLAIN_COMMAND = re.compile(
+    rf"(?:(?P<run>(?i:run))(?P<flags>(?:{_BLANKS}{_MOUNT})*)|(?P<other>(?i:cmd|entrypoint)))"
+    rf"{_BLANKS}(?P<rest>{_COMMAND})",
+    re.ASCII,
+)
+_PAIR_WORD = re.compile(_PAIR, re.ASCII)
+_PLAIN_PAIRS = re.compile(
+    rf"(?P<kw>(?i:env|label)){_BLANKS}(?!--)"
+    rf"(?:(?P<pairs>{_PAIR}(?:{_BLANKS}{_PAIR})*)[ \t]*"
+    r"|(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]+(?P<value>[^\s\\][^\n\\]*))",
+    re.ASCII,
+)
 # A keyword, plain --flags and plain words: what _quick splits without the full lexers.
 _PLAIN_WORDS = re.compile(
     r"([A-Za-z]+)((?:[ \t]+--[A-Za-z-]+(?:=[^\s\"'\\]*)?)*)[ \t]+"
@@ -128,8 +142,13 @@ class Outline:
         return (Outline, (self.parsed, self.ends))
 
 
-def outline(text: str, path: str | None) -> Outline | None:
+def outline(text: str, path: str | None, *, complete: bool = False) -> Outline | None:
     """The outline of *text*, or ``None`` when the full parser must read it.
+
+    With *complete*, every instruction is kept, exactly as the full parser
+    builds it (:func:`imagegraph.instructions.parse_instructions` reads
+    through here); the lines of the trivial shapes are still split without
+    the full lexers.
 
     >>> o = outline("ARG V=1\\nFROM a:$V AS b\\nRUN make\\nCOPY --from=b /x /y\\n", None)
     >>> [i.keyword for i in o.parsed.instructions], o.ends
@@ -164,7 +183,7 @@ def outline(text: str, path: str | None) -> Outline | None:
     trivial_run = _TRIVIAL_RUN.match
     match_line = _LINE.match
     while pos < size:
-        if seen_from:
+        if seen_from and not complete:
             run_end = trivial_run(text, pos).end()  # type: ignore[union-attr]
             if run_end > pos:
                 lineno += text.count("\n", pos, run_end)
@@ -200,7 +219,12 @@ def outline(text: str, path: str | None) -> Outline | None:
         logical = segment
         if seen_from and trivial(logical):
             last_end = end
-            continue
+            if not complete:
+                continue
+            instruction = _plain(logical, start, end)
+            if instruction is not None:  # a trivial shape: known to pass the checks
+                kept.append(instruction)
+                continue
         try:
             instruction = _quick(logical, start, end)
             if instruction is None:
@@ -221,8 +245,13 @@ def outline(text: str, path: str | None) -> Outline | None:
                 if keyword != "ARG":
                     return None  # the full parser raises "no build stage"
                 kept.append(instruction)
-            elif (keyword == "COPY" and instruction.flag("from")) or (
-                keyword == "RUN" and any(_names_source(m) for m in instruction.flag_values("mount"))
+            elif (
+                complete
+                or (keyword == "COPY" and instruction.flag("from"))
+                or (
+                    keyword == "RUN"
+                    and any(_names_source(m) for m in instruction.flag_values("mount"))
+                )
             ):
                 kept.append(instruction)
         except (ShellError, ValueError, RecursionError, DockerfileSyntaxError):
@@ -232,6 +261,36 @@ def outline(text: str, path: str | None) -> Outline | None:
         return None
     ends.append(last_end)
     return Outline(ParsedInstructions(tuple(kept), directives, "\\", ()), tuple(ends))
+
+
+def _plain(logical: str, start: int, end: int) -> Instruction | None:
+    """A trivial ``RUN``/``CMD``/``ENTRYPOINT`` or ``ENV``/``LABEL`` line split as the
+    full parser splits it, without its lexers; ``None`` for other shapes."""
+    match = _PLAIN_COMMAND.fullmatch(logical)
+    if match is not None:
+        written = match.group("run") or match.group("other")
+        flags = match.group("flags")
+        args, is_json = _maybe_json(match.group("rest").rstrip(" \t"))
+        return Instruction(
+            keyword=written.upper(), args=args,
+            flags=tuple(_WORDS.split(flags.strip(" \t"))) if flags else (),
+            line=start, end_line=end, original=logical, json=is_json, written=written,
+        )  # fmt: skip
+    match = _PLAIN_PAIRS.fullmatch(logical)
+    if match is not None:
+        written = match.group("kw")
+        values: list[str] = []
+        if match.group("pairs") is not None:
+            for word in _PAIR_WORD.findall(match.group("pairs")):
+                key, _, value = word.partition("=")
+                values += (key, value, "=")
+        else:
+            values += (match.group("key"), match.group("value").rstrip(" \t"), "")
+        return Instruction(
+            keyword=written.upper(), args=tuple(values), flags=(), line=start, end_line=end,
+            original=logical, written=written,
+        )  # fmt: skip
+    return None
 
 
 def _quick(logical: str, start: int, end: int) -> Instruction | None:

@@ -155,6 +155,13 @@ def parse_instructions(text: str, *, path: str | None = None) -> ParsedInstructi
     >>> parsed.escape, [i.args for i in parsed.instructions]
     ('`', [('alpine',), ('echo a   b',)])
     """
+    from imagegraph._fastpath import outline
+
+    # Most files take the fast route, which gives the same instructions (the
+    # tests compare the two); everything it does not handle comes here.
+    found = outline(text, path, complete=True)
+    if found is not None:
+        return found.parsed
     return _LineParser(text, path, validate=True).run()
 
 

@@ -650,6 +650,9 @@ class _Walker:
     def script(
         self, text: str, depth: int, used: set[str], *, heredocs: bool = False
     ) -> list[_Command]:
+        if not heredocs and not _names_an_installer(text):
+            # Nothing to expand either (no $): most RUN lines of an application.
+            return []
         expanded, names = _expand(_prepare(text), self.env)
         used |= names
         if not heredocs and not _names_an_installer(expanded):

@@ -4,6 +4,7 @@ diagnostics and errors on every input, and the fast route taken where it should 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from imagegraph import ImageGraphError, parse_dockerfile
 from imagegraph._fastpath import outline
 from imagegraph.dockerfile import Dockerfile, prepare_dockerfile, resolve_dockerfile
+from imagegraph.instructions import ParsedInstructions, _LineParser, parse_instructions
 from tests.property.strategies import dockerfile_shaped, image, name, simple_dockerfile, variable
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -176,3 +178,49 @@ def test_odd_files_read_alike(text: str) -> None:
 def test_plain_files_read_alike(case: tuple[str, list[str]]) -> None:
     full, quick = _both(case[0])
     assert quick == full
+
+
+def _instructions_both(text: str) -> tuple[object, object]:
+    """parse_instructions (fast route where it applies) against the line parser alone."""
+
+    def summary(function: Callable[[], ParsedInstructions]) -> object:
+        try:
+            parsed = function()
+        except ImageGraphError as err:
+            return ("error", str(err))
+        written = [i.written for i in parsed.instructions]  # not compared by ==
+        return parsed.instructions, written, parsed.directives, parsed.escape, parsed.diagnostics
+
+    return (
+        summary(lambda: _LineParser(text, None, validate=True).run()),
+        summary(lambda: parse_instructions(text)),
+    )
+
+
+@pytest.mark.parametrize(("text", "fast"), CASES)
+def test_every_instruction_is_built_alike(text: str, fast: bool) -> None:
+    slow, quick = _instructions_both(text)
+    assert quick == slow
+    assert (outline(text, None, complete=True) is not None) == fast
+
+
+@pytest.mark.parametrize(
+    "path", sorted(EXAMPLES.rglob("Dockerfile*")), ids=lambda p: str(p.relative_to(EXAMPLES))
+)
+def test_example_fleet_instructions_alike(path: Path) -> None:
+    slow, quick = _instructions_both(path.read_text())
+    assert quick == slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(fast_shaped())
+def test_fast_shaped_instructions_alike(text: str) -> None:
+    slow, quick = _instructions_both(text)
+    assert quick == slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(dockerfile_shaped())
+def test_odd_instructions_alike(text: str) -> None:
+    slow, quick = _instructions_both(text)
+    assert quick == slow
