@@ -57,6 +57,7 @@ from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidRef
 from imagegraph.instructions import (
     Instruction,
     ParsedInstructions,
+    _LineParser,
     csv_fields,
     parse_instructions,
 )
@@ -336,7 +337,8 @@ def prepare_dockerfile(text: str | bytes, *, path: str | None = None) -> Prepare
     if found is not None:
         return Prepared(found.parsed, found.ends, None, tuple(diagnostics))
     try:
-        parsed = parse_instructions(text, path=path)
+        # Not parse_instructions: it would try the fast route again, in vain.
+        parsed = _LineParser(text, path, validate=True).run()
     except DockerfileSyntaxError as err:
         return Prepared(None, None, err, tuple(diagnostics))
     return Prepared(parsed, None, None, tuple(diagnostics))
