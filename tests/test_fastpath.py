@@ -41,6 +41,28 @@ def _both(text: str | bytes, args: dict[str, str] | None = None) -> tuple[object
     return full, fast
 
 
+def _instructions_both(text: str) -> tuple[object, object]:
+    """parse_instructions (fast route where it applies) against the line parser alone."""
+
+    def summary(function: Callable[[], ParsedInstructions]) -> object:
+        try:
+            parsed = function()
+        except ImageGraphError as err:
+            return ("error", str(err))
+        written = [i.written for i in parsed.instructions]  # not compared by ==
+        return parsed.instructions, written, parsed.directives, parsed.escape, parsed.diagnostics
+
+    return (
+        summary(lambda: _LineParser(text, None, validate=True).run()),
+        summary(lambda: parse_instructions(text)),
+    )
+
+
+COMPARE = pytest.mark.parametrize(
+    "compare", [_both, _instructions_both], ids=["stages", "instructions"]
+)
+
+
 # (text, whether the fast route reads it)
 CASES = [
     ("FROM alpine\nRUN make\n", True),
@@ -100,11 +122,15 @@ CASES = [
 ]
 
 
+@COMPARE
 @pytest.mark.parametrize(("text", "fast"), CASES)
-def test_outline_matches_full_parser(text: str, fast: bool) -> None:
-    full, quick = _both(text)
+def test_outline_matches_full_parser(
+    compare: Callable[[str], tuple[object, object]], text: str, fast: bool
+) -> None:
+    full, quick = compare(text)
     assert quick == full
     assert (outline(text, None) is not None) == fast
+    assert (outline(text, None, complete=True) is not None) == fast
 
 
 def test_outline_keeps_the_logical_line_as_buildkit_joins_it() -> None:
@@ -130,6 +156,8 @@ def test_outline_keeps_only_what_stages_need() -> None:
 def test_example_fleet_reads_alike(path: Path) -> None:
     full, quick = _both(path.read_bytes(), {"PYTHON_VERSION": "3.12"})
     assert quick == full
+    slow, fast = _instructions_both(path.read_text())
+    assert fast == slow
 
 
 _FAST_LINES = st.sampled_from(
@@ -159,17 +187,21 @@ def fast_shaped(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
 
 
+@COMPARE
 @settings(max_examples=300, deadline=None)
 @given(fast_shaped())
-def test_fast_shaped_files_read_alike(text: str) -> None:
-    full, quick = _both(text)
+def test_fast_shaped_files_read_alike(
+    compare: Callable[[str], tuple[object, object]], text: str
+) -> None:
+    full, quick = compare(text)
     assert quick == full
 
 
+@COMPARE
 @settings(max_examples=300, deadline=None)
 @given(dockerfile_shaped())
-def test_odd_files_read_alike(text: str) -> None:
-    full, quick = _both(text)
+def test_odd_files_read_alike(compare: Callable[[str], tuple[object, object]], text: str) -> None:
+    full, quick = compare(text)
     assert quick == full
 
 
@@ -178,49 +210,3 @@ def test_odd_files_read_alike(text: str) -> None:
 def test_plain_files_read_alike(case: tuple[str, list[str]]) -> None:
     full, quick = _both(case[0])
     assert quick == full
-
-
-def _instructions_both(text: str) -> tuple[object, object]:
-    """parse_instructions (fast route where it applies) against the line parser alone."""
-
-    def summary(function: Callable[[], ParsedInstructions]) -> object:
-        try:
-            parsed = function()
-        except ImageGraphError as err:
-            return ("error", str(err))
-        written = [i.written for i in parsed.instructions]  # not compared by ==
-        return parsed.instructions, written, parsed.directives, parsed.escape, parsed.diagnostics
-
-    return (
-        summary(lambda: _LineParser(text, None, validate=True).run()),
-        summary(lambda: parse_instructions(text)),
-    )
-
-
-@pytest.mark.parametrize(("text", "fast"), CASES)
-def test_every_instruction_is_built_alike(text: str, fast: bool) -> None:
-    slow, quick = _instructions_both(text)
-    assert quick == slow
-    assert (outline(text, None, complete=True) is not None) == fast
-
-
-@pytest.mark.parametrize(
-    "path", sorted(EXAMPLES.rglob("Dockerfile*")), ids=lambda p: str(p.relative_to(EXAMPLES))
-)
-def test_example_fleet_instructions_alike(path: Path) -> None:
-    slow, quick = _instructions_both(path.read_text())
-    assert quick == slow
-
-
-@settings(max_examples=300, deadline=None)
-@given(fast_shaped())
-def test_fast_shaped_instructions_alike(text: str) -> None:
-    slow, quick = _instructions_both(text)
-    assert quick == slow
-
-
-@settings(max_examples=300, deadline=None)
-@given(dockerfile_shaped())
-def test_odd_instructions_alike(text: str) -> None:
-    slow, quick = _instructions_both(text)
-    assert quick == slow
