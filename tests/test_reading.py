@@ -169,3 +169,25 @@ def test_the_process_pool_gives_the_serial_result(tmp_path: Path) -> None:
     assert _everything(parallel) == _everything(serial)
     warm_source = scan(root)  # fills the cache
     assert _everything(scan(root)) == _everything(warm_source) == _everything(serial)
+
+
+def test_progress_counts_every_dockerfile_once(tmp_path: Path) -> None:
+    root = _generated(tmp_path, 700)
+    seen: list[tuple[int, int]] = []
+    graph = scan(root, cache=False, jobs=2, progress=lambda done, total: seen.append((done, total)))
+    files = len({b.dockerfile for b in graph.builds})
+    assert seen
+    assert all(total == files for _, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1][0] == files
+
+
+def test_the_cli_can_skip_the_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imagegraph.cli import main
+
+    root = _fleet(tmp_path)
+    assert main(["plan", str(root), "--changed", "debian:12", "--no-cache", "--jobs", "1"]) == 0
+    assert not list(cache_directory().glob("*.pickle"))
+    assert main(["plan", str(root), "--changed", "debian:12", "--format", "json"]) == 0
+    assert list(cache_directory().glob("parse-*.pickle"))
+    assert '"builds": 2' in capsys.readouterr().out
