@@ -233,15 +233,16 @@ def _reasons(graph: ImageGraph, changed: list[str]) -> dict[str, tuple[Edge, ...
         if nx_graph.nodes[node]["kind"] == "build":
             reasons[node] = ()
         queue.append((node, ()))
+    successors = nx_graph.succ  # node -> {child: edge data}, read directly: no per-edge views
     while queue:
         node, chain = queue.popleft()
-        for child in sorted(nx_graph.successors(node)):
+        children = successors[node]
+        for child in sorted(children):
             if child in seen:
                 continue
             seen.add(child)
-            edge = nx_graph.edges[node, child]["uses"][0]
-            reasons[child] = (*chain, edge)
-            queue.append((child, reasons[child]))
+            reasons[child] = found = (*chain, children[child]["uses"][0])
+            queue.append((child, found))
     return reasons
 
 
