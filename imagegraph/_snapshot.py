@@ -71,10 +71,11 @@ def load_snapshot(root: Path, config: str | None, version: str) -> ImageGraph | 
         header, (paths, numbers), state = restricted_load(data, _SNAPSHOT_TYPES)
         if header != ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config):
             return None
-        base = os.fspath(root)
-        join = os.path.join  # absolute paths (a config outside the root) stay whole
-        for index, path in enumerate(paths.split("\0") if paths else ()):
-            if _stamp(join(base, path)) != tuple(numbers[4 * index : 4 * index + 4]):
+        prefix = os.path.join(os.fspath(root), "")
+        expected = zip(*[iter(numbers)] * 4, strict=True)  # the stamps, four numbers each
+        for path, stamp in zip(paths.split("\0") if paths else (), expected, strict=True):
+            # An absolute path (a config outside the root) stays whole, as in os.path.join.
+            if _stamp(path if os.path.isabs(path) else prefix + path) != stamp:
                 return None
         graph = _revive(*state)
     except Exception:  # missing, truncated, foreign or corrupt: scan afresh
