@@ -38,9 +38,11 @@ from imagegraph.dockerfile import Prepared, prepare_dockerfile
 __all__ = [
     "MAX_CACHE_FILES",
     "PARALLEL_THRESHOLD",
+    "RACY_NS",
     "Progress",
     "cache_directory",
     "read_dockerfiles",
+    "stamp",
 ]
 
 MAX_CACHE_FILES = 32
@@ -48,7 +50,9 @@ MAX_CACHE_FILES = 32
 PARALLEL_THRESHOLD = 2000
 """Dockerfiles to parse before a process pool pays for its start-up."""
 _FORMAT = 1
-_RACY_NS = 2_000_000_000  # coarse file systems record times to the second or two
+RACY_NS = 2_000_000_000
+"""How recent a change may be for a recorded stamp to miss it: coarse file
+systems record times to the second or two (git's "racy" case)."""
 _CHUNK = 256
 
 Progress = Callable[[int], None]
@@ -95,7 +99,7 @@ def read_dockerfiles(
             result[path] = err
             continue
         entry = old.get(path)
-        reusable = entry is not None and entry[:4] == _stamp(stat)
+        reusable = entry is not None and entry[:4] == stamp(stat)
         if reusable and entry is not None and (not entry[4] or _digest(full) == entry[4]):
             result[path] = entry[5]
             fresh[path] = entry
@@ -104,7 +108,7 @@ def read_dockerfiles(
     if progress is not None and len(result):
         progress(len(result))
     work = [
-        (path, started - stat.st_mtime_ns < _RACY_NS or started - stat.st_ctime_ns < _RACY_NS)
+        (path, started - stat.st_mtime_ns < RACY_NS or started - stat.st_ctime_ns < RACY_NS)
         for path, stat in todo
     ]
     for (path, stat), (item, digest) in zip(
@@ -112,13 +116,14 @@ def read_dockerfiles(
     ):
         result[path] = item
         if not isinstance(item, OSError):
-            fresh[path] = (*_stamp(stat), digest, item)
+            fresh[path] = (*stamp(stat), digest, item)
     if store is not None and (todo or fresh.keys() != old.keys()):
         store.save(fresh)
     return result
 
 
-def _stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
+def stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What a cache records of a file or directory: size, times and inode."""
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 

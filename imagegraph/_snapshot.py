@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imagegraph._reading import (
-    _RACY_NS,
+    RACY_NS,
     cache_directory,
     restricted_load,
+    stamp,
     touch,
     write_cache_file,
 )
@@ -48,10 +49,9 @@ def _path(root: Path, config: str | None) -> Path:
 
 def _stamp(full: str) -> _Stamp:
     try:
-        stat = os.stat(full)
+        return stamp(os.stat(full))
     except OSError:
         return _MISSING
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def _inputs(graph: ImageGraph) -> list[str]:
@@ -73,9 +73,9 @@ def load_snapshot(root: Path, config: str | None, version: str) -> ImageGraph | 
             return None
         prefix = os.path.join(os.fspath(root), "")
         expected = zip(*[iter(numbers)] * 4, strict=True)  # the stamps, four numbers each
-        for path, stamp in zip(paths.split("\0") if paths else (), expected, strict=True):
+        for path, recorded in zip(paths.split("\0") if paths else (), expected, strict=True):
             # An absolute path (a config outside the root) stays whole, as in os.path.join.
-            if _stamp(path if os.path.isabs(path) else prefix + path) != stamp:
+            if _stamp(path if os.path.isabs(path) else prefix + path) != recorded:
                 return None
         graph = _revive(*state)
     except Exception:  # missing, truncated, foreign or corrupt: scan afresh
@@ -92,16 +92,16 @@ def save_snapshot(
     then: a file changed while the scan read it would be stamped with a time
     that does not match what was read."""
     base = os.fspath(root)
-    since = started - _RACY_NS
+    since = started - RACY_NS
     # Stamps as one string of paths and one array of numbers: two objects to
     # unpickle instead of a million (a missing file is all -1).
     paths = _inputs(graph)
     numbers = array.array("q")
     for path in paths:
-        stamp = _stamp(os.path.join(base, path))
-        if stamp != _MISSING and (stamp[1] >= since or stamp[2] >= since):
+        now = _stamp(os.path.join(base, path))
+        if now != _MISSING and (now[1] >= since or now[2] >= since):
             return
-        numbers.extend(stamp)
+        numbers.extend(now)
     header = ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config)
     # The graph as its adjacency dicts: they unpickle at C speed, where a
     # networkx object would also carry its cached views.

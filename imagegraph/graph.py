@@ -411,10 +411,9 @@ class ImageGraph:
         A scan keeps only what the graph needs of each file; this reads the
         file again, once, the first time a build's instructions are asked for.
         """
-        name = self.build(image).name
-        key = (name, "dockerfile")
+        build = self.build(image)
+        key = (build.name, "dockerfile")
         if key not in self._cache:
-            build = self.build(name)
             text: str | bytes | None = build.dockerfile_inline
             if text is None:
                 try:

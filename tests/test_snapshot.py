@@ -24,7 +24,7 @@ def _age(root: Path) -> None:
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Test files are seconds old: allow snapshots of them (the trees are aged instead).
-    monkeypatch.setattr(_snapshot, "_RACY_NS", 0)
+    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
     root = tmp_path / "fleet"
     (root / "base").mkdir(parents=True)
     (root / "app").mkdir()
@@ -106,7 +106,7 @@ def test_a_gitignore_edit_is_seen(fleet: Path, inventories: list[str]) -> None:
 def test_no_snapshot_while_the_tree_is_changing(
     fleet: Path, inventories: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_snapshot, "_RACY_NS", 2_000_000_000)
+    monkeypatch.setattr(_snapshot, "RACY_NS", 2_000_000_000)
     (fleet / "app" / "Dockerfile").write_text("FROM base:1\n")  # changed just now
     scan(fleet)
     assert not list(cache_directory().glob("graph-*"))
@@ -136,7 +136,7 @@ def test_another_config_is_another_snapshot(fleet: Path, inventories: list[str])
 def test_a_pyproject_without_a_section_is_watched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inventories: list[str]
 ) -> None:
-    monkeypatch.setattr(_snapshot, "_RACY_NS", 0)
+    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
     root = tmp_path / "repo"
     (root / "app").mkdir(parents=True)
     (root / "app" / "Dockerfile").write_text("FROM alpine:3\n")
@@ -151,7 +151,7 @@ def test_a_pyproject_without_a_section_is_watched(
 def test_a_compose_env_file_created_later_is_seen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_snapshot, "_RACY_NS", 0)
+    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
     root = tmp_path / "repo"
     (root / "deploy").mkdir(parents=True)
     (root / "app").mkdir()
