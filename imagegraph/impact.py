@@ -233,7 +233,7 @@ def _reasons(graph: ImageGraph, changed: list[str]) -> dict[str, tuple[Edge, ...
         if nx_graph.nodes[node]["kind"] == "build":
             reasons[node] = ()
         queue.append((node, ()))
-    successors = nx_graph.succ  # node -> {child: edge data}, read directly: no per-edge views
+    successors = nx_graph._succ  # type: ignore[attr-defined]  # node -> {child: edge data}: no views
     while queue:
         node, chain = queue.popleft()
         children = successors[node]

@@ -152,7 +152,9 @@ def plan(
         chosen, reasons, diagnostics = list(result.affected), result.reasons, result.diagnostics
         causes = result.causes
     waves: list[tuple[PlannedBuild, ...]] = []
-    nodes = nx_graph.nodes
+    # networkx's own dicts, read directly: its views cost more than the plan itself.
+    nodes = nx_graph._node  # type: ignore[attr-defined]
+    successors = nx_graph._succ  # type: ignore[attr-defined]
     for generation, needs in _generations(nx_graph, chosen):
         size = max_parallel or len(generation)
         for start in range(0, len(generation), size):
@@ -167,7 +169,7 @@ def plan(
                         inputs=tuple(
                             edge
                             for parent in needs[name]
-                            for edge in nx_graph.get_edge_data(parent, name)["uses"]
+                            for edge in successors[parent][name]["uses"]
                         ),
                     )
                     for name in generation[start : start + size]
@@ -196,8 +198,10 @@ def _generations(
     each member's parents inside it (sorted): what ``topological_generations``
     of a subgraph view gives, without the view's cost on a large graph."""
     members = set(chosen)
+    predecessors = graph._pred  # type: ignore[attr-defined]
+    successors = graph._succ  # type: ignore[attr-defined]
     needs = {
-        name: tuple(sorted(p for p in graph.predecessors(name) if p in members)) for name in members
+        name: tuple(sorted(members.intersection(predecessors[name]))) for name in members
     }
     waiting = {name: len(parents) for name, parents in needs.items()}
     current = sorted(name for name, count in waiting.items() if count == 0)
@@ -205,7 +209,7 @@ def _generations(
         yield current, needs
         following = []
         for name in current:
-            for child in graph.successors(name):
+            for child in successors[name]:
                 if child in waiting:
                     waiting[child] -= 1
                     if waiting[child] == 0:
