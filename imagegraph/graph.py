@@ -50,9 +50,13 @@ from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
     from imagegraph.context import ContextUse
-    from imagegraph.image_packages import ImagePackage
+    from imagegraph.findings import Findings, LintPolicy
+    from imagegraph.frames import GraphFrames
+    from imagegraph.image_packages import PackageList
     from imagegraph.impact import Change, Impact
+    from imagegraph.layers import CollapseBy
     from imagegraph.plan import RebuildPlan
+    from imagegraph.render.picture import Picture
 
 __all__ = ["Edge", "EdgeKind", "GraphCycleError", "ImageGraph", "UnknownImage", "scan"]
 
@@ -304,8 +308,11 @@ class ImageGraph:
 
         return impact(self, changes, include_unknown=include_unknown)
 
-    def packages(self, image: str | ImageRef) -> tuple[ImagePackage, ...]:
-        """The packages in *image*, its own and inherited; see :mod:`imagegraph.image_packages`."""
+    def packages(self, image: str | ImageRef) -> PackageList:
+        """The packages in *image*, its own and inherited; see :mod:`imagegraph.image_packages`.
+
+        A tuple of :class:`~imagegraph.ImagePackage` that also shows itself in
+        a notebook and has ``to_pandas()``."""
         from imagegraph.image_packages import image_packages
 
         return image_packages(self, image)
@@ -414,22 +421,88 @@ class ImageGraph:
         build = self.build(image)
         key = (build.name, "dockerfile")
         if key not in self._cache:
-            text: str | bytes | None = build.dockerfile_inline
-            if text is None:
-                try:
-                    text = (Path(self.inventory.root) / build.dockerfile).read_bytes()
-                except OSError:
-                    text = None
-            try:
-                self._cache[key] = (
-                    None
-                    if text is None
-                    else parse_dockerfile(text, path=build.dockerfile, build_args=build.args)
-                )
-            except ImageGraphError:
-                self._cache[key] = None
+            self._cache[key] = self._read_dockerfile(build)
         found: Dockerfile | None = self._cache[key]
         return found
+
+    def _read_dockerfile(self, build: ImageBuild) -> Dockerfile | None:
+        """:meth:`dockerfile` without keeping the result: what reads every
+        build once (a package change) would otherwise hold every file's
+        instructions at once (gigabytes at 100,000 builds)."""
+        cached: Dockerfile | None = self._cache.get((build.name, "dockerfile"))
+        if cached is not None:
+            return cached
+        text: str | bytes | None = build.dockerfile_inline
+        if text is None:
+            try:
+                text = (Path(self.inventory.root) / build.dockerfile).read_bytes()
+            except OSError:
+                return None
+        try:
+            return parse_dockerfile(text, path=build.dockerfile, build_args=build.args)
+        except ImageGraphError:
+            return None
+
+    # -- analysis -----------------------------------------------------------
+
+    def findings(self, policy: LintPolicy | None = None) -> Findings:
+        """The fleet's hygiene findings (unpinned and drifting bases, stragglers,
+        deep chains, ...) under *policy*, by default the ``[lint]`` table of the
+        fleet's config; see :func:`imagegraph.findings.findings`.
+
+        >>> graph = ImageGraph.from_builds([
+        ...     ImageBuild("app", "app/Dockerfile", "app", dockerfile_inline="FROM python"),
+        ... ])
+        >>> [(f.code, f.where) for f in graph.findings()]
+        [('isolated-build', 'app/Dockerfile:1'), ('unpinned-base', 'app/Dockerfile:1')]
+        """
+        from imagegraph.findings import findings
+
+        return findings(self, policy)
+
+    def picture(
+        self,
+        impact: Impact | None = None,
+        *,
+        focus: str | ImageRef | None = None,
+        collapse: CollapseBy | None = None,
+        only_impact: bool = False,
+        max_nodes: int = 150,
+    ) -> Picture:
+        """An SVG picture of the graph (a notebook shows it), optionally of an
+        impact, with the chain to *focus* highlighted; past *max_nodes* images
+        grouped by base image. See :func:`imagegraph.render.picture.to_picture`.
+
+        >>> graph = ImageGraph.from_builds([
+        ...     ImageBuild("app", "app/Dockerfile", "app", dockerfile_inline="FROM python:3.12"),
+        ... ])
+        >>> graph.picture()
+        <Picture 2 images, 1 edge>
+        """
+        from imagegraph.render.picture import to_picture
+
+        return to_picture(
+            self,
+            impact,
+            focus=focus,
+            collapse=collapse,
+            only_impact=only_impact,
+            max_nodes=max_nodes,
+        )
+
+    # -- notebooks ----------------------------------------------------------
+
+    def to_pandas(self) -> GraphFrames:
+        """The nodes and edges as DataFrames (``frames.nodes``, ``frames.edges``);
+        see :func:`imagegraph.frames.graph_frames`. Needs ``imagegraph[pandas]``."""
+        from imagegraph.frames import graph_frames
+
+        return graph_frames(self)
+
+    def _repr_html_(self) -> str:
+        from imagegraph.render.html import graph_html
+
+        return graph_html(self)
 
     def __repr__(self) -> str:
         externals = sum(1 for n in self._graph if self._graph.nodes[n]["kind"] == "external")

@@ -17,6 +17,7 @@ images, else ``debian``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,9 +27,11 @@ from imagegraph.errors import ImageGraphError, InvalidReference
 from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from imagegraph.graph import ImageGraph
 
-__all__ = ["ImagePackage", "image_packages", "own_packages"]
+__all__ = ["ImagePackage", "PackageList", "image_packages", "own_packages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,51 @@ class ImagePackage:
     """``dockerfile`` or ``sbom``."""
     where: str
     inherited_from: str | None = None
+
+
+class PackageList(tuple[ImagePackage, ...]):
+    """The packages of one image: a tuple of :class:`ImagePackage` that also
+    shows itself in a notebook and converts to a DataFrame.
+
+    It is a tuple in every other way (indexing, slicing, ``==`` with a plain
+    tuple, pickling); ``image`` is the graph node it lists, or ``None``.
+
+    >>> listing = PackageList(
+    ...     [ImagePackage("pkg:pypi/flask@3.0.3", "pypi", "flask", "3.0.3", None, "dockerfile",
+    ...                   "app/Dockerfile:2")],
+    ...     image="app",
+    ... )
+    >>> listing
+    <PackageList app, 1 package: 1 own, 0 inherited>
+    >>> listing == (listing[0],)
+    True
+    """
+
+    image: str | None
+
+    def __new__(
+        cls, packages: Iterable[ImagePackage] = (), image: str | None = None
+    ) -> PackageList:
+        listing = super().__new__(cls, packages)
+        listing.image = image
+        return listing
+
+    def __repr__(self) -> str:
+        inherited = sum(1 for p in self if p.inherited_from is not None)
+        count = f"{len(self)} package{'' if len(self) == 1 else 's'}"
+        head = f"{self.image}, " if self.image is not None else ""
+        return f"<PackageList {head}{count}: {len(self) - inherited} own, {inherited} inherited>"
+
+    def _repr_html_(self) -> str:
+        from imagegraph.render.html import packages_html
+
+        return packages_html(self)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per package; see :func:`imagegraph.frames.packages_frame`."""
+        from imagegraph.frames import packages_frame
+
+        return packages_frame(self)
 
 
 def _sbom_for(graph: ImageGraph, node: str) -> str | None:
@@ -121,7 +169,7 @@ def own_packages(
         from imagegraph.packages import dockerfile_packages
 
         build = graph.build(node)
-        dockerfile = graph.dockerfile(node)
+        dockerfile = graph._read_dockerfile(build)  # the packages are kept, not the file
         if dockerfile is not None:
             try:
                 use = dockerfile_packages(dockerfile, build.target, distro=_distro(graph, node))
@@ -146,7 +194,7 @@ def own_packages(
     return result
 
 
-def image_packages(graph: ImageGraph, image: str | ImageRef) -> tuple[ImagePackage, ...]:
+def image_packages(graph: ImageGraph, image: str | ImageRef) -> PackageList:
     """Every package in *image*: its own, then inherited ones not overridden.
 
     An image with an SBOM inherits nothing: the SBOM already lists what its
@@ -169,4 +217,4 @@ def image_packages(graph: ImageGraph, image: str | ImageRef) -> tuple[ImagePacka
                         package.constraint, package.source, package.where, origin,
                     )
                 )  # fmt: skip
-    return tuple(packages)
+    return PackageList(packages, image=node)

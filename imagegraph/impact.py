@@ -28,6 +28,8 @@ from imagegraph.errors import ImageGraphError, InvalidReference
 from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from imagegraph.graph import Edge, ImageGraph
 
 __all__ = ["Change", "FileChange", "Impact", "impact"]
@@ -70,7 +72,7 @@ Change = str | ImageRef | FileChange | PackageChange
 _HAS_TAG = re.compile(r":[^/]*$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Impact:
     """The result of :func:`impact`: what must rebuild and why.
 
@@ -109,6 +111,51 @@ class Impact:
         if not chain:
             return f"{build} (changed)"
         return " -> ".join([chain[0].parent, *(edge.child for edge in chain)])
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per changed, affected, possibly affected and undetermined image;
+        see :func:`imagegraph.frames.impact_frame`. Needs ``imagegraph[pandas]``."""
+        from imagegraph.frames import impact_frame
+
+        return impact_frame(self)
+
+    def _repr_html_(self) -> str:
+        from imagegraph.render.html import impact_html
+
+        return impact_html(self)
+
+    def __repr__(self) -> str:
+        """Short at any size: the changes (the first few) and the counts.
+
+        >>> Impact(("debian:bookworm",), {}, frozenset({"x"}), ("a", "b"), {})
+        <Impact debian:bookworm: 2 affected, 1 changed, 0 possibly>
+        """
+        text = (
+            f"<Impact {_changes_text(self.changes)}: {len(self.affected)} affected, "
+            f"{len(self.changed)} changed, {len(self.possibly)} possibly"
+        )
+        if self.undetermined:
+            text += f", {len(self.undetermined)} undetermined"
+        return text + ">"
+
+
+def _changes_text(changes: tuple[str, ...] | None, limit: int = 80) -> str:
+    """The changes as one short line: ``debian:bookworm, alpine:3.20 and 3 more``."""
+    if changes is None:
+        return "everything"
+    if not changes:
+        return "no changes"
+    shown: list[str] = []
+    size = 0
+    for change in changes:
+        if shown and size + len(change) > limit:
+            break
+        shown.append(change if len(change) <= limit else change[: limit - 1] + "…")
+        size += len(change) + 2
+    text = ", ".join(shown)
+    if len(shown) < len(changes):
+        text += f" and {len(changes) - len(shown)} more"
+    return text
 
 
 @paused_gc()

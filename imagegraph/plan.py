@@ -32,10 +32,12 @@ import networkx as nx
 from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError
-from imagegraph.impact import Change, Impact, impact
+from imagegraph.impact import Change, Impact, _changes_text, impact
 from imagegraph.inventory import ConfigError, ImageBuild
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from imagegraph.graph import Edge, ImageGraph
 
 __all__ = ["PlannedBuild", "RebuildPlan", "Schedule", "load_durations", "plan"]
@@ -76,7 +78,7 @@ class Schedule:
     """Builds with no known duration, given the default (the median of the known ones)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class RebuildPlan:
     """The waves of a rebuild; see :func:`plan`.
 
@@ -105,6 +107,32 @@ class RebuildPlan:
     def names(self) -> list[list[str]]:
         """The build names, wave by wave: a compact view for tests and notebooks."""
         return [[planned.name for planned in wave] for wave in self.waves]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per planned build, wave by wave; see :func:`imagegraph.frames.plan_frame`.
+        Needs ``imagegraph[pandas]``."""
+        from imagegraph.frames import plan_frame
+
+        return plan_frame(self)
+
+    def _repr_html_(self) -> str:
+        from imagegraph.render.html import plan_html
+
+        return plan_html(self)
+
+    def __repr__(self) -> str:
+        """Short at any size: the counts and the changes (the first few).
+
+        >>> RebuildPlan(("debian:bookworm",), ())
+        <RebuildPlan 0 builds in 0 waves after debian:bookworm>
+        """
+        builds, waves = len(self), len(self.waves)
+        counts = (
+            f"{builds} build{'' if builds == 1 else 's'} in {waves} wave{'' if waves == 1 else 's'}"
+        )
+        if self.changes is None:
+            return f"<RebuildPlan {counts}, rebuilding everything>"
+        return f"<RebuildPlan {counts} after {_changes_text(self.changes)}>"
 
 
 @paused_gc()
@@ -200,9 +228,7 @@ def _generations(
     members = set(chosen)
     predecessors = graph._pred  # type: ignore[attr-defined]
     successors = graph._succ  # type: ignore[attr-defined]
-    needs = {
-        name: tuple(sorted(members.intersection(predecessors[name]))) for name in members
-    }
+    needs = {name: tuple(sorted(members.intersection(predecessors[name]))) for name in members}
     waiting = {name: len(parents) for name, parents in needs.items()}
     current = sorted(name for name, count in waiting.items() if count == 0)
     while current:
