@@ -24,13 +24,17 @@ from imagegraph.dockerfile import (
     parse_dockerfile,
 )
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
+from imagegraph.findings import Finding, Findings, LintPolicy, findings
+from imagegraph.frames import GraphFrames, MissingExtra
 from imagegraph.graph import Edge, EdgeKind, GraphCycleError, ImageGraph, UnknownImage, scan
-from imagegraph.image_packages import ImagePackage
+from imagegraph.image_packages import ImagePackage, PackageList
 from imagegraph.impact import Change, FileChange, Impact, impact
 from imagegraph.instructions import Heredoc, Instruction
 from imagegraph.inventory import ConfigError, ImageBuild, Inventory, load_inventory
+from imagegraph.layers import collapse, depths, foundations
 from imagegraph.plan import PlannedBuild, RebuildPlan, Schedule, load_durations, plan
 from imagegraph.reference import ImageRef
+from imagegraph.render.picture import Picture
 
 __version__ = "0.1.0"
 
@@ -44,8 +48,11 @@ __all__ = [
     "Edge",
     "EdgeKind",
     "FileChange",
+    "Finding",
+    "Findings",
     "GlobalArg",
     "GraphCycleError",
+    "GraphFrames",
     "Heredoc",
     "ImageBuild",
     "ImageGraph",
@@ -56,8 +63,12 @@ __all__ = [
     "Instruction",
     "InvalidReference",
     "Inventory",
+    "LintPolicy",
+    "MissingExtra",
     "PackageChange",
+    "PackageList",
     "Parent",
+    "Picture",
     "PlannedBuild",
     "RebuildPlan",
     "Schedule",
@@ -67,6 +78,10 @@ __all__ = [
     "UnknownImage",
     "Usage",
     "__version__",
+    "collapse",
+    "depths",
+    "findings",
+    "foundations",
     "impact",
     "load_dockerfile",
     "load_durations",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from imagegraph import __version__
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from imagegraph.graph import ImageGraph
+    from imagegraph.impact import Impact
     from imagegraph.plan import RebuildPlan
 
 __all__ = ["main"]
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "  imagegraph plan examples/fleet --changed debian:bookworm\n"
         "  imagegraph graph examples/fleet --format mermaid\n"
         "  imagegraph why api examples/fleet --changed debian:bookworm\n"
+        "  imagegraph lint examples/fleet\n"
         "  imagegraph parse examples/fleet/apps/api/Dockerfile",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -177,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         "they use, and parent -> child edges (from, copy, mount, context).",
         epilog="Examples:\n"
         "  imagegraph graph examples/fleet\n"
+        "  imagegraph graph . --format svg > fleet.svg      # no Graphviz needed\n"
         "  imagegraph graph . --format dot | dot -Tsvg > fleet.svg\n"
         "  imagegraph graph . --format mermaid --changed debian:bookworm",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -185,9 +189,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_changed(graph)
     graph.add_argument(
         "--format",
-        choices=("tree", "json", "dot", "mermaid"),
+        choices=("tree", "json", "dot", "mermaid", "svg"),
         default=None,
-        help="tree on a terminal, json when piped (default)",
+        help="tree on a terminal, json when piped (default); svg is a picture drawn by "
+        "imagegraph itself, grouped by base image past 150 images",
     )
 
     why = commands.add_parser(
@@ -219,6 +224,52 @@ def _parser() -> argparse.ArgumentParser:
         choices=("table", "json"),
         default=None,
         help="table on a terminal, json when piped (default)",
+    )
+
+    lint = commands.add_parser(
+        "lint",
+        help="fleet hygiene: unpinned and drifting bases, stragglers, deep chains",
+        description="Scan a repository and report what to fix in its Dockerfiles, each finding\n"
+        "with its code, severity, image, file and line: bases at latest or without a tag\n"
+        "(unpinned-base), external images without the digest the [lint] policy asks for\n"
+        "(digest-required), an external base used at several releases (base-drift), builds\n"
+        "left on an older version of an image this fleet builds newer (straggler), COPY\n"
+        "--from an unpinned image (unpinned-copy-source), chains of builds deeper than\n"
+        "[lint] max_depth (deep-chain), and builds isolated from the rest of the fleet\n"
+        "(isolated-build). The scan's own warnings and errors are findings too.",
+        epilog="Policy, in imagegraph.toml (or [tool.imagegraph.lint] in pyproject.toml):\n"
+        "  [lint]\n"
+        '  require_digest = ["docker.io/*"]   # or true: every external image\n'
+        "  max_depth = 5                      # builds of this fleet stacked on each other\n"
+        '  ignore = ["isolated-build"]        # finding codes not to report\n\n'
+        "Formats: table (for people), json (schema imagegraph/findings/v1), sarif (SARIF\n"
+        "2.1.0 for code scanning, paths relative to the enclosing git repository).\n\n"
+        "Exit codes: 0 no finding at or above --fail-on, 1 a finding at or above --fail-on\n"
+        "(or a fleet that cannot be read), 2 usage error.\n\n"
+        "Examples:\n"
+        "  imagegraph lint examples/fleet\n"
+        "  imagegraph lint . --fail-on warning\n"
+        "  imagegraph lint . --format sarif --output imagegraph.sarif --fail-on never",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fleet_arguments(lint)
+    lint.add_argument(
+        "--format",
+        choices=("table", "json", "sarif"),
+        default=None,
+        help="table on a terminal, json when piped or written to a file (sarif for a "
+        "--output ending in .sarif)",
+    )
+    lint.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info", "never"),
+        default="error",
+        help="exit 1 when a finding is at least this severe (default: error)",
+    )
+    lint.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE instead of standard output",
     )
 
     parse = commands.add_parser(
@@ -273,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "graph": _graph_command,
         "why": _why_command,
         "packages": _packages_command,
+        "lint": _lint_command,
     }.get(args.command, _parse_command)
     try:
         return command(args)
@@ -447,9 +499,18 @@ def _graph_command(args: argparse.Namespace) -> int:
     if fmt == "tree":
         _console().print(render.to_rich(graph, impact))
     else:
-        writer = {"json": render.to_json, "dot": render.to_dot, "mermaid": render.to_mermaid}[fmt]
-        sys.stdout.write(writer(graph, impact))
+        writers: dict[str, Callable[[ImageGraph, Impact | None], str]] = {
+            "json": render.to_json,
+            "dot": render.to_dot,
+            "mermaid": render.to_mermaid,
+            "svg": _svg,
+        }
+        sys.stdout.write(writers[fmt](graph, impact))
     return _report([*graph.diagnostics, *(impact.diagnostics if impact else ())])
+
+
+def _svg(graph: ImageGraph, impact: Impact | None) -> str:
+    return graph.picture(impact).svg
 
 
 def _why_command(args: argparse.Namespace) -> int:
@@ -523,6 +584,62 @@ def _packages_command(args: argparse.Namespace) -> int:
             )  # fmt: skip
         _console().print(table)
     return _report(dict.fromkeys(notes))
+
+
+def _lint_command(args: argparse.Namespace) -> int:
+    from imagegraph.findings import findings
+    from imagegraph.render import findings as render
+
+    fmt = args.format
+    if fmt is None and args.output is not None:
+        fmt = "sarif" if args.output.endswith(".sarif") else "json"
+    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    graph = _scan(args)
+    found = findings(graph)
+    if fmt == "table":
+        if args.output is None:
+            _console().print(render.to_table(found))
+        else:
+            from rich.console import Console
+
+            with _open_output(args.output) as handle:
+                Console(file=handle, no_color=True, width=160).print(render.to_table(found))
+    else:
+        if fmt == "json":
+            text = render.to_json(found)
+        else:
+            root, prefix = _repository_of(graph.inventory.root)
+            text = render.to_sarif(
+                found, tool_version=__version__, source_root=root, path_prefix=prefix
+            )
+        if args.output is None:
+            sys.stdout.write(text)
+        else:
+            with _open_output(args.output) as handle:
+                handle.write(text)
+    if args.fail_on != "never" and found.at_or_above(args.fail_on):
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _open_output(path: str) -> IO[str]:
+    try:
+        return open(path, "w", encoding="utf-8")  # the caller closes it
+    except OSError as err:
+        raise ImageGraphError(f"{path}: cannot write: {err.strerror}") from None
+
+
+def _repository_of(root: str) -> tuple[str, str]:
+    """The git work tree that holds *root* (the nearest directory with a ``.git``) and
+    *root*'s place in it (``"infra/images"``); *root* itself and ``""`` outside one.
+
+    Code scanning resolves SARIF paths against the repository, not the fleet."""
+    start = Path(root).resolve()
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            inside = start.relative_to(directory).as_posix()
+            return str(directory), "" if inside == "." else inside
+    return str(start), ""
 
 
 def _parse_command(args: argparse.Namespace) -> int:

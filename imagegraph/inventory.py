@@ -128,6 +128,12 @@ class Inventory:
     ``.gitignore`` files it read, and files whose appearance or change would
     change the inventory (a compose ``.env`` not there yet, a ``pyproject.toml``
     without ``[tool.imagegraph]``): what a cached scan checks for changes."""
+    lint: Mapping[str, object] = field(default_factory=dict, hash=False)
+    """The ``[lint]`` table of the config, checked, in plain values (a cache holds
+    only builtins and imagegraph's value types): ``require_digest`` (a bool or a
+    tuple of repository patterns), ``max_depth``, ``ignore`` (a tuple of finding
+    codes), and ``source`` (where it is written); empty without one. Read it as a
+    policy with :meth:`imagegraph.findings.LintPolicy.from_inventory`."""
 
     def build(self, name: str) -> ImageBuild:
         """The build called *name*; ``KeyError`` if there is none."""

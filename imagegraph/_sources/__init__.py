@@ -29,12 +29,13 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
     exclude: list[str] = []
     sboms: dict[str, str] = {}
     sbom_dir: str | None = None
+    lint: dict[str, object] = {}
     if config is None and config_path is None and (root / "pyproject.toml").is_file():
         # Read, and found without [tool.imagegraph]: adding one changes the fleet.
         probed.append("pyproject.toml")
     if config is not None:
         aliases, exclude, sboms = config.aliases, config.exclude, config.sboms
-        sbom_dir = config.sbom_dir
+        sbom_dir, lint = config.sbom_dir, config.lint
         results.append(config_images(config, root))
         results.extend(_declared_sources(config, root))
     else:
@@ -81,6 +82,7 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         sources=tuple(dict.fromkeys(files)),
         diagnostics=tuple(diagnostics),
         walked=tuple(dict.fromkeys([*walked, *probed])),
+        lint=lint,
     )
 
 

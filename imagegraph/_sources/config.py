@@ -20,7 +20,10 @@ from imagegraph.inventory import ConfigError, ImageBuild
 
 __all__ = ["Config", "read_config"]
 
-_TOP_KEYS = {"aliases", "exclude", "sboms", "sbom_dir", "image", "bake", "compose", "manifests"}
+_TOP_KEYS = {
+    "aliases", "exclude", "sboms", "sbom_dir", "image", "bake", "compose", "manifests", "lint",
+}  # fmt: skip
+_LINT_KEYS = ("ignore", "max_depth", "require_digest")
 _IMAGE_KEYS = {
     "name", "dockerfile", "context", "tags", "args", "target", "platforms", "contexts", "matrix",
 }  # fmt: skip
@@ -41,6 +44,8 @@ class Config:
     bake: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
     compose: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
     manifests: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
+    lint: dict[str, object] = field(default_factory=dict)
+    """The ``[lint]`` table, checked: see :attr:`imagegraph.Inventory.lint`."""
 
 
 def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | None:
@@ -79,6 +84,8 @@ def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | 
         image: relative(root, path.parent, sbom)
         for image, sbom in _string_table(data.get("sboms", {}), "sboms", display, None).items()
     }
+    if "lint" in data:
+        config.lint = _lint_table(data["lint"], text, prefix, display)
     for key in ("image", "bake", "compose", "manifests"):
         entries = data.get(key, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -192,6 +199,98 @@ def _header_lines(text: str, key: str) -> list[int]:
         counted = match.start()
         lines.append(line)
     return lines
+
+
+def _lint_table(value: object, text: str, prefix: str, display: str) -> dict[str, object]:
+    """The ``[lint]`` table checked and in plain values (a cached inventory holds
+    only builtins and imagegraph's value types): ``require_digest`` as a bool or
+    a tuple of patterns, ``max_depth``, ``ignore`` as a tuple, and ``source``."""
+    from imagegraph.findings import LINT_CODES
+
+    table = f"{prefix}lint"
+    header, lines = _lint_lines(text, prefix)
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"'{table}' must be a table ([{table}]), not {value!r}", path=display, line=header
+        )
+    out: dict[str, object] = {}
+    for key, item in value.items():
+        line = lines.get(key, header)
+        if key not in _LINT_KEYS:
+            raise ConfigError(
+                f"[{table}] has unknown key {key!r} (known: {', '.join(_LINT_KEYS)})",
+                path=display,
+                line=line,
+            )
+        if key == "require_digest":
+            if isinstance(item, bool):
+                out[key] = item
+            elif isinstance(item, list) and all(isinstance(p, str) and p for p in item):
+                out[key] = tuple(item)
+            else:
+                raise ConfigError(
+                    "'require_digest' must be true, false, or a list of repository patterns "
+                    f'such as ["docker.io/*", "ghcr.io/*"], not {item!r}',
+                    path=display,
+                    line=line,
+                )
+        elif key == "max_depth":
+            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+                raise ConfigError(
+                    f"'max_depth' must be a whole number of at least 1, not {item!r}",
+                    path=display,
+                    line=line,
+                )
+            out[key] = item
+        else:
+            codes = _string_list(item, "ignore", display, line)
+            unknown = [code for code in codes if code not in LINT_CODES]
+            if unknown:
+                raise ConfigError(
+                    f"'ignore' names {unknown[0]!r}, which is no finding code "
+                    f"(known: {', '.join(LINT_CODES)})",
+                    path=display,
+                    line=line,
+                )
+            out[key] = tuple(codes)
+    out["source"] = f"{display}:{header}" if header is not None else display
+    return out
+
+
+def _lint_lines(text: str, prefix: str) -> tuple[int | None, dict[str, int]]:
+    """Where ``[lint]`` is written: its header's line (or that of ``lint = {...}``,
+    ``lint.key = ...``) and the line of each key set in it."""
+    lines = text.split("\n")
+    header_re = re.compile(rf"[ \t]*\[[ \t]*{re.escape(prefix)}lint[ \t]*\]")
+    key_re = re.compile(r"""[ \t]*["']?([A-Za-z0-9_-]+)["']?[ \t]*=""")
+    any_header = re.compile(r"[ \t]*\[")
+    keys: dict[str, int] = {}
+    for number, content in enumerate(lines):
+        if header_re.match(content):
+            for below in range(number + 1, len(lines)):
+                if any_header.match(lines[below]):
+                    break
+                found = key_re.match(lines[below])
+                if found:
+                    keys.setdefault(found.group(1), below + 1)
+            return number + 1, keys
+    # Written in its parent table: the top of imagegraph.toml, or [tool.imagegraph].
+    parent_re = re.compile(rf"[ \t]*\[[ \t]*{re.escape(prefix.rstrip('.'))}[ \t]*\]")
+    inside = not prefix
+    header: int | None = None
+    inline_re = re.compile(r"""[ \t]*lint[ \t]*(=|\.[ \t]*["']?([A-Za-z0-9_-]+)["']?[ \t]*=)""")
+    for number, content in enumerate(lines):
+        if any_header.match(content):
+            if inside and not prefix:
+                break
+            inside = bool(prefix) and bool(parent_re.match(content))
+            continue
+        found = inline_re.match(content) if inside else None
+        if found:
+            header = header or number + 1
+            if found.group(2):
+                keys.setdefault(found.group(2), number + 1)
+    return header, keys
 
 
 def _toml_error_line(message: str) -> int | None:

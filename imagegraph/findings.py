@@ -1,0 +1,972 @@
+"""Fleet hygiene findings: what to fix in a fleet's Dockerfiles, each with its file and line.
+
+:func:`findings` reads a scanned :class:`~imagegraph.graph.ImageGraph` and
+reports, for the builds of this fleet:
+
+``unpinned-base`` (warning)
+    A ``FROM`` of ``latest``, or of no tag (which is ``latest``): of an
+    upstream image, or of an image this fleet builds itself.
+``digest-required`` (error)
+    An external image (``FROM``, ``COPY --from``, ``RUN --mount=from=``)
+    pulled without a digest where the ``[lint]`` policy asks for digests.
+``base-drift`` (warning)
+    An external base used at several releases (``debian:11`` and
+    ``debian:12``; ``3.12-slim`` and ``3.12-bookworm`` are one release):
+    each use of a release older than the newest, with how many builds use
+    each release and how many images are built on it.
+``straggler`` (warning)
+    A ``FROM`` of an older version of an image this fleet builds in a newer
+    version of the same flavour (``app-base:3.11-bookworm`` while
+    ``app-base:3.12-bookworm`` is built here).
+``unpinned-copy-source`` (warning)
+    ``COPY --from`` (or ``RUN --mount=from=``) of an external image at
+    ``latest`` or with no tag.
+``deep-chain`` (warning)
+    A build with more builds of this fleet stacked below it (itself
+    included) than the policy's ``max_depth``; reported once, at the first
+    build past the limit on each chain.
+``isolated-build`` (info)
+    A build that builds on nothing of this fleet and that nothing here uses.
+
+The scan's own warnings and errors (a Dockerfile BuildKit refuses, a tag
+built twice, ...) are findings too, with their diagnostic code, so a lint
+run hides nothing the scan found.
+
+The analysis is linear in the size of the graph: one pass over the edges,
+one over the builds in topological order.
+
+>>> from imagegraph import ImageBuild, ImageGraph, ImageRef
+>>> graph = ImageGraph.from_builds([
+...     ImageBuild("base", "base/Dockerfile", "base", (ImageRef.parse("acme/base:1"),),
+...                dockerfile_inline="FROM debian:latest"),
+...     ImageBuild("app", "app/Dockerfile", "app", dockerfile_inline="FROM acme/base:1"),
+... ])
+>>> [(f.code, f.image, f.where) for f in findings(graph)]
+[('unpinned-base', 'base', 'base/Dockerfile:1')]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Self
+
+from imagegraph.diagnostics import Severity
+from imagegraph.errors import InvalidReference
+from imagegraph.inventory import ConfigError, ImageBuild, Inventory
+from imagegraph.reference import ImageRef
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from imagegraph.graph import Edge, ImageGraph
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "LINT_CODES",
+    "RULES",
+    "Finding",
+    "Findings",
+    "LintPolicy",
+    "Rule",
+    "findings",
+    "release_of",
+    "rule",
+]
+
+DEFAULT_MAX_DEPTH = 5
+"""Builds of this fleet stacked on each other (an OS base, a runtime, an
+application base, the application, and one more) before ``deep-chain``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What a finding code means, for reports and SARIF ``rules``.
+
+    >>> rule("straggler").name
+    'Straggler'
+    """
+
+    code: str
+    """The stable, kebab-case id (``unpinned-base``)."""
+    name: str
+    """The code in PascalCase (``UnpinnedBase``), as SARIF tools show it."""
+    severity: Severity
+    """The severity its findings have."""
+    summary: str
+    """One sentence: what is wrong."""
+    description: str
+    """Why it matters."""
+    help: str
+    """What to do about it."""
+
+
+def _rule(code: str, severity: Severity, summary: str, description: str, help: str) -> Rule:
+    name = "".join(part.capitalize() for part in code.split("-"))
+    return Rule(code, name, severity, summary, description, help)
+
+
+RULES: Mapping[str, Rule] = {
+    r.code: r
+    for r in (
+        _rule(
+            "unpinned-base",
+            Severity.WARNING,
+            "A base image is referenced by latest or without a tag.",
+            "latest moves with every push: two builds of the same Dockerfile start from "
+            "different images, a rebuild is not reproducible and an old image cannot be "
+            "built again as it was. For an image this fleet builds, the child takes whatever "
+            "was pushed last instead of a version it was tested with.",
+            "Pin a release tag (debian:12, python:3.12-slim) or a digest; for an image of "
+            "this fleet, give it a versioned tag and build the child FROM that tag.",
+        ),
+        _rule(
+            "digest-required",
+            Severity.ERROR,
+            "An external image is pulled by tag only, and the lint policy requires a digest.",
+            "A tag can be moved to other content at any time; a digest cannot. The [lint] "
+            "require_digest policy of imagegraph.toml asks for digests on external images "
+            "(all of them, or those matching its patterns).",
+            "Write the reference as name:tag@sha256:<digest> (docker buildx imagetools "
+            "inspect name:tag prints the digest) and let a dependency bot move it.",
+        ),
+        _rule(
+            "base-drift",
+            Severity.WARNING,
+            "An external base image is used at several releases across the fleet.",
+            "Every release in use is one more base to patch, test and rebuild for; images "
+            "on the older release miss what the newer one fixed.",
+            "Move the uses of older releases to the newest release the fleet uses; the "
+            "message lists how many builds and images are on each release.",
+        ),
+        _rule(
+            "straggler",
+            Severity.WARNING,
+            "A build is based on an older version of an image this fleet builds in a "
+            "newer version.",
+            "The fleet maintains a newer line of the same image; builds left on the older "
+            "line keep it alive and miss what the newer one brings.",
+            "Build the image FROM the newer tag this fleet builds (named in the message), "
+            "or retire it from the old line on purpose.",
+        ),
+        _rule(
+            "unpinned-copy-source",
+            Severity.WARNING,
+            "COPY --from (or RUN --mount from=) an external image at latest or without a tag.",
+            "The files copied change whenever the upstream image is pushed, without any "
+            "change to the Dockerfile, and the build is not reproducible.",
+            "Pin the source image to a release tag or a digest.",
+        ),
+        _rule(
+            "deep-chain",
+            Severity.WARNING,
+            "More builds of this fleet are stacked below an image than the policy allows.",
+            "Each layer of builds is one more wave a base change must rebuild in sequence, "
+            "and one more place for a fix to wait on another team.",
+            "Fold an intermediate image into its parent or child, or build from a "
+            "shallower base; [lint] max_depth in imagegraph.toml sets the limit.",
+        ),
+        _rule(
+            "isolated-build",
+            Severity.INFO,
+            "A build that builds on nothing of this fleet and that nothing here uses.",
+            "Patches to the platform's own base images never reach it; that is fine for a "
+            "standalone image and a gap for one that should follow the platform.",
+            "Build it on one of the fleet's bases if it should follow them; if it is "
+            "standalone on purpose, there is nothing to do.",
+        ),
+    )
+}
+"""The finding codes :func:`findings` computes, with what they mean."""
+
+LINT_CODES: tuple[str, ...] = tuple(RULES)
+"""Every code :func:`findings` computes (scan diagnostics keep their own codes)."""
+
+
+def rule(code: str) -> Rule:
+    """The :class:`Rule` of *code*; for a scan diagnostic's code, a generic one.
+
+    >>> rule("dockerfile-error").summary
+    'Reported while reading the fleet: dockerfile-error.'
+    """
+    found = RULES.get(code)
+    if found is not None:
+        return found
+    return _rule(
+        code,
+        Severity.WARNING,
+        f"Reported while reading the fleet: {code}.",
+        "imagegraph reports what it cannot read or finds suspicious in the fleet's "
+        "declarations and Dockerfiles; every command shows these diagnostics.",
+        "The message says what is wrong and where; fix the file it names.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing to fix (or to know) about the fleet, with where it is written.
+
+    ``image`` is the build the finding is about (``None`` for a scan
+    diagnostic about a file no build uses); ``path`` is relative to the
+    repository root; ``line`` is 1-based, or ``None`` for the whole file.
+    ``edge`` is the use of a parent behind the finding, when there is one,
+    and ``facts`` the finding's particulars as JSON-ready values (the
+    reference, the releases in use and their counts, the chain, ...).
+
+    >>> f = Finding("unpinned-base", Severity.WARNING, "app", "app/Dockerfile", 1,
+    ...             "FROM debian has no tag")
+    >>> str(f)
+    'app/Dockerfile:1: warning[unpinned-base]: app: FROM debian has no tag'
+    """
+
+    code: str
+    severity: Severity
+    image: str | None
+    path: str | None
+    line: int | None
+    message: str
+    edge: Edge | None = None
+    facts: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+    @property
+    def where(self) -> str:
+        """``path:line``, the path alone, or ``""`` when the finding has no file."""
+        where = self.path or ""
+        return f"{where}:{self.line}" if where and self.line is not None else where
+
+    @property
+    def rule(self) -> Rule:
+        """What the code means (:func:`rule`)."""
+        return rule(self.code)
+
+    def __str__(self) -> str:
+        head = f"{self.where}: " if self.where else ""
+        image = f"{self.image}: " if self.image else ""
+        return f"{head}{self.severity.value}[{self.code}]: {image}{self.message}"
+
+
+def _sort_key(finding: Finding) -> tuple[str, int, str, str, str]:
+    return (
+        finding.path or "",
+        finding.line or 0,
+        finding.code,
+        finding.image or "",
+        finding.message,
+    )
+
+
+class Findings(tuple[Finding, ...]):
+    """The findings of a fleet, sorted by file, line, code and image.
+
+    >>> found = Findings([
+    ...     Finding("isolated-build", Severity.INFO, "b", "b/Dockerfile", 1, "..."),
+    ...     Finding("unpinned-base", Severity.WARNING, "a", "a/Dockerfile", 1, "..."),
+    ... ])
+    >>> [f.image for f in found], [f.code for f in found.at_or_above("warning")]
+    (['a', 'b'], ['unpinned-base'])
+    >>> found.counts()
+    {'error': 0, 'warning': 1, 'info': 1}
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, findings: Iterable[Finding] = ()) -> Self:
+        return super().__new__(cls, sorted(findings, key=_sort_key))
+
+    def at_or_above(self, severity: Severity | str) -> Findings:
+        """The findings at least as severe as *severity* (``"warning"``: warnings and errors)."""
+        rank = Severity(severity).rank
+        return Findings(f for f in self if f.severity.rank <= rank)
+
+    def with_code(self, *codes: str) -> Findings:
+        """The findings of these codes."""
+        wanted = set(codes)
+        return Findings(f for f in self if f.code in wanted)
+
+    def counts(self) -> dict[str, int]:
+        """How many findings of each severity, most severe first."""
+        counts = {severity.value: 0 for severity in Severity}
+        for finding in self:
+            counts[finding.severity.value] += 1
+        return counts
+
+    @property
+    def worst(self) -> Severity | None:
+        """The most severe severity among the findings; ``None`` when there are none."""
+        return min((f.severity for f in self), key=lambda s: s.rank, default=None)
+
+    def __repr__(self) -> str:
+        plural = {"error": "errors", "warning": "warnings", "info": "info"}
+        counts = ", ".join(f"{n} {s if n == 1 else plural[s]}" for s, n in self.counts().items())
+        return f"<Findings {counts}>"
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per finding; see :func:`imagegraph.frames.findings_frame`.
+        Needs ``imagegraph[pandas]``."""
+        from imagegraph.frames import findings_frame
+
+        return findings_frame(self)
+
+    def _repr_html_(self) -> str:
+        from imagegraph.render.html import findings_html
+
+        return findings_html(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LintPolicy:
+    """What the fleet asks of its Dockerfiles; ``[lint]`` in ``imagegraph.toml``.
+
+    *require_digest* is ``True`` (every external image needs a digest), a
+    tuple of repository patterns (``"docker.io/*"``, ``"ghcr.io/acme/*"``,
+    ``"python"``; shell-style, matched against the full repository name and
+    the familiar one, ``*`` crossing ``/``), or ``False``. Images this fleet
+    builds never need a digest: a child pinned to its parent's digest would
+    not pick up the parent's rebuild. *max_depth* is the most builds of the
+    fleet stacked below and including one image. *ignore* lists finding
+    codes not to report. *source* says where the policy was read from.
+
+    >>> policy = LintPolicy(require_digest=("docker.io/*",))
+    >>> policy.digest_pattern(ImageRef.parse("debian:12")), policy.digest_pattern(
+    ...     ImageRef.parse("ghcr.io/acme/tool:1"))
+    ('docker.io/*', None)
+    """
+
+    require_digest: bool | tuple[str, ...] = False
+    max_depth: int = DEFAULT_MAX_DEPTH
+    ignore: tuple[str, ...] = ()
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int):
+            raise ConfigError(f"max_depth must be a whole number, not {self.max_depth!r}")
+        if self.max_depth < 1:
+            raise ConfigError(f"max_depth must be at least 1, not {self.max_depth}")
+        if not isinstance(self.require_digest, bool | tuple) or (
+            isinstance(self.require_digest, tuple)
+            and not all(isinstance(p, str) and p for p in self.require_digest)
+        ):
+            raise ConfigError(
+                "require_digest must be True, False or a tuple of repository patterns, "
+                f"not {self.require_digest!r}"
+            )
+        unknown = [code for code in self.ignore if code not in RULES]
+        if unknown:
+            raise ConfigError(
+                f"cannot ignore {unknown[0]!r}: not a finding code (known: {', '.join(RULES)})"
+            )
+
+    @classmethod
+    def from_inventory(cls, inventory: Inventory) -> LintPolicy:
+        """The policy of ``[lint]`` in the fleet's config (the defaults without one)."""
+        return cls.from_mapping(inventory.lint)
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, object]) -> LintPolicy:
+        """The policy from a ``[lint]`` table as :attr:`Inventory.lint` holds it.
+
+        >>> LintPolicy.from_mapping({"max_depth": 3, "ignore": ["isolated-build"]})
+        LintPolicy(require_digest=False, max_depth=3, ignore=('isolated-build',), source=None)
+        """
+        known = {"require_digest", "max_depth", "ignore", "source"}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(f"[lint] has unknown key {unknown[0]!r}")
+        digest: Any = table.get("require_digest", False)
+        ignore: Any = table.get("ignore", ())
+        depth: Any = table.get("max_depth", DEFAULT_MAX_DEPTH)
+        source: Any = table.get("source")
+        return cls(
+            require_digest=digest if isinstance(digest, bool) else tuple(digest),
+            max_depth=depth,
+            ignore=tuple(ignore),
+            source=source if isinstance(source, str) else None,
+        )
+
+    def digest_pattern(self, ref: ImageRef) -> str | None:
+        """The pattern that asks *ref* for a digest (``"*"`` when all are asked), or ``None``."""
+        if self.require_digest is True:
+            return "*"
+        if not self.require_digest:
+            return None
+        for pattern in self.require_digest:
+            if fnmatch.fnmatchcase(ref.name, pattern) or fnmatch.fnmatchcase(
+                ref.familiar_name, pattern
+            ):
+                return pattern
+        return None
+
+
+# -- releases ---------------------------------------------------------------
+
+_CODENAMES: Mapping[str, tuple[int, ...]] = {
+    # Debian
+    "jessie": (8,), "stretch": (9,), "buster": (10,), "bullseye": (11,), "bookworm": (12,),
+    "trixie": (13,), "forky": (14,),
+    # Ubuntu
+    "xenial": (16, 4), "bionic": (18, 4), "focal": (20, 4), "jammy": (22, 4), "kinetic": (22, 10),
+    "lunar": (23, 4), "mantic": (23, 10), "noble": (24, 4), "oracular": (24, 10),
+    "plucky": (25, 4),
+}  # fmt: skip
+_CODENAME_OF = {version: name for name, version in _CODENAMES.items()}
+# How many leading numbers make a release, by the repository's last path
+# component: Debian 12.5 is a point release of 12 and Node 20.18 a release of
+# Node 20, where Python 3.12 and Alpine 3.20 are releases of their own.
+_RELEASE_DEPTH: Mapping[str, int] = {
+    "debian": 1, "node": 1, "eclipse-temurin": 1, "amazoncorretto": 1, "openjdk": 1,
+    "postgres": 1, "ubuntu": 2,
+}  # fmt: skip
+_VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)(.*)", re.ASCII | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    numbers: tuple[int, ...]
+    flavour: str
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _version(tag: str | None) -> _Version | None:
+    """The version at the head of *tag* and the rest (its flavour), or ``None``."""
+    if tag is None or tag == "latest":
+        return None
+    match = _VERSION_RE.fullmatch(tag)
+    if match is not None:
+        numbers = tuple(int(n) for n in match.group(1).split("."))
+        return _Version(numbers, match.group(2).lstrip("-_."))
+    head, _, rest = tag.partition("-")
+    codename = _CODENAMES.get(head)
+    if codename is not None:
+        return _Version(codename, rest)
+    return None
+
+
+def release_of(ref: ImageRef) -> str | None:
+    """The release *ref*'s tag names: its leading version, cut to the repository's
+    release numbers, or its Debian/Ubuntu codename's version; ``None`` for
+    ``latest`` and tags without a version.
+
+    >>> [release_of(ImageRef.parse(t)) for t in (
+    ...     "python:3.12-slim", "python:3.12.4-bookworm", "debian:bookworm-slim", "debian:12.5",
+    ...     "ubuntu:jammy", "node:20.18-alpine", "nginx:latest", "envoyproxy/envoy:v1.31.2")]
+    ['3.12', '3.12', '12', '12', '22.04', '20', None, '1.31']
+    """
+    key = _release_key(ref)
+    return None if key is None else _release_label(ref, key)
+
+
+def _release_key(ref: ImageRef) -> tuple[int, ...] | None:
+    version = _version(ref.tag)
+    if version is None:
+        return None
+    depth = _RELEASE_DEPTH.get(ref.path.rpartition("/")[2], 2)
+    return version.numbers[:depth]
+
+
+def _release_label(ref: ImageRef, key: tuple[int, ...]) -> str:
+    if ref.path.rpartition("/")[2] == "ubuntu" and len(key) == 2:
+        return f"{key[0]}.{key[1]:02d}"
+    return ".".join(str(n) for n in key)
+
+
+def _newer(version: tuple[int, ...], than: tuple[int, ...]) -> bool:
+    """True when *version* is a later version than *than*, and not the same line
+    (``3.12`` is not newer than ``3``: the floating tag of its own line)."""
+    return version > than and version[: len(than)] != than
+
+
+# -- the analysis -------------------------------------------------------------
+
+
+def findings(graph: ImageGraph, policy: LintPolicy | None = None) -> Findings:
+    """The hygiene findings of *graph*'s fleet under *policy* (default: the
+    ``[lint]`` table of the fleet's ``imagegraph.toml``, or the defaults).
+
+    See the module documentation for the codes. Findings whose code is in
+    ``policy.ignore`` are left out; scan diagnostics that are warnings or
+    errors are included with their own codes.
+
+    >>> from imagegraph import ImageBuild, ImageGraph, ImageRef
+    >>> graph = ImageGraph.from_builds([
+    ...     ImageBuild("tool", "tool/Dockerfile", "tool",
+    ...                dockerfile_inline="FROM alpine:3.20\\nCOPY --from=busybox:latest /bin/sh /sh"),
+    ... ])
+    >>> for finding in findings(graph):
+    ...     print(finding.code, finding.line, finding.severity.value)
+    isolated-build 1 info
+    unpinned-copy-source 2 warning
+    """
+    return _Lint(graph, policy or LintPolicy.from_inventory(graph.inventory)).run()
+
+
+@dataclass(slots=True)
+class _BaseUse:
+    """One FROM of an external image, for base-drift."""
+
+    child: str
+    edge: Edge
+    ref: ImageRef
+    written: str
+    key: tuple[int, ...]
+    """The release (``(3, 12)``)."""
+    flavour: str
+    exempt: bool
+    """A use on purpose: a matrix variant naming the release, or an older line of ours."""
+
+
+class _Lint:
+    def __init__(self, graph: ImageGraph, policy: LintPolicy) -> None:
+        self.graph = graph
+        self.policy = policy
+        self.nx = graph.nx
+        # networkx's own dicts, read directly: its views cost more than the
+        # analysis on a fleet of 160,000 images (as in imagegraph.plan).
+        self.nodes: dict[str, dict[str, Any]] = self.nx._node  # type: ignore[attr-defined]
+        self.pred: dict[str, dict[str, dict[str, Any]]] = self.nx._pred  # type: ignore[attr-defined]
+        self.succ: dict[str, dict[str, dict[str, Any]]] = self.nx._succ  # type: ignore[attr-defined]
+        self.aliases = graph.inventory.aliases
+        self.out: list[Finding] = []
+        self.ignored = set(policy.ignore)
+        # (repository, flavour) -> the newest version this fleet builds, its tag and build
+        self.newest: dict[tuple[str, str], tuple[tuple[int, ...], ImageRef, str]] = {}
+        self.built_repositories: set[str] = set()
+        for build in graph.builds:
+            for tag in build.tags:
+                self.built_repositories.add(tag.name)
+                version = _version(tag.tag)
+                if version is None:
+                    continue
+                key = (tag.name, version.flavour)
+                known = self.newest.get(key)
+                if known is None or version.numbers > known[0]:
+                    self.newest[key] = (version.numbers, tag, build.name)
+        self.older_line: dict[str, bool] = {}
+        self.copy_from_image = {
+            (d.path, d.line) for d in graph.diagnostics if d.code == "copy-from-image"
+        }
+        self.base_uses: dict[str, list[_BaseUse]] = {}
+        self._order: list[str] | None = None
+
+    def run(self) -> Findings:
+        for build in self.graph.builds:
+            self.check_edges(build)
+        self.check_drift()
+        self.check_depth_and_isolation()
+        self.add_diagnostics()
+        return Findings(f for f in self.out if f.code not in self.ignored)
+
+    def add(
+        self,
+        code: str,
+        image: str | None,
+        path: str | None,
+        line: int | None,
+        message: str,
+        edge: Edge | None = None,
+        severity: Severity | None = None,
+        **facts: object,
+    ) -> None:
+        self.out.append(
+            Finding(code, severity or RULES[code].severity, image, path, line, message, edge, facts)
+        )
+
+    # -- one pass over the edges ------------------------------------------------
+
+    def parse(self, text: str | None) -> ImageRef | None:
+        if not text:
+            return None
+        try:
+            return ImageRef.parse(text, aliases=self.aliases)
+        except InvalidReference:
+            return None
+
+    def check_edges(self, build: ImageBuild) -> None:
+        child = build.name
+        for parent, data in self.pred[child].items():
+            internal = self.nodes[parent]["kind"] == "build"
+            for edge in data["uses"]:
+                if edge.kind == "context":
+                    continue
+                if internal:
+                    ref = self.parse(edge.value)
+                    if ref is None or self.graph.tag_owner(ref) != parent:
+                        continue  # a named context pointing at a build: no tag written
+                    written = edge.value or ref.familiar
+                else:
+                    ref = self.nodes[parent]["ref"]
+                    written = edge.value if self.parse(edge.value) == ref else ref.familiar
+                    assert written is not None
+                if edge.kind == "from":
+                    self.check_base(build, parent, edge, ref, written, internal)
+                elif not internal:
+                    self.check_copy_source(build, edge, ref, written)
+
+    def check_base(
+        self,
+        build: ImageBuild,
+        parent: str,
+        edge: Edge,
+        ref: ImageRef,
+        written: str,
+        internal: bool,
+    ) -> None:
+        child = build.name
+        digest_asked = not internal and self.check_digest(build, edge, ref, written)
+        if ref.digest is None and ref.tag == "latest" and not digest_asked:
+            stage = _stage(edge)
+            tagless = not _has_tag(written)
+            how = "has no tag, so it is latest" if tagless else "is the latest tag"
+            if internal:
+                how = "has no tag, so it is the latest" if tagless else "is the latest tag"
+                message = (
+                    f"FROM {written}{stage} {how} of {parent}, an image this fleet builds: "
+                    f"{child} gets whatever {parent} pushed last, and an older {child} cannot be "
+                    f"built again as it was; give {parent} a versioned tag and build {child} "
+                    "FROM that tag"
+                )
+            else:
+                message = (
+                    f"FROM {written}{stage} {how}: each build may start from a different "
+                    f"{ref.familiar_name}, and rebuilds are not reproducible; pin a release tag "
+                    f"({ref.familiar_name}:<version>) or a digest"
+                )
+            self.add(
+                "unpinned-base", child, edge.path, edge.line, message, edge,
+                reference=written, parent=parent, internal=internal,
+            )  # fmt: skip
+        if internal or ref.name in self.built_repositories:
+            self.check_straggler(build, parent, edge, ref, written)
+        else:
+            version = _version(ref.tag)
+            key = _release_key(ref)
+            if version is not None and key is not None:
+                exempt = self.is_older_line(build) or _variant_names(build, ref)
+                use = _BaseUse(child, edge, ref, written, key, version.flavour, exempt)
+                self.base_uses.setdefault(ref.name, []).append(use)
+
+    def check_digest(self, build: ImageBuild, edge: Edge, ref: ImageRef, written: str) -> bool:
+        """Report an external image without the digest the policy asks for; True if asked."""
+        if ref.digest is not None or "digest-required" in self.ignored:
+            return False
+        pattern = self.policy.digest_pattern(ref)
+        if pattern is None:
+            return False
+        what = "every external image" if pattern == "*" else f"images matching {pattern!r}"
+        source = f" ({self.policy.source})" if self.policy.source else ""
+        pinned = _retagged(written, ref)
+        message = (
+            f"{_use(edge, written)}{_stage(edge)} pulls by tag only, and the lint "
+            f"policy{source} requires a digest for {what}: write {pinned}@sha256:<digest> "
+            f"(docker buildx imagetools inspect {pinned} prints it)"
+        )
+        self.add(
+            "digest-required", build.name, edge.path, edge.line, message, edge,
+            reference=written, pattern=pattern,
+        )  # fmt: skip
+        return True
+
+    def check_copy_source(self, build: ImageBuild, edge: Edge, ref: ImageRef, written: str) -> None:
+        if self.check_digest(build, edge, ref, written):
+            return
+        if ref.digest is not None or ref.tag != "latest":
+            return
+        if (edge.path, edge.line) in self.copy_from_image:
+            return  # the scan says it: --from names no stage, likely a typo
+        how = "has no tag, so it is latest" if not _has_tag(written) else "is the latest tag"
+        message = (
+            f"{_use(edge, written)}{_stage(edge)} {how}: the files it takes change "
+            f"whenever {ref.familiar_name} is pushed, with no change to this Dockerfile; pin "
+            f"a release tag ({ref.familiar_name}:<version>) or a digest"
+        )
+        self.add(
+            "unpinned-copy-source", build.name, edge.path, edge.line, message, edge,
+            reference=written,
+        )  # fmt: skip
+
+    # -- stragglers -----------------------------------------------------------
+
+    def is_older_line(self, build: ImageBuild) -> bool:
+        """True when *build* is itself an older line of an image the fleet builds newer
+        (``app-base:3.11-bookworm`` beside ``3.12-bookworm``): its older parents are meant."""
+        known = self.older_line.get(build.name)
+        if known is None:
+            known = False
+            for tag in build.tags:
+                version = _version(tag.tag)
+                newest = self.newest.get((tag.name, version.flavour)) if version else None
+                if version and newest and _newer(newest[0], version.numbers):
+                    known = True
+                    break
+            self.older_line[build.name] = known
+        return known
+
+    def check_straggler(
+        self, build: ImageBuild, parent: str, edge: Edge, ref: ImageRef, written: str
+    ) -> None:
+        version = _version(ref.tag)
+        if version is None:
+            return
+        newest = self.newest.get((ref.name, version.flavour))
+        if newest is None or not _newer(newest[0], version.numbers):
+            return
+        if self.is_older_line(build) or _variant_names(build, ref):
+            return
+        _, tag, owner = newest
+        if owner == build.name:
+            return
+        child = build.name
+        message = (
+            f"FROM {written}{_stage(edge)} is an older version of {tag.familiar}, which "
+            f"this fleet also builds ({owner}): build {child} FROM {tag.familiar}, so it "
+            "stays on the line the fleet maintains"
+        )
+        self.add(
+            "straggler", child, edge.path, edge.line, message, edge,
+            reference=written, parent=parent, newer=tag.familiar, newer_build=owner,
+        )  # fmt: skip
+
+    # -- drift ---------------------------------------------------------------
+
+    def check_drift(self) -> None:
+        if not self.base_uses:
+            return
+        below = self.images_below()
+        for _, uses in sorted(self.base_uses.items()):
+            keys = {use.key for use in uses}
+            if len(keys) < 2:
+                continue
+            newest = max(keys)
+            ref0 = uses[0].ref
+            counted: dict[tuple[int, ...], tuple[set[str], set[str]]] = {}
+            tags: dict[tuple[int, ...], set[str]] = {}
+            for use in uses:
+                builds, based = counted.setdefault(use.key, (set(), set()))
+                builds.add(use.child)
+                if self.nodes[use.child].get("base") == use.edge.parent:
+                    based.add(use.child)
+                tags.setdefault(use.key, set()).add(use.ref.tag or "")
+            order = sorted(keys, reverse=True)
+            stats = [
+                (
+                    key,
+                    _release_label(ref0, key),
+                    len(counted[key][0]),
+                    sum(below[b] for b in counted[key][1]),
+                )
+                for key in order
+            ]
+            releases = [
+                {"release": label, "tags": sorted(tags[key]), "builds": n, "images": m}
+                for key, label, n, m in stats
+            ]
+            summary = ", ".join(
+                f"{label}{_codename(ref0, key)} by {_count(n, 'build')}"
+                + (f" with {_count(m, 'image')} on it" if m else ", in build stages only")
+                for key, label, n, m in stats
+            )
+            target = _release_label(ref0, newest)
+            suggestion = {use.flavour: use.ref for use in uses if use.key == newest}
+            name = ref0.familiar_name
+            for use in uses:
+                if use.key == newest or use.exempt:
+                    continue
+                same = suggestion.get(use.flavour)
+                instead = same.familiar if same is not None else f"a {name} {target} tag"
+                label = _release_label(ref0, use.key)
+                message = (
+                    f"FROM {use.written}{_stage(use.edge)} is {name} {label}"
+                    f"{_codename(ref0, use.key)}, and this fleet builds on {len(keys)} {name} "
+                    f"releases: {summary}; move it to {instead} so the fleet has one {name} "
+                    "to patch"
+                )
+                self.add(
+                    "base-drift", use.child, use.edge.path, use.edge.line, message, use.edge,
+                    repository=name, reference=use.written, release=label, target=target,
+                    releases=releases,
+                )  # fmt: skip
+
+    def images_below(self) -> dict[str, int]:
+        """Each build -> the images whose filesystem starts from it: itself and, through
+        each image's base (what its final stage is FROM, a tree), all images on it."""
+        below: dict[str, int] = {}
+        for node in reversed(self.order()):
+            if self.nodes[node]["kind"] != "build":
+                continue
+            count = below[node] = below.get(node, 0) + 1
+            base = self.nodes[node].get("base")
+            if base is not None and self.nodes[base]["kind"] == "build":
+                below[base] = below.get(base, 0) + count
+        return below
+
+    def order(self) -> list[str]:
+        """Every node, parents before children (computed once)."""
+        if self._order is None:
+            import networkx as nx
+
+            self._order = list(nx.topological_sort(self.nx))
+        return self._order
+
+    # -- depth and isolation ---------------------------------------------------
+
+    def check_depth_and_isolation(self) -> None:
+        nodes, pred, succ = self.nodes, self.pred, self.succ
+        depth: dict[str, int] = {}
+        deepest_parent: dict[str, str | None] = {}
+        order = [n for n in self.order() if nodes[n]["kind"] == "build"]
+        for node in order:
+            best, via = 0, None
+            for parent in pred[node]:
+                d = depth.get(parent, 0)  # external images count for nothing
+                if d > best or (d == best and via is not None and parent < via):
+                    best, via = d, parent
+            depth[node] = best + 1
+            deepest_parent[node] = via
+        height: dict[str, int] = {}
+        for node in reversed(order):
+            height[node] = 1 + max((height.get(c, 0) for c in succ[node]), default=0)
+        limit = self.policy.max_depth
+        for node in order:
+            if depth[node] == limit + 1 and "deep-chain" not in self.ignored:
+                self.report_depth(node, depth, deepest_parent, height)
+        if "isolated-build" in self.ignored:
+            return
+        unreadable = {
+            d.path
+            for d in self.graph.diagnostics
+            if d.code in ("missing-dockerfile", "dockerfile-error", "unknown-target")
+        }
+        undetermined = self.graph.undetermined
+        for build in self.graph.builds:
+            node = build.name
+            if succ[node] or node in undetermined or build.dockerfile in unreadable:
+                continue
+            if any(nodes[p]["kind"] == "build" for p in pred[node]):
+                continue
+            self.report_isolated(build)
+
+    def report_depth(
+        self,
+        node: str,
+        depth: Mapping[str, int],
+        deepest_parent: Mapping[str, str | None],
+        height: Mapping[str, int],
+    ) -> None:
+        chain = [node]
+        parent = deepest_parent[node]
+        while parent is not None:
+            chain.append(parent)
+            parent = deepest_parent[parent]
+        chain.reverse()
+        edge = _first_edge(self.graph.edges(chain[-2], node))
+        deepest = depth[node] + height[node] - 1
+        further = f"; chains through it reach {deepest} builds" if deepest > depth[node] else ""
+        limit = self.policy.max_depth
+        message = (
+            f"{depth[node]} builds of this fleet are stacked here ({' -> '.join(chain)}), "
+            f"more than the limit of {limit}{further}: a change to {chain[0]} rebuilds them "
+            f"one after another; fold an intermediate image into its neighbour or build "
+            f"{node} on a shallower base ([lint] max_depth sets the limit)"
+        )
+        self.add(
+            "deep-chain", node, edge.path if edge else self.graph.build(node).dockerfile,
+            edge.line if edge else None, message, edge,
+            depth=depth[node], max_depth=limit, chain=chain, deepest=deepest,
+        )  # fmt: skip
+
+    def report_isolated(self, build: ImageBuild) -> None:
+        node = build.name
+        parents = sorted(self.pred[node])
+        base = self.nodes[node].get("base")
+        edge = _first_edge(self.graph.edges(base, node)) if base is not None else None
+        if edge is None:
+            edge = _first_edge(e for p in parents for e in self.graph.edges(p, node))
+        names = [self.nodes[p]["ref"].familiar for p in parents]
+        what = (
+            f"builds only on images from outside this fleet ({', '.join(names)})"
+            if names
+            else "builds FROM scratch"
+        )
+        message = (
+            f"{what} and no build here uses it, so a patch to the fleet's own bases never reaches it; build it on one of them "
+            "if it should follow them, or leave it if it is standalone on purpose"
+        )
+        self.add(
+            "isolated-build", node, build.dockerfile, edge.line if edge else None, message,
+            edge, parents=names,
+        )  # fmt: skip
+
+    # -- the scan's own diagnostics --------------------------------------------
+
+    def add_diagnostics(self) -> None:
+        owners: dict[str, str] = {}
+        for build in self.graph.builds:
+            owners.setdefault(build.dockerfile, build.name)
+        for d in self.graph.diagnostics:
+            if d.severity is Severity.INFO:
+                continue
+            image = owners.get(d.path) if d.path else None
+            self.out.append(Finding(d.code, d.severity, image, d.path, d.line, d.message))
+
+
+_UNNAMED_STAGE = re.compile(r"stage-\d+")
+
+
+def _stage(edge: Edge) -> str:
+    """`` (stage builder)`` for a named stage; nothing for an unnamed one."""
+    if not edge.stage or edge.stage.isdigit() or _UNNAMED_STAGE.fullmatch(edge.stage):
+        return ""
+    return f" (stage {edge.stage})"
+
+
+def _use(edge: Edge, written: str) -> str:
+    """The use as the Dockerfile writes it: ``FROM x``, ``COPY --from=x``, ``RUN --mount=from=x``."""
+    if edge.kind == "copy":
+        return f"COPY --from={written}"
+    if edge.kind == "mount":
+        return f"RUN --mount=from={written}"
+    return f"FROM {written}"
+
+
+def _retagged(written: str, ref: ImageRef) -> str:
+    """*written* without its digest, with ``<version>`` for a missing or latest tag."""
+    name = written.partition("@")[0]
+    if ref.tag in (None, "latest"):
+        name = name.removesuffix(":latest") + ":<version>"
+    return name
+
+
+def _has_tag(text: str) -> bool:
+    name = text.partition("@")[0]
+    return name.rfind(":") > name.rfind("/")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _codename(ref: ImageRef, key: tuple[int, ...]) -> str:
+    name = _CODENAME_OF.get(key)
+    last = ref.path.rpartition("/")[2]
+    return f" ({name})" if name and last in ("debian", "ubuntu") else ""
+
+
+def _first_edge(edges: Iterable[Edge]) -> Edge | None:
+    return min(edges, key=lambda e: (e.kind != "from", e.line or 0), default=None)
+
+
+def _variant_names(build: ImageBuild, ref: ImageRef) -> bool:
+    """True when *build*'s matrix values name *ref*'s version (``PYTHON_VERSION=3.11``
+    for ``python:3.11-slim``, ``OS=bullseye`` for ``debian:bullseye``): a line kept on purpose."""
+    if not build.variant:
+        return False
+    version = _version(ref.tag)
+    if version is None:
+        return False
+    for value in build.variant.values():
+        named = _version(value)
+        if named is not None and version.numbers[: len(named.numbers)] == named.numbers:
+            return True
+    return False

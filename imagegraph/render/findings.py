@@ -1,0 +1,300 @@
+"""Fleet hygiene findings for people and tools: a table, JSON, and SARIF 2.1.0.
+
+Every function formats :class:`~imagegraph.findings.Findings` it is given
+and computes nothing. The JSON form (``"schema": "imagegraph/findings/v1"``)
+follows :func:`findings_schema`. The SARIF form is what CI code scanning
+(GitHub, GitLab, Azure DevOps) reads to show each finding on its Dockerfile
+line: one run, a rule per code, results with ``partialFingerprints`` that
+do not change when the Dockerfile's lines move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imagegraph.diagnostics import Severity
+from imagegraph.findings import RULES, Finding, Findings, Rule
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+__all__ = [
+    "INFORMATION_URI",
+    "SARIF_SCHEMA",
+    "SARIF_VERSION",
+    "SCHEMA",
+    "findings_schema",
+    "to_data",
+    "to_json",
+    "to_sarif",
+    "to_table",
+]
+
+SCHEMA = "imagegraph/findings/v1"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+INFORMATION_URI = "https://pypi.org/project/imagegraph/"
+"""Where ``tool.driver.informationUri`` points: the project's page."""
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _facts(finding: Finding) -> dict[str, Any]:
+    return dict(finding.facts)
+
+
+def _edge(finding: Finding) -> dict[str, Any] | None:
+    edge = finding.edge
+    if edge is None:
+        return None
+    return {
+        "parent": edge.parent,
+        "child": edge.child,
+        "kind": edge.kind,
+        "path": edge.path,
+        "line": edge.line,
+        "text": edge.text,
+        "stage": edge.stage,
+        "value": edge.value,
+    }
+
+
+def to_data(findings: Findings) -> dict[str, Any]:
+    """The findings as JSON-ready data (``"schema": "imagegraph/findings/v1"``).
+
+    >>> from imagegraph.findings import Finding
+    >>> data = to_data(Findings([Finding("isolated-build", Severity.INFO, "a", "a/Dockerfile",
+    ...                                  1, "builds only on ...")]))
+    >>> data["summary"], data["findings"][0]["where"]
+    ({'error': 0, 'warning': 0, 'info': 1}, 'a/Dockerfile:1')
+    """
+    return {
+        "schema": SCHEMA,
+        "summary": findings.counts(),
+        "findings": [
+            {
+                "code": f.code,
+                "severity": f.severity.value,
+                "image": f.image,
+                "path": f.path,
+                "line": f.line,
+                "where": f.where,
+                "message": f.message,
+                "edge": _edge(f),
+                "facts": _facts(f),
+            }
+            for f in findings
+        ],
+    }
+
+
+def to_json(findings: Findings) -> str:
+    """:func:`to_data` as indented JSON, ending in a newline."""
+    return json.dumps(to_data(findings), indent=2, ensure_ascii=False) + "\n"
+
+
+def findings_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) that :func:`to_data` output follows."""
+    nullable_string = {"type": ["string", "null"]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://imagegraph.invalid/schemas/findings-v1.json",
+        "title": SCHEMA,
+        "type": "object",
+        "required": ["schema", "summary", "findings"],
+        "additionalProperties": False,
+        "properties": {
+            "schema": {"const": SCHEMA},
+            "summary": {
+                "type": "object",
+                "required": [s.value for s in Severity],
+                "additionalProperties": False,
+                "properties": {s.value: {"type": "integer", "minimum": 0} for s in Severity},
+            },
+            "findings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "code", "severity", "image", "path", "line", "where", "message",
+                        "edge", "facts",
+                    ],
+                    "additionalProperties": False,
+                    "properties": {
+                        "code": {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"},
+                        "severity": {"enum": [s.value for s in Severity]},
+                        "image": nullable_string,
+                        "path": nullable_string,
+                        "line": {"type": ["integer", "null"], "minimum": 1},
+                        "where": {"type": "string"},
+                        "message": {"type": "string", "minLength": 1},
+                        "edge": {
+                            "type": ["object", "null"],
+                            "required": ["parent", "child", "kind", "path", "line", "text"],
+                            "properties": {
+                                "kind": {"enum": ["from", "copy", "mount", "context"]},
+                            },
+                        },
+                        "facts": {"type": "object"},
+                    },
+                },
+            },
+        },
+    }  # fmt: skip
+
+
+def to_table(findings: Findings) -> RenderableType:
+    """A table for people: where, then the severity, code, image and what to do.
+
+    The message has the width the terminal leaves; the location is never cut.
+    """
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    if not findings:
+        return Text("No findings.")
+    summary = ", ".join(
+        f"{n} {severity}" if severity == "info" or n == 1 else f"{n} {severity}s"
+        for severity, n in findings.counts().items()
+        if n
+    )
+    table = Table(show_lines=True)
+    table.add_column("where", overflow="fold", max_width=48)
+    table.add_column("finding", ratio=1, min_width=30, overflow="fold")
+    for f in findings:
+        image = f" · {escape(f.image)}" if f.image else ""
+        table.add_row(
+            escape(f.where or "-"),
+            f"[{_STYLE[f.severity]}]{f.severity.value}[/] [bold]{escape(f.code)}[/]{image}\n"
+            + escape(f.message),
+        )
+    total = f"{len(findings)} finding" + ("s" if len(findings) != 1 else "")
+    return Group(table, Text(f"{total}: {summary}"))
+
+
+# -- SARIF 2.1.0 -------------------------------------------------------------------
+
+
+def _sarif_rule(rule: Rule, severity: Severity) -> dict[str, Any]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": f"{rule.summary} {rule.description}"},
+        "help": {"text": rule.help, "markdown": rule.help},
+        "defaultConfiguration": {"level": _LEVEL[severity]},
+        "properties": {"tags": ["containers", "dockerfile"]},
+    }
+
+
+def _fingerprint(finding: Finding, path: str) -> str:
+    """What the finding is about, not where it is: its code, image, file, and the
+    reference (or stage) it concerns, so moving lines keeps its alert."""
+    edge = finding.edge
+    if finding.code in _LINE_FREE:
+        subject = ""  # about the whole build
+    elif edge is not None:
+        subject = f"{edge.kind}\0{edge.stage}\0{edge.value or edge.text}"
+    else:
+        subject = finding.message  # a scan diagnostic: its text says what it is about
+    key = "\0".join([finding.code, finding.image or "", path, subject])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+# Findings about a whole build, whatever line they point at.
+_LINE_FREE = frozenset({"deep-chain", "isolated-build"})
+
+
+def to_sarif(
+    findings: Findings,
+    *,
+    tool_version: str,
+    source_root: str | None = None,
+    path_prefix: str = "",
+) -> str:
+    """The findings as a SARIF 2.1.0 log, one run, ending in a newline.
+
+    Locations are ``path_prefix`` + each finding's path, relative to
+    ``%SRCROOT%`` (``originalUriBaseIds`` gives it as *source_root*, a
+    directory, when known): pass the fleet's place inside its repository as
+    *path_prefix* (``"infra/images/"``) when it is not the repository's root,
+    so code scanning finds the files. ``region.startLine`` is there when the
+    finding has a line. Each code used is a rule, and each result's
+    ``ruleIndex`` points at it.
+
+    >>> from imagegraph.findings import Finding
+    >>> log = json.loads(to_sarif(Findings([Finding("unpinned-base", Severity.WARNING, "app",
+    ...     "app/Dockerfile", 1, "FROM debian has no tag")]), tool_version="0.1.0"))
+    >>> result = log["runs"][0]["results"][0]
+    >>> result["ruleId"], result["level"], result["locations"][0]["physicalLocation"]["region"]
+    ('unpinned-base', 'warning', {'startLine': 1})
+    """
+    prefix = path_prefix.replace("\\", "/").strip("/")
+    prefix = f"{prefix}/" if prefix else ""
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    results: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for finding in findings:
+        if finding.code not in index:
+            index[finding.code] = len(rules)
+            # A scan diagnostic's code has no fixed severity: its first finding's stands.
+            default = RULES[finding.code].severity if finding.code in RULES else finding.severity
+            rules.append(_sarif_rule(finding.rule, default))
+        result: dict[str, Any] = {
+            "ruleId": finding.code,
+            "ruleIndex": index[finding.code],
+            "level": _LEVEL[finding.severity],
+            "message": {
+                "text": f"{finding.image}: {finding.message}" if finding.image else finding.message
+            },
+        }
+        if finding.path:
+            uri = prefix + finding.path.replace("\\", "/").lstrip("/")
+            location: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
+            if finding.line is not None and finding.line >= 1:
+                location["region"] = {"startLine": finding.line}
+            result["locations"] = [{"physicalLocation": location}]
+            fingerprint = _fingerprint(finding, uri)
+            seen[fingerprint] = seen.get(fingerprint, 0) + 1
+            occurrence = seen[fingerprint]
+            result["partialFingerprints"] = {
+                "imagegraphFinding/v1": f"{fingerprint}:{occurrence}",
+                "primaryLocationLineHash": f"{fingerprint}:{occurrence}",
+            }
+        properties: dict[str, Any] = {"severity": finding.severity.value}
+        if finding.image:
+            properties["image"] = finding.image
+        if finding.facts:
+            properties["facts"] = _facts(finding)
+        result["properties"] = properties
+        results.append(result)
+    root: dict[str, Any] = {"description": {"text": "The root of the repository scanned."}}
+    if source_root is not None:
+        root["uri"] = Path(source_root).resolve().as_uri().rstrip("/") + "/"
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "imagegraph",
+                        "version": tool_version,
+                        "semanticVersion": tool_version,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": root},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
