@@ -54,6 +54,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
+from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Severity
 from imagegraph.errors import InvalidReference
 from imagegraph.inventory import ConfigError, ImageBuild, Inventory
@@ -481,6 +482,7 @@ def _newer(version: tuple[int, ...], than: tuple[int, ...]) -> bool:
 # -- the analysis -------------------------------------------------------------
 
 
+@paused_gc()
 def findings(graph: ImageGraph, policy: LintPolicy | None = None) -> Findings:
     """The hygiene findings of *graph*'s fleet under *policy* (default: the
     ``[lint]`` table of the fleet's ``imagegraph.toml``, or the defaults).
