@@ -241,9 +241,10 @@ def _parser() -> argparse.ArgumentParser:
         "  [lint]\n"
         '  require_digest = ["docker.io/*"]   # or true: every external image\n'
         "  max_depth = 5                      # builds of this fleet stacked on each other\n"
-        '  ignore = ["isolated-build"]        # finding codes not to report\n\n'
+        '  ignore = ["isolated-build"]        # finding (or scan diagnostic) codes not to report\n\n'
         "Formats: table (for people), json (schema imagegraph/findings/v1), sarif (SARIF\n"
-        "2.1.0 for code scanning, paths relative to the enclosing git repository).\n\n"
+        "2.1.0 for code scanning, paths relative to the enclosing git repository, at most\n"
+        "25,000 results, the most severe).\n\n"
         "Exit codes: 0 no finding at or above --fail-on, 1 a finding at or above --fail-on\n"
         "(or a fleet that cannot be read), 2 usage error.\n\n"
         "Examples:\n"
@@ -258,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=("table", "json", "sarif"),
         default=None,
         help="table on a terminal, json when piped or written to a file (sarif for a "
-        "--output ending in .sarif)",
+        "--output ending in .sarif, in any case)",
     )
     lint.add_argument(
         "--fail-on",
@@ -592,7 +593,7 @@ def _lint_command(args: argparse.Namespace) -> int:
 
     fmt = args.format
     if fmt is None and args.output is not None:
-        fmt = "sarif" if args.output.endswith(".sarif") else "json"
+        fmt = "sarif" if args.output.lower().endswith(".sarif") else "json"
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     graph = _scan(args)
     found = findings(graph)
@@ -612,6 +613,14 @@ def _lint_command(args: argparse.Namespace) -> int:
             text = render.to_sarif(
                 found, tool_version=__version__, source_root=root, path_prefix=prefix
             )
+            omitted = render.sarif_omitted(found)
+            if omitted:
+                sys.stderr.write(
+                    f"imagegraph: warning: the SARIF log holds the {len(found) - omitted:,} most "
+                    f"severe of {len(found):,} findings, as many as code scanning takes in a "
+                    f"run; {omitted:,} left out (run property {render.OMITTED_PROPERTY!r}), "
+                    "--format json lists them all\n"
+                )
         if args.output is None:
             sys.stdout.write(text)
         else:

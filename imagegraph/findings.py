@@ -5,7 +5,8 @@ reports, for the builds of this fleet:
 
 ``unpinned-base`` (warning)
     A ``FROM`` of ``latest``, or of no tag (which is ``latest``): of an
-    upstream image, or of an image this fleet builds itself.
+    upstream image, or of an image this fleet builds itself (naming the
+    newest versioned tag that build has, when it has one).
 ``digest-required`` (error)
     An external image (``FROM``, ``COPY --from``, ``RUN --mount=from=``)
     pulled without a digest where the ``[lint]`` policy asks for digests.
@@ -13,7 +14,11 @@ reports, for the builds of this fleet:
     An external base used at several releases (``debian:11`` and
     ``debian:12``; ``3.12-slim`` and ``3.12-bookworm`` are one release):
     each use of a release older than the newest, with how many builds use
-    each release and how many images are built on it.
+    it and the newest, and how many images are built on each. A floating tag
+    is its line (``python:3`` is not older than ``python:3.12``); a Debian or
+    Ubuntu codename is a release of its distribution, compared with plain
+    numbers only in ``debian`` and ``ubuntu`` themselves (``base:bookworm`` and
+    ``base:jammy`` are two distributions, not two releases).
 ``straggler`` (warning)
     A ``FROM`` of an older version of an image this fleet builds in a newer
     version of the same flavour (``app-base:3.11-bookworm`` while
@@ -29,8 +34,10 @@ reports, for the builds of this fleet:
     A build that builds on nothing of this fleet and that nothing here uses.
 
 The scan's own warnings and errors (a Dockerfile BuildKit refuses, a tag
-built twice, ...) are findings too, with their diagnostic code, so a lint
-run hides nothing the scan found.
+built twice, ...) are findings too, with their diagnostic code
+(:data:`SCAN_CODES`), so a lint run hides nothing the scan found. A
+``missing-dockerfile`` is placed where the build is declared, when that is
+known: the file it names is not there to point at.
 
 The analysis is linear in the size of the graph: one pass over the edges,
 one over the builds in topological order.
@@ -67,8 +74,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
+    "IGNORABLE_CODES",
     "LINT_CODES",
     "RULES",
+    "SCAN_CODES",
     "Finding",
     "Findings",
     "LintPolicy",
@@ -122,7 +131,8 @@ RULES: Mapping[str, Rule] = {
             "built again as it was. For an image this fleet builds, the child takes whatever "
             "was pushed last instead of a version it was tested with.",
             "Pin a release tag (debian:12, python:3.12-slim) or a digest; for an image of "
-            "this fleet, give it a versioned tag and build the child FROM that tag.",
+            "this fleet, build the child FROM a versioned tag of it (the message names one "
+            "when the image has one; otherwise give it one).",
         ),
         _rule(
             "digest-required",
@@ -141,7 +151,9 @@ RULES: Mapping[str, Rule] = {
             "Every release in use is one more base to patch, test and rebuild for; images "
             "on the older release miss what the newer one fixed.",
             "Move the uses of older releases to the newest release the fleet uses; the "
-            "message lists how many builds and images are on each release.",
+            "message says how many builds and images are on the older release and on the "
+            "newest. A floating tag (python:3) is on the line of its releases (python:3.12), "
+            "and a Debian or Ubuntu codename compares only with its own distribution's.",
         ),
         _rule(
             "straggler",
@@ -186,6 +198,33 @@ RULES: Mapping[str, Rule] = {
 LINT_CODES: tuple[str, ...] = tuple(RULES)
 """Every code :func:`findings` computes (scan diagnostics keep their own codes)."""
 
+SCAN_CODES: tuple[str, ...] = (
+    "bake-remote-context", "bake-unknown-attribute", "bake-unknown-parent",
+    "bake-unknown-variable", "bake-unresolved", "compose-env-arg", "compose-extends",
+    "compose-include", "compose-remote-context", "compose-unresolved", "copy-from-image",
+    "dockerfile-error", "duplicate-stage-name", "duplicate-tag", "empty-continuation-line",
+    "inferred-name", "invalid-reference", "invalid-utf8", "library-arch-override",
+    "library-oci-import", "missing-dockerfile", "stage-order", "unbuilt-tag",
+    "undeclared-dockerfile", "unknown-context-target", "unknown-target", "unresolved-arg",
+)  # fmt: skip
+"""The codes of the scan's diagnostics (:attr:`ImageGraph.diagnostics`), which
+:func:`findings` carries as findings and ``[lint] ignore`` may name too."""
+
+IGNORABLE_CODES: frozenset[str] = frozenset(LINT_CODES) | frozenset(SCAN_CODES)
+"""What ``[lint] ignore`` may name: :data:`LINT_CODES` and :data:`SCAN_CODES`."""
+
+
+def unknown_code_message(code: str) -> str:
+    """Why *code* cannot be ignored, with the codes that can.
+
+    >>> unknown_code_message("unpined-base")[:50]
+    "'unpined-base', which is no finding code (finding "
+    """
+    return (
+        f"{code!r}, which is no finding code (finding codes: {', '.join(LINT_CODES)}; "
+        f"scan diagnostic codes: {', '.join(SCAN_CODES)})"
+    )
+
 
 def rule(code: str) -> Rule:
     """The :class:`Rule` of *code*; for a scan diagnostic's code, a generic one.
@@ -215,7 +254,7 @@ class Finding:
     repository root; ``line`` is 1-based, or ``None`` for the whole file.
     ``edge`` is the use of a parent behind the finding, when there is one,
     and ``facts`` the finding's particulars as JSON-ready values (the
-    reference, the releases in use and their counts, the chain, ...).
+    reference, a release and the newest with their counts, the chain, ...).
 
     >>> f = Finding("unpinned-base", Severity.WARNING, "app", "app/Dockerfile", 1,
     ...             "FROM debian has no tag")
@@ -327,8 +366,9 @@ class LintPolicy:
     the familiar one, ``*`` crossing ``/``), or ``False``. Images this fleet
     builds never need a digest: a child pinned to its parent's digest would
     not pick up the parent's rebuild. *max_depth* is the most builds of the
-    fleet stacked below and including one image. *ignore* lists finding
-    codes not to report. *source* says where the policy was read from.
+    fleet stacked below and including one image. *ignore* lists codes not to
+    report: finding codes (:data:`LINT_CODES`) and the scan's diagnostic codes
+    (:data:`SCAN_CODES`). *source* says where the policy was read from.
 
     >>> policy = LintPolicy(require_digest=("docker.io/*",))
     >>> policy.digest_pattern(ImageRef.parse("debian:12")), policy.digest_pattern(
@@ -354,11 +394,11 @@ class LintPolicy:
                 "require_digest must be True, False or a tuple of repository patterns, "
                 f"not {self.require_digest!r}"
             )
-        unknown = [code for code in self.ignore if code not in RULES]
+        if not isinstance(self.ignore, tuple) or not all(isinstance(c, str) for c in self.ignore):
+            raise ConfigError(f"ignore must be a tuple of codes, not {self.ignore!r}")
+        unknown = [code for code in self.ignore if code not in IGNORABLE_CODES]
         if unknown:
-            raise ConfigError(
-                f"cannot ignore {unknown[0]!r}: not a finding code (known: {', '.join(RULES)})"
-            )
+            raise ConfigError(f"cannot ignore {unknown_code_message(unknown[0])}")
 
     @classmethod
     def from_inventory(cls, inventory: Inventory) -> LintPolicy:
@@ -372,20 +412,38 @@ class LintPolicy:
         >>> LintPolicy.from_mapping({"max_depth": 3, "ignore": ["isolated-build"]})
         LintPolicy(require_digest=False, max_depth=3, ignore=('isolated-build',), source=None)
         """
-        known = {"require_digest", "max_depth", "ignore", "source"}
-        unknown = sorted(set(table) - known)
+        source = table.get("source")
+        source = source if isinstance(source, str) else None
+        path, line = _source_place(source)
+
+        def wrong(message: str) -> ConfigError:
+            return ConfigError(message, path=path, line=line)
+
+        unknown = sorted(set(table) - {"require_digest", "max_depth", "ignore", "source"})
         if unknown:
-            raise ConfigError(f"[lint] has unknown key {unknown[0]!r}")
-        digest: Any = table.get("require_digest", False)
-        ignore: Any = table.get("ignore", ())
-        depth: Any = table.get("max_depth", DEFAULT_MAX_DEPTH)
-        source: Any = table.get("source")
-        return cls(
-            require_digest=digest if isinstance(digest, bool) else tuple(digest),
-            max_depth=depth,
-            ignore=tuple(ignore),
-            source=source if isinstance(source, str) else None,
-        )
+            raise wrong(
+                f"[lint] has unknown key {unknown[0]!r} (known: ignore, max_depth, require_digest)"
+            )
+        digest = table.get("require_digest", False)
+        if not isinstance(digest, bool):
+            if not isinstance(digest, list | tuple) or not all(
+                isinstance(p, str) and p for p in digest
+            ):
+                raise wrong(
+                    "'require_digest' must be true, false, or a list of repository patterns "
+                    f'such as ["docker.io/*", "ghcr.io/*"], not {digest!r}'
+                )
+            digest = tuple(digest)
+        ignore = table.get("ignore", ())
+        if not isinstance(ignore, list | tuple) or not all(isinstance(c, str) for c in ignore):
+            raise wrong(f"'ignore' must be a list of strings, not {ignore!r}")
+        unknown = [code for code in ignore if code not in IGNORABLE_CODES]
+        if unknown:
+            raise wrong(f"'ignore' names {unknown_code_message(unknown[0])}")
+        depth = table.get("max_depth", DEFAULT_MAX_DEPTH)
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise wrong(f"'max_depth' must be a whole number of at least 1, not {depth!r}")
+        return cls(require_digest=digest, max_depth=depth, ignore=tuple(ignore), source=source)
 
     def digest_pattern(self, ref: ImageRef) -> str | None:
         """The pattern that asks *ref* for a digest (``"*"`` when all are asked), or ``None``."""
@@ -401,18 +459,34 @@ class LintPolicy:
         return None
 
 
+def _source_place(source: str | None) -> tuple[str | None, int | None]:
+    """``("imagegraph.toml", 3)`` for a policy read from ``imagegraph.toml:3``."""
+    if not source:
+        return None, None
+    path, _, line = source.rpartition(":")
+    if path and line.isdigit():
+        return path, int(line)
+    return source, None
+
+
 # -- releases ---------------------------------------------------------------
 
-_CODENAMES: Mapping[str, tuple[int, ...]] = {
+_CODENAMES: Mapping[str, tuple[str, tuple[int, ...]]] = {
     # Debian
-    "jessie": (8,), "stretch": (9,), "buster": (10,), "bullseye": (11,), "bookworm": (12,),
-    "trixie": (13,), "forky": (14,),
+    "jessie": ("debian", (8,)), "stretch": ("debian", (9,)), "buster": ("debian", (10,)),
+    "bullseye": ("debian", (11,)), "bookworm": ("debian", (12,)), "trixie": ("debian", (13,)),
+    "forky": ("debian", (14,)),
     # Ubuntu
-    "xenial": (16, 4), "bionic": (18, 4), "focal": (20, 4), "jammy": (22, 4), "kinetic": (22, 10),
-    "lunar": (23, 4), "mantic": (23, 10), "noble": (24, 4), "oracular": (24, 10),
-    "plucky": (25, 4),
+    "xenial": ("ubuntu", (16, 4)), "bionic": ("ubuntu", (18, 4)), "focal": ("ubuntu", (20, 4)),
+    "jammy": ("ubuntu", (22, 4)), "kinetic": ("ubuntu", (22, 10)), "lunar": ("ubuntu", (23, 4)),
+    "mantic": ("ubuntu", (23, 10)), "noble": ("ubuntu", (24, 4)), "oracular": ("ubuntu", (24, 10)),
+    "plucky": ("ubuntu", (25, 4)),
 }  # fmt: skip
-_CODENAME_OF = {version: name for name, version in _CODENAMES.items()}
+_CODENAME_OF = {found: name for name, found in _CODENAMES.items()}
+_FAMILY = {"debian": "Debian", "ubuntu": "Ubuntu"}
+# A codename names a Debian release (bookworm is 12) or an Ubuntu one (jammy is
+# 22.04): one number for Debian, two for Ubuntu.
+_FAMILY_DEPTH = {"debian": 1, "ubuntu": 2}
 # How many leading numbers make a release, by the repository's last path
 # component: Debian 12.5 is a point release of 12 and Node 20.18 a release of
 # Node 20, where Python 3.12 and Alpine 3.20 are releases of their own.
@@ -427,22 +501,100 @@ _VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)(.*)", re.ASCII | re.DOTALL)
 class _Version:
     numbers: tuple[int, ...]
     flavour: str
+    family: str = ""
+    """``debian`` or ``ubuntu`` for a codename (``bookworm``, ``jammy``), ``""`` for a
+    number: versions of different families never compare."""
+    written: str | None = None
+    """The numbers as the tag writes them (``22.04``, ``1.31.2``); ``None`` for a codename."""
 
 
 @functools.lru_cache(maxsize=1 << 14)
 def _version(tag: str | None) -> _Version | None:
-    """The version at the head of *tag* and the rest (its flavour), or ``None``."""
+    """The version at the head of *tag* and the rest (its flavour), or ``None``.
+
+    A Debian or Ubuntu codename is that distribution's version, in its family:
+    what it means beside a plain number depends on the repository (:func:`_tag_version`).
+    """
     if tag is None or tag == "latest":
         return None
     match = _VERSION_RE.fullmatch(tag)
     if match is not None:
         numbers = tuple(int(n) for n in match.group(1).split("."))
-        return _Version(numbers, match.group(2).lstrip("-_."))
+        return _Version(numbers, match.group(2).lstrip("-_."), "", match.group(1))
     head, _, rest = tag.partition("-")
     codename = _CODENAMES.get(head)
     if codename is not None:
-        return _Version(codename, rest)
+        return _Version(codename[1], rest, codename[0])
     return None
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _distribution(path: str) -> str:
+    """``debian`` or ``ubuntu`` for the Docker Hub library repository of that
+    distribution (``library/debian``, or a mirror of it: ``dockerhub/library/debian``),
+    whose codename tags are exactly its version tags; ``""`` for any other."""
+    last = path.rpartition("/")[2]
+    if last in _FAMILY and (path == f"library/{last}" or path.endswith(f"/library/{last}")):
+        return last
+    return ""
+
+
+def _tag_version(ref: ImageRef, tag: str | None) -> _Version | None:
+    """The version of *tag* as a tag of *ref*'s repository: in ``debian`` and
+    ``ubuntu`` themselves a codename is the plain number (``debian:bookworm`` is
+    ``debian:12``); elsewhere it stays in its family and compares with nothing
+    but codenames of the same distribution (``base:bookworm`` is no older than
+    ``base:jammy``, nor the same as ``base:12``)."""
+    version = _version(tag)
+    if version is not None and version.family and version.family == _distribution(ref.path):
+        return _Version(version.numbers, version.flavour)
+    return version
+
+
+@dataclass(frozen=True, slots=True)
+class _Release:
+    """The release a tag names: its family, its numbers (the key) and how to say it."""
+
+    family: str
+    numbers: tuple[int, ...]
+    label: str
+    """``3.12``, ``12``, ``22.04``."""
+    codename: str | None
+    """``bookworm`` for a Debian or Ubuntu release, when known."""
+
+    def describe(self, name: str = "") -> str:
+        """``debian 12 (bookworm)``, ``python 3.12``; a codename of another
+        repository with its distribution: ``base bookworm (Debian 12)``. Without
+        *name*, the release alone: ``12 (bookworm)``."""
+        head = f"{name} " if name else ""
+        if self.family:
+            return f"{head}{self.codename} ({_FAMILY[self.family]} {self.label})"
+        codename = f" ({self.codename})" if self.codename else ""
+        return f"{head}{self.label}{codename}"
+
+    @property
+    def short(self) -> str:
+        """``3.12``, ``12``; ``bookworm`` for a codename of another repository."""
+        return self.codename if self.family and self.codename else self.label
+
+
+def _release(ref: ImageRef) -> _Release | None:
+    version = _tag_version(ref, ref.tag)
+    if version is None:
+        return None
+    family = version.family
+    last = ref.path.rpartition("/")[2]
+    depth = _FAMILY_DEPTH[family] if family else _RELEASE_DEPTH.get(last, 2)
+    numbers = version.numbers[:depth]
+    distribution = family or _distribution(ref.path)
+    if version.written is not None:
+        label = ".".join(version.written.split(".")[:depth])
+    elif distribution == "ubuntu" and len(numbers) == 2:
+        label = f"{numbers[0]}.{numbers[1]:02d}"
+    else:
+        label = ".".join(str(n) for n in numbers)
+    codename = _CODENAME_OF.get((distribution, numbers)) if distribution else None
+    return _Release(family, numbers, label, codename)
 
 
 def release_of(ref: ImageRef) -> str | None:
@@ -452,25 +604,12 @@ def release_of(ref: ImageRef) -> str | None:
 
     >>> [release_of(ImageRef.parse(t)) for t in (
     ...     "python:3.12-slim", "python:3.12.4-bookworm", "debian:bookworm-slim", "debian:12.5",
-    ...     "ubuntu:jammy", "node:20.18-alpine", "nginx:latest", "envoyproxy/envoy:v1.31.2")]
-    ['3.12', '3.12', '12', '12', '22.04', '20', None, '1.31']
+    ...     "ubuntu:jammy", "node:20.18-alpine", "nginx:latest", "envoyproxy/envoy:v1.31.2",
+    ...     "mcr.microsoft.com/devcontainers/base:jammy")]
+    ['3.12', '3.12', '12', '12', '22.04', '20', None, '1.31', '22.04']
     """
-    key = _release_key(ref)
-    return None if key is None else _release_label(ref, key)
-
-
-def _release_key(ref: ImageRef) -> tuple[int, ...] | None:
-    version = _version(ref.tag)
-    if version is None:
-        return None
-    depth = _RELEASE_DEPTH.get(ref.path.rpartition("/")[2], 2)
-    return version.numbers[:depth]
-
-
-def _release_label(ref: ImageRef, key: tuple[int, ...]) -> str:
-    if ref.path.rpartition("/")[2] == "ubuntu" and len(key) == 2:
-        return f"{key[0]}.{key[1]:02d}"
-    return ".".join(str(n) for n in key)
+    release = _release(ref)
+    return None if release is None else release.label
 
 
 def _newer(version: tuple[int, ...], than: tuple[int, ...]) -> bool:
@@ -512,8 +651,8 @@ class _BaseUse:
     edge: Edge
     ref: ImageRef
     written: str
-    key: tuple[int, ...]
-    """The release (``(3, 12)``)."""
+    release: _Release
+    """The release (``3.12``)."""
     flavour: str
     exempt: bool
     """A use on purpose: a matrix variant naming the release, or an older line of ours."""
@@ -532,24 +671,30 @@ class _Lint:
         self.aliases = graph.inventory.aliases
         self.out: list[Finding] = []
         self.ignored = set(policy.ignore)
-        # (repository, flavour) -> the newest version this fleet builds, its tag and build
-        self.newest: dict[tuple[str, str], tuple[tuple[int, ...], ImageRef, str]] = {}
+        # (repository, family, flavour) -> the newest version this fleet builds, its
+        # tag and build
+        self.newest: dict[tuple[str, str, str], tuple[tuple[int, ...], ImageRef, str]] = {}
         self.built_repositories: set[str] = set()
         for build in graph.builds:
             for tag in build.tags:
                 self.built_repositories.add(tag.name)
-                version = _version(tag.tag)
+                version = _tag_version(tag, tag.tag)
                 if version is None:
                     continue
-                key = (tag.name, version.flavour)
+                key = (tag.name, version.family, version.flavour)
                 known = self.newest.get(key)
                 if known is None or version.numbers > known[0]:
                     self.newest[key] = (version.numbers, tag, build.name)
         self.older_line: dict[str, bool] = {}
+        # Where the scan says COPY --from names no stage (a typo, most likely): no
+        # unpinned-copy-source there, unless the policy ignores that diagnostic.
         self.copy_from_image = {
-            (d.path, d.line) for d in graph.diagnostics if d.code == "copy-from-image"
+            (d.path, d.line)
+            for d in graph.diagnostics
+            if d.code == "copy-from-image" and d.code not in self.ignored
         }
-        self.base_uses: dict[str, list[_BaseUse]] = {}
+        # (repository, family) -> its uses as a base: releases of one family compare
+        self.base_uses: dict[tuple[str, str], list[_BaseUse]] = {}
         self._order: list[str] | None = None
 
     def run(self) -> Findings:
@@ -621,13 +766,19 @@ class _Lint:
             stage = _stage(edge)
             tagless = not _has_tag(written)
             how = "has no tag, so it is latest" if tagless else "is the latest tag"
+            suggested: str | None = None
             if internal:
                 how = "has no tag, so it is the latest" if tagless else "is the latest tag"
+                suggested = self.versioned_tag(parent, ref)
+                advice = (
+                    f"build {child} FROM {suggested}, a versioned tag {parent} already has"
+                    if suggested is not None
+                    else f"give {parent} a versioned tag and build {child} FROM that tag"
+                )
                 message = (
                     f"FROM {written}{stage} {how} of {parent}, an image this fleet builds: "
                     f"{child} gets whatever {parent} pushed last, and an older {child} cannot be "
-                    f"built again as it was; give {parent} a versioned tag and build {child} "
-                    "FROM that tag"
+                    f"built again as it was; {advice}"
                 )
             else:
                 message = (
@@ -635,19 +786,33 @@ class _Lint:
                     f"{ref.familiar_name}, and rebuilds are not reproducible; pin a release tag "
                     f"({ref.familiar_name}:<version>) or a digest"
                 )
-            self.add(
-                "unpinned-base", child, edge.path, edge.line, message, edge,
-                reference=written, parent=parent, internal=internal,
-            )  # fmt: skip
+            facts: dict[str, Any] = {"reference": written, "parent": parent, "internal": internal}
+            if suggested is not None:
+                facts["suggested"] = suggested
+            self.add("unpinned-base", child, edge.path, edge.line, message, edge, **facts)
         if internal or ref.name in self.built_repositories:
             self.check_straggler(build, parent, edge, ref, written)
         else:
-            version = _version(ref.tag)
-            key = _release_key(ref)
-            if version is not None and key is not None:
+            version = _tag_version(ref, ref.tag)
+            release = _release(ref)
+            if version is not None and release is not None:
                 exempt = self.is_older_line(build) or _variant_names(build, ref)
-                use = _BaseUse(child, edge, ref, written, key, version.flavour, exempt)
-                self.base_uses.setdefault(ref.name, []).append(use)
+                use = _BaseUse(child, edge, ref, written, release, version.flavour, exempt)
+                self.base_uses.setdefault((ref.name, release.family), []).append(use)
+
+    def versioned_tag(self, parent: str, ref: ImageRef) -> str | None:
+        """The newest versioned tag build *parent* is pushed as, in *ref*'s repository
+        if it has one there (``acme/base:1.0`` beside ``acme/base:latest``), else in
+        any; ``None`` when it has none."""
+        best: tuple[bool, tuple[int, ...], str] | None = None
+        for tag in self.graph.build(parent).tags:
+            version = _tag_version(tag, tag.tag)
+            if version is None or self.graph.tag_owner(tag) != parent:
+                continue  # no version, or children of that tag get another build
+            key = (tag.name == ref.name, version.numbers, tag.familiar)
+            if best is None or key > best:
+                best = key
+        return best[2] if best is not None else None
 
     def check_digest(self, build: ImageBuild, edge: Edge, ref: ImageRef, written: str) -> bool:
         """Report an external image without the digest the policy asks for; True if asked."""
@@ -697,8 +862,12 @@ class _Lint:
         if known is None:
             known = False
             for tag in build.tags:
-                version = _version(tag.tag)
-                newest = self.newest.get((tag.name, version.flavour)) if version else None
+                version = _tag_version(tag, tag.tag)
+                newest = (
+                    self.newest.get((tag.name, version.family, version.flavour))
+                    if version
+                    else None
+                )
                 if version and newest and _newer(newest[0], version.numbers):
                     known = True
                     break
@@ -708,10 +877,10 @@ class _Lint:
     def check_straggler(
         self, build: ImageBuild, parent: str, edge: Edge, ref: ImageRef, written: str
     ) -> None:
-        version = _version(ref.tag)
+        version = _tag_version(ref, ref.tag)
         if version is None:
             return
-        newest = self.newest.get((ref.name, version.flavour))
+        newest = self.newest.get((ref.name, version.family, version.flavour))
         if newest is None or not _newer(newest[0], version.numbers):
             return
         if self.is_older_line(build) or _variant_names(build, ref):
@@ -736,58 +905,62 @@ class _Lint:
         if not self.base_uses:
             return
         below = self.images_below()
-        for _, uses in sorted(self.base_uses.items()):
-            keys = {use.key for use in uses}
+        for (_, family), uses in sorted(self.base_uses.items()):
+            keys = {use.release.numbers for use in uses}
             if len(keys) < 2:
                 continue
             newest = max(keys)
-            ref0 = uses[0].ref
+            # A release that is a prefix of the newest is its line's floating tag
+            # (python:3 beside python:3.12): the same line, no drift.
+            drifting = [u for u in uses if not u.exempt and _newer(newest, u.release.numbers)]
+            if not drifting:
+                continue
+            # Per release: the builds on it and those whose image is on it (their final
+            # stage is FROM it), then how many builds and images, and that in words.
             counted: dict[tuple[int, ...], tuple[set[str], set[str]]] = {}
-            tags: dict[tuple[int, ...], set[str]] = {}
+            shown: dict[tuple[int, ...], _Release] = {}
             for use in uses:
-                builds, based = counted.setdefault(use.key, (set(), set()))
-                builds.add(use.child)
+                users, based = counted.setdefault(use.release.numbers, (set(), set()))
+                users.add(use.child)
                 if self.nodes[use.child].get("base") == use.edge.parent:
                     based.add(use.child)
-                tags.setdefault(use.key, set()).add(use.ref.tag or "")
-            order = sorted(keys, reverse=True)
-            stats = [
-                (
-                    key,
-                    _release_label(ref0, key),
-                    len(counted[key][0]),
-                    sum(below[b] for b in counted[key][1]),
-                )
-                for key in order
-            ]
-            releases = [
-                {"release": label, "tags": sorted(tags[key]), "builds": n, "images": m}
-                for key, label, n, m in stats
-            ]
-            summary = ", ".join(
-                f"{label}{_codename(ref0, key)} by {_count(n, 'build')}"
-                + (f" with {_count(m, 'image')} on it" if m else ", in build stages only")
-                for key, label, n, m in stats
+                shown.setdefault(use.release.numbers, use.release)
+            usage: dict[tuple[int, ...], tuple[int, int, str]] = {}
+            for key, (users, based) in counted.items():
+                n, m = len(users), sum(below[b] for b in based)
+                on = f" with {_count(m, 'image')} on it" if m else ", in build stages only"
+                usage[key] = (n, m, f"used by {_count(n, 'build')}{on}")
+            # Releases in all, a floating tag counted in the line it follows (3 in 3.12):
+            # in sorted order, the keys that start with a key come right after it.
+            order = sorted(keys)
+            lines = sum(
+                1
+                for i, key in enumerate(order)
+                if i + 1 == len(order) or order[i + 1][: len(key)] != key
             )
-            target = _release_label(ref0, newest)
-            suggestion = {use.flavour: use.ref for use in uses if use.key == newest}
+            ref0 = uses[0].ref
             name = ref0.familiar_name
-            for use in uses:
-                if use.key == newest or use.exempt:
-                    continue
+            of = f"{_FAMILY[family]} releases of {name}" if family else f"{name} releases"
+            one = f"{_FAMILY[family]} {name}" if family else name
+            target = shown[newest]
+            target_builds, target_images, target_usage = usage[newest]
+            suggestion = {u.flavour: u.ref for u in uses if u.release.numbers == newest}
+            for use in drifting:
                 same = suggestion.get(use.flavour)
-                instead = same.familiar if same is not None else f"a {name} {target} tag"
-                label = _release_label(ref0, use.key)
+                instead = same.familiar if same is not None else f"a {name} {target.short} tag"
+                release = shown[use.release.numbers]
+                builds, images, own_usage = usage[use.release.numbers]
                 message = (
-                    f"FROM {use.written}{_stage(use.edge)} is {name} {label}"
-                    f"{_codename(ref0, use.key)}, and this fleet builds on {len(keys)} {name} "
-                    f"releases: {summary}; move it to {instead} so the fleet has one {name} "
-                    "to patch"
+                    f"FROM {use.written}{_stage(use.edge)} is {release.describe(name)}, "
+                    f"{own_usage}; the newest of the {lines} {of} this fleet builds on is "
+                    f"{target.describe()}, {target_usage}: move it to {instead} so the "
+                    f"fleet has one {one} to patch"
                 )
                 self.add(
                     "base-drift", use.child, use.edge.path, use.edge.line, message, use.edge,
-                    repository=name, reference=use.written, release=label, target=target,
-                    releases=releases,
+                    repository=name, reference=use.written, release=release.label,
+                    builds=builds, images=images, target=target.label,
+                    target_builds=target_builds, target_images=target_images, release_count=lines,
                 )  # fmt: skip
 
     def images_below(self) -> dict[str, int]:
@@ -903,14 +1076,39 @@ class _Lint:
     # -- the scan's own diagnostics --------------------------------------------
 
     def add_diagnostics(self) -> None:
-        owners: dict[str, str] = {}
+        owners: dict[str, list[ImageBuild]] = {}
         for build in self.graph.builds:
-            owners.setdefault(build.dockerfile, build.name)
+            owners.setdefault(build.dockerfile, []).append(build)
         for d in self.graph.diagnostics:
             if d.severity is Severity.INFO:
                 continue
-            image = owners.get(d.path) if d.path else None
+            builds = owners.get(d.path, []) if d.path else []
+            if d.code == "missing-dockerfile" and d.line is None:
+                declared = _declaration(builds, d.message)
+                if declared is not None:
+                    # Where to fix it: the file that is not there has no line to show.
+                    name, path, line = declared
+                    message = f"{d.path}: {d.message}"
+                    self.add(d.code, name, path, line, message, None, d.severity, dockerfile=d.path)
+                    continue
+            image = builds[0].name if builds else None
             self.out.append(Finding(d.code, d.severity, image, d.path, d.line, d.message))
+
+
+def _declaration(builds: Iterable[ImageBuild], message: str) -> tuple[str, str, int | None] | None:
+    """The build of *builds* a ``missing-dockerfile`` diagnostic is about (its message
+    names it: ``build 'api' (imagegraph.toml:12) needs ...``) and where it is declared;
+    ``None`` when that is not known."""
+    for build in builds:
+        if not message.startswith(f"build {build.name!r} "):
+            continue
+        if not build.origin or build.origin == "convention":
+            return None
+        path, _, line = build.origin.rpartition(":")
+        if path and line.isdigit():
+            return build.name, path, int(line)
+        return build.name, build.origin, None
+    return None
 
 
 _UNNAMED_STAGE = re.compile(r"stage-\d+")
@@ -949,26 +1147,27 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
-def _codename(ref: ImageRef, key: tuple[int, ...]) -> str:
-    name = _CODENAME_OF.get(key)
-    last = ref.path.rpartition("/")[2]
-    return f" ({name})" if name and last in ("debian", "ubuntu") else ""
-
-
 def _first_edge(edges: Iterable[Edge]) -> Edge | None:
     return min(edges, key=lambda e: (e.kind != "from", e.line or 0), default=None)
 
 
 def _variant_names(build: ImageBuild, ref: ImageRef) -> bool:
     """True when *build*'s matrix values name *ref*'s version (``PYTHON_VERSION=3.11``
-    for ``python:3.11-slim``, ``OS=bullseye`` for ``debian:bullseye``): a line kept on purpose."""
+    for ``python:3.11-slim``, ``OS=bullseye`` for ``debian:bullseye`` or
+    ``base:bullseye``): a line kept on purpose. A codename and a number name the
+    same version here too (``DEBIAN=12`` for ``base:bookworm``): an exemption
+    errs on the side of no finding."""
     if not build.variant:
         return False
-    version = _version(ref.tag)
+    version = _tag_version(ref, ref.tag)
     if version is None:
         return False
     for value in build.variant.values():
-        named = _version(value)
-        if named is not None and version.numbers[: len(named.numbers)] == named.numbers:
+        named = _tag_version(ref, value)
+        if (
+            named is not None
+            and (named.family == version.family or not named.family or not version.family)
+            and version.numbers[: len(named.numbers)] == named.numbers
+        ):
             return True
     return False

@@ -383,8 +383,9 @@ def packages_frame(packages: Iterable[ImagePackage], *, image: str | None = None
 
 
 def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
-    """One row per finding: ``code``, ``severity`` (an ordered category, most
-    severe first), ``image``, ``path``, ``line`` (nullable integer), ``message``."""
+    """One row per finding: ``code``, ``severity`` (an ordered category, ``info <
+    warning < error``, so ``frame.severity >= "warning"`` selects warnings and
+    errors), ``image``, ``path``, ``line`` (nullable integer), ``message``."""
     _require_pandas()
     import pandas as pd
 
@@ -401,7 +402,8 @@ def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
             "message": [f.message for f in listed],
         }
     )
+    least_severe_first = sorted(Severity, key=lambda s: s.rank, reverse=True)
     frame["severity"] = pd.Categorical(
-        frame["severity"], categories=[s.value for s in Severity], ordered=True
+        frame["severity"], categories=[s.value for s in least_severe_first], ordered=True
     )
     return frame

@@ -13,6 +13,7 @@ from imagegraph.findings import (
     DEFAULT_MAX_DEPTH,
     LINT_CODES,
     RULES,
+    SCAN_CODES,
     Finding,
     Findings,
     LintPolicy,
@@ -101,6 +102,42 @@ def test_latest_of_an_image_this_fleet_builds() -> None:
 
 
 @pytest.mark.parametrize(
+    ("tags", "advice", "suggested"),
+    [
+        (("acme/base:latest", "acme/base:1.0"),
+         "build app FROM acme/base:1.0, a versioned tag base already has", "acme/base:1.0"),
+        (("acme/base:latest", "acme/base:1.2", "acme/base:1.10", "acme/base:1"),
+         "build app FROM acme/base:1.10, a versioned tag base already has", "acme/base:1.10"),
+        (("acme/base:latest", "ghcr.io/acme/base:2"),
+         "build app FROM ghcr.io/acme/base:2, a versioned tag base already has",
+         "ghcr.io/acme/base:2"),
+        (("acme/base:latest",),
+         "give base a versioned tag and build app FROM that tag", None),
+        (("acme/base:latest", "acme/base:stable"),
+         "give base a versioned tag and build app FROM that tag", None),
+    ],
+)  # fmt: skip
+def test_latest_of_an_image_of_the_fleet_names_its_versioned_tag(
+    tags: tuple[str, ...], advice: str, suggested: str | None
+) -> None:
+    found = lint(inline("base", "FROM debian:12\n", *tags), inline("app", "FROM acme/base\n"))
+    (finding,) = found.with_code("unpinned-base")
+    assert finding.message.endswith(f"cannot be built again as it was; {advice}")
+    assert finding.facts.get("suggested") == suggested
+
+
+def test_a_versioned_tag_another_build_owns_is_not_suggested() -> None:
+    # acme/base:1.0 is built twice: its children get 'old', not 'base'
+    found = lint(
+        inline("old", "FROM debian:11\n", "acme/base:1.0"),
+        inline("base", "FROM debian:12\n", "acme/base:latest", "acme/base:1.0"),
+        inline("app", "FROM acme/base\n"),
+    )
+    (finding,) = found.with_code("unpinned-base")
+    assert finding.message.endswith("give base a versioned tag and build app FROM that tag")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "FROM debian:12\n",
@@ -178,14 +215,31 @@ def test_one_base_at_two_releases() -> None:
     assert codes(found, "base-drift") == [("base-drift", "legacy", 1)]
     (finding,) = found.with_code("base-drift")
     assert finding.message == (
-        "FROM debian:11 is debian 11 (bullseye), and this fleet builds on 2 debian releases: "
-        "12 (bookworm) by 2 builds with 2 images on it, 11 (bullseye) by 1 build with 2 images "
-        "on it; move it to debian:12 so the fleet has one debian to patch"
+        "FROM debian:11 is debian 11 (bullseye), used by 1 build with 2 images on it; the "
+        "newest of the 2 debian releases this fleet builds on is 12 (bookworm), used by 2 "
+        "builds with 2 images on it: move it to debian:12 so the fleet has one debian to patch"
     )
-    assert finding.facts["releases"] == [
-        {"release": "12", "tags": ["12", "bookworm-slim"], "builds": 2, "images": 2},
-        {"release": "11", "tags": ["11"], "builds": 1, "images": 2},
-    ]
+    assert finding.facts == {
+        "repository": "debian", "reference": "debian:11", "release": "11", "builds": 1,
+        "images": 2, "target": "12", "target_builds": 2, "target_images": 2,
+        "release_count": 2,
+    }  # fmt: skip
+
+
+def test_a_drift_finding_does_not_grow_with_the_releases_in_use() -> None:
+    # Each finding says its release and the newest, not every release: a fleet
+    # on n releases has n - 1 findings, not n - 1 copies of a list of n.
+    def oldest(n: int) -> Finding:
+        builds = [inline(f"b{i}", f"FROM acme-mirror/cimg:{2024000 + i}\n") for i in range(n)]
+        found = lint(*builds).with_code("base-drift")
+        assert len(found) == n - 1
+        return next(f for f in found if f.image == "b0")
+
+    few, many = oldest(3), oldest(300)
+    assert len(many.message) - len(few.message) <= 2  # "3" and "300" releases in all
+    assert few.facts.keys() == many.facts.keys()
+    assert many.facts["release_count"] == 300
+    assert all(not isinstance(v, list | tuple | dict) for v in many.facts.values())
 
 
 def test_drift_suggests_the_newer_tag_of_the_same_flavour() -> None:
@@ -195,7 +249,7 @@ def test_drift_suggests_the_newer_tag_of_the_same_flavour() -> None:
     )
     (finding,) = found.with_code("base-drift")
     assert (finding.image, finding.line) == ("a", 1)
-    assert "3.11 by 1 build, in build stages only" in finding.message
+    assert "is python 3.11, used by 1 build, in build stages only; " in finding.message
     assert finding.message.endswith(
         "move it to python:3.12-slim so the fleet has one python to patch"
     )
@@ -210,6 +264,65 @@ def test_flavours_of_one_release_are_no_drift() -> None:
         inline("e", "FROM debian:12.5-slim\n"),
     )
     assert not found.with_code("base-drift")
+
+
+@pytest.mark.parametrize(
+    ("bases", "drifting"),
+    [
+        # Debian and Ubuntu codenames of one repository are two distributions
+        (("mcr.microsoft.com/devcontainers/base:bookworm",
+          "mcr.microsoft.com/devcontainers/base:jammy"), []),
+        (("buildpack-deps:bookworm-scm", "buildpack-deps:noble-scm"), []),
+        (("acme/devbase:bookworm", "acme/devbase:jammy"), []),
+        # a codename is no number outside debian and ubuntu themselves
+        (("acme/devbase:bookworm", "acme/devbase:12"), []),
+        (("acme/devbase:bookworm", "acme/devbase:13"), []),
+        (("acme/devbase:jammy", "acme/devbase:24.04"), []),
+        # codenames of one distribution compare
+        (("mcr.microsoft.com/devcontainers/base:bullseye",
+          "mcr.microsoft.com/devcontainers/base:bookworm"),
+         ["mcr.microsoft.com/devcontainers/base:bullseye"]),
+        (("buildpack-deps:jammy-scm", "buildpack-deps:noble-scm", "buildpack-deps:bookworm-scm"),
+         ["buildpack-deps:jammy-scm"]),
+        # in debian and ubuntu (and mirrors of them) a codename is its number
+        (("debian:bookworm", "debian:11"), ["debian:11"]),
+        (("debian:bookworm-slim", "debian:12.5"), []),
+        (("ubuntu:jammy-20240911", "ubuntu:24.04"), ["ubuntu:jammy-20240911"]),
+        (("mirror.acme.internal/dockerhub/library/debian:bookworm",
+          "mirror.acme.internal/dockerhub/library/debian:11"),
+         ["mirror.acme.internal/dockerhub/library/debian:11"]),
+        # a floating tag is its line: no older than the releases on it
+        (("python:3", "python:3.12"), []),
+        (("alpine:3", "alpine:3.20"), []),
+        (("redis:7", "redis:7.2"), []),
+        (("golang:1", "golang:1.23-alpine"), []),
+        (("python:3", "python:3.11", "python:3.12"), ["python:3.11"]),
+        (("python:2.7", "python:3"), ["python:2.7"]),
+        (("alpine:3", "alpine:4"), ["alpine:3"]),
+    ],
+)  # fmt: skip
+def test_which_releases_drift(bases: tuple[str, ...], drifting: list[str]) -> None:
+    builds = [inline(f"b{i}", f"FROM {base}\n") for i, base in enumerate(bases)]
+    found = lint(*builds).with_code("base-drift")
+    assert sorted(str(f.facts["reference"]) for f in found) == sorted(drifting)
+
+
+def test_codenames_outside_debian_and_ubuntu_are_said_with_their_distribution() -> None:
+    found = lint(
+        inline("a", "FROM mcr.microsoft.com/devcontainers/base:jammy\n"),
+        inline("b", "FROM mcr.microsoft.com/devcontainers/base:noble\n"),
+        inline("c", "FROM mcr.microsoft.com/devcontainers/base:bookworm\n"),
+    )
+    (finding,) = found.with_code("base-drift")
+    assert finding.message == (
+        "FROM mcr.microsoft.com/devcontainers/base:jammy is mcr.microsoft.com/devcontainers/base "
+        "jammy (Ubuntu 22.04), used by 1 build with 1 image on it; the newest of the 2 Ubuntu "
+        "releases of mcr.microsoft.com/devcontainers/base this fleet builds on is noble (Ubuntu "
+        "24.04), used by 1 build with 1 image on it: move it to "
+        "mcr.microsoft.com/devcontainers/base:noble so the fleet has one Ubuntu "
+        "mcr.microsoft.com/devcontainers/base to patch"
+    )
+    assert (finding.facts["release"], finding.facts["target"]) == ("22.04", "24.04")
 
 
 def test_a_matrix_over_releases_is_no_drift() -> None:
@@ -272,6 +385,27 @@ def test_another_flavour_or_a_floating_tag_is_no_straggler() -> None:
     assert not found.with_code("straggler")
 
 
+@pytest.mark.parametrize(
+    ("built", "used", "straggler"),
+    [
+        (("acme/devbase:bookworm", "acme/devbase:jammy"), "acme/devbase:bookworm", False),
+        (("acme/devbase:jammy", "acme/devbase:bookworm"), "acme/devbase:jammy", False),
+        (("acme/devbase:bookworm", "acme/devbase:13"), "acme/devbase:bookworm", False),
+        (("acme/devbase:bullseye", "acme/devbase:bookworm"), "acme/devbase:bullseye", True),
+        (("acme/devbase:focal", "acme/devbase:noble"), "acme/devbase:focal", True),
+    ],
+)  # fmt: skip
+def test_stragglers_compare_codenames_within_their_distribution(
+    built: tuple[str, str], used: str, straggler: bool
+) -> None:
+    found = lint(
+        inline("one", "FROM debian:12\n", built[0]),
+        inline("two", "FROM debian:12\n", built[1]),
+        inline("app", f"FROM {used}\n"),
+    )
+    assert bool(found.with_code("straggler")) is straggler
+
+
 def test_an_unbuilt_older_tag_of_an_image_of_the_fleet() -> None:
     found = lint(*APP_BASES, inline("old", "FROM acme/app-base:3.10-bookworm\n"))
     assert codes(found, "straggler", "unbuilt-tag") == [
@@ -318,11 +452,15 @@ def test_pinned_copies_stages_and_images_of_the_fleet_are_fine() -> None:
 
 
 def test_a_from_that_names_no_stage_is_left_to_the_scan() -> None:
-    found = lint(
-        inline("app", "FROM alpine:3.20 AS build\nFROM alpine:3.20\nCOPY --from=biuld /a /a\n")
-    )
+    text = "FROM alpine:3.20 AS build\nFROM alpine:3.20\nCOPY --from=biuld /a /a\n"
+    found = lint(inline("app", text))
     assert codes(found, "unpinned-copy-source", "copy-from-image") == [
         ("copy-from-image", "app", 3)
+    ]
+    # ignored, the scan's guess of a typo is set aside: an image at latest
+    found = lint(inline("app", text), ignore=("copy-from-image",))
+    assert codes(found, "unpinned-copy-source", "copy-from-image") == [
+        ("unpinned-copy-source", "app", 3)
     ]
 
 
@@ -428,6 +566,64 @@ def test_ignore_drops_codes() -> None:
     builds = (inline("app", "FROM debian\n"),)
     assert codes(lint(*builds)) == [("isolated-build", "app", 1), ("unpinned-base", "app", 1)]
     assert codes(lint(*builds, ignore=("isolated-build",))) == [("unpinned-base", "app", 1)]
+    # the scan's diagnostics too
+    builds = (
+        inline("app", "FROM acme/tool:1\n"),
+        inline("tool", "FROM debian:12\n", "acme/tool:2"),
+    )
+    assert codes(lint(*builds), "unbuilt-tag") == [("unbuilt-tag", "app", 1)]
+    assert not lint(*builds, ignore=("unbuilt-tag",)).with_code("unbuilt-tag")
+
+
+def test_a_missing_dockerfile_is_found_where_its_build_is_declared(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "imagegraph.toml": """\
+                [[image]]
+                name = "here"
+                dockerfile = "here/Dockerfile"
+
+                [[image]]
+                name = "gone"
+                dockerfile = "gone/Dockerfile"
+                """,
+            "here/Dockerfile": "FROM alpine:3.20\n",
+        },
+    )
+    (finding,) = findings(scan(tmp_path, cache=False)).with_code("missing-dockerfile")
+    assert (finding.image, finding.where) == ("gone", "imagegraph.toml:5")
+    assert finding.message.startswith("gone/Dockerfile: build 'gone' (imagegraph.toml:5) needs ")
+    assert finding.facts == {"dockerfile": "gone/Dockerfile"}
+
+
+def scan_codes() -> set[str]:
+    """The codes of every diagnostic the scan writes: the first argument of each
+    Diagnostic(...) and note(...) in the modules whose diagnostics the graph keeps."""
+    import ast
+
+    import imagegraph
+
+    package = Path(imagegraph.__file__).parent
+    files = [*(package / "_sources").glob("*.py")] + [
+        package / name for name in ("dockerfile.py", "instructions.py", "graph.py")
+    ]
+    found = set()
+    for file in files:
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", None))
+            first = node.args[0]
+            if name in ("Diagnostic", "note") and isinstance(first, ast.Constant):
+                found.add(first.value)
+    return found
+
+
+def test_scan_codes_are_the_codes_the_scan_writes() -> None:
+    assert "dockerfile-error" in scan_codes()
+    assert set(SCAN_CODES) == scan_codes()
+    assert not set(SCAN_CODES) & set(LINT_CODES)
 
 
 def test_findings_sort_and_filter() -> None:
@@ -475,6 +671,12 @@ def test_rules_describe_every_code() -> None:
         ("node:20-bookworm", "20"),
         ("gcr.io/distroless/static-debian12:nonroot", None),
         ("debian", None),
+        ("ubuntu:jammy", "22.04"),
+        ("mcr.microsoft.com/devcontainers/base:jammy", "22.04"),
+        ("buildpack-deps:noble-scm", "24.04"),
+        ("acme/devbase:bookworm", "12"),
+        ("acme/devbase:22.04", "22.04"),
+        ("foo:2024.01.02", "2024.01"),
     ],
 )
 def test_releases(tag: str, release: str | None) -> None:
@@ -490,12 +692,48 @@ def test_releases(tag: str, release: str | None) -> None:
         ({"max_depth": 0}, "max_depth must be at least 1, not 0"),
         ({"max_depth": True}, "max_depth must be a whole number, not True"),
         ({"require_digest": ("",)}, "require_digest must be True, False or a tuple"),
-        ({"ignore": ("unpined-base",)}, "cannot ignore 'unpined-base': not a finding code"),
+        ({"ignore": ("unpined-base",)}, "cannot ignore 'unpined-base', which is no finding code"),
+        ({"ignore": "deep-chain"}, "ignore must be a tuple of codes, not 'deep-chain'"),
     ],
 )
 def test_policy_values_are_checked(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         LintPolicy(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"require_digest": "docker.io/*"},
+         "'require_digest' must be true, false, or a list of repository patterns"),
+        ({"require_digest": 1}, "'require_digest' must be true, false, or a list"),
+        ({"require_digest": [""]}, "'require_digest' must be true, false, or a list"),
+        ({"require_digest": [1]}, "'require_digest' must be true, false, or a list"),
+        ({"ignore": "isolated-build"}, "'ignore' must be a list of strings, not 'isolated-build'"),
+        ({"ignore": 3}, "'ignore' must be a list of strings, not 3"),
+        ({"ignore": ["unpined-base"]}, "'ignore' names 'unpined-base', which is no finding code"),
+        ({"max_depth": "3"}, "'max_depth' must be a whole number of at least 1, not '3'"),
+        ({"max_depth": 0}, "'max_depth' must be a whole number of at least 1, not 0"),
+        ({"maxdepth": 3}, "[lint] has unknown key 'maxdepth'"),
+    ],
+)  # fmt: skip
+def test_a_policy_from_a_mapping_checks_its_values(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        LintPolicy.from_mapping(table)
+    assert caught.value.message.startswith(message)
+    # where it was read from, when it says
+    with pytest.raises(ConfigError) as caught:
+        LintPolicy.from_mapping({**table, "source": "imagegraph.toml:7"})
+    assert (caught.value.path, caught.value.line) == ("imagegraph.toml", 7)
+
+
+def test_a_policy_from_a_mapping() -> None:
+    policy = LintPolicy.from_mapping(
+        {"require_digest": ["docker.io/*"], "ignore": ["copy-from-image"], "max_depth": 2}
+    )
+    assert policy == LintPolicy(("docker.io/*",), 2, ("copy-from-image",))
+    assert LintPolicy.from_mapping({"require_digest": True}).require_digest is True
+    assert LintPolicy.from_mapping({}) == LintPolicy()
 
 
 def test_lint_table_in_imagegraph_toml(tmp_path: Path) -> None:
@@ -565,6 +803,13 @@ def test_lint_table_in_pyproject_and_defaults_without_one(tmp_path: Path) -> Non
         ("[lint]\nrequire_digest = 'yes'\n", "'require_digest' must be true, false, or a list of repository patterns", 2),
         ("[lint]\nrequire_digest = ['']\n", "'require_digest' must be true, false, or a list", 2),
         ("[lint]\n\n\nignore = ['unpined-base']\n", "'ignore' names 'unpined-base', which is no finding code", 4),
+        ("[lint]\nignore = ['copyfrom-image']\n", "scan diagnostic codes: bake-remote-context, ", 2),
+        ("[[lint]]\nmax_depth = 1\n", "'lint' must be a table ([lint]), not [{'max_depth': 1}]", 1),
+        ("[lint]\nmax_depth = 2\n\n[lint.extra]\nx = 1\n", "[lint] has unknown key 'extra'", 4),
+        ("\n[lint.extra]\nx = 1\n", "[lint] has unknown key 'extra'", 2),
+        ("[[lint.extra]]\nx = 1\n", "[lint] has unknown key 'extra'", 1),
+        ("[lint]\nextra.x = 1\n", "[lint] has unknown key 'extra'", 2),
+        ("exclude = []\nlint.extra.x = 1\n", "[lint] has unknown key 'extra'", 2),
         ("[lint]\nignore = 'deep-chain'\n", "'ignore' must be a list of strings", 2),
         ("lint.max_depth = -1\n", "'max_depth' must be a whole number of at least 1, not -1", 1),
         ("[[image]]\ndockerfile = 'D'\n[lint]\nmax_depth = 'x'\n", "'max_depth' must be a whole", 4),
@@ -578,6 +823,28 @@ def test_lint_config_errors_name_the_file_and_line(
         load_inventory(tmp_path)
     assert message in caught.value.message
     assert (caught.value.path, caught.value.line) == ("imagegraph.toml", line)
+
+
+def test_lint_may_ignore_the_scans_diagnostic_codes(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "imagegraph.toml": """\
+                [lint]
+                ignore = ["copy-from-image", "undeclared-dockerfile", "isolated-build"]
+
+                [[image]]
+                name = "app"
+                dockerfile = "app/Dockerfile"
+                """,
+            "app/Dockerfile": "FROM alpine:3.20 AS build\nFROM alpine:3.20\nCOPY --from=biuld /a /a\n",
+            "stray/Dockerfile": "FROM alpine:3.20\n",
+        },
+    )
+    assert load_inventory(tmp_path).lint["ignore"] == (
+        "copy-from-image", "undeclared-dockerfile", "isolated-build",
+    )  # fmt: skip
+    assert codes(findings(scan(tmp_path, cache=False))) == [("unpinned-copy-source", "app", 3)]
 
 
 def test_a_cached_graph_keeps_the_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from imagegraph import Severity, scan
 from imagegraph.cli import main
-from imagegraph.findings import Finding, Findings, findings
+from imagegraph.findings import RULES, Finding, Findings, findings, rule
+from imagegraph.render import findings as render
 from imagegraph.render.findings import findings_schema, to_data, to_json, to_sarif, to_table
 
 FLEET = Path(__file__).parent.parent / "examples" / "fleet"
@@ -167,10 +168,19 @@ def check_sarif(text: str) -> dict[str, Any]:
     assert len({r["id"] for r in rules}) == len(rules)
     for result in run_["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        location = result["locations"][0]["physicalLocation"]
+        assert location["region"]["startLine"] >= 1
+        artifact = location["artifactLocation"]
+        uri = artifact["uri"]
         assert "\\" not in uri
-        assert not uri.startswith("/")
-        assert "://" not in uri
+        assert " " not in uri
+        assert "#" not in uri
+        if "uriBaseId" in artifact:  # relative to the repository, and inside it
+            assert not uri.startswith("/")
+            assert "://" not in uri
+            assert ".." not in uri.split("/")
+        else:
+            assert uri.startswith("file:///")
     return log
 
 
@@ -193,14 +203,19 @@ def test_the_example_fleet(capsys: pytest.CaptureFixture[str]) -> None:
     drift = data["findings"][0]
     assert drift["severity"] == "warning"
     assert drift["edge"]["parent"] == "docker.io/nginxinc/nginx-unprivileged:1.26-alpine"
-    assert (drift["facts"]["release"], drift["facts"]["target"]) == ("1.26", "1.27")
-    assert drift["facts"]["releases"] == [
-        {"release": "1.27", "tags": ["1.27-alpine"], "builds": 1, "images": 1},  # web
-        {"release": "1.26", "tags": ["1.26-alpine"], "builds": 1, "images": 1},  # docs
-    ]
-    assert drift["message"].endswith(
-        "move it to nginxinc/nginx-unprivileged:1.27-alpine so the fleet has one "
-        "nginxinc/nginx-unprivileged to patch"
+    assert drift["facts"] == {
+        "repository": "nginxinc/nginx-unprivileged",
+        "reference": "nginxinc/nginx-unprivileged:1.26-alpine",
+        "release": "1.26", "builds": 1, "images": 1,  # docs
+        "target": "1.27", "target_builds": 1, "target_images": 1,  # web
+        "release_count": 2,
+    }  # fmt: skip
+    assert drift["message"] == (
+        "FROM nginxinc/nginx-unprivileged:1.26-alpine is nginxinc/nginx-unprivileged 1.26, used "
+        "by 1 build with 1 image on it; the newest of the 2 nginxinc/nginx-unprivileged releases "
+        "this fleet builds on is 1.27, used by 1 build with 1 image on it: move it to "
+        "nginxinc/nginx-unprivileged:1.27-alpine so the fleet has one nginxinc/nginx-unprivileged "
+        "to patch"
     )
     straggler = data["findings"][2]
     assert straggler["message"] == (
@@ -304,6 +319,9 @@ def test_output_files_take_their_format_from_the_name(
     sarif, data, table = tmp_path / "out.sarif", tmp_path / "out.json", tmp_path / "out.txt"
     assert run(capsys, "lint", str(fleet), "--output", str(sarif)) == (0, "", "")
     assert check_sarif(sarif.read_text())["version"] == "2.1.0"
+    upper = tmp_path / "OUT.SARIF"
+    assert run(capsys, "lint", str(fleet), "--output", str(upper)) == (0, "", "")
+    assert check_sarif(upper.read_text())["version"] == "2.1.0"
     assert run(capsys, "lint", str(fleet), "--output", str(data)) == (0, "", "")
     assert json.loads(data.read_text())["summary"]["warning"] == 1
     assert run(capsys, "lint", str(fleet), "--output", str(table), "--format", "table")[0] == 0
@@ -395,12 +413,192 @@ def test_sarif_rules_levels_and_findings_without_a_line() -> None:
     assert [r["level"] for r in run_["results"]] == ["error", "error", "note", "warning"]
     (no_line,) = [r for r in run_["results"] if r["ruleId"] == "undeclared-dockerfile"]
     assert no_line["locations"][0]["physicalLocation"] == {
-        "artifactLocation": {"uri": "deploy/x/Dockerfile", "uriBaseId": "%SRCROOT%"}
+        "artifactLocation": {"uri": "deploy/x/Dockerfile", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 1},  # about the whole file: code scanning wants a line
     }
     assert no_line["message"]["text"] == "m"
     assert run_["results"][0]["message"]["text"] == "a: m"
     assert run_["tool"]["driver"]["version"] == "1.2.3"
     assert "uri" not in run_["originalUriBaseIds"]["%SRCROOT%"]
+
+
+def test_sarif_help_markdown_shows_its_text() -> None:
+    # GitHub renders help.markdown as HTML and drops tags: <digest> would vanish.
+    found = Findings(
+        Finding(code, Severity.WARNING, "a", "a/Dockerfile", 1, "m")
+        for code in [*RULES, "dockerfile-error"]
+    )
+    rules = check_sarif(to_sarif(found, tool_version="0"))["runs"][0]["tool"]["driver"]["rules"]
+    assert len(rules) == len(RULES) + 1
+    for described in rules:
+        markdown = described["help"]["markdown"]
+        assert "<" not in markdown
+        assert ">" not in markdown
+        assert (
+            markdown.replace("\\", "")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+            == rule(described["id"]).help
+        )
+    digest = next(r for r in rules if r["id"] == "digest-required")["help"]["markdown"]
+    assert "name:tag@sha256:&lt;digest&gt;" in digest
+
+
+@pytest.mark.parametrize(
+    ("path", "prefix", "uri"),
+    [
+        ("c#app/Dockerfile", "", "c%23app/Dockerfile"),
+        ("my app/Dockerfile", "infra/images", "infra/images/my%20app/Dockerfile"),
+        ("数据/Dockerfile", "", "%E6%95%B0%E6%8D%AE/Dockerfile"),
+        ("fleet/../shared/Dockerfile", "", "shared/Dockerfile"),
+        ("../shared/Dockerfile", "infra/images", "infra/shared/Dockerfile"),
+        ("./app//Dockerfile", "", "app/Dockerfile"),
+        ("app\\Dockerfile", "", "app/Dockerfile"),
+        ("100%/Dockerfile", "", "100%25/Dockerfile"),
+    ],
+)
+def test_sarif_uris_are_encoded_and_normalised(path: str, prefix: str, uri: str) -> None:
+    found = Findings([Finding("unpinned-base", Severity.WARNING, "a", path, 1, "m")])
+    log = check_sarif(to_sarif(found, tool_version="0", path_prefix=prefix))
+    artifact = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": uri, "uriBaseId": "%SRCROOT%"}
+
+
+@pytest.mark.parametrize(
+    ("path", "prefix", "outside"),
+    [
+        ("../shared/Dockerfile", "", "shared/Dockerfile"),
+        ("../../x y/Dockerfile", "fleet", "x%20y/Dockerfile"),
+    ],
+)
+def test_sarif_paths_outside_the_repository_are_file_uris(
+    tmp_path: Path, path: str, prefix: str, outside: str
+) -> None:
+    repository = tmp_path / "repo"
+    found = Findings([Finding("unpinned-base", Severity.WARNING, "a", path, 1, "m")])
+    log = check_sarif(
+        to_sarif(found, tool_version="0", source_root=str(repository), path_prefix=prefix)
+    )
+    artifact = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": f"{tmp_path.resolve().as_uri()}/{outside}"}
+
+
+def test_sarif_locates_a_missing_dockerfile_at_its_declaration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    small_fleet(tmp_path / "images", "FROM debian:12\n")
+    with (tmp_path / "images" / "imagegraph.toml").open("a") as toml:
+        toml.write('\n[[image]]\nname = "gone"\ndockerfile = "gone/Dockerfile"\n')
+    code, out, _ = run(capsys, "lint", str(tmp_path / "images"), "--format", "sarif")
+    assert code == 1
+    (result,) = [
+        r for r in check_sarif(out)["runs"][0]["results"] if r["ruleId"] == "missing-dockerfile"
+    ]
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "images/imagegraph.toml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 5},
+    }
+    assert result["message"]["text"].startswith("gone: gone/Dockerfile: build 'gone' ")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        # the places a diagnostic names move with the lines: not part of what it is about
+        ("acme/a:1 is built by 'a' (imagegraph.toml:5) and by 'b' (imagegraph.toml:9)",
+         "acme/a:1 is built by 'a' (imagegraph.toml:7) and by 'b' (imagegraph.toml:12)", True),
+        ("build 'x' (docker-bake.hcl:12) needs this Dockerfile",
+         "build 'x' (docker-bake.hcl:14) needs this Dockerfile", True),
+        ("cycle: a -> b (b/Dockerfile:3)", "cycle: a -> b (b/Dockerfile:4)", True),
+        ("stage in apps/Dockerfile.dev:3:7", "stage in apps/Dockerfile.dev:30:1", True),
+        # tags and ports are what it is about
+        ("acme/a:1 is built by 'a'", "acme/a:2 is built by 'a'", False),
+        ("FROM debian:11 is bad", "FROM debian:12 is bad", False),
+        ("FROM ghcr.io/acme/tool:1 is bad", "FROM ghcr.io/acme/tool:2 is bad", False),
+        ("FROM registry.local:5000/x is bad", "FROM registry.local:5001/x is bad", False),
+    ],
+)  # fmt: skip
+def test_diagnostic_fingerprints_leave_out_the_lines_they_name(
+    first: str, second: str, same: bool
+) -> None:
+    def fingerprint(message: str) -> str:
+        found = Findings(
+            [Finding("duplicate-tag", Severity.WARNING, None, "a.toml", None, message)]
+        )
+        (result,) = json.loads(to_sarif(found, tool_version="0"))["runs"][0]["results"]
+        return str(result["partialFingerprints"]["imagegraphFinding/v1"])
+
+    assert (fingerprint(first) == fingerprint(second)) is same
+
+
+def many_findings(warnings: int, errors: int) -> Findings:
+    """*warnings* warnings in a/, then *errors* errors in z/: the errors sort last."""
+    return Findings(
+        [
+            *(
+                Finding("unpinned-base", Severity.WARNING, f"w{i}", f"a/{i:05}/Dockerfile", 1, "m")
+                for i in range(warnings)
+            ),
+            *(
+                Finding("digest-required", Severity.ERROR, f"e{i}", f"z/{i}/Dockerfile", 1, "m")
+                for i in range(errors)
+            ),
+        ]
+    )
+
+
+def test_sarif_keeps_at_most_25000_results_the_most_severe() -> None:
+    assert render.SARIF_MAX_RESULTS == 25_000
+    found = many_findings(25_000, 10)
+    assert len(found) == 25_010
+    run_ = json.loads(to_sarif(found, tool_version="0"))["runs"][0]
+    results = run_["results"]
+    assert len(results) == 25_000
+    assert run_["properties"] == {"imagegraph/omitted": 10}
+    assert sum(r["level"] == "error" for r in results) == 10  # every error, then warnings
+    assert results[-1]["properties"]["image"] == "e9"  # in the usual order
+    assert results[0]["properties"]["image"] == "w0"
+    assert results[-11]["properties"]["image"] == "w24989"
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == [
+        "unpinned-base",
+        "digest-required",
+    ]
+    # under the limit, nothing is left out and the run says nothing of it
+    run_ = json.loads(to_sarif(many_findings(3, 1), tool_version="0"))["runs"][0]
+    assert len(run_["results"]) == 4
+    assert "properties" not in run_
+
+
+def test_fingerprints_do_not_depend_on_what_is_left_out() -> None:
+    found = many_findings(4, 2)
+    every = json.loads(to_sarif(found, tool_version="0"))["runs"][0]["results"]
+    capped = json.loads(to_sarif(found, tool_version="0", max_results=3))["runs"][0]
+    assert capped["properties"] == {"imagegraph/omitted": 3}
+    assert [r["properties"]["image"] for r in capped["results"]] == ["w0", "e0", "e1"]
+    fingerprints = {r["properties"]["image"]: r["partialFingerprints"] for r in every}
+    for result in capped["results"]:
+        assert result["partialFingerprints"] == fingerprints[result["properties"]["image"]]
+
+
+def test_the_cli_warns_when_sarif_leaves_findings_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_fleet(tmp_path)  # a warning and an info
+    monkeypatch.setattr(render, "SARIF_MAX_RESULTS", 1)
+    code, out, err = run(capsys, "lint", str(tmp_path), "--format", "sarif")
+    assert code == 0
+    run_ = check_sarif(out)["runs"][0]
+    assert [r["ruleId"] for r in run_["results"]] == ["unpinned-base"]
+    assert run_["properties"] == {"imagegraph/omitted": 1}
+    assert err == (
+        "imagegraph: warning: the SARIF log holds the 1 most severe of 2 findings, as many as "
+        "code scanning takes in a run; 1 left out (run property 'imagegraph/omitted'), "
+        "--format json lists them all\n"
+    )
+    # JSON has no limit
+    assert run(capsys, "lint", str(tmp_path), "--format", "json")[2] == ""
 
 
 def test_an_empty_run_is_valid() -> None:

@@ -205,7 +205,7 @@ def _lint_table(value: object, text: str, prefix: str, display: str) -> dict[str
     """The ``[lint]`` table checked and in plain values (a cached inventory holds
     only builtins and imagegraph's value types): ``require_digest`` as a bool or
     a tuple of patterns, ``max_depth``, ``ignore`` as a tuple, and ``source``."""
-    from imagegraph.findings import LINT_CODES
+    from imagegraph.findings import IGNORABLE_CODES, unknown_code_message
 
     table = f"{prefix}lint"
     header, lines = _lint_lines(text, prefix)
@@ -244,52 +244,65 @@ def _lint_table(value: object, text: str, prefix: str, display: str) -> dict[str
             out[key] = item
         else:
             codes = _string_list(item, "ignore", display, line)
-            unknown = [code for code in codes if code not in LINT_CODES]
+            unknown = [code for code in codes if code not in IGNORABLE_CODES]
             if unknown:
                 raise ConfigError(
-                    f"'ignore' names {unknown[0]!r}, which is no finding code "
-                    f"(known: {', '.join(LINT_CODES)})",
-                    path=display,
-                    line=line,
+                    f"'ignore' names {unknown_code_message(unknown[0])}", path=display, line=line
                 )
             out[key] = tuple(codes)
     out["source"] = f"{display}:{header}" if header is not None else display
     return out
 
 
+_KEY_PART = r"""[ \t]*(?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)[ \t]*"""
+_DOTTED_KEY = re.compile(rf"{_KEY_PART}(?:\.{_KEY_PART})*")
+_HEADER_RE = re.compile(rf"[ \t]*\[(\[?)({_DOTTED_KEY.pattern})\]")
+_KEY_LINE_RE = re.compile(rf"({_DOTTED_KEY.pattern})=")
+_PART_RE = re.compile(_KEY_PART)
+
+
+def _key_parts(text: str) -> list[str]:
+    """``['tool', 'imagegraph', 'lint']`` for ``tool . "imagegraph".lint``."""
+    parts = []
+    for found in _PART_RE.finditer(text):
+        part = found.group(0).strip()
+        if part[:1] in ('"', "'"):
+            part = part[1:-1]
+        parts.append(part)
+    return parts
+
+
 def _lint_lines(text: str, prefix: str) -> tuple[int | None, dict[str, int]]:
-    """Where ``[lint]`` is written: its header's line (or that of ``lint = {...}``,
-    ``lint.key = ...``) and the line of each key set in it."""
-    lines = text.split("\n")
-    header_re = re.compile(rf"[ \t]*\[[ \t]*{re.escape(prefix)}lint[ \t]*\]")
-    key_re = re.compile(r"""[ \t]*["']?([A-Za-z0-9_-]+)["']?[ \t]*=""")
-    any_header = re.compile(r"[ \t]*\[")
-    keys: dict[str, int] = {}
-    for number, content in enumerate(lines):
-        if header_re.match(content):
-            for below in range(number + 1, len(lines)):
-                if any_header.match(lines[below]):
-                    break
-                found = key_re.match(lines[below])
-                if found:
-                    keys.setdefault(found.group(1), below + 1)
-            return number + 1, keys
-    # Written in its parent table: the top of imagegraph.toml, or [tool.imagegraph].
-    parent_re = re.compile(rf"[ \t]*\[[ \t]*{re.escape(prefix.rstrip('.'))}[ \t]*\]")
-    inside = not prefix
+    """Where ``[lint]`` is written: its header's line (or that of ``[[lint]]``,
+    ``lint = {...}``, ``lint.key = ...``, ``[lint.key]``) and the line of each key
+    set in it (``key = ...``, ``key.sub = ...``, ``[lint.key]``, ``[[lint.key]]``).
+
+    A light reading of the lines, enough to point at them: the values are TOML's
+    to check, not this function's."""
+    lint = [p for p in prefix.split(".") if p] + ["lint"]
+    parent = lint[:-1]
     header: int | None = None
-    inline_re = re.compile(r"""[ \t]*lint[ \t]*(=|\.[ \t]*["']?([A-Za-z0-9_-]+)["']?[ \t]*=)""")
-    for number, content in enumerate(lines):
-        if any_header.match(content):
-            if inside and not prefix:
-                break
-            inside = bool(prefix) and bool(parent_re.match(content))
-            continue
-        found = inline_re.match(content) if inside else None
+    keys: dict[str, int] = {}
+    table: list[str] = []  # the table the line is in: [] at the top of the file
+    for number, content in enumerate(text.split("\n"), start=1):
+        found = _HEADER_RE.match(content)
         if found:
-            header = header or number + 1
-            if found.group(2):
-                keys.setdefault(found.group(2), number + 1)
+            table = _key_parts(found.group(2))
+            if table[: len(lint)] == lint:
+                header = header or number
+                if len(table) > len(lint):
+                    keys.setdefault(table[len(lint)], number)
+            continue
+        found = _KEY_LINE_RE.match(content)
+        if found is None:
+            continue
+        key = table + _key_parts(found.group(1))
+        if key[: len(lint)] != lint or (table != lint and table != parent):
+            continue
+        if table == parent:
+            header = header or number  # lint = {...}, lint.key = ...
+        if len(key) > len(lint):
+            keys.setdefault(key[len(lint)], number)
     return header, keys
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from imagegraph.diagnostics import Severity
 from imagegraph.findings import RULES, Finding, Findings, Rule
@@ -23,10 +27,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INFORMATION_URI",
+    "OMITTED_PROPERTY",
+    "SARIF_MAX_RESULTS",
     "SARIF_SCHEMA",
     "SARIF_VERSION",
     "SCHEMA",
     "findings_schema",
+    "sarif_omitted",
     "to_data",
     "to_json",
     "to_sarif",
@@ -179,6 +186,23 @@ def to_table(findings: Findings) -> RenderableType:
 
 # -- SARIF 2.1.0 -------------------------------------------------------------------
 
+SARIF_MAX_RESULTS = 25_000
+"""The most results :func:`to_sarif` writes in its run: GitHub code scanning
+rejects a run with more. The rest are counted in ``run.properties``."""
+OMITTED_PROPERTY = "imagegraph/omitted"
+"""The ``run.properties`` key that says how many findings a capped run leaves out."""
+
+# What Markdown (and the HTML GitHub lets through it) would read as markup.
+_MARKDOWN_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;"} | {c: "\\" + c for c in "\\`*_[]#|~"}
+)
+
+
+def _markdown(text: str) -> str:
+    """*text* as Markdown that shows it as it is: ``<digest>`` is no HTML tag, and
+    ``max_depth`` no emphasis."""
+    return text.translate(_MARKDOWN_ESCAPES)
+
 
 def _sarif_rule(rule: Rule, severity: Severity) -> dict[str, Any]:
     return {
@@ -186,10 +210,20 @@ def _sarif_rule(rule: Rule, severity: Severity) -> dict[str, Any]:
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": f"{rule.summary} {rule.description}"},
-        "help": {"text": rule.help, "markdown": rule.help},
+        "help": {"text": rule.help, "markdown": _markdown(rule.help)},
         "defaultConfiguration": {"level": _LEVEL[severity]},
         "properties": {"tags": ["containers", "dockerfile"]},
     }
+
+
+# A place in a file, as messages write it (imagegraph.toml:12, apps/api/Dockerfile:3:5):
+# a path whose last part has an extension or is a Dockerfile, then the line. An
+# image reference's tag (debian:12, ghcr.io/acme/tool:1) or a registry's port
+# (registry.local:5000/x) is none.
+_PLACE = re.compile(
+    r"((?:[^\s:()'\"]*/)?(?:[^\s:()'\"/]+\.[A-Za-z][\w-]*|[^\s:()'\"/]*"
+    r"(?:Dockerfile|Containerfile)[^\s:()'\"/]*)):\d+(?::\d+)?(?![\d/])"
+)
 
 
 def _fingerprint(finding: Finding, path: str) -> str:
@@ -201,7 +235,9 @@ def _fingerprint(finding: Finding, path: str) -> str:
     elif edge is not None:
         subject = f"{edge.kind}\0{edge.stage}\0{edge.value or edge.text}"
     else:
-        subject = finding.message  # a scan diagnostic: its text says what it is about
+        # A scan diagnostic: its text says what it is about, but for the lines
+        # it names (built by 'a' (imagegraph.toml:12)), which move.
+        subject = _PLACE.sub(r"\1", finding.message)
     key = "\0".join([finding.code, finding.image or "", path, subject])
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -210,22 +246,59 @@ def _fingerprint(finding: Finding, path: str) -> str:
 _LINE_FREE = frozenset({"deep-chain", "isolated-build"})
 
 
+def _artifact(path: str, prefix: str, root: str | None) -> dict[str, str]:
+    """The ``artifactLocation`` of *path* (relative to the fleet): relative to
+    ``%SRCROOT%``, normalised and percent-encoded; a ``file:`` URI when it
+    leaves the repository (``../shared/Dockerfile``) and the root is known."""
+    path = path.replace("\\", "/")
+    if posixpath.isabs(path) or _DRIVE.match(path):
+        return {"uri": _file_uri(path)}
+    joined = posixpath.normpath(prefix + path)
+    if (joined == ".." or joined.startswith("../")) and root is not None:
+        return {"uri": _file_uri(posixpath.normpath(f"{root}/{joined}"))}
+    return {"uri": quote(joined, safe="/"), "uriBaseId": "%SRCROOT%"}
+
+
+_DRIVE = re.compile(r"[A-Za-z]:/")
+
+
+def _file_uri(path: str) -> str:
+    """``file:///x/a%20b`` for ``/x/a b``; ``file:///C:/x`` for ``C:/x``."""
+    if _DRIVE.match(path):
+        return f"file:///{path[:2]}{quote(path[2:], safe='/')}"
+    return "file://" + quote(path, safe="/")
+
+
+def sarif_omitted(findings: Findings, max_results: int | None = None) -> int:
+    """How many of *findings* :func:`to_sarif` leaves out (0 up to *max_results*,
+    :data:`SARIF_MAX_RESULTS` by default)."""
+    limit = SARIF_MAX_RESULTS if max_results is None else max_results
+    return max(0, len(findings) - limit)
+
+
 def to_sarif(
     findings: Findings,
     *,
     tool_version: str,
     source_root: str | None = None,
     path_prefix: str = "",
+    max_results: int | None = None,
 ) -> str:
     """The findings as a SARIF 2.1.0 log, one run, ending in a newline.
 
-    Locations are ``path_prefix`` + each finding's path, relative to
-    ``%SRCROOT%`` (``originalUriBaseIds`` gives it as *source_root*, a
-    directory, when known): pass the fleet's place inside its repository as
-    *path_prefix* (``"infra/images/"``) when it is not the repository's root,
-    so code scanning finds the files. ``region.startLine`` is there when the
-    finding has a line. Each code used is a rule, and each result's
-    ``ruleIndex`` points at it.
+    Locations are ``path_prefix`` + each finding's path, normalised and
+    percent-encoded, relative to ``%SRCROOT%`` (``originalUriBaseIds`` gives
+    it as *source_root*, a directory, when known): pass the fleet's place
+    inside its repository as *path_prefix* (``"infra/images/"``) when it is
+    not the repository's root, so code scanning finds the files. A path that
+    leaves the repository (``../shared/Dockerfile``) is an absolute ``file:``
+    URI when *source_root* is known. ``region.startLine`` is the finding's
+    line, 1 for a finding about a whole file. Each code used is a rule, and
+    each result's ``ruleIndex`` points at it.
+
+    At most *max_results* results (:data:`SARIF_MAX_RESULTS`, what GitHub
+    accepts in a run): the most severe, then in the findings' order; how
+    many were left out is ``run.properties["imagegraph/omitted"]``.
 
     >>> from imagegraph.findings import Finding
     >>> log = json.loads(to_sarif(Findings([Finding("unpinned-base", Severity.WARNING, "app",
@@ -236,11 +309,29 @@ def to_sarif(
     """
     prefix = path_prefix.replace("\\", "/").strip("/")
     prefix = f"{prefix}/" if prefix else ""
+    root = Path(source_root).resolve().as_posix().rstrip("/") if source_root is not None else None
+    # Fingerprints over every finding, kept or not: which are left out must not
+    # change the fingerprints of those written.
+    places: list[tuple[dict[str, str], str] | None] = []
+    seen: dict[str, int] = {}
+    for finding in findings:
+        if not finding.path:
+            places.append(None)
+            continue
+        artifact = _artifact(finding.path, prefix, root)
+        fingerprint = _fingerprint(finding, artifact["uri"])
+        seen[fingerprint] = seen.get(fingerprint, 0) + 1
+        places.append((artifact, f"{fingerprint}:{seen[fingerprint]}"))
+    kept: Sequence[int] = range(len(findings))
+    omitted = sarif_omitted(findings, max_results)
+    if omitted:
+        ranked = sorted(kept, key=lambda i: findings[i].severity.rank)  # stable: then in order
+        kept = sorted(ranked[: len(findings) - omitted])
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     results: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for finding in findings:
+    for i in kept:
+        finding = findings[i]
         if finding.code not in index:
             index[finding.code] = len(rules)
             # A scan diagnostic's code has no fixed severity: its first finding's stands.
@@ -254,18 +345,15 @@ def to_sarif(
                 "text": f"{finding.image}: {finding.message}" if finding.image else finding.message
             },
         }
-        if finding.path:
-            uri = prefix + finding.path.replace("\\", "/").lstrip("/")
-            location: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
-            if finding.line is not None and finding.line >= 1:
-                location["region"] = {"startLine": finding.line}
+        place = places[i]
+        if place is not None:
+            artifact, fingerprint = place
+            line = finding.line if finding.line is not None and finding.line >= 1 else 1
+            location = {"artifactLocation": artifact, "region": {"startLine": line}}
             result["locations"] = [{"physicalLocation": location}]
-            fingerprint = _fingerprint(finding, uri)
-            seen[fingerprint] = seen.get(fingerprint, 0) + 1
-            occurrence = seen[fingerprint]
             result["partialFingerprints"] = {
-                "imagegraphFinding/v1": f"{fingerprint}:{occurrence}",
-                "primaryLocationLineHash": f"{fingerprint}:{occurrence}",
+                "imagegraphFinding/v1": fingerprint,
+                "primaryLocationLineHash": fingerprint,
             }
         properties: dict[str, Any] = {"severity": finding.severity.value}
         if finding.image:
@@ -274,27 +362,24 @@ def to_sarif(
             properties["facts"] = _facts(finding)
         result["properties"] = properties
         results.append(result)
-    root: dict[str, Any] = {"description": {"text": "The root of the repository scanned."}}
-    if source_root is not None:
-        root["uri"] = Path(source_root).resolve().as_uri().rstrip("/") + "/"
-    log = {
-        "$schema": SARIF_SCHEMA,
-        "version": SARIF_VERSION,
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "imagegraph",
-                        "version": tool_version,
-                        "semanticVersion": tool_version,
-                        "informationUri": INFORMATION_URI,
-                        "rules": rules,
-                    }
-                },
-                "originalUriBaseIds": {"%SRCROOT%": root},
-                "columnKind": "unicodeCodePoints",
-                "results": results,
+    base: dict[str, Any] = {"description": {"text": "The root of the repository scanned."}}
+    if root is not None:
+        base["uri"] = Path(root).as_uri().rstrip("/") + "/"
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "imagegraph",
+                "version": tool_version,
+                "semanticVersion": tool_version,
+                "informationUri": INFORMATION_URI,
+                "rules": rules,
             }
-        ],
+        },
+        "originalUriBaseIds": {"%SRCROOT%": base},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
     }
+    if omitted:
+        run["properties"] = {OMITTED_PROPERTY: omitted}
+    log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
