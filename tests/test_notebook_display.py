@@ -5,7 +5,9 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import tracemalloc
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 
 import networkx as nx
@@ -21,9 +23,12 @@ from imagegraph import (
     PackageChange,
     scan,
 )
+from imagegraph.diagnostics import Severity
+from imagegraph.findings import Finding, Findings
 from imagegraph.frames import MissingExtra
 from imagegraph.image_packages import PackageList
-from imagegraph.render.html import ROWS, _images_below
+from imagegraph.render import html as render_html
+from imagegraph.render.html import _FEW, ROWS, _images_below
 
 from .fleets import make_graph
 
@@ -153,8 +158,76 @@ def test_images_below_equals_descendants_on_a_tangled_graph() -> None:
     graph = make_graph(spec)
     nx_graph = graph.nx
     nodes = sorted(n for n in graph.images if graph.is_external(n))
-    counts = _images_below(nodes, nx_graph.pred, nx_graph.succ)  # type: ignore[arg-type]
+    counts = _images_below(nodes, nx_graph.succ)
     assert counts == [len(nx.descendants(nx_graph, n)) for n in nodes]
+
+
+def test_graph_html_counts_exactly_only_the_images_it_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Debian under everything, alpine copied into every other app, and a tool
+    # copied into each: 32 external images, of which the table shows 10.
+    spec: dict[str, list[str]] = {"base": ["debian:12"]}
+    for i in range(30):
+        spec[f"app{i:02d}"] = ["base", f"copy:tool{i:02d}:1"] + (["copy:alpine:3"] * (i % 2))
+    graph = make_graph(spec)
+    walked: list[list[str]] = []
+    walk = render_html._images_below
+
+    def counting(externals: Iterable[str], *rest: object) -> list[int]:
+        walked.append(list(externals))
+        return walk(walked[-1], *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render_html, "_images_below", counting)
+    html = graph._repr_html_()
+    assert graph._repr_html_() == html  # worked out once, kept on the graph
+    # One walk per row shown, not one bit per external image on every image.
+    assert [len(externals) for externals in walked] == [_FEW]
+    root = parse(html)
+    assert facts(root)["external images"] == "32"
+    bases = rows(table(root, "image", "used directly by", "images on it"))
+    assert bases[:2] == [["debian:12", "1", "31"], ["alpine:3", "15", "15"]]
+    assert [name for name, _, _ in bases[2:]] == [f"tool{i:02d}:1" for i in range(8)]
+    for name, direct, below in bases:
+        assert int(direct) == len(graph.children(name))
+        assert int(below) == len(graph.descendants(name))
+    assert "… external images not shown: 22; see graph.external_bases()" in text(root)
+
+
+def test_graph_html_of_many_external_images_takes_little_memory() -> None:
+    # 6,000 apps on one base, each copying from its own tool: a summary with a
+    # set of external images per image would hold 6,000 x 6,000 bits.
+    count = 6000
+    builds = [
+        ImageBuild(
+            "base",
+            "base/Dockerfile",
+            "base",
+            (ImageRef.parse("acme/base:1"),),
+            dockerfile_inline="FROM debian:12",
+        )
+    ]
+    builds += [
+        ImageBuild(
+            f"app{i}",
+            f"app{i}/Dockerfile",
+            f"app{i}",
+            dockerfile_inline=f"FROM acme/base:1\nCOPY --from=tool{i}:1 /a /a",
+        )
+        for i in range(count)
+    ]
+    graph = ImageGraph.from_builds(builds)
+    make_graph({"a": ["debian:12"]})._repr_html_()  # imports and caches, outside the measure
+    tracemalloc.start()
+    try:
+        html = graph._repr_html_()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3_000_000, f"{peak:,} bytes"  # 1.1 MB; 6.8 MB with a set per image
+    bases = rows(table(parse(html), "image", "used directly by", "images on it"))
+    assert bases[0] == ["debian:12", "1", f"{count + 1:,}"]
+    assert bases[1] == ["tool0:1", "1", "1"]
 
 
 def test_plan_html_puts_every_build_in_its_wave(fleet: ImageGraph) -> None:
@@ -285,6 +358,76 @@ def test_html_escapes_names_paths_and_messages() -> None:
     plan = parse(outputs[1])
     assert [r[-2] for r in rows(table(plan, "wave", "build", "because of"))] == [evil, "app"]
     assert "&lt;script&gt;" in outputs[1]
+
+
+def test_html_replaces_characters_xml_cannot_hold() -> None:
+    odd = "y\x0cz\x01"  # a form feed and a start of heading: no XML document may hold them
+    graph = ImageGraph.from_builds(
+        [
+            ImageBuild(
+                odd,
+                f"{odd}/Dockerfile",
+                odd,
+                (ImageRef.parse("acme/odd:1"),),
+                dockerfile_inline="FROM debian:12\nCOPY --from=busy\x1bbox /a /b",
+            ),
+            ImageBuild("app", "app/Dockerfile", "app", dockerfile_inline="FROM acme/odd:1"),
+        ]
+    )
+    found = Findings(
+        [Finding("isolated-build", Severity.INFO, odd, f"{odd}/Dockerfile", 1, f"{odd} \ud800")]
+    )
+    outputs = {
+        "graph": graph._repr_html_(),
+        "findings": found._repr_html_(),
+        "impact": graph.impact(["debian:12"])._repr_html_(),
+        "plan": graph.plan(["debian:12"])._repr_html_(),
+        "everything": graph.plan()._repr_html_(),
+        "packages": graph.packages(odd)._repr_html_(),
+    }
+    for name, html in outputs.items():
+        root = parse(html)  # well-formed
+        assert "y\ufffdz\ufffd" in text(root), name
+    assert "busy\ufffdbox" in text(parse(outputs["graph"]))  # a diagnostic's message
+    findings = rows(
+        table(parse(outputs["findings"]), "severity", "code", "image", "where", "what to do")
+    )
+    assert findings == [
+        [
+            "info",
+            "isolated-build",
+            "y\ufffdz\ufffd",
+            "y\ufffdz\ufffd/Dockerfile:1",
+            "y\ufffdz\ufffd \ufffd",
+        ]
+    ]
+    plan = parse(outputs["plan"])
+    assert [r[-2] for r in rows(table(plan, "wave", "build", "because of"))] == [
+        "y\ufffdz\ufffd",
+        "app",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("severities", "said"),
+    [
+        ([], "none"),
+        (["info"], "1 info"),
+        (["info", "info"], "2 info"),
+        (["warning"], "1 warning"),
+        (["warning"] * 3, "3 warnings"),
+        (["error"], "1 error"),
+        (["error", "error", "warning", "info", "info"], "2 errors, 1 warning, 2 info"),
+    ],
+)
+def test_findings_html_counts_severities_as_the_repr_does(severities: list[str], said: str) -> None:
+    found = Findings(
+        Finding("unpinned-base", Severity(s), f"b{i}", f"b{i}/Dockerfile", 1, "FROM debian")
+        for i, s in enumerate(severities)
+    )
+    html = found._repr_html_()
+    assert text(parse(html).find("p")) == f"Findings: {said}"  # type: ignore[arg-type]
+    assert "infos" not in html
 
 
 def test_huge_plans_and_impacts_are_capped() -> None:
@@ -560,6 +703,21 @@ def test_impact_frame(fleet: ImageGraph) -> None:
     assert pd.isna(reports["depth"])
     # Ordered statuses sort changed first.
     assert frame.sort_values("status")["status"].iloc[0] == "changed"
+
+
+def test_findings_frame_orders_severities_least_severe_first(fleet: ImageGraph) -> None:
+    frame = fleet.findings().to_pandas()
+    assert list(frame.columns) == ["code", "severity", "image", "path", "line", "message"]
+    assert list(frame["severity"].cat.categories) == ["info", "warning", "error"]
+    assert frame["severity"].cat.ordered
+    # at least as severe as a warning: warnings and errors, as Findings.at_or_above says
+    serious = frame[frame["severity"] >= "warning"]
+    assert sorted(serious["code"]) == sorted(
+        f.code for f in fleet.findings().at_or_above("warning")
+    )
+    assert set(serious["severity"]) == {"warning"}
+    assert set(frame[frame["severity"] < "warning"]["severity"]) == {"info"}
+    assert frame.sort_values("severity", ascending=False)["severity"].iloc[0] == "warning"
 
 
 def test_empty_frames_have_their_columns(fleet: ImageGraph) -> None:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -429,10 +430,81 @@ def test_labels_are_escaped_wrapped_and_kept_whole_in_the_tooltip() -> None:
     assert all(len(line) <= 30 for line in lines)
     assert "".join(lines) == long
     shown = label(drawn[huge])
-    assert shown.endswith("…")
     assert len(shown) < 100
+    head, tail = shown.split("…")  # cut in the middle: its start and its end are shown
+    assert head == "x" * len(head)
+    assert tail == "x" * len(tail)
+    assert abs(len(head) - len(tail)) <= 1
     assert tooltip(drawn[huge]).splitlines()[0] == huge
     assert "&amp;b&lt;c&gt;&quot;d" in picture.svg
+
+
+def test_long_references_keep_their_registry_name_and_tag() -> None:
+    # What tells images apart is at the end of a reference: its name and tag.
+    deep = "registry.example.com/" + "verylongsegment/" * 10
+    graph = ImageGraph.from_builds(
+        [
+            inline("a", f"FROM {deep}img:1\n"),
+            inline("b", f"FROM {deep}img:2\n"),
+            inline("c", f"FROM {deep}other-image:1\n"),
+        ]
+    )
+    drawn = boxes(parse(to_picture(graph)))
+    for name in ("img:1", "img:2", "other-image:1"):
+        node = deep + name
+        lines = [t.text or "" for t in drawn[node].iter(f"{SVG}tspan")] or [label(drawn[node])]
+        assert 1 < len(lines) <= 3
+        assert all(len(line) <= 30 for line in lines)
+        assert lines[0].startswith("registry.example.com/…/")
+        assert "".join(lines).endswith("/verylongsegment/" + name)
+        assert tooltip(drawn[node]).splitlines()[0] == node  # the whole reference
+    # Collapsed, a group is named after the foundation: the same holds.
+    groups = boxes(parse(to_picture(graph, max_nodes=4)))
+    assert len(groups) == 3
+    for name in ("img:1", "img:2", "other-image:1"):
+        lines = [t.text or "" for t in groups[deep + name].iter(f"{SVG}tspan")]
+        assert lines[0].startswith("registry.example.com/…/")
+        assert lines[-2].endswith("/" + name)  # then the tally
+        assert lines[-1] == "2 images"
+
+
+def test_characters_xml_cannot_hold_are_replaced() -> None:
+    odd = "a\x01b\x0cc"
+    picture = to_picture(ImageGraph.from_builds([inline(odd, "FROM debian:12\n")]))
+    drawn = boxes(parse(picture))  # well-formed
+    assert label(drawn["a\ufffdb\ufffdc"]) == "a\ufffdb\ufffdc"
+    assert "\x01" not in picture.svg
+    assert "\x0c" not in picture.svg
+
+
+def columns(text: str) -> int:
+    """Monospace columns: two for East Asian wide and fullwidth, none for combining marks."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def test_wide_characters_take_two_columns_and_combining_marks_none() -> None:
+    cjk = "数据处理服务-日本語-🚀🚀🚀🚀🚀🚀"  # 19 characters, 32 columns
+    accents = "re\u0301sume\u0301-" * 4 + "ok"  # 34 characters, 30 columns
+    long_cjk = "数据处理服务" * 4  # 24 characters, 48 columns
+    graph = ImageGraph.from_builds(
+        [inline(name, "FROM debian:12\n") for name in (cjk, accents, long_cjk)]
+    )
+    drawn = boxes(parse(to_picture(graph)))
+    char = 12 * 0.6  # a monospace advance at the labels' size
+    shown = {}
+    for name in (cjk, accents, long_cjk):
+        lines = [t.text or "" for t in drawn[name].iter(f"{SVG}tspan")] or [label(drawn[name])]
+        assert "".join(lines) == name
+        assert all(columns(line) <= 30 for line in lines)
+        widest = max(columns(line) for line in lines)
+        assert rect(drawn[name])["width"] == pytest.approx(widest * char + 18)  # no overflow
+        shown[name] = lines
+    assert shown[cjk] == ["数据处理服务-日本語-", "🚀🚀🚀🚀🚀🚀"]  # 20 and 12 columns
+    assert shown[accents] == [accents]  # one line: it is 30 columns wide
+    assert [columns(line) for line in shown[long_cjk]] == [30, 18]
 
 
 def test_the_same_graph_gives_the_same_bytes(fleet: ImageGraph) -> None:

@@ -12,7 +12,8 @@ them (``debian:bookworm``), builds by name, chains with ``→``, as the
 command line's table does.
 
 These functions format what the objects hold; the only things they work out
-are counts (and, for a graph, how many images sit on each external image).
+are counts (and, for a graph, how many images sit on the external images
+it shows).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import InvalidReference
+from imagegraph.layers import foundations
 from imagegraph.reference import ImageRef
+from imagegraph.render._xml import xml_chars
 
 if TYPE_CHECKING:
     from imagegraph.findings import Findings
@@ -52,7 +55,9 @@ _MUTED = ' style="opacity:0.7"'
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """*value* as text for XML content or a quoted attribute: escaped, and
+    each character XML cannot hold (a form feed in a build's name) shown as �."""
+    return html.escape(xml_chars(str(value)), quote=True)
 
 
 def _count(count: int, word: str, plural: str | None = None) -> str:
@@ -135,61 +140,70 @@ def _diagnostics(diagnostics: Sequence[Diagnostic], hint: str) -> str:
     )
 
 
+def _severity_count(count: int, severity: str) -> str:
+    """``1 error``, ``2 errors``, ``2 info``: info is uncountable."""
+    return _count(count, severity, "info" if severity == Severity.INFO.value else None)
+
+
 def _severities(diagnostics: Sequence[Diagnostic]) -> str:
     counts = Counter(d.severity for d in diagnostics)
-    return ", ".join(
-        _count(counts[s], s.value, "info" if s is Severity.INFO else None) for s in Severity
-    )
+    return ", ".join(_severity_count(counts[s], s.value) for s in Severity)
 
 
 # -- the graph --------------------------------------------------------------
 
 
-def _images_below(
-    externals: Sequence[str],
-    pred: Mapping[str, Mapping[str, Any]],
-    succ: Mapping[str, Mapping[str, Any]],
-) -> list[int]:
-    """How many images sit on each external image, however indirectly.
-
-    One pass in topological order (Kahn's): each image carries the set of
-    external images below it as the bits of an integer, the union of its
-    parents' sets. Images on the same set are then counted together; a
-    fleet has few distinct sets, however many images it has.
-    """
-    index = {node: 1 << i for i, node in enumerate(externals)}
-    below = dict(index)
-    lookup = below.__getitem__
-    waiting = {node: len(parents) for node, parents in pred.items()}
-    order = [node for node, count in waiting.items() if count == 0]
-    for node in order:  # grows while it is read
-        if node not in index:
-            below[node] = functools.reduce(operator.or_, map(lookup, pred[node]), 0)
-        for child in succ[node]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                order.append(child)
-    for node in index:
-        del below[node]
-    counts = [0] * len(externals)
-    for bits, images in Counter(below.values()).items():
-        while bits:
-            low = bits & -bits
-            counts[low.bit_length() - 1] += images
-            bits ^= low
+def _images_below(externals: Iterable[str], succ: Mapping[str, Mapping[str, Any]]) -> list[int]:
+    """How many images sit on each of *externals*, however indirectly: its
+    descendants, counted exactly by one breadth-first walk each (linear in
+    the part of the graph it reaches)."""
+    counts = []
+    for node in externals:
+        seen = {node}
+        frontier: Iterable[str] = (node,)
+        while frontier:
+            reached: set[str] = set()
+            for each in frontier:
+                reached.update(succ[each])
+            reached -= seen
+            seen |= reached
+            frontier = reached
+        counts.append(len(seen) - 1)
     return counts
 
 
+def _built_on(graph: ImageGraph, externals: Sequence[str]) -> list[int]:
+    """For each external image, the images on it that linear time can tell:
+    those whose base chain (``FROM``, followed through the fleet's builds)
+    ends in it, and those that use it directly otherwise. A lower bound of
+    the images on it, which leaves out those that reach it only through
+    another image that copies or mounts from it (an app ``FROM`` a base that
+    copies from a tool, for the tool)."""
+    succ: Mapping[str, Mapping[str, Any]] = graph._graph._succ  # type: ignore[attr-defined]
+    found = foundations(graph)
+    on_chain = Counter(found.values())
+    return [
+        on_chain[node] - 1 + sum(1 for child in succ[node] if found[child] != node)
+        for node in externals
+    ]
+
+
 @paused_gc()
-def _summary(graph: ImageGraph) -> tuple[list[str], list[int], Counter[str], int]:
-    """The external images, the images on each, uses by kind and parent-child
-    pairs: worked out once per graph (a graph does not change)."""
-    key = ("", "html-summary")
-    cached: tuple[list[str], list[int], Counter[str], int] | None = graph._cache.get(key)
+def _summary(graph: ImageGraph) -> tuple[int, list[tuple[str, int, int]], Counter[str], int]:
+    """How many external images there are and the :data:`_FEW` most built on
+    (each with the builds using it directly and the images on it), uses by
+    kind and parent-child pairs: worked out once per graph (a graph does not
+    change).
+
+    Counting the images on every external image would be quadratic (the
+    images reachable from each), so they are ranked by :func:`_built_on`,
+    which is linear, and only those shown are counted exactly.
+    """
+    key = ("", "html-summary-most-built-on")
+    cached: tuple[int, list[tuple[str, int, int]], Counter[str], int] | None = graph._cache.get(key)
     if cached is None:
         nx_graph = graph._graph
         data_of: Mapping[str, Mapping[str, Any]] = nx_graph._node  # type: ignore[attr-defined]
-        pred: Mapping[str, Mapping[str, Any]] = nx_graph._pred  # type: ignore[attr-defined]
         succ: Mapping[str, Mapping[str, Any]] = nx_graph._succ  # type: ignore[attr-defined]
         externals = [node for node, data in data_of.items() if data["kind"] == "external"]
         # Every use of every edge, counted by kind without a Python loop per use.
@@ -201,41 +215,50 @@ def _summary(graph: ImageGraph) -> tuple[list[str], list[int], Counter[str], int
         )
         kinds: Counter[str] = Counter(map(operator.attrgetter("kind"), uses))
         pairs = sum(len(children) for children in succ.values())
-        cached = graph._cache[key] = (externals, _images_below(externals, pred, succ), kinds, pairs)
+        top: list[tuple[str, int, int]] = []
+        if externals:
+            built_on = _built_on(graph, externals)
+            picked = heapq.nsmallest(
+                _FEW,
+                range(len(externals)),
+                key=lambda i: (-built_on[i], -len(succ[externals[i]]), externals[i]),
+            )
+            chosen = [externals[i] for i in picked]
+            top = sorted(
+                (
+                    (node, len(succ[node]), below)
+                    for node, below in zip(chosen, _images_below(chosen, succ), strict=True)
+                ),
+                key=lambda row: (-row[2], -row[1], row[0]),
+            )
+        cached = graph._cache[key] = (len(externals), top, kinds, pairs)
     return cached
 
 
 def graph_html(graph: ImageGraph) -> str:
     """Counts of builds, external images, edges by kind and diagnostics by
-    severity; the external images most built on; undetermined builds; the
+    severity; the external images most built on (ranked by :func:`_built_on`,
+    each with exactly how many images sit on it); undetermined builds; the
     first diagnostics."""
-    externals, below, kinds, pairs = _summary(graph)
-    succ: Mapping[str, Mapping[str, Any]] = graph._graph._succ  # type: ignore[attr-defined]
+    externals, top, kinds, pairs = _summary(graph)
     uses = ", ".join(f"{kinds[k]:,} {k}" for k in ("from", "copy", "mount", "context") if kinds[k])
     inventory = graph.inventory
     sources = ", ".join(inventory.sources) or "convention"
     facts = [
         ("builds", f"{len(graph.builds):,}"),
-        ("external images", f"{len(externals):,}"),
+        ("external images", f"{externals:,}"),
         ("edges", f"{pairs:,}" + (f" {_muted(f'({uses} uses)')}" if uses else "")),
         ("undetermined", f"{len(graph.undetermined):,}"),
         ("diagnostics", _e(_severities(graph.diagnostics))),
         ("declared in", _e(sources)),
     ]
     parts = [_title("ImageGraph", f"<code>{_e(inventory.root)}</code>"), _facts(facts)]
-    if externals:
-        ranked = sorted(
-            range(len(externals)),
-            key=lambda i: (-below[i], -len(succ[externals[i]]), externals[i]),
-        )
-        rows = [
-            [_e(_display(externals[i])), f"{len(succ[externals[i]]):,}", f"{below[i]:,}"]
-            for i in ranked[:_FEW]
-        ]
+    if top:
+        rows = [[_e(_display(node)), f"{direct:,}", f"{below:,}"] for node, direct, below in top]
         parts += [
             _title("Most built-on external images"),
             _table(["image", "used directly by", "images on it"], rows),
-            _more(len(externals) - len(rows), "external images", "see graph.external_bases()"),
+            _more(externals - len(rows), "external images", "see graph.external_bases()"),
         ]
     if graph.undetermined:
         items = list(graph.undetermined.items())
@@ -494,7 +517,7 @@ def packages_html(packages: Sequence[ImagePackage], image: str | None = None) ->
 def findings_html(findings: Findings) -> str:
     """The hygiene findings as a table: severity, code, image, where, and what to do."""
     counts = findings.counts()
-    detail = ", ".join(_count(n, severity) for severity, n in counts.items() if n) or "none"
+    detail = ", ".join(_severity_count(n, s) for s, n in counts.items() if n) or "none"
     shown = findings[:ROWS]
     rows = [
         [

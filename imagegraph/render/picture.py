@@ -18,11 +18,13 @@ the picture, so several pictures can sit in one notebook or web page.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from imagegraph import layers
 from imagegraph._pickling import paused_gc
+from imagegraph.render._xml import xml_chars
 from imagegraph.render.graph import display_name
 
 if TYPE_CHECKING:
@@ -222,14 +225,13 @@ class _Scene:
 
 # -- text --------------------------------------------------------------------
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _LONG_DIGEST = re.compile(r"(@sha256:[0-9a-f]{12})[0-9a-f]{8,}")
 _BREAK_AFTER = ("/:@=", "-_.")  # where a label breaks best, then next best
 
 
 def _esc(text: str) -> str:
     """Text safe in XML content and double-quoted attributes."""
-    text = _NOT_XML.sub("\ufffd", text)
+    text = xml_chars(text)
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     )
@@ -242,36 +244,119 @@ def _num(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def _wrap(text: str, width: int = _WRAP, max_lines: int = _MAX_LINES) -> list[str]:
-    """*text* in lines of at most *width* characters, broken after ``/``, ``:``,
-    ``-`` and such where possible; what does not fit in *max_lines* ends in ``…``.
+@functools.lru_cache(maxsize=4096)
+def _char_columns(char: str) -> int:
+    """Monospace columns of one character: none for a combining mark or an
+    invisible format character (a zero-width joiner, a variation selector),
+    two for an East Asian wide or fullwidth one (CJK, most emoji), else one."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
-    >>> _wrap("ghcr.io/grpc-ecosystem/grpc-health-probe:v0.4.28", 24)
-    ['ghcr.io/grpc-ecosystem/', 'grpc-health-probe:', 'v0.4.28']
-    >>> _wrap("debian@sha256:" + "ab" * 32)
-    ['debian@sha256:abababababab…']
+
+def _columns(text: str) -> int:
+    """Monospace columns *text* takes (see :func:`_char_columns`).
+
+    >>> _columns("debian:12"), _columns("数据-🚀"), _columns("e\u0301")
+    (9, 7, 1)
     """
-    text = _LONG_DIGEST.sub(r"\1…", text)
+    if text.isascii():
+        return len(text)
+    return sum(map(_char_columns, text))
+
+
+def _fit(text: str, columns: int) -> int:
+    """How many characters of *text*, from its start, fit in *columns*
+    (a combining mark stays with the character before it)."""
+    if text.isascii():
+        return min(len(text), columns)
+    used = 0
+    for index, char in enumerate(text):
+        used += _char_columns(char)
+        if used > columns:
+            return index
+    return len(text)
+
+
+def _fit_end(text: str, columns: int) -> int:
+    """Where the longest end of *text* that fits in *columns* starts (not
+    on a combining mark, which needs the character before it)."""
+    if text.isascii():
+        return max(len(text) - columns, 0)
+    used = 0
+    start = len(text)
+    for index in range(len(text) - 1, -1, -1):
+        used += _char_columns(text[index])
+        if used > columns:
+            break
+        start = index
+    while start < len(text) and not _char_columns(text[start]):
+        start += 1
+    return start
+
+
+def _lines(text: str, width: int, max_lines: int) -> list[str]:
+    """*text* in lines of at most *width* columns, broken after ``/``, ``:``,
+    ``-`` and such where possible; stops once there are more than *max_lines*."""
     lines: list[str] = []
     rest = text
-    while len(rest) > width:
-        cut = width
+    while _columns(rest) > width and len(lines) <= max_lines:
+        limit = max(_fit(rest, width), 1)
+        cut = limit
         for marks in _BREAK_AFTER:
-            found = max(rest.rfind(mark, 0, width) for mark in marks) + 1
-            if found >= width // 2:
+            found = max(rest.rfind(mark, 0, limit) for mark in marks) + 1
+            if found >= limit // 2:
                 cut = found
                 break
         lines.append(rest[:cut])
         rest = rest[cut:]
     lines.append(rest)
-    if len(lines) > max_lines:
-        last = lines[max_lines - 1]
-        lines = [*lines[: max_lines - 1], (last[: width - 1] if len(last) >= width else last) + "…"]
     return lines
 
 
+def _elisions(text: str, room: int) -> Iterable[str]:
+    """*text* ever shorter, cut in the middle, for at most *room* columns.
+
+    A reference keeps its first component (the registry) and as many of its
+    last ones as fit: the repository's name and tag, which tell images
+    apart. Then, or for other text, the start and the end of it are kept.
+    """
+    parts = text.split("/")
+    for keep in range(len(parts) - 2, 0, -1):
+        yield "/".join([parts[0], "…", *parts[-keep:]])
+    for total in range(room - 1, 0, -1):
+        head = text[: _fit(text, total // 2)]
+        yield head + "…" + text[_fit_end(text, total - _columns(head)) :]
+
+
+def _wrap(text: str, width: int = _WRAP, max_lines: int = _MAX_LINES) -> list[str]:
+    """*text* in lines of at most *width* columns (:func:`_columns`), broken
+    after ``/``, ``:``, ``-`` and such where possible; what does not fit in
+    *max_lines* is cut in the middle, at ``…``, keeping its start and its
+    end (for a reference, the registry and the repository's name and tag).
+
+    >>> _wrap("ghcr.io/grpc-ecosystem/grpc-health-probe:v0.4.28", 24)
+    ['ghcr.io/grpc-ecosystem/', 'grpc-health-probe:', 'v0.4.28']
+    >>> _wrap("debian@sha256:" + "ab" * 32)
+    ['debian@sha256:abababababab…']
+    >>> _wrap("registry.example.com/" + "verylongsegment/" * 10 + "img:1")
+    ['registry.example.com/…/', 'verylongsegment/', 'verylongsegment/img:1']
+    >>> _wrap("x" * 200, 10, 2)
+    ['xxxxxxxxx…', 'xxxxxxxxxx']
+    """
+    text = _LONG_DIGEST.sub(r"\1…", text)
+    lines = _lines(text, width, max_lines)
+    if len(lines) <= max_lines:
+        return lines
+    for shorter in _elisions(text, width * max_lines):
+        lines = _lines(shorter, width, max_lines)
+        if len(lines) <= max_lines:
+            return lines
+    return ["…"]
+
+
 def _width(text: str, size: float = _FONT_SIZE) -> float:
-    return len(text) * size * 0.6
+    return _columns(text) * size * 0.6
 
 
 def _shorten(text: str, limit: int = 110) -> str:
@@ -763,7 +848,7 @@ def _collapsed_scene(
 
 
 def _size(box: _Box) -> None:
-    longest = max(len(line) for line in box.lines)
+    longest = max(_columns(line) for line in box.lines)
     box.w = max(longest * _CHAR + 2 * _PAD_X, 44.0)
     box.h = len(box.lines) * _LINE + 2 * _PAD_Y + (_BAR + 3 if box.bar is not None else 0)
 
