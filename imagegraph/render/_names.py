@@ -1,15 +1,37 @@
-"""Identifiers for formats with stricter names than builds have (bake targets, make targets)."""
+"""Names of images for people, and identifiers for formats with stricter names than builds have."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
-__all__ = ["safe_names"]
+from imagegraph.errors import InvalidReference
+from imagegraph.reference import ImageRef
+
+__all__ = ["familiar", "safe_names"]
 
 _NOT_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _NOT_SAFE_DOTS = re.compile(r"[^A-Za-z0-9_.-]+")
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def familiar(node: str) -> str:
+    """A graph node as people write it: an external image (named by its
+    normalised reference) in familiar form, a build name as it is (a build
+    name is never its own normalised reference).
+
+    >>> familiar("docker.io/library/debian:bookworm"), familiar("api")
+    ('debian:bookworm', 'api')
+    """
+    if "/" not in node:  # a normalised reference always has one
+        return node
+    try:
+        ref = ImageRef.parse(node)
+    except InvalidReference:
+        return node
+    return ref.familiar if str(ref) == node else node
 
 
 def safe_names(

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from imagegraph.errors import InvalidReference
 from imagegraph.graph import ImageGraph
 from imagegraph.impact import Impact
-from imagegraph.reference import ImageRef
+from imagegraph.render._names import familiar
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -28,12 +27,7 @@ _MERMAID_ARROW = {"from": "-->", "copy": "-.->", "mount": "-.->", "context": "==
 
 def display_name(graph: ImageGraph, node: str) -> str:
     """A build's name, or an external image's familiar reference (``debian:bookworm``)."""
-    if graph.is_external(node):
-        try:
-            return ImageRef.parse(node).familiar
-        except InvalidReference:  # pragma: no cover - external nodes are parsed references
-            return node
-    return node
+    return familiar(node) if graph.is_external(node) else node
 
 
 def to_data(graph: ImageGraph, impact: Impact | None = None) -> dict[str, Any]:

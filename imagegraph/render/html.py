@@ -18,7 +18,6 @@ it shows).
 
 from __future__ import annotations
 
-import functools
 import heapq
 import html
 import itertools
@@ -29,9 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
-from imagegraph.errors import InvalidReference
 from imagegraph.layers import foundations
-from imagegraph.reference import ImageRef
+from imagegraph.render._names import familiar
 from imagegraph.render._xml import xml_chars
 
 if TYPE_CHECKING:
@@ -62,18 +60,6 @@ def _e(value: object) -> str:
 
 def _count(count: int, word: str, plural: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else plural or word + 's'}"
-
-
-@functools.lru_cache(maxsize=4096)
-def _display(node: str) -> str:
-    """A build's name as it is; an external image (a normalised reference) as people write it."""
-    if "/" not in node:
-        return node
-    try:
-        ref = ImageRef.parse(node)
-    except InvalidReference:
-        return node
-    return ref.familiar if str(ref) == node else node
 
 
 def _muted(text: str) -> str:
@@ -108,7 +94,7 @@ def _more(hidden: int, what: str, hint: str = "use .to_pandas()") -> str:
 
 
 def _names(nodes: Sequence[str], limit: int = _FEW) -> str:
-    shown = ", ".join(_e(_display(n)) for n in nodes[:limit])
+    shown = ", ".join(_e(familiar(n)) for n in nodes[:limit])
     if len(nodes) > limit:
         shown += f" {_muted(f'… and {len(nodes) - limit:,} more')}"
     return shown or _muted("nothing")
@@ -254,7 +240,7 @@ def graph_html(graph: ImageGraph) -> str:
     ]
     parts = [_title("ImageGraph", f"<code>{_e(inventory.root)}</code>"), _facts(facts)]
     if top:
-        rows = [[_e(_display(node)), f"{direct:,}", f"{below:,}"] for node, direct, below in top]
+        rows = [[_e(familiar(node)), f"{direct:,}", f"{below:,}"] for node, direct, below in top]
         parts += [
             _title("Most built-on external images"),
             _table(["image", "used directly by", "images on it"], rows),
@@ -283,7 +269,7 @@ def _because(chain: tuple[Edge, ...], cause: tuple[str, ...]) -> str:
     if cause:
         return "<br/>".join(_e(c) for c in cause)
     if chain:
-        steps = [_display(chain[0].parent), *(edge.child for edge in chain[:-1])]
+        steps = [familiar(chain[0].parent), *(edge.child for edge in chain[:-1])]
         return _e(" → ".join(steps))
     return _muted("changed")
 
@@ -299,7 +285,7 @@ def _listing(
     if not items:
         return ""
     shown = list(items.items())[:ROWS]
-    rows = [[_e(_display(image)), "<br/>".join(_e(t) for t in texts)] for image, texts in shown]
+    rows = [[_e(familiar(image)), "<br/>".join(_e(t) for t in texts)] for image, texts in shown]
     return (
         _title(title, _muted(detail))
         + _table(headers, rows)
@@ -442,7 +428,7 @@ def plan_html(plan: RebuildPlan) -> str:
             parts.append(f"<p{_MUTED}>Every build, with its reason: plan.to_pandas()</p>")
     schedule = plan.schedule
     if schedule is not None:
-        path = [_display(node) for node in schedule.critical_path]
+        path = [familiar(node) for node in schedule.critical_path]
         shown_path = " → ".join(path[:_FEW]) + (
             f" → … ({len(path) - _FEW:,} more)" if len(path) > _FEW else ""
         )
@@ -500,11 +486,11 @@ def packages_html(packages: Sequence[ImagePackage], image: str | None = None) ->
             _e(p.ecosystem),
             _e(p.source),
             _e(p.where),
-            _e(_display(p.inherited_from)) if p.inherited_from is not None else _muted("own"),
+            _e(familiar(p.inherited_from)) if p.inherited_from is not None else _muted("own"),
         ]
         for p in shown
     ]
-    title = f"Packages of {_display(image)}" if image is not None else "Packages"
+    title = f"Packages of {familiar(image)}" if image is not None else "Packages"
     parts = [_title(title, _e(detail), sep=": ")]
     if packages:
         parts += [

@@ -17,7 +17,7 @@ from imagegraph.graph import Edge
 from imagegraph.inventory import ImageBuild
 from imagegraph.plan import PlannedBuild, RebuildPlan
 from imagegraph.reference import ImageRef
-from imagegraph.render._names import safe_names
+from imagegraph.render._names import familiar, safe_names
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -288,16 +288,6 @@ def to_make(plan: RebuildPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _short(node: str) -> str:
-    # External images are named by their normalised reference; people read
-    # the familiar form. A build name is never its own normalised reference.
-    try:
-        ref = ImageRef.parse(node)
-    except ValueError:
-        return node
-    return ref.familiar if str(ref) == node else node
-
-
 def to_rich(plan: RebuildPlan) -> RenderableType:
     """A table for people: wave, build, and the chain that put it in the plan
     (or its tags, when the plan rebuilds everything)."""
@@ -321,7 +311,7 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
                 why = "\n".join(planned.cause)
             elif planned.reason:
                 chain = planned.reason
-                why = " → ".join([_short(chain[0].parent), *(e.child for e in chain[:-1])])
+                why = " → ".join([familiar(chain[0].parent), *(e.child for e in chain[:-1])])
             else:
                 why = "changed"
             table.add_row(
