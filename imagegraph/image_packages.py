@@ -124,18 +124,16 @@ def _sbom_for(graph: ImageGraph, node: str) -> str | None:
 
 
 def _distro(graph: ImageGraph, node: str) -> str:
-    seen: set[str] = set()
-    current: str | None = node
-    while current is not None and current not in seen:
-        seen.add(current)
-        if graph.is_external(current):
-            try:
-                name = ImageRef.parse(current).path
-            except InvalidReference:
-                return "debian"
-            return "ubuntu" if "ubuntu" in name else "debian"
-        current = graph.base(current)
-    return "debian"
+    from imagegraph.layers import foundation
+
+    bottom = foundation(graph, node)
+    if bottom is None:
+        return "debian"
+    try:
+        name = ImageRef.parse(bottom).path
+    except InvalidReference:
+        return "debian"
+    return "ubuntu" if "ubuntu" in name else "debian"
 
 
 def own_packages(
