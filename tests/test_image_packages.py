@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from textwrap import dedent
 
+import pytest
+
 from imagegraph import PackageChange, scan
 
 
@@ -99,3 +101,27 @@ def test_the_sbom_decides_between_known_and_unknown(tmp_path: Path) -> None:
     assert result.causes["app"] == (
         "libssl3 3.0.11-1~deb12u2 (sboms/app.cdx.json): deb libssl3 below 3.0.13",
     )
+
+
+DISTRO_CASES = [
+    ("FROM ubuntu:24.04", "pkg:deb/ubuntu/curl@8.5.0-2ubuntu10"),
+    ("FROM debian:bookworm", "pkg:deb/debian/curl@8.5.0-2ubuntu10"),
+    ("FROM scratch", "pkg:deb/debian/curl@8.5.0-2ubuntu10"),
+]
+
+
+@pytest.mark.parametrize(("base", "purl"), DISTRO_CASES)
+def test_deb_purls_name_the_distribution_at_the_bottom_of_the_base_chain(
+    base: str, purl: str
+) -> None:
+    from imagegraph import ImageBuild, ImageGraph, ImageRef
+
+    graph = ImageGraph.from_builds(
+        [
+            ImageBuild("base", "b/Dockerfile", "b", (ImageRef.parse("acme/base:1"),),
+                       dockerfile_inline=base),
+            ImageBuild("app", "a/Dockerfile", "a",
+                       dockerfile_inline="FROM acme/base:1\nRUN apt-get install -y curl=8.5.0-2ubuntu10"),
+        ]
+    )  # fmt: skip
+    assert [p.purl for p in graph.packages("app")] == [purl]
