@@ -29,6 +29,7 @@ from imagegraph._pickling import paused_gc
 from imagegraph.errors import ImageGraphError
 
 if TYPE_CHECKING:
+    import networkx as nx
     import pandas as pd
 
     from imagegraph.findings import Finding
@@ -118,7 +119,7 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
     pred: Mapping[str, Mapping[str, Any]] = nx_graph._pred  # type: ignore[attr-defined]
     succ: Mapping[str, Mapping[str, dict[str, Any]]] = nx_graph._succ  # type: ignore[attr-defined]
     order = sorted(data_of)
-    depth = _depths(pred, succ)
+    depth = _depths(nx_graph)
     undetermined = graph.undetermined
     names: list[str] = []
     kinds: list[str] = []
@@ -191,25 +192,16 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
     return GraphFrames(nodes, edges)
 
 
-def _depths(
-    pred: Mapping[str, Mapping[str, Any]], succ: Mapping[str, Mapping[str, Any]]
-) -> dict[str, int]:
-    # Generation by generation from the roots: a node's generation is the
-    # longest chain of parents above it. The graph is acyclic (scan checks).
-    waiting = {node: len(parents) for node, parents in pred.items()}
-    current = [node for node, count in waiting.items() if count == 0]
-    depth: dict[str, int] = {}
-    level = 0
-    while current:
-        following = []
-        for node in current:
-            depth[node] = level
-            for child in succ[node]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    following.append(child)
-        current, level = following, level + 1
-    return depth
+def _depths(nx_graph: nx.DiGraph[str]) -> dict[str, int]:
+    """Each node's generation: the longest chain of parents above it (the graph
+    is acyclic: scan checks)."""
+    import networkx as nx
+
+    return {
+        node: level
+        for level, generation in enumerate(nx.topological_generations(nx_graph))
+        for node in generation
+    }
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:
