@@ -202,7 +202,7 @@ SCAN_CODES: tuple[str, ...] = (
     "bake-remote-context", "bake-unknown-attribute", "bake-unknown-parent",
     "bake-unknown-variable", "bake-unresolved", "compose-env-arg", "compose-extends",
     "compose-include", "compose-remote-context", "compose-unresolved", "copy-from-image",
-    "dockerfile-error", "duplicate-stage-name", "duplicate-tag", "empty-continuation-line",
+    "digest-pinned-fleet-image", "dockerfile-error", "duplicate-stage-name", "duplicate-tag", "empty-continuation-line",
     "inferred-name", "invalid-reference", "invalid-utf8", "library-arch-override",
     "library-oci-import", "missing-dockerfile", "stage-order", "unbuilt-tag",
     "undeclared-dockerfile", "unknown-context-target", "unknown-target", "unresolved-arg",

@@ -778,6 +778,19 @@ class _Builder:
         except InvalidReference:
             return  # the parser has reported it as invalid-reference
         owner = self.tags.get(ref)
+        if owner is None and ref.digest is not None and ref.tag is not None:
+            # ``FROM x:1@sha256:...`` of a tag the fleet builds is that build,
+            # pinned: it must rebuild when the build does (with its pin moved
+            # on, or it keeps the old image), never fall out of the graph.
+            owner = self.tags.get(ImageRef(ref.registry, ref.path, ref.tag, None))
+            if owner is not None:
+                self.note(
+                    "digest-pinned-fleet-image", Severity.WARNING,
+                    f"{parent.value} pins a digest of {ref.familiar_name}:{ref.tag}, which "
+                    f"{owner!r} builds: it is planned after {owner!r}, and its digest must be "
+                    "updated to the rebuilt image or it keeps using the old one",
+                    build.dockerfile, parent.line,
+                )  # fmt: skip
         if owner is None:
             node = sys.intern(str(ref))
             if node not in self.graph:

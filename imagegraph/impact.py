@@ -182,6 +182,7 @@ def impact(
     causes: dict[str, tuple[str, ...]] = {}
     maybe: dict[str, tuple[str, ...]] = {}
     given: list[str] = []
+    images_changed = False
     for each in changes:
         if isinstance(each, FileChange | PackageChange):
             change = str(each)
@@ -201,6 +202,7 @@ def impact(
         else:
             change = str(each)
             nodes = _match(graph, change)
+            images_changed = True
         given.append(change)
         matched[change] = nodes
         if not nodes and isinstance(each, FileChange):
@@ -221,9 +223,10 @@ def impact(
             )
     changed = frozenset(node for nodes in matched.values() for node in nodes)
     reasons = _reasons(graph, sorted(changed))
-    # An unresolved base may be any image, but it is never a file.
-    images = frozenset(n for c in given if c in matched for n in matched[c]) - set(causes)
-    undetermined = _undetermined(graph, reasons, images)
+    # An unresolved base may be any image, but it is never a file or a
+    # package: every image change may reach it, including one that matches
+    # nothing resolved (the unresolved base may be exactly that image).
+    undetermined = _undetermined(graph, reasons) if images_changed else {}
     return Impact(
         changes=tuple(given),
         matched=matched,
@@ -294,10 +297,8 @@ def _reasons(graph: ImageGraph, changed: list[str]) -> dict[str, tuple[Edge, ...
 
 
 def _undetermined(
-    graph: ImageGraph, reasons: Mapping[str, tuple[Edge, ...]], changed: frozenset[str]
+    graph: ImageGraph, reasons: Mapping[str, tuple[Edge, ...]]
 ) -> dict[str, tuple[str, ...]]:
-    if not changed:
-        return {}
     result: dict[str, tuple[str, ...]] = {}
     for build, texts in sorted(graph.undetermined.items()):
         if build in reasons:

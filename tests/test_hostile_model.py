@@ -1,0 +1,129 @@
+"""Builds never leave an answer in silence: undetermined bases and digest-pinned fleet images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import imagegraph
+from imagegraph.cli import main
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    code = main(["plan", *argv, "--format", "json", "--no-cache"])
+    out, _ = capsys.readouterr()
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def undetermined_fleet(tmp_path: Path) -> Path:
+    # app's base is an ARG nobody sets; child is built on app; other on alpine.
+    return write(
+        tmp_path,
+        {
+            "imagegraph.toml": (
+                '[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\ntags = ["acme/app:1"]\n'
+                '[[image]]\nname = "child"\ndockerfile = "child/Dockerfile"\n'
+                '[[image]]\nname = "other"\ndockerfile = "other/Dockerfile"\n'
+            ),
+            "app/Dockerfile": "ARG BASE\nFROM $BASE\nRUN true\n",
+            "child/Dockerfile": "FROM acme/app:1\n",
+            "other/Dockerfile": "FROM alpine:3\n",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "debian:12",  # matches nothing resolved: the unresolved base may be exactly it
+        "alpine:3",  # matches something else
+    ],
+)
+def test_an_undetermined_build_and_its_children_are_listed_for_any_image_change(
+    undetermined_fleet: Path, change: str
+) -> None:
+    graph = imagegraph.scan(undetermined_fleet, cache=False)
+    result = graph.impact([change])
+    assert dict(result.undetermined) == {"app": ("$BASE",), "child": ("via app",)}
+    plan = graph.plan([change])
+    assert plan.impact is not None
+    assert set(plan.impact.undetermined) == {"app", "child"}
+
+
+def test_a_change_that_matches_nothing_still_lists_the_undetermined_in_the_cli(
+    undetermined_fleet: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, data = plan_json(capsys, str(undetermined_fleet), "--changed", "debian:12")
+    assert data["builds"] == 0
+    assert [u["build"] for u in data["undetermined"]] == ["app", "child"]  # type: ignore[attr-defined,index]
+    codes = {d["code"] for d in data["diagnostics"]}  # type: ignore[attr-defined,index]
+    assert "change-matches-nothing" in codes
+
+
+def test_why_says_may_be_reached_not_does_not_reach(
+    undetermined_fleet: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["why", "child", str(undetermined_fleet), "--changed", "debian:12", "--no-cache"])
+    out, _ = capsys.readouterr()
+    assert code == 3
+    assert out == "child may be reached: its base is not resolved (via app)\n"
+
+
+def test_file_and_package_changes_do_not_make_builds_undetermined(
+    undetermined_fleet: Path,
+) -> None:
+    graph = imagegraph.scan(undetermined_fleet, cache=False)
+    assert graph.impact([imagegraph.FileChange.of(["other/Dockerfile"])]).undetermined == {}
+
+
+@pytest.fixture
+def pinned_fleet(tmp_path: Path) -> Path:
+    return write(
+        tmp_path,
+        {
+            "imagegraph.toml": (
+                '[[image]]\nname = "x"\ndockerfile = "x/Dockerfile"\n'
+                'tags = ["registry.acme/x:1"]\n'
+                '[[image]]\nname = "y"\ndockerfile = "y/Dockerfile"\n'
+                '[[image]]\nname = "z"\ndockerfile = "z/Dockerfile"\n'
+            ),
+            "x/Dockerfile": "FROM debian:12\n",
+            "y/Dockerfile": f"FROM registry.acme/x:1@{DIGEST}\n",
+            # Only a digest: nothing says which build, so it stays external.
+            "z/Dockerfile": f"FROM registry.acme/x@{DIGEST}\n",
+        },
+    )
+
+
+@pytest.mark.parametrize("change", ["x", "registry.acme/x:1", "debian:12"])
+def test_a_digest_pinned_tag_of_the_fleet_is_reached_through_its_build(
+    pinned_fleet: Path, change: str
+) -> None:
+    graph = imagegraph.scan(pinned_fleet, cache=False)
+    assert graph.parents("y") == ["x"]
+    plan = graph.plan([change])
+    names = plan.names()
+    flat = [n for wave in names for n in wave]
+    assert "y" in flat
+    assert flat.index("x") < flat.index("y")  # parent first
+    assert "z" not in flat
+
+
+def test_a_digest_pinned_tag_of_the_fleet_is_named_in_a_warning(pinned_fleet: Path) -> None:
+    graph = imagegraph.scan(pinned_fleet, cache=False)
+    found = [d for d in graph.diagnostics if d.code == "digest-pinned-fleet-image"]
+    assert [(d.path, d.line) for d in found] == [("y/Dockerfile", 1)]
+    assert "'x' builds" in found[0].message
