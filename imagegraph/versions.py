@@ -14,6 +14,12 @@
 * generic (runtime versions such as ``PYTHON_VERSION``): PEP 440 when the
   text is one, else dotted numbers.
 
+Numbers are compared as digit strings (leading zeros dropped, then by
+length, then digit by digit), never converted with ``int()``: a version
+text may come from a hostile file, and Python refuses to convert more than
+4,300 digits. Where another library does the converting (PyPI, RubyGems),
+a number longer than :data:`MAX_DIGITS` is a :class:`VersionError`.
+
 A :class:`VersionRange` holds OSV-style events (``introduced``, ``fixed``,
 ``last_affected``, ``limit``) and answers whether a version falls inside.
 """
@@ -30,9 +36,13 @@ from packaging.version import InvalidVersion, Version
 
 from imagegraph.errors import ImageGraphError
 
-__all__ = ["ECOSYSTEMS", "VersionError", "VersionRange", "compare", "sort_key"]
+__all__ = ["ECOSYSTEMS", "MAX_DIGITS", "VersionError", "VersionRange", "compare", "sort_key"]
 
 ECOSYSTEMS = ("deb", "apk", "rpm", "pypi", "npm", "gem", "golang", "generic")
+MAX_DIGITS = 4000
+"""The longest number a version may hold where a library converts it with
+``int()`` (PyPI, RubyGems): below Python's limit of 4,300 digits."""
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_DIGITS + 1}}}")
 
 
 class VersionError(ImageGraphError, ValueError):
@@ -41,18 +51,31 @@ class VersionError(ImageGraphError, ValueError):
     def __init__(self, ecosystem: str, text: str, reason: str = "") -> None:
         self.ecosystem = ecosystem
         self.text = text
+        self.reason = reason
+        shown = text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
         super().__init__(
-            f"{text!r} is not a valid {ecosystem} version" + (f": {reason}" if reason else "")
+            f"{shown!r} is not a valid {ecosystem} version" + (f": {reason}" if reason else "")
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (VersionError, (self.ecosystem, self.text))
+        return (VersionError, (self.ecosystem, self.text, self.reason))
+
+
+def _number(digits: str) -> tuple[int, str]:
+    """A sort key for a run of digits that orders like its value, without ``int()``.
+
+    >>> _number("0010") < _number("9") , _number("10") == _number("010")
+    (False, True)
+    """
+    significant = digits.lstrip("0")
+    return (len(significant), significant)
 
 
 _APK = re.compile(
     r"(?P<digits>\d+(?:\.\d+)*)(?P<letter>[a-z])?"
     r"(?P<suffixes>(?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
-    r"(?:-r(?P<revision>\d+))?"
+    r"(?:-r(?P<revision>\d+))?",
+    re.ASCII,
 )
 _SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)")
 _PRE = {"alpha": 0, "beta": 1, "pre": 2, "rc": 3}
@@ -69,14 +92,14 @@ def _apk_key(text: str) -> tuple[Any, ...]:
     match = _APK.fullmatch(text)
     if match is None:
         raise VersionError("apk", text)
-    tokens: list[tuple[int, ...]] = [(4, int(part)) for part in match["digits"].split(".")]
+    tokens: list[tuple[Any, ...]] = [(4, _number(part)) for part in match["digits"].split(".")]
     if match["letter"]:
         tokens.append((3, ord(match["letter"])))
     for name, number in _SUFFIX.findall(match["suffixes"] or ""):
-        value = int(number) if number else 0
+        value = _number(number)
         tokens.append((0, _PRE[name], value) if name in _PRE else (2, _POST[name], value))
     tokens.append(_END)
-    return (tuple(tokens), int(match["revision"] or 0))
+    return (tuple(tokens), _number(match["revision"] or ""))
 
 
 def _dotted_key(text: str) -> tuple[Any, ...]:
@@ -84,10 +107,17 @@ def _dotted_key(text: str) -> tuple[Any, ...]:
     if not parts or not all(parts):
         raise VersionError("generic", text)
     # Numbers sort before words at the same place, and compare as numbers.
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+    return tuple((0, _number(p), "") if _is_digits(p) else (1, (0, ""), p) for p in parts)
+
+
+def _is_digits(text: str) -> bool:
+    # str.isdigit is also true of other scripts' digits and of superscripts.
+    return text.isascii() and text.isdigit()
 
 
 def _pypi_key(text: str) -> Any:
+    if _LONG_NUMBER.search(text):
+        raise VersionError("pypi", text, f"a number of more than {MAX_DIGITS} digits")
     try:
         return Version(text)
     except InvalidVersion as err:
@@ -95,10 +125,12 @@ def _pypi_key(text: str) -> Any:
 
 
 def _generic_key(text: str) -> Any:
-    try:
-        return (0, Version(text), ())
-    except InvalidVersion:
-        return (1, Version("0"), _dotted_key(text))
+    if not _LONG_NUMBER.search(text):
+        try:
+            return (0, Version(text), ())
+        except InvalidVersion:
+            pass
+    return (1, Version("0"), _dotted_key(text))
 
 
 def _univers(class_name: str, ecosystem: str) -> Callable[[str], Any]:
@@ -106,6 +138,9 @@ def _univers(class_name: str, ecosystem: str) -> Callable[[str], Any]:
         from univers import versions
 
         cls = getattr(versions, class_name)
+        if ecosystem == "gem" and _LONG_NUMBER.search(text):
+            # RubyGems' segments become ints when compared, not when read.
+            raise VersionError(ecosystem, text, f"a number of more than {MAX_DIGITS} digits")
         try:
             return cls(text.removeprefix("v") if ecosystem == "golang" else text)
         except Exception as err:  # univers raises several unrelated types
@@ -166,7 +201,13 @@ def compare(ecosystem: str, a: str, b: str) -> int:
     -1
     """
     left, right = sort_key(ecosystem, a), sort_key(ecosystem, b)
-    return -1 if left < right else (1 if left > right else 0)
+    try:
+        return -1 if left < right else (1 if left > right else 0)
+    except VersionError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as err:
+        # A library that reads lazily may only fail when comparing.
+        raise VersionError(ecosystem, a, f"not comparable with {b[:60]!r}: {err}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +252,15 @@ class VersionRange:
             return True
         if not self.events:
             return False
+        try:
+            return self._contains(version)
+        except VersionError:
+            raise
+        except (ValueError, TypeError, ArithmeticError) as err:
+            # A library that reads lazily may only fail when comparing.
+            raise VersionError(self.ecosystem, version, str(err)) from None
+
+    def _contains(self, version: str) -> bool:
         key = sort_key(self.ecosystem, version)
         limits = [sort_key(self.ecosystem, v) for k, v in self.events if k == "limit" and v != "*"]
         if limits and not any(key < limit for limit in limits):
