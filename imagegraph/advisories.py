@@ -18,14 +18,13 @@ as written and does not guess the mapping.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any, Protocol
 
+from imagegraph._jsonfile import field_error, json_kind, read_json
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError
 from imagegraph.versions import VersionError, VersionRange
@@ -159,39 +158,66 @@ class PackageChange:
 
 
 def load_osv(path: str | os.PathLike[str]) -> tuple[list[PackageChange], list[Diagnostic]]:
-    """The package changes of an OSV advisory file (one advisory, or a list of them)."""
+    """The package changes of an OSV advisory file (one advisory, or a list of them).
+
+    A field of the wrong type (``"ranges": "x"``, ``"versions": [1]``) is a
+    :class:`~imagegraph.ConfigError` naming the file and the field: a
+    malformed advisory is refused whole, never read in part, since a skipped
+    entry would leave vulnerable images out of the plan. Well-formed entries
+    imagegraph cannot use (an ecosystem it does not read, a ``GIT`` range, a
+    version its ecosystem's rules cannot read) are ``advisory`` diagnostics.
+    """
     display = str(path)
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"not JSON: {err.msg}", path=display, line=err.lineno) from None
+    data = read_json(path, "OSV advisory", pipes=True)
     advisories = data if isinstance(data, list) else [data]
     changes: list[PackageChange] = []
     notes: list[Diagnostic] = []
-    for advisory in advisories:
-        if not isinstance(advisory, dict) or not isinstance(advisory.get("affected", []), list):
-            raise ConfigError("an OSV advisory is an object with an 'affected' list", path=display)
-        ident = str(advisory.get("id", "advisory"))
-        for entry in advisory.get("affected", []):
-            change = _affected(entry, ident, display, notes)
+    for number, advisory in enumerate(advisories):
+        where = f"[{number}]" if isinstance(data, list) else ""
+        if not isinstance(advisory, dict):
+            raise ConfigError(
+                f"{where or 'the file'}: an OSV advisory is an object with an 'affected' list, "
+                f"not {json_kind(advisory)}",
+                path=display,
+            )
+        ident = advisory.get("id", "advisory")
+        if not isinstance(ident, str):
+            raise field_error(display, f"{where}.id".lstrip("."), "a string", ident)
+        affected = _optional(advisory, "affected", list, display, where)
+        for index, entry in enumerate(affected):
+            change = _affected(
+                entry, ident, display, f"{where}.affected[{index}]".lstrip("."), notes
+            )
             if change is not None:
                 changes.append(change)
     return changes, notes
 
 
+def _optional(item: dict[str, Any], key: str, kind: type, display: str, where: str) -> Any:
+    """``item[key]``, which must be a *kind* (a list or a dict) when it is there and not null."""
+    value = item.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        expected = "an array" if kind is list else "an object"
+        raise field_error(display, f"{where}.{key}".lstrip("."), expected, value)
+    return value
+
+
 def _affected(
-    entry: Any, ident: str, display: str, notes: list[Diagnostic]
+    entry: Any, ident: str, display: str, where: str, notes: list[Diagnostic]
 ) -> PackageChange | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("package"), dict):
-        raise ConfigError(f"{ident}: each 'affected' entry needs a 'package'", path=display)
+        raise ConfigError(
+            f"{ident}: {where}: each 'affected' entry needs a 'package' object", path=display
+        )
     package = entry["package"]
-    name, osv_ecosystem = package.get("name"), str(package.get("ecosystem", ""))
+    for key in ("name", "ecosystem", "purl"):
+        if key in package and not isinstance(package[key], str):
+            raise field_error(display, f"{where}.package.{key}", "a string", package[key])
+    name, osv_ecosystem = package.get("name"), package.get("ecosystem", "")
     ecosystem: str | None = None
-    if isinstance(package.get("purl"), str):
+    if "purl" in package:
         from packageurl import PackageURL
 
         try:
@@ -204,17 +230,30 @@ def _affected(
         if known is None:
             notes.append(
                 _note(
-                    f"{ident}: ecosystem {osv_ecosystem!r} is not one imagegraph reads; skipped",
+                    f"{ident}: ecosystem {osv_ecosystem[:80]!r} is not one imagegraph reads; "
+                    "skipped",
                     display,
                 )
             )
             return None
         ecosystem = known[0]
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"{ident}: an affected package has no name", path=display)
+        raise ConfigError(f"{ident}: {where}: an affected package has no name", path=display)
     events: list[tuple[str, str]] = []
-    for version_range in entry.get("ranges", []) or []:
+    for number, version_range in enumerate(_optional(entry, "ranges", list, display, where)):
+        at = f"{where}.ranges[{number}]"
+        if not isinstance(version_range, dict):
+            raise field_error(display, at, "an object", version_range)
         kind = version_range.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise field_error(display, f"{at}.type", "a string", kind)
+        events_here = _optional(version_range, "events", list, display, at)
+        for index, event in enumerate(events_here):
+            if not isinstance(event, dict):
+                raise field_error(display, f"{at}.events[{index}]", "an object", event)
+            for key, value in event.items():
+                if not isinstance(value, str):
+                    raise field_error(display, f"{at}.events[{index}].{key}", "a string", value)
         if kind == "GIT":
             notes.append(
                 _note(
@@ -223,10 +262,12 @@ def _affected(
                 )
             )
             continue
-        for event in version_range.get("events", []) or []:
-            for key, value in event.items():
-                events.append((str(key), str(value)))
-    versions = [str(v) for v in entry.get("versions", []) or []]
+        for event in events_here:
+            events.extend(event.items())
+    versions = _optional(entry, "versions", list, display, where)
+    for index, version in enumerate(versions):
+        if not isinstance(version, str):
+            raise field_error(display, f"{where}.versions[{index}]", "a string", version)
     if not events and not versions:
         notes.append(
             _note(f"{ident}: {name} lists no versions or ranges: every version counts", display)

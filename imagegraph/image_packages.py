@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from imagegraph.graph import ImageGraph
+    from imagegraph.sbom import SbomPackage
 
 __all__ = ["ImagePackage", "PackageList", "image_packages", "own_packages"]
 
@@ -136,6 +137,34 @@ def _distro(graph: ImageGraph, node: str) -> str:
     return "ubuntu" if "ubuntu" in name else "debian"
 
 
+def _read_sbom(root: Path, sbom: str, notes: list[Diagnostic]) -> list[SbomPackage]:
+    """The packages of the SBOM at *sbom* (relative to *root*), or none and an ``sbom-error``.
+
+    The file must be inside the root once symbolic links are followed: a
+    declaration or a link in the repository does not make imagegraph read
+    anything outside it.
+    """
+    from imagegraph.inventory import ConfigError
+    from imagegraph.sbom import read_sbom
+
+    full = root / sbom
+    try:
+        inside = full.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symbolic link loop
+        inside = False
+    if not inside:
+        message = "the SBOM is outside the repository (or a symbolic link out of it); not read"
+        notes.append(Diagnostic("sbom-error", Severity.ERROR, message, sbom))
+        return []
+    try:
+        return read_sbom(full)[1]
+    except ConfigError as err:  # its message without the path, which the diagnostic has
+        notes.append(Diagnostic("sbom-error", Severity.ERROR, err.message, sbom, err.line))
+    except ImageGraphError as err:
+        notes.append(Diagnostic("sbom-error", Severity.ERROR, str(err), sbom))
+    return []
+
+
 def own_packages(
     graph: ImageGraph, node: str
 ) -> tuple[tuple[ImagePackage, ...], tuple[Diagnostic, ...]]:
@@ -149,13 +178,7 @@ def own_packages(
     found: dict[tuple[str, str], ImagePackage] = {}
     sbom = _sbom_for(graph, node)
     if sbom is not None:
-        from imagegraph.sbom import read_sbom
-
-        try:
-            _, listed = read_sbom(Path(graph.inventory.root) / sbom)
-        except ImageGraphError as err:
-            notes.append(Diagnostic("sbom-error", Severity.ERROR, str(err), sbom))
-            listed = []
+        listed = _read_sbom(Path(graph.inventory.root), sbom, notes)
         for item in listed:
             found.setdefault(
                 (item.ecosystem, item.name),

@@ -10,13 +10,11 @@ change still finds them.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from imagegraph._jsonfile import field_error, json_kind, read_json
 from imagegraph.inventory import ConfigError
 
 __all__ = ["SbomPackage", "read_sbom"]
@@ -45,56 +43,82 @@ class SbomPackage:
 
 
 def read_sbom(path: str | os.PathLike[str]) -> tuple[str, list[SbomPackage]]:
-    """The SBOM's format (``cyclonedx`` or ``spdx``) and its packages, in file order, deduplicated."""
+    """The SBOM's format (``cyclonedx`` or ``spdx``) and its packages, in file order, deduplicated.
+
+    Only a regular file is read. A field of the wrong type (``"components":
+    "x"``, ``"purl": 5``) is a :class:`~imagegraph.ConfigError` naming the
+    file and the field: an SBOM that is not what it claims is refused whole,
+    never read in part. A purl that is a string but not a package URL names
+    nothing a change could match, and is skipped.
+    """
     display = str(path)
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read SBOM: {err.strerror}", path=display) from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"SBOM is not UTF-8 text: {err.reason}", path=display) from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"SBOM is not JSON: {err.msg}", path=display, line=err.lineno) from None
+    data = read_json(path, "SBOM")
     if not isinstance(data, dict):
-        raise ConfigError("an SBOM is a JSON object", path=display)
+        raise ConfigError(f"an SBOM is a JSON object, not {json_kind(data)}", path=display)
     if data.get("bomFormat") == "CycloneDX":
-        kind, purls = "cyclonedx", list(_cyclonedx(data.get("components", [])))
+        kind, purls = "cyclonedx", _cyclonedx(data, display)
     elif "spdxVersion" in data:
-        kind, purls = "spdx", list(_spdx(data.get("packages", [])))
+        kind, purls = "spdx", _spdx(data, display)
     else:
         raise ConfigError(
             "not an SBOM imagegraph reads (CycloneDX JSON or SPDX JSON)", path=display
         )
     packages: dict[str, SbomPackage] = {}
     for purl in purls:
+        if purl in packages:
+            continue
         try:
-            packages.setdefault(purl, SbomPackage.from_purl(purl))
+            packages[purl] = SbomPackage.from_purl(purl)
         except ValueError:
             continue  # an unreadable purl names nothing a change could match
     return kind, list(packages.values())
 
 
-def _cyclonedx(components: Any) -> Iterator[str]:
-    if not isinstance(components, list):
-        return
-    for component in components:
+def _list(item: dict[str, Any], key: str, display: str, where: str) -> list[Any]:
+    value = item.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise field_error(display, f"{where}{key}", "an array", value)
+    return value
+
+
+def _cyclonedx(data: dict[str, Any], display: str) -> list[str]:
+    # Depth first, in file order, without recursion: components nest as deep as the file says.
+    purls: list[str] = []
+    stack: list[tuple[str, list[Any], int]] = [("", _list(data, "components", display, ""), 0)]
+    while stack:
+        where, components, index = stack.pop()
+        if index >= len(components):
+            continue
+        stack.append((where, components, index + 1))
+        component = components[index]
+        at = f"{where}components[{index}]"
         if not isinstance(component, dict):
-            continue
-        if isinstance(component.get("purl"), str):
-            yield component["purl"]
-        yield from _cyclonedx(component.get("components", []))
+            raise field_error(display, at, "an object", component)
+        purl = component.get("purl")
+        if purl is not None:
+            if not isinstance(purl, str):
+                raise field_error(display, f"{at}.purl", "a string", purl)
+            purls.append(purl)
+        stack.append((f"{at}.", _list(component, "components", display, f"{at}."), 0))
+    return purls
 
 
-def _spdx(packages: Any) -> Iterator[str]:
-    if not isinstance(packages, list):
-        return
-    for package in packages:
+def _spdx(data: dict[str, Any], display: str) -> list[str]:
+    purls: list[str] = []
+    for index, package in enumerate(_list(data, "packages", display, "")):
+        at = f"packages[{index}]"
         if not isinstance(package, dict):
-            continue
-        for ref in package.get("externalRefs", []) or []:
-            if (
-                isinstance(ref, dict)
-                and ref.get("referenceType") == "purl"
-                and isinstance(ref.get("referenceLocator"), str)
-            ):
-                yield ref["referenceLocator"]
+            raise field_error(display, at, "an object", package)
+        for number, ref in enumerate(_list(package, "externalRefs", display, f"{at}.")):
+            here = f"{at}.externalRefs[{number}]"
+            if not isinstance(ref, dict):
+                raise field_error(display, here, "an object", ref)
+            if ref.get("referenceType") != "purl":
+                continue
+            locator = ref.get("referenceLocator")
+            if not isinstance(locator, str):
+                raise field_error(display, f"{here}.referenceLocator", "a string", locator)
+            purls.append(locator)
+    return purls
