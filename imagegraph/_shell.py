@@ -10,6 +10,16 @@ Variables have three states here instead of BuildKit's two: a value, unset,
 or *unknown* (set at build time to something imagegraph cannot know, such as
 ``TARGETARCH``). An expansion records every variable whose unset or unknown
 value it depended on, so the caller can keep the raw text instead of a guess.
+
+**Limits.** BuildKit expands without bounds; a hostile file does not need
+much text for that to be a problem (``ARG A1=$A0$A0``, ``ARG A2=$A1$A1``,
+... doubles at every line). Here every expansion draws on a :class:`Budget`,
+one per file and pass: a word may not grow past :data:`MAX_WORD_CHARS`
+characters of substituted text, the file past :data:`MAX_FILE_CHARS`, and
+``${VAR#...}``/``${VAR%...}``/``${VAR/.../...}`` may not cost more than
+:data:`MAX_PATTERN_WORK` steps in the whole file. The budget is charged
+before any text is joined, so memory stays near the limit; running out
+raises :class:`ExpansionLimit`. No real Dockerfile comes near these limits.
 """
 
 from __future__ import annotations
@@ -18,7 +28,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["UNKNOWN", "Expansion", "ShellError", "expand", "heredoc_words", "split_heredoc_name"]
+__all__ = [
+    "MAX_FILE_CHARS",
+    "MAX_PATTERN_WORK",
+    "MAX_WORD_CHARS",
+    "UNKNOWN",
+    "Budget",
+    "Expansion",
+    "ExpansionLimit",
+    "ShellError",
+    "expand",
+    "heredoc_words",
+    "split_heredoc_name",
+]
 
 # Go's unicode.IsSpace, which BuildKit uses; Python's str.isspace() also
 # counts \x1c-\x1f, so the set is spelled out.
@@ -29,9 +51,13 @@ _SIMPLE_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Z
 # Deeper nesting than this is not a Dockerfile anyone writes; refusing it
 # keeps the recursion bounded whatever the input.
 MAX_NESTING = 64
-# ${VAR#pattern} and ${VAR/pattern/...} cost |value| x |pattern|; beyond this
-# the expression is refused rather than evaluated.
-_MAX_PATTERN_WORK = 4_000_000
+MAX_WORD_CHARS = 1 << 20
+"""Characters of substituted text one expanded word may hold (1 Mi)."""
+MAX_FILE_CHARS = 16 << 20
+"""Characters of substituted text all expansions of one file may produce (16 Mi)."""
+MAX_PATTERN_WORK = 4_000_000
+"""Steps the ``#``, ``%`` and ``/`` pattern operations of one file may take: each
+costs about |value| x |pattern| (x |value| again for ``/``), roughly 0.2 us a step."""
 
 
 class Unknown:
@@ -51,6 +77,52 @@ class ShellError(Exception):
     """A word BuildKit's lexer rejects; the message is BuildKit's reason."""
 
 
+class ExpansionLimit(ShellError):
+    """An expansion refused because it would pass a limit of its :class:`Budget`.
+
+    Not something BuildKit refuses: the callers report it as imagegraph's own
+    limit and treat the value as unknown.
+    """
+
+
+class Budget:
+    """What the expansions of one file may still use: substituted characters
+    and pattern-matching steps. Share one between the expansions of a file.
+
+    >>> budget = Budget(chars=10)
+    >>> expand("$A$A", {"A": "12345"}, budget=budget).value
+    '1234512345'
+    >>> expand("$A", {"A": "12345"}, budget=budget)
+    Traceback (most recent call last):
+    ...
+    imagegraph._shell.ExpansionLimit: expansions in this file would produce more than 10 characters
+    """
+
+    __slots__ = ("chars", "limit", "work")
+
+    def __init__(self, chars: int = MAX_FILE_CHARS, work: int = MAX_PATTERN_WORK) -> None:
+        self.limit = chars
+        self.chars = chars
+        self.work = work
+
+    def spend(self, count: int) -> None:
+        """Charge *count* substituted characters; raise :class:`ExpansionLimit` past the limit."""
+        self.chars -= count
+        if self.chars < 0:
+            raise ExpansionLimit(
+                f"expansions in this file would produce more than {self.limit} characters"
+            )
+
+    def spend_work(self, steps: int) -> None:
+        """Charge *steps* of pattern matching; raise :class:`ExpansionLimit` past the limit."""
+        self.work -= steps
+        if self.work < 0:
+            raise ExpansionLimit(
+                "pattern substitutions in this file would take more than "
+                f"{MAX_PATTERN_WORK} steps; this one is not evaluated"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Expansion:
     """The result of expanding one word."""
@@ -68,12 +140,14 @@ _EOF = ""
 
 class _Lexer:
     __slots__ = (
+        "budget",
         "depth",
         "env",
         "escape",
         "pos",
         "raw_escapes",
         "raw_quotes",
+        "size",
         "skip_unset",
         "text",
         "unresolved",
@@ -89,6 +163,7 @@ class _Lexer:
         raw_quotes: bool = False,
         raw_escapes: bool = False,
         skip_unset: bool = False,
+        budget: Budget | None = None,
     ) -> None:
         self.text = text
         self.pos = 0
@@ -97,9 +172,24 @@ class _Lexer:
         self.raw_quotes = raw_quotes
         self.raw_escapes = raw_escapes
         self.skip_unset = skip_unset
-        self.unresolved: list[str] = []
-        self.used: list[str] = []
+        # Dicts, not lists: membership tests stay O(1) with many variables.
+        self.unresolved: dict[str, None] = {}
+        self.used: dict[str, None] = {}
         self.depth = 0
+        self.budget = Budget() if budget is None else budget
+        self.size = 0
+
+    def spend(self, text: str) -> str:
+        """Charge substituted *text* to the word and the file, before it is kept."""
+        count = len(text)
+        if count:
+            self.size += count
+            if self.size > MAX_WORD_CHARS:
+                raise ExpansionLimit(
+                    f"the expanded word would be longer than {MAX_WORD_CHARS} characters"
+                )
+            self.budget.spend(count)
+        return text
 
     # -- scanning primitives ------------------------------------------------
     def peek(self) -> str:
@@ -119,13 +209,12 @@ class _Lexer:
             return "", False
         if value is UNKNOWN:
             self._mark(name)
-        elif name not in self.used:
-            self.used.append(name)
+        else:
+            self.used[name] = None
         return value, True
 
     def _mark(self, name: str) -> None:
-        if name not in self.unresolved:
-            self.unresolved.append(name)
+        self.unresolved[name] = None
 
     # -- the word -----------------------------------------------------------
     def process(self, stop: str, raw_escapes: bool, words: _Words | None) -> str:
@@ -287,7 +376,7 @@ class _Lexer:
                 if self.skip_unset:
                     return "$" + name
                 self._mark(name)
-            return value if isinstance(value, str) else ""
+            return self.spend(value) if isinstance(value, str) else ""
 
         self.pos += 1  # the '{'
         ch = self.peek()
@@ -305,7 +394,7 @@ class _Lexer:
                 if self.skip_unset:
                     return "${" + name + "}"
                 self._mark(name)
-            return value if isinstance(value, str) else ""
+            return self.spend(value) if isinstance(value, str) else ""
 
         if op == "/":
             return self._replace(name)
@@ -333,7 +422,7 @@ class _Lexer:
         assert isinstance(value, str)
         empty = not is_set or (null_is_unset and value == "")
         if op == "-":
-            return word if empty else value
+            return word if empty else self.spend(value)
         if op == "+":
             return "" if empty else word
         if op == "?":
@@ -343,7 +432,7 @@ class _Lexer:
                 return ""
             if null_is_unset and value == "":
                 raise ShellError(f"{name}: {word or 'is not allowed to be empty'}")
-            return value
+            return self.spend(value)
         # '#' and '%': remove the shortest (or, doubled, the longest) match.
         if not is_set:
             self._mark(name)
@@ -351,8 +440,8 @@ class _Lexer:
         if greedy:
             word = word[1:]
         if op == "#":
-            return _trim_prefix(word, value, greedy)
-        return _trim_suffix(word, value, greedy)
+            return self.spend(_trim_prefix(word, value, greedy, self.budget))
+        return self.spend(_trim_suffix(word, value, greedy, self.budget))
 
     def _until_brace(self, *, raw_escapes: bool) -> str:
         try:
@@ -381,7 +470,7 @@ class _Lexer:
         if not isinstance(value, str):
             return ""
         tokens = _compile_pattern(pattern)
-        _check_work(value, tokens, quadratic=True)
+        _check_work(value, tokens, self.budget, quadratic=True)
         out: list[str] = []
         pos = 0
         while pos <= len(value):
@@ -389,19 +478,19 @@ class _Lexer:
             if found is None:
                 break
             start, stop = found
-            out.append(value[pos:start])
-            out.append(replacement)
+            out.append(self.spend(value[pos:start]))
+            out.append(self.spend(replacement))
             if not replace_all:
                 pos = stop
                 break
             if stop == start:
                 # An empty match: keep one character and move on, like Go.
                 if start < len(value):
-                    out.append(value[start])
+                    out.append(self.spend(value[start]))
                 pos = start + 1
             else:
                 pos = stop
-        out.append(value[pos:])
+        out.append(self.spend(value[pos:]))
         return "".join(out)
 
 
@@ -444,8 +533,11 @@ class _Words:
         return self.words
 
 
-def expand(text: str, env: Env, escape: str = "\\") -> Expansion:
+def expand(text: str, env: Env, escape: str = "\\", *, budget: Budget | None = None) -> Expansion:
     """Expand one word the way BuildKit expands ``FROM`` and ARG values.
+
+    *budget* is the file's (see the module notes; a fresh one when ``None``).
+    Raises :class:`ShellError`, and :class:`ExpansionLimit` past a limit.
 
     >>> expand("python:${V:-3.12}-slim", {}).value
     'python:3.12-slim'
@@ -456,19 +548,19 @@ def expand(text: str, env: Env, escape: str = "\\") -> Expansion:
         if "$" not in text:
             return Expansion(text, (), ())
         if text.isascii():
-            simple = _expand_simple(text, env)
+            simple = _expand_simple(text, env, Budget() if budget is None else budget)
             if simple is not None:
                 return simple
-    return _expand_lexed(text, env, escape)
+    return _expand_lexed(text, env, escape, budget)
 
 
-def _expand_lexed(text: str, env: Env, escape: str) -> Expansion:
-    lexer = _Lexer(text, env, escape)
+def _expand_lexed(text: str, env: Env, escape: str, budget: Budget | None = None) -> Expansion:
+    lexer = _Lexer(text, env, escape, budget=budget)
     value = lexer.process(_EOF, False, None)
     return Expansion(value, tuple(lexer.unresolved), tuple(lexer.used))
 
 
-def _expand_simple(text: str, env: Env) -> Expansion | None:
+def _expand_simple(text: str, env: Env, budget: Budget) -> Expansion | None:
     """``$NAME`` and ``${NAME}`` only, in ASCII text without quotes or escapes:
     what the lexer gives, without its per-character work; ``None`` otherwise."""
     parts = _SIMPLE_VARIABLE.split(text)
@@ -476,19 +568,25 @@ def _expand_simple(text: str, env: Env) -> Expansion | None:
     if any("$" in literal for literal in literals):
         return None  # another form of substitution: the lexer's job
     out = [literals[0]]
-    unresolved: list[str] = []
-    used: list[str] = []
+    unresolved: dict[str, None] = {}
+    used: dict[str, None] = {}
+    size = 0
     for index in range(1, len(parts), 3):
         name = parts[index] or parts[index + 1]
         value = env.get(name)
         if value is None or value is UNKNOWN:
-            if name not in unresolved:
-                unresolved.append(name)
+            unresolved[name] = None
         else:
-            if name not in used:
-                used.append(name)
+            assert isinstance(value, str)
+            used[name] = None
+            size += len(value)
+            if size > MAX_WORD_CHARS:
+                raise ExpansionLimit(
+                    f"the expanded word would be longer than {MAX_WORD_CHARS} characters"
+                )
             out.append(value)
         out.append(parts[index + 2])
+    budget.spend(size)
     return Expansion("".join(out), tuple(unresolved), tuple(used))
 
 
@@ -564,12 +662,13 @@ def _compile_pattern(pattern: str) -> list[_Token]:
     return tokens
 
 
-def _check_work(value: str, tokens: list[_Token], *, quadratic: bool = False) -> None:
+def _check_work(
+    value: str, tokens: list[_Token], budget: Budget, *, quadratic: bool = False
+) -> None:
     work = (len(value) + 1) * (len(tokens) + 1)
     if quadratic:
         work *= len(value) + 1
-    if work > _MAX_PATTERN_WORK:
-        raise ShellError("pattern substitution on a value this long is not evaluated")
+    budget.spend_work(work)
 
 
 def _closure(tokens: list[_Token], states: set[int]) -> set[int]:
@@ -615,18 +714,18 @@ def _leftmost_longest(tokens: list[_Token], value: str, start: int) -> tuple[int
     return None
 
 
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
+def _trim_prefix(pattern: str, value: str, greedy: bool, budget: Budget) -> str:
     tokens = _compile_pattern(pattern)
-    _check_work(value, tokens)
+    _check_work(value, tokens, budget)
     ends = _match_ends(tokens, value, 0)
     if not ends:
         return value
     return value[ends[-1] if greedy else ends[0] :]
 
 
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
+def _trim_suffix(pattern: str, value: str, greedy: bool, budget: Budget) -> str:
     tokens = _compile_pattern(pattern)
-    _check_work(value, tokens)
+    _check_work(value, tokens, budget)
     reversed_value = value[::-1]
     ends = _match_ends(tokens[::-1], reversed_value, 0)
     if not ends:
