@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from imagegraph.graph import ImageGraph
-    from imagegraph.impact import Impact
+    from imagegraph.impact import FileChange, Impact
     from imagegraph.plan import RebuildPlan
 
 __all__ = ["main"]
@@ -356,7 +356,7 @@ def _report(diagnostics: Iterable[Diagnostic]) -> int:
 
 def _plan_command(args: argparse.Namespace) -> int:
     from imagegraph.advisories import PackageChange, load_osv
-    from imagegraph.impact import Change, FileChange
+    from imagegraph.impact import Change
     from imagegraph.plan import load_durations
     from imagegraph.render import plan as render
 
@@ -368,9 +368,9 @@ def _plan_command(args: argparse.Namespace) -> int:
     durations = load_durations(args.durations) if args.durations else None
     changes: list[Change] = list(args.changed)
     if args.changed_files is not None:
-        changes.append(FileChange.of(_read_lines(args.changed_files)))
+        changes.append(_listed_changes(args.changed_files, graph.inventory.root))
     if args.since is not None:
-        changes.append(FileChange.of(_git_changed_files(args.path, args.since)))
+        changes.append(_git_changed_files(args.path, args.since, graph.inventory.root))
     if args.below is not None and len(args.package) != 1:
         raise ImageGraphError("--below needs exactly one --package")
     changes += [
@@ -451,44 +451,83 @@ def _scan(args: argparse.Namespace) -> ImageGraph:
 
 
 def _read_lines(source: str) -> list[str]:
+    """The lines of *source* (``-``: standard input), NUL-separated when it holds a NUL
+    (``git diff --name-only -z``); bytes that are not UTF-8 kept as file names keep them."""
     if source == "-":
-        return sys.stdin.read().splitlines()
-    try:
-        with open(source, encoding="utf-8") as handle:
-            return handle.read().splitlines()
-    except OSError as err:
-        raise ImageGraphError(f"{source}: cannot read: {err.strerror}") from None
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read() if stream is not None else sys.stdin.read().encode()
+    else:
+        try:
+            with open(source, "rb") as handle:
+                data = handle.read()
+        except OSError as err:
+            raise ImageGraphError(f"{source}: cannot read: {err.strerror}") from None
+    text = data.decode("utf-8", "surrogateescape")
+    return text.split("\0") if "\0" in text else text.split("\n")
 
 
-_GIT_DIFF = (
-    "git", "-c", "core.fsmonitor=false", "diff", "--name-only", "--relative", "--no-renames",
-    "--no-ext-diff", "--no-textconv",
-)  # fmt: skip
+_GIT_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
 
-def _git_changed_files(path: str, revision: str) -> list[str]:
-    """``git diff --name-only --relative REV`` in *path*: reads the repository, changes nothing.
+def _unquote(text: str) -> str:
+    """A path as git quotes unusual ones (``"caf\\303\\251.txt"``), unquoted; other text as is."""
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        return text
+    body, out, at = text[1:-1], bytearray(), 0
+    while at < len(body):
+        char = body[at]
+        if char != "\\":
+            out += char.encode("utf-8", "surrogateescape")
+            at += 1
+        elif body[at + 1 : at + 2] in _GIT_ESCAPES:
+            out.append(_GIT_ESCAPES[body[at + 1]])
+            at += 2
+        elif len(body) >= at + 4 and all(c in "01234567" for c in body[at + 1 : at + 4]):
+            out.append(int(body[at + 1 : at + 4], 8) & 0xFF)
+            at += 4
+        else:
+            return text  # not git's quoting: a name that starts and ends with '"'
+    return os.fsdecode(bytes(out))
 
-    The repository's own config must not run anything: no fsmonitor hook,
-    no external diff, no textconv filters.
+
+def _listed_changes(source: str, root: str) -> FileChange:
+    """The files ``--changed-files`` lists, relative to the scanned *root*.
+
+    A line is read as git prints it: absolute, or relative to the top of the git
+    work tree holding *root* (``git diff --name-only`` from anywhere in it), or
+    relative to *root* (``--relative``). When *root* is not that top, a path that
+    exists from one place only is taken from there; otherwise both readings count:
+    an extra rebuild rather than a missed one.
     """
-    import subprocess
+    from imagegraph.impact import FileChange
 
-    if revision.startswith("-"):
-        raise ImageGraphError(f"--since {revision!r} is not a revision")
-    try:
-        done = subprocess.run(
-            [*_GIT_DIFF, revision, "--"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError as err:
-        raise ImageGraphError(f"cannot run git: {err.strerror}") from None
-    if done.returncode != 0:
-        raise ImageGraphError(f"git diff {revision} in {path} failed: {done.stderr.strip()}")
-    return done.stdout.splitlines()
+    top = _repository_of(root)[0]
+    real_root = os.path.realpath(root)
+    paths = []
+    for line in _read_lines(source):
+        path = _unquote(line.strip())
+        if not path or os.path.isabs(path) or top == real_root:
+            paths.append(path)
+            continue
+        here, there = os.path.join(real_root, path), os.path.join(top, path)
+        in_root, in_top = os.path.lexists(here), os.path.lexists(there)
+        if in_root != in_top:
+            paths.append(here if in_root else there)
+        else:
+            paths += [here, there]
+    return FileChange.of(paths, root=root)
+
+
+def _git_changed_files(path: str, revision: str, root: str) -> FileChange:
+    """The files changed since git *revision* in the work tree holding *path*, relative to
+    the scanned *root*: git only reads (see :mod:`imagegraph._git`), nothing runs."""
+    from imagegraph._git import changed_files
+    from imagegraph.impact import FileChange, _root_relative
+
+    found = changed_files(path, revision)
+    return FileChange(
+        tuple(_root_relative(os.path.join(found.top, name), root) for name in found.paths)
+    )
 
 
 def _graph_command(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ guessed into the result: they are listed in :attr:`Impact.undetermined`.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections import deque
@@ -37,33 +38,53 @@ __all__ = ["Change", "FileChange", "Impact", "impact"]
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
-    """Files changed in the repository, relative to its root, as ``git diff --name-only`` prints.
+    """Files changed in the repository, relative to the scanned root, ``/``-separated.
 
     A build is changed by a file when the file is its Dockerfile, its
     ``.dockerignore``, the declaration it comes from, or a file of its
     context that ``.dockerignore`` keeps and a ``COPY``/``ADD`` source or
     bind mount of a stage it builds reads (see :mod:`imagegraph.context`).
+    Paths outside the root start with ``../``, as a context such as
+    ``../shared`` does; an absolute path is made relative to the root by
+    :func:`impact` (or by :meth:`of` given the root).
 
     >>> str(FileChange.of(["apps/api/main.py", "./README.md"]))
     'files apps/api/main.py, README.md'
+    >>> FileChange.of(["/repo/shared/lib.py", "/repo/fleet/x"], root="/repo/fleet").paths
+    ('../shared/lib.py', 'x')
     """
 
     paths: tuple[str, ...]
 
     @classmethod
-    def of(cls, paths: Iterable[str]) -> FileChange:
-        """Normalise *paths* (``./a`` -> ``a``, backslashes, blank lines dropped)."""
+    def of(cls, paths: Iterable[str], *, root: str | os.PathLike[str] | None = None) -> FileChange:
+        """Normalise *paths* (``./a`` -> ``a``, ``a/../../b`` -> ``../b``, backslashes, blank
+        lines and the root itself dropped); with *root*, absolute paths become relative to it."""
         cleaned = []
         for path in paths:
             path = path.strip().replace("\\", "/")
-            if path:
-                cleaned.append(posixpath.normpath(path).lstrip("/"))
+            if not path:
+                continue
+            path = posixpath.normpath(path)
+            if root is not None and posixpath.isabs(path):
+                path = _root_relative(path, root)
+            if path != ".":
+                cleaned.append(path)
         return cls(tuple(dict.fromkeys(cleaned)))
 
     def __str__(self) -> str:
         shown = ", ".join(self.paths[:3])
         more = f" and {len(self.paths) - 3} more" if len(self.paths) > 3 else ""
         return f"files {shown}{more}" if self.paths else "no files"
+
+
+def _root_relative(path: str, root: str | os.PathLike[str]) -> str:
+    """Absolute *path* relative to *root*, through *root* as given or with links resolved."""
+    given, real = os.path.abspath(root), os.path.realpath(root)
+    for base in dict.fromkeys((given, real)):
+        if path == base or path.startswith(base.rstrip("/") + "/"):
+            return posixpath.relpath(path, base)
+    return posixpath.relpath(path, real)
 
 
 Change = str | ImageRef | FileChange | PackageChange
@@ -187,6 +208,7 @@ def impact(
         if isinstance(each, FileChange | PackageChange):
             change = str(each)
             if isinstance(each, FileChange):
+                each = FileChange.of(each.paths, root=graph.inventory.root)
                 hits, notes = graph.files_affecting(each.paths)
             else:
                 hits, unknown, notes = _package_hits(graph, each)
@@ -206,13 +228,7 @@ def impact(
         given.append(change)
         matched[change] = nodes
         if not nodes and isinstance(each, FileChange):
-            diagnostics.append(
-                Diagnostic(
-                    "files-read-by-nothing",
-                    Severity.INFO,
-                    f"no build reads {change}: nothing to rebuild for them",
-                )
-            )
+            diagnostics.append(_unread_files(graph, each))
         elif not nodes:
             diagnostics.append(
                 Diagnostic(
@@ -238,6 +254,61 @@ def impact(
         causes=causes,
         possibly=_possibly(graph, maybe, reasons),
     )
+
+
+def _unread_files(graph: ImageGraph, change: FileChange) -> Diagnostic:
+    """Why changed files rebuild nothing: a warning unless some lie where the fleet reads.
+
+    A file in a build's context that ``.dockerignore`` drops or no ``COPY``
+    reads is information; files that no build could ever read (documentation
+    of the repository, a directory beside the fleet) or no file at all are
+    worth a warning: the plan is empty, and a wrong path is a likely reason.
+    """
+    if not change.paths:
+        return Diagnostic(
+            "no-changed-files", Severity.WARNING, "no files changed: nothing to rebuild"
+        )
+    if any(_in_fleet(graph, path) for path in change.paths):
+        return Diagnostic(
+            "files-read-by-nothing",
+            Severity.INFO,
+            f"no build reads {change}: nothing to rebuild for them",
+        )
+    count = len(change.paths)
+    outside = sum(1 for path in change.paths if path == ".." or path.startswith("../"))
+    where = f"; {outside} of them outside the scanned directory" if outside else ""
+    return Diagnostic(
+        "files-outside-fleet",
+        Severity.WARNING,
+        f"none of the {count} changed file{'s' if count > 1 else ''} "
+        f"({_changes_text(change.paths, limit=120)}) lies in a build context, Dockerfile or "
+        f"declaration of this fleet{where}: nothing to rebuild. Paths are read relative to "
+        "the scanned directory or to the top of its git work tree",
+    )
+
+
+def _in_fleet(graph: ImageGraph, path: str) -> bool:
+    """Whether *path* (relative to the root) is a Dockerfile, a declaration or in a context."""
+    key = ("", "fleet-places")
+    places: tuple[frozenset[str], bool] | None = graph._cache.get(key)
+    if places is None:
+        named: set[str] = set(graph.inventory.sources)
+        whole_root = False
+        for build in graph.builds:
+            named.add(build.dockerfile)
+            named.add(build.origin.partition(":")[0])
+            if build.context == ".":
+                whole_root = True
+            else:
+                named.add(build.context)
+        places = (frozenset(named), whole_root)
+        graph._cache[key] = places
+    named_places, whole_root = places
+    outside = path == ".." or path.startswith("../")
+    if whole_root and not outside:
+        return True
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in named_places for i in range(1, len(parts) + 1))
 
 
 def _match(graph: ImageGraph, change: str) -> tuple[str, ...]:

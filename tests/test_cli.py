@@ -293,7 +293,7 @@ def test_since_a_git_revision(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "│    2 │ app   │" in out
     code, _, err = run(capsys, "plan", str(fleet), "--since", "no-such-rev")
     assert code == 1
-    assert "git diff no-such-rev" in err
+    assert "no-such-rev" in err
     code, _, err = run(capsys, "plan", str(fleet), "--since", "--output=/tmp/x")
     assert code in (1, 2)
 
