@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from imagegraph._pickling import positional_reduce
 
-__all__ = ["Diagnostic", "Severity"]
+__all__ = ["Diagnostic", "Severity", "printable"]
+
+# C0 controls but tab, DEL, C1 controls, and the Unicode line and paragraph
+# separators: what a terminal or a CI log reads as a command or a new line;
+# and lone surrogates (a file name that is not UTF-8), which no stream can encode.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SHOWN = {"\n": "\\n", "\r": "\\r"}
+
+
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _SHOWN:
+        return _SHOWN[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    r"""*text* as one line a terminal or a CI log shows as it is: each control
+    character (C0 but tab, DEL, C1), U+2028/U+2029 and each lone surrogate
+    written as an escape (``\n``, ``\x1b``, ``\u2028``).
+
+    A path holding a newline then cannot start a line of its own (a forged
+    ``::error`` command on GitHub Actions), nor ESC or OSC reach the terminal.
+
+    >>> printable("a\nb\x1b]0;x\x07 \u2028")
+    'a\\nb\\x1b]0;x\\x07 \\u2028'
+    """
+    return _UNPRINTABLE.sub(_shown, text)
 
 
 class Severity(StrEnum):
@@ -32,7 +61,8 @@ class Diagnostic:
 
     ``code`` is a stable, kebab-case name to filter on (``undefined-arg``,
     ``invalid-reference``, ...); ``line`` is 1-based, or ``None`` for the
-    whole file.
+    whole file. ``str()`` is one line, its control characters escaped
+    (:func:`printable`); ``message`` and ``path`` keep the text as it is.
 
     >>> d = Diagnostic("undefined-arg", Severity.WARNING, "ARG TAG has no value", "a/Dockerfile", 3)
     >>> str(d)
@@ -51,4 +81,4 @@ class Diagnostic:
         where = self.path or "Dockerfile"
         if self.line is not None:
             where += f":{self.line}"
-        return f"{where}: {self.severity.value}[{self.code}]: {self.message}"
+        return printable(f"{where}: {self.severity.value}[{self.code}]: {self.message}")

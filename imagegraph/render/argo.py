@@ -25,11 +25,12 @@ them and then the Workflow.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from imagegraph.plan import PlannedBuild, RebuildPlan
+from imagegraph.render._json import dumps
 from imagegraph.render._names import safe_names
+from imagegraph.render._values import LINE_BREAK, build_arguments, refuse
 
 __all__ = ["ARGO_MAX_BYTES", "BUILDKIT_IMAGE", "to_argo"]
 
@@ -42,15 +43,23 @@ _PARAMETERS = ("image", "context", "dockerfile", "tags", "build-args", "target",
 
 def _task(planned: PlannedBuild, names: dict[str, str], *, with_needs: bool) -> dict[str, Any]:
     build = planned.build
+    for platform in build.platforms:
+        if "," in platform or LINE_BREAK.search(platform):
+            raise refuse(build, "platform", platform, "cannot be one of a comma-separated list")
     values = {
         "image": build.name,
         "context": build.context,
         "dockerfile": build.dockerfile,
         "tags": ",".join(str(tag) for tag in build.tags),
-        "build-args": "\n".join(f"{k}={v}" for k, v in sorted(build.args.items())),
+        "build-args": "\n".join(build_arguments(build, "the build template")),
         "target": build.target or "",
         "platforms": ",".join(build.platforms),
     }
+    for key, value in values.items():
+        if "{{" in value:
+            # Argo reads {{...}} in a parameter as a variable or an expression,
+            # and has no way to write the braces themselves.
+            raise refuse(build, key, value, "holds '{{', which Argo would evaluate")
     task: dict[str, Any] = {
         "name": names[build.name],
         "template": "build",
@@ -108,7 +117,7 @@ def _workflow(
 
 
 def _size(document: dict[str, Any]) -> int:
-    return len(json.dumps(document, ensure_ascii=False).encode("utf-8"))
+    return len(dumps(document, indent=None).encode("utf-8")) - 1  # without the newline
 
 
 def to_argo(
@@ -124,6 +133,11 @@ def to_argo(
 
     *parallelism* defaults to the plan's ``max_parallel``; *name* prefixes
     the objects' names; *image* is the builder image of the ``build`` template.
+
+    A value the Workflow cannot pass as it is raises
+    :class:`~imagegraph.ImageGraphError` naming the build and the field: a
+    build argument holding a line break (the template reads one a line), a
+    platform holding a comma, or any value holding ``{{`` (Argo evaluates it).
     """
     if not len(plan):
         raise ValueError("the plan rebuilds nothing: there is no Workflow to write")
@@ -138,7 +152,7 @@ def to_argo(
         kind="Workflow",
     )
     if _size(whole) <= max_bytes:
-        return json.dumps(whole, indent=2, ensure_ascii=False) + "\n"
+        return dumps(whole)
     items: list[dict[str, Any]] = []
     runners: list[dict[str, Any]] = []
     previous: list[str] = []
@@ -178,6 +192,4 @@ def to_argo(
     if parallelism is not None:
         main["spec"]["parallelism"] = parallelism
     items.append(main)
-    return (
-        json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, ensure_ascii=False) + "\n"
-    )
+    return dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=None)

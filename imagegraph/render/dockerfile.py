@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+from imagegraph.diagnostics import printable
 from imagegraph.dockerfile import Dockerfile, Parent, Stage, StageRef
+from imagegraph.render._json import dumps
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -74,13 +75,17 @@ def to_data(dockerfile: Dockerfile, *, target: str | None = None) -> dict[str, A
 
 def to_json(dockerfile: Dockerfile, *, target: str | None = None) -> str:
     """:func:`to_data` as indented JSON text, ending in a newline."""
-    return json.dumps(to_data(dockerfile, target=target), indent=2) + "\n"
+    return dumps(to_data(dockerfile, target=target))
 
 
 def to_rich(dockerfile: Dockerfile, *, target: str | None = None) -> RenderableType:
-    """A tree of stages, each with what it is built from, for a terminal."""
-    from rich.markup import escape
+    """A tree of stages, each with what it is built from, for a terminal; text
+    from the Dockerfile is shown as it is, its control characters escaped."""
+    from rich.markup import escape as _escape
     from rich.tree import Tree
+
+    def escape(text: str) -> str:
+        return _escape(printable(text))
 
     tree = Tree(f"[bold]{escape(dockerfile.path or 'Dockerfile')}[/]")
     stages = dockerfile.stages if target is None else dockerfile.required_stages(target)

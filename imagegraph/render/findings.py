@@ -11,7 +11,6 @@ do not change when the Dockerfile's lines move.
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 import re
 from collections.abc import Sequence
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from imagegraph.diagnostics import Severity
+from imagegraph.diagnostics import Severity, printable
 from imagegraph.findings import RULES, Finding, Findings, Rule
+from imagegraph.render._json import dumps
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -100,7 +100,7 @@ def to_data(findings: Findings) -> dict[str, Any]:
 
 def to_json(findings: Findings) -> str:
     """:func:`to_data` as indented JSON, ending in a newline."""
-    return json.dumps(to_data(findings), indent=2, ensure_ascii=False) + "\n"
+    return dumps(to_data(findings))
 
 
 def findings_schema() -> dict[str, Any]:
@@ -157,9 +157,10 @@ def to_table(findings: Findings) -> RenderableType:
     """A table for people: where, then the severity, code, image and what to do.
 
     The message has the width the terminal leaves; the location is never cut.
+    Text from the repository is plain text (never markup), its control
+    characters escaped (:func:`~imagegraph.diagnostics.printable`).
     """
     from rich.console import Group
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -174,12 +175,13 @@ def to_table(findings: Findings) -> RenderableType:
     table.add_column("where", overflow="fold", max_width=48)
     table.add_column("finding", ratio=1, min_width=30, overflow="fold")
     for f in findings:
-        image = f" · {escape(f.image)}" if f.image else ""
-        table.add_row(
-            escape(f.where or "-"),
-            f"[{_STYLE[f.severity]}]{f.severity.value}[/] [bold]{escape(f.code)}[/]{image}\n"
-            + escape(f.message),
+        finding = Text.assemble(
+            (f.severity.value, _STYLE[f.severity]), " ", (printable(f.code), "bold")
         )
+        if f.image:
+            finding.append(f" · {printable(f.image)}")
+        finding.append("\n" + printable(f.message))
+        table.add_row(Text(printable(f.where or "-")), finding)
     total = f"{len(findings)} finding" + ("s" if len(findings) != 1 else "")
     return Group(table, Text(f"{total}: {summary}"))
 
@@ -382,4 +384,4 @@ def to_sarif(
     if omitted:
         run["properties"] = {OMITTED_PROPERTY: omitted}
     log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return dumps(log)

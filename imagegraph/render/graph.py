@@ -4,15 +4,22 @@ Node identifiers in DOT and Mermaid are synthetic (``n0``, ``n1``, ...) with
 the image as the label: a reference such as ``ghcr.io/acme/base:1.0`` used
 as a DOT id would read ``:1.0`` as a port, and a bare ``end`` breaks a
 Mermaid flowchart. Nodes are numbered in sorted order, so output is stable.
+
+Labels are escaped for each format and show control characters as escapes
+(:func:`~imagegraph.diagnostics.printable`): a name from a repository can
+neither end a DOT string nor start a Mermaid line (a ``click`` callback or a
+``%%{init}%%`` directive).
 """
 
 from __future__ import annotations
 
-import json
+import re
 from typing import TYPE_CHECKING, Any
 
+from imagegraph.diagnostics import printable
 from imagegraph.graph import ImageGraph
 from imagegraph.impact import Impact
+from imagegraph.render._json import dumps
 from imagegraph.render._names import familiar
 
 if TYPE_CHECKING:
@@ -71,7 +78,7 @@ def to_data(graph: ImageGraph, impact: Impact | None = None) -> dict[str, Any]:
 
 def to_json(graph: ImageGraph, impact: Impact | None = None) -> str:
     """:func:`to_data` as indented JSON ending in a newline."""
-    return json.dumps(to_data(graph, impact), indent=2, ensure_ascii=False) + "\n"
+    return dumps(to_data(graph, impact))
 
 
 def _kinds(graph: ImageGraph, parent: str, child: str) -> list[str]:
@@ -79,7 +86,8 @@ def _kinds(graph: ImageGraph, parent: str, child: str) -> list[str]:
 
 
 def _dot_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string Graphviz shows as *text* (its control characters escaped)."""
+    return '"' + printable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def to_dot(graph: ImageGraph, impact: Impact | None = None) -> str:
@@ -106,8 +114,19 @@ def to_dot(graph: ImageGraph, impact: Impact | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# In a quoted Mermaid label: letters, digits and the punctuation of image
+# references as they are, every other character an entity code (#35; for "#").
+_NOT_MERMAID = re.compile(r"[^A-Za-z0-9 ._:/@=+,-]")
+
+
 def _mermaid_label(text: str) -> str:
-    return '"' + text.replace('"', "#quot;") + '"'
+    """A quoted label Mermaid shows as *text*: what its parser or the HTML of
+    the label would read (quotes, ``#``, ``%%``, ``<``, backquotes) as entity codes.
+
+    >>> _mermaid_label('a "b" <c>')
+    '"a #34;b#34; #60;c#62;"'
+    """
+    return '"' + _NOT_MERMAID.sub(lambda m: f"#{ord(m.group())};", printable(text)) + '"'
 
 
 def to_mermaid(graph: ImageGraph, impact: Impact | None = None) -> str:
@@ -139,8 +158,9 @@ def to_mermaid(graph: ImageGraph, impact: Impact | None = None) -> str:
 
 def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
     """A tree from each root image down to its descendants; an image met again
-    is shown once more with ``(see above)`` rather than expanded twice."""
-    from rich.markup import escape
+    is shown once more with ``(see above)`` rather than expanded twice. Names
+    are plain text (never markup), their control characters escaped."""
+    from rich.text import Text
     from rich.tree import Tree
 
     top = Tree(
@@ -148,19 +168,23 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
     )
     shown: set[str] = set()
 
-    def label(node: str, kinds: list[str]) -> str:
-        text = escape(display_name(graph, node))
+    def label(node: str, kinds: list[str], *, again: bool = False) -> Text:
+        name = printable(display_name(graph, node))
         if impact is not None and node in impact.changed:
-            text = f"[bold red]{text}[/] (changed)"
+            text = Text.assemble((name, "bold red"), " (changed)")
         elif impact is not None and node in impact:
-            text = f"[bold yellow]{text}[/]"
+            text = Text(name, style="bold yellow")
+        else:
+            text = Text(name)
         if kinds and kinds != ["from"]:
-            text += f" [dim]({', '.join(kinds)})[/]"
+            text.append(f" ({', '.join(kinds)})", style="dim")
+        if again:
+            text.append(" (see above)", style="dim")
         return text
 
     def add(branch: Tree, node: str, kinds: list[str]) -> None:
         if node in shown:
-            branch.add(label(node, kinds) + " [dim](see above)[/]")
+            branch.add(label(node, kinds, again=True))
             return
         shown.add(node)
         sub = branch.add(label(node, kinds))

@@ -19,7 +19,6 @@ it shows).
 from __future__ import annotations
 
 import heapq
-import html
 import itertools
 import operator
 from collections import Counter
@@ -30,7 +29,7 @@ from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.layers import foundations
 from imagegraph.render._names import familiar
-from imagegraph.render._xml import xml_chars
+from imagegraph.render._xml import xml_escape
 
 if TYPE_CHECKING:
     from imagegraph.findings import Findings
@@ -55,7 +54,7 @@ _MUTED = ' style="opacity:0.7"'
 def _e(value: object) -> str:
     """*value* as text for XML content or a quoted attribute: escaped, and
     each character XML cannot hold (a form feed in a build's name) shown as �."""
-    return html.escape(xml_chars(str(value)), quote=True)
+    return xml_escape(str(value))
 
 
 def _count(count: int, word: str, plural: str | None = None) -> str:

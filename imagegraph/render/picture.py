@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from imagegraph import layers
 from imagegraph._pickling import paused_gc
-from imagegraph.render._xml import xml_chars
+from imagegraph.render._xml import xml_escape
 from imagegraph.render.graph import display_name
 
 if TYPE_CHECKING:
@@ -230,11 +230,8 @@ _BREAK_AFTER = ("/:@=", "-_.")  # where a label breaks best, then next best
 
 
 def _esc(text: str) -> str:
-    """Text safe in XML content and double-quoted attributes."""
-    text = xml_chars(text)
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
+    """Text safe in XML content and quoted attributes (see :func:`xml_escape`)."""
+    return xml_escape(text)
 
 
 def _num(value: float) -> str:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shlex
+from collections.abc import Iterable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from imagegraph.diagnostics import printable
 from imagegraph.graph import Edge
 from imagegraph.inventory import ImageBuild
 from imagegraph.plan import PlannedBuild, RebuildPlan
 from imagegraph.reference import ImageRef
+from imagegraph.render._json import dumps
 from imagegraph.render._names import familiar, safe_names
+from imagegraph.render._values import LINE_BREAK, build_arguments, refuse
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -134,7 +139,41 @@ def to_data(plan: RebuildPlan) -> dict[str, Any]:
 
 def to_json(plan: RebuildPlan) -> str:
     """:func:`to_data` as indented JSON with sorted-stable content, ending in a newline."""
-    return json.dumps(to_data(plan), indent=2, ensure_ascii=False) + "\n"
+    return dumps(to_data(plan))
+
+
+def _gha_list(build: ImageBuild, field: str, items: Iterable[str], separator: str) -> str:
+    # docker/build-push-action splits a list input at line breaks (and commas,
+    # but for build-args), reads it as CSV, and trims each item.
+    items = list(items)
+    for item in items:
+        if LINE_BREAK.search(item) or (separator == "," and "," in item):
+            raise refuse(build, field, item, "cannot be one item of a GitHub Actions list input")
+        if item != item.strip() or item.startswith('"'):
+            raise refuse(
+                build, field, item, "would be trimmed or unquoted by docker/build-push-action"
+            )
+    return separator.join(items)
+
+
+def _gha_value(build: ImageBuild, field: str, value: str) -> str:
+    if value != value.strip():
+        raise refuse(build, field, value, "would be trimmed by GitHub Actions")
+    return value
+
+
+def _gha_entry(build: ImageBuild) -> dict[str, str]:
+    return {
+        "name": build.name,
+        "context": _gha_value(build, "context", build.context),
+        "file": _gha_value(build, "file", build.dockerfile),
+        "tags": _gha_list(build, "tag", (str(tag) for tag in build.tags), "\n"),
+        "build-args": _gha_list(
+            build, "build argument", build_arguments(build, "GitHub Actions"), "\n"
+        ),
+        "target": _gha_value(build, "target", build.target or ""),
+        "platforms": _gha_list(build, "platform", build.platforms, ","),
+    }
 
 
 def to_gha(plan: RebuildPlan) -> str:
@@ -148,7 +187,13 @@ def to_gha(plan: RebuildPlan) -> str:
     ``docker/build-push-action``: ``context``, ``file``, ``tags`` and
     ``build-args`` (one per line), ``target``, ``platforms`` (comma-separated).
     Raises ``ValueError`` for a wave of more than 256 builds: plan with
-    ``max_parallel=256``.
+    ``max_parallel=256``; and :class:`~imagegraph.ImageGraphError`, naming
+    the build and the field, for a value the action would read otherwise
+    (a build argument holding a line break would be two build arguments,
+    a platform holding a comma two platforms; the action trims each item).
+
+    ``name`` is the build's name as it is: pass it to a step through ``env``,
+    never as ``${{ matrix.name }}`` inside a ``run`` script.
     """
     data: dict[str, Any] = {"waves": len(plan.waves)}
     for index, wave in enumerate(plan.waves, start=1):
@@ -157,21 +202,8 @@ def to_gha(plan: RebuildPlan) -> str:
                 f"wave {index} has {len(wave)} builds and a GitHub Actions matrix takes at "
                 f"most {GHA_MAX_JOBS}: plan with max_parallel={GHA_MAX_JOBS}"
             )
-        data[f"wave{index}"] = {
-            "include": [
-                {
-                    "name": p.build.name,
-                    "context": p.build.context,
-                    "file": p.build.dockerfile,
-                    "tags": "\n".join(str(tag) for tag in p.build.tags),
-                    "build-args": "\n".join(f"{k}={v}" for k, v in sorted(p.build.args.items())),
-                    "target": p.build.target or "",
-                    "platforms": ",".join(p.build.platforms),
-                }
-                for p in wave
-            ]
-        }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        data[f"wave{index}"] = {"include": [_gha_entry(p.build) for p in wave]}
+    return dumps(data)
 
 
 def _context_key(value: str) -> str:
@@ -183,6 +215,22 @@ def _context_key(value: str) -> str:
         return value
 
 
+# Bake reads each string of a JSON file as an HCL template: "${" interpolates
+# and "%{" is a directive, unless written "$${" and "%%{".
+_TEMPLATE = re.compile(r"([$%])\{")
+
+
+def _hcl_literal(value: Any) -> Any:
+    """*value* with every string (and object key) as an HCL template that is that text."""
+    if isinstance(value, str):
+        return _TEMPLATE.sub(r"\1\1{", value)
+    if isinstance(value, list):
+        return [_hcl_literal(item) for item in value]
+    if isinstance(value, dict):
+        return {_hcl_literal(key): _hcl_literal(item) for key, item in value.items()}
+    return value
+
+
 def to_bake(plan: RebuildPlan) -> str:
     """A ``docker-bake.json``: one target per build, a group per wave, ``default`` for all.
 
@@ -190,7 +238,8 @@ def to_bake(plan: RebuildPlan) -> str:
     (``"<reference>": "target:<parent>"``), so ``docker buildx bake`` builds
     them first and children use the fresh parent instead of pulling the old
     one. Running one wave's group alone therefore rebuilds its parents too
-    (from cache when the builder has it).
+    (from cache when the builder has it). Every value is written so that bake
+    reads it as it is: ``${`` and ``%{`` (HCL interpolation) as ``$${`` and ``%%{``.
     """
     waves = [f"wave-{i}" for i in range(1, len(plan.waves) + 1)]
     names = safe_names((p.build.name for p in plan), reserved=["default", *waves])
@@ -223,39 +272,67 @@ def to_bake(plan: RebuildPlan) -> str:
             contexts[key] = f"target:{names[edge.parent]}"
         if contexts:
             target["contexts"] = dict(sorted(contexts.items()))
-        targets[names[build.name]] = target
+        targets[names[build.name]] = _hcl_literal(target)
     groups: dict[str, Any] = {"default": {"targets": waves}}
     for wave_name, wave in zip(waves, plan.waves, strict=True):
         groups[wave_name] = {"targets": [names[p.build.name] for p in wave]}
-    return json.dumps({"group": groups, "target": targets}, indent=2, ensure_ascii=False) + "\n"
+    return dumps({"group": groups, "target": targets})
 
 
-def _make_quote(text: str) -> str:
+# What a Makefile line cannot hold: a line break would end the recipe line and
+# start a make line of the attacker's (make -n runs a "+" line), NUL ends the
+# line for make; other controls would reach the terminal of make -n.
+_NOT_MAKE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _make_word(build: ImageBuild, field: str, text: str) -> str:
+    """*text* as one shell word in a recipe line: quoted for the shell, ``$``
+    doubled for make (``#`` and ``\\`` are literal inside the shell's quotes)."""
+    if _NOT_MAKE.search(text):
+        raise refuse(build, field, text, "holds a line break or control character, "
+                     "which a Makefile cannot hold")  # fmt: skip
     return shlex.quote(text).replace("$", "$$")
+
+
+def _printf_format(text: str) -> str:
+    """*text* as a printf format: ``%`` and ``\\`` doubled, a newline ``\\n``, and
+    every other byte outside printable ASCII an octal escape."""
+    out = []
+    for char in text:
+        if char == "\n":
+            out.append("\\n")
+        elif char in "\\%":
+            out.append(char * 2)
+        elif " " <= char <= "~":
+            out.append(char)
+        else:
+            data = char.encode("utf-8", "surrogatepass")
+            out.append("".join(f"\\{byte:03o}" for byte in data))
+    return "".join(out)
 
 
 def _build_command(build: ImageBuild) -> str:
     words = ["$(DOCKER_BUILD)"]
     if build.dockerfile_inline is None:
-        words += ["-f", _make_quote(build.dockerfile)]
+        words += ["-f", _make_word(build, "dockerfile", build.dockerfile)]
     else:
         words += ["-f", "-"]
-    for key, value in sorted(build.args.items()):
-        words += ["--build-arg", _make_quote(f"{key}={value}")]
+    for argument in build_arguments(build, "make"):
+        words += ["--build-arg", _make_word(build, "build argument", argument)]
     if build.target:
-        words += ["--target", _make_quote(build.target)]
+        words += ["--target", _make_word(build, "target", build.target)]
     if build.platforms:
-        words += ["--platform", _make_quote(",".join(build.platforms))]
+        words += ["--platform", _make_word(build, "platforms", ",".join(build.platforms))]
     for key, value in sorted(build.contexts.items()):
-        words += ["--build-context", _make_quote(f"{key}={value}")]
+        words += ["--build-context", _make_word(build, "build context", f"{key}={value}")]
     for tag in build.tags:
-        words += ["-t", _make_quote(str(tag))]
-    words += ["$(BUILD_FLAGS)", _make_quote(build.context)]
+        words += ["-t", _make_word(build, "tag", str(tag))]
+    words += ["$(BUILD_FLAGS)", _make_word(build, "context", build.context)]
     command = " ".join(words)
     if build.dockerfile_inline is not None:
-        # A recipe is one line: the text goes in as a printf format, newlines escaped.
-        text = build.dockerfile_inline.replace("\\", "\\\\").replace("%", "%%")
-        command = f"printf {_make_quote(text.replace(chr(10), chr(92) + 'n'))} | {command}"
+        # A recipe is one line: the text goes in as a printf format, ASCII only.
+        text = _printf_format(build.dockerfile_inline)
+        command = f"printf {shlex.quote(text).replace('$', '$$')} | {command}"
     return command
 
 
@@ -266,6 +343,13 @@ def to_make(plan: RebuildPlan) -> str:
     and what it needs. ``DOCKER_BUILD`` and ``BUILD_FLAGS`` can be set on
     the command line (e.g. ``BUILD_FLAGS=--push``). Commands run from the
     repository root.
+
+    Every value is one quoted shell word with ``$`` doubled; a value holding
+    a line break or another control character is refused
+    (:class:`~imagegraph.ImageGraphError` naming the build), since nothing
+    in a Makefile line keeps it from ending the line. A build whose target
+    has the name of the makefile itself stops make with an error instead of
+    running: make would run it to "remake" the makefile, even under ``make -n``.
     """
     waves = [f"wave-{i}" for i in range(1, len(plan.waves) + 1)]
     names = safe_names((p.build.name for p in plan), dots=True, reserved=["all", *waves])
@@ -273,6 +357,10 @@ def to_make(plan: RebuildPlan) -> str:
         "# Generated by imagegraph: the rebuild plan as make targets.",
         "DOCKER_BUILD ?= docker buildx build",
         "BUILD_FLAGS ?=",
+        "# make remakes a makefile before reading it, even under make -n: a build",
+        "# named like this file must not run then.",
+        "IMAGEGRAPH_GUARD = $(if $(filter $@,$(MAKEFILE_LIST)),$(error imagegraph: "
+        "not building $@: it has the name of a makefile; write the plan to another file))",
         "",
     ]
     builds = [names[p.build.name] for p in plan]
@@ -284,15 +372,19 @@ def to_make(plan: RebuildPlan) -> str:
     for planned in plan:
         needs = " ".join(names[parent] for parent in planned.needs)
         lines.append(f"{names[planned.build.name]}:{' ' + needs if needs else ''}")
+        lines.append("\t$(IMAGEGRAPH_GUARD)")
         lines.append(f"\t{_build_command(planned.build)}")
     return "\n".join(lines) + "\n"
 
 
 def to_rich(plan: RebuildPlan) -> RenderableType:
     """A table for people: wave, build, and the chain that put it in the plan
-    (or its tags, when the plan rebuilds everything)."""
+    (or its tags, when the plan rebuilds everything).
+
+    Every name is plain text, never rich markup or an emoji code, with its
+    control characters escaped (:func:`~imagegraph.diagnostics.printable`).
+    """
     from rich.console import Group
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -306,20 +398,19 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
     for index, wave in enumerate(plan.waves, start=1):
         for position, planned in enumerate(wave):
             if plan.changes is None:
-                why = "\n".join(tag.familiar for tag in planned.build.tags)
+                why = [tag.familiar for tag in planned.build.tags]
             elif planned.cause:
-                why = "\n".join(planned.cause)
+                why = list(planned.cause)
             elif planned.reason:
                 chain = planned.reason
-                why = " → ".join([familiar(chain[0].parent), *(e.child for e in chain[:-1])])
+                why = [" → ".join([familiar(chain[0].parent), *(e.child for e in chain[:-1])])]
             else:
-                why = "changed"
+                why = ["changed"]
             table.add_row(
                 str(index) if position == 0 else "",
-                escape(planned.build.name),
-                escape(why),
+                Text(printable(planned.build.name)),
+                Text("\n".join(printable(line) for line in why)),
                 end_section=position == len(wave) - 1,
             )
-    return Group(
-        Text(f"{title}: {len(plan)} builds in {len(plan.waves)} waves", style="bold"), table
-    )
+    summary = f"{printable(title)}: {len(plan)} builds in {len(plan.waves)} waves"
+    return Group(Text(summary, style="bold"), table)
