@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from imagegraph._pickling import positional_reduce
-from imagegraph._shell import UNKNOWN, Env, ShellError, Unknown, expand
+from imagegraph._shell import UNKNOWN, Budget, ExpansionLimit, ShellError, Unknown, expand
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError, InvalidReference
 from imagegraph.instructions import (
@@ -95,6 +95,8 @@ AUTOMATIC_ARGS = (
 """The global ARGs BuildKit sets itself; unknown here unless passed as build arguments."""
 
 _SCRATCH = "scratch"
+# How many variables a diagnostic names when a value depends on many.
+_MAX_NAMED = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +334,10 @@ def prepare_dockerfile(text: str | bytes, *, path: str | None = None) -> Prepare
 
     diagnostics: list[Diagnostic] = []
     if isinstance(text, bytes):
-        text = _decode(text, path, diagnostics)
+        try:
+            text = _decode(text, path, diagnostics)
+        except DockerfileSyntaxError as err:
+            return Prepared(None, None, err, ())
     found = outline(text, path)
     if found is not None:
         return Prepared(found.parsed, found.ends, None, tuple(diagnostics))
@@ -366,12 +371,14 @@ def load_dockerfile(
 ) -> Dockerfile:
     """Read and parse the Dockerfile at *path*; see :func:`parse_dockerfile`.
 
-    Raises :class:`~imagegraph.ImageGraphError` when the file cannot be read.
+    Raises :class:`~imagegraph.ImageGraphError` when the file cannot be read,
+    and for what is not a regular file of at most 16 MiB (a FIFO would block).
     """
+    from imagegraph._files import read_bytes
+
     name = os.fspath(path)
     try:
-        with open(name, "rb") as handle:
-            data = handle.read()
+        data = read_bytes(name, root=None)  # named by the caller: anywhere, but a file
     except OSError as err:
         raise ImageGraphError(f"{name}: cannot read: {err.strerror or err}") from None
     return parse_dockerfile(data, path=name, build_args=build_args)
@@ -380,6 +387,17 @@ def load_dockerfile(
 def _decode(data: bytes, path: str | None, diagnostics: list[Diagnostic]) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    wide = _wide_encoding(data)
+    if wide is not None:
+        # BuildKit reads the bytes as UTF-8 and fails on the first instruction
+        # ("unknown instruction" with NULs in it); say what is wrong instead.
+        raise DockerfileSyntaxError(
+            f"the file looks like {wide}, which is not supported: Dockerfiles are read as "
+            "UTF-8 (save it as UTF-8)",
+            path=path,
+            line=1,
+            source="",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -394,6 +412,23 @@ def _decode(data: bytes, path: str | None, diagnostics: list[Diagnostic]) -> str
             )
         )
         return data.decode("utf-8", "replace")
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """``"UTF-16 ..."``/``"UTF-32 ..."`` when *data* starts like text in those encodings:
+    a byte-order mark, or (without one) NUL bytes in every other byte of the start."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32 (it starts with a UTF-32 byte-order mark)"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 (it starts with a UTF-16 byte-order mark)"
+    head = data[:64]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for nuls, others, order in ((odd, even, "little"), (even, odd, "big")):
+        if 2 * nuls.count(0) >= len(nuls) and others.count(0) == 0:
+            return f"UTF-16 ({order}-endian without a byte-order mark: every other byte is NUL)"
+    return None
 
 
 def _is_go_int(text: str) -> bool:
@@ -417,10 +452,14 @@ class _Builder:
         self.build_args = build_args
         self.diagnostics = diagnostics
         self.env: dict[str, str | Unknown] = {}
-        # Why a variable has no usable value, for the diagnostics.
+        # Why a variable has no usable value, for the diagnostics, and for one that
+        # depends on others, the variables at the root of it.
         self.missing: dict[str, str] = {}
+        self.roots: dict[str, tuple[str, ...]] = {}
         self.escape = "\\"
         self.stage_count = 0
+        # One budget for every expansion of the file (see imagegraph._shell).
+        self.budget = Budget()
 
     def error(self, message: str, instruction: Instruction) -> DockerfileSyntaxError:
         return DockerfileSyntaxError(
@@ -514,18 +553,21 @@ class _Builder:
         for word in instruction.args:
             name, has_default, default = word.partition("=")
             value: str | None
+            self.roots.pop(name, None)
             if name in self.build_args:
                 value = self.build_args[name]
                 self.env[name] = value
                 self.missing.pop(name, None)
             elif has_default:
-                result = self.expand(default, instruction)
-                if result.unresolved:
+                result = self.expand(default, instruction, what=f"ARG {name}")
+                if result.limited:
                     value = None
                     self.env[name] = UNKNOWN
-                    self.missing[name] = "depends on " + ", ".join(
-                        f"{var} (which {self.reason(var)})" for var in result.unresolved
-                    )
+                    self.missing[name] = "was not expanded: its value passed a limit"
+                elif result.unresolved:
+                    value = None
+                    self.env[name] = UNKNOWN
+                    self.missing[name] = self.depends(name, result.unresolved)
                 else:
                     value = result.value
                     self.env[name] = value
@@ -542,9 +584,38 @@ class _Builder:
     def reason(self, name: str) -> str:
         return self.missing.get(name, "is not declared as a global ARG before the first FROM")
 
-    def expand(self, text: str, instruction: Instruction, env: Env | None = None) -> _Expanded:
+    def depends(self, name: str, unresolved: tuple[str, ...]) -> str:
+        """Why *name*, which depends on *unresolved*, has no value: the variables it
+        reads and the unknown ones at the root of them, never the whole chain (the
+        text of that can grow exponentially: ``ARG B=$A$A``, ``ARG C=$B$B``, ...)."""
+        roots = tuple(
+            dict.fromkeys(
+                root for var in unresolved[:_MAX_NAMED] for root in self.roots.get(var, (var,))
+            )
+        )[:_MAX_NAMED]
+        self.roots[name] = roots
+        explained = ", ".join(f"{root} (which {self.reason(root)})" for root in roots)
+        if roots == unresolved:
+            return f"depends on {explained}"
+        shown = ", ".join(unresolved[:_MAX_NAMED]) + (
+            ", ..." if len(unresolved) > _MAX_NAMED else ""
+        )
+        return f"depends on {shown}, unknown because of {explained}"
+
+    def expand(self, text: str, instruction: Instruction, *, what: str) -> _Expanded:
+        """*text* expanded in the global scope; past a limit of the file's budget, an
+        ``expansion-limit`` error and a result that depends on every variable it names."""
         try:
-            result = expand(text, self.env if env is None else env, self.escape)
+            result = expand(text, self.env, self.escape, budget=self.budget)
+        except ExpansionLimit as err:
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            self.note(
+                "expansion-limit",
+                Severity.ERROR,
+                f"{what} {shown!r} is not expanded: {err}; its value counts as unknown",
+                instruction.line,
+            )
+            return _Expanded("", _names(text, self.escape), limited=True)
         except ShellError as err:
             raise self.error(f"failed to process {text!r}: {err}", instruction) from None
         return _Expanded(result.value, result.unresolved)
@@ -568,8 +639,10 @@ class _Builder:
         platform = head.flag("platform")
         platform_value: str | None = None
         if platform is not None:
-            result = self.expand(platform, head)
-            if result.unresolved:
+            result = self.expand(platform, head, what="FROM --platform")
+            if result.limited:
+                pass
+            elif result.unresolved:
                 self.report_unresolved(head, "--platform", platform, result.unresolved, quiet=True)
             elif not result.value:
                 raise self.error(f"empty platform value from expression {platform}", head)
@@ -602,9 +675,10 @@ class _Builder:
     def base(
         self, index: int, head: Instruction, text: str, earlier: dict[str, int]
     ) -> Parent | StageRef | None:
-        result = self.expand(text, head)
+        result = self.expand(text, head, what="FROM")
         if result.unresolved:
-            self.report_unresolved(head, "FROM", text, result.unresolved)
+            if not result.limited:
+                self.report_unresolved(head, "FROM", text, result.unresolved)
             return Parent("from", text, None, None, index, head.line, result.unresolved)
         value = result.value
         if not value:
@@ -707,6 +781,24 @@ class _Builder:
 class _Expanded:
     value: str
     unresolved: tuple[str, ...]
+    limited: bool = False
+    """Not expanded: a limit of the file's budget was reached."""
+
+
+class _AllUnknown(dict[str, "str | Unknown"]):
+    """An environment in which every variable is unknown: expands nothing."""
+
+    def get(self, key: str, default: object = None) -> str | Unknown:
+        return UNKNOWN
+
+
+def _names(text: str, escape: str) -> tuple[str, ...]:
+    """The variables *text* refers to (at least one where an expansion passed a limit)."""
+    try:
+        names = expand(text, _AllUnknown(), escape).unresolved
+    except ShellError:
+        names = ()
+    return names or (text,)
 
 
 def _mount_from(spec: str) -> str:
