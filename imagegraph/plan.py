@@ -18,17 +18,16 @@ NP-hard in general; the figure is an achievable upper bound and
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import os
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from imagegraph._jsonfile import json_kind, read_json
 from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
 
     from imagegraph.graph import Edge, ImageGraph
 
-__all__ = ["PlannedBuild", "RebuildPlan", "Schedule", "load_durations", "plan"]
+__all__ = ["MAX_DURATION", "PlannedBuild", "RebuildPlan", "Schedule", "load_durations", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,23 +242,31 @@ def _generations(
         current = sorted(following)
 
 
+MAX_DURATION = 1e9
+"""The longest duration :func:`load_durations` accepts, in seconds (about 31 years)."""
+
+
 def load_durations(path: str | os.PathLike[str]) -> dict[str, float]:
-    """Read build durations from a JSON object ``{"build or tag": seconds, ...}``."""
+    """Read build durations from a JSON object ``{"build or tag": seconds, ...}``.
+
+    Each value is a number of seconds from 0 to :data:`MAX_DURATION`: anything
+    else (a string, ``NaN``, ``Infinity``, ``1e308``, a negative number) is a
+    :class:`~imagegraph.ConfigError` naming the file and the entry, so that
+    no plan holds a figure JSON cannot write or a makespan of infinity.
+    """
     display = str(path)
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read durations: {err.strerror}", path=display) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        line = getattr(err, "lineno", None)
-        raise ConfigError(f"durations are not JSON: {err}", path=display, line=line) from None
+    data = read_json(path, "durations", pipes=True)
     if not isinstance(data, dict):
         raise ConfigError("durations must be a JSON object of seconds", path=display)
     durations = {}
     for key, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        number = not isinstance(value, bool) and isinstance(value, int | float)
+        if not number or not 0 <= value <= MAX_DURATION:  # NaN compares false
+            name = key if len(key) <= 80 else key[:77] + "..."
+            shown = repr(value) if number else json_kind(value)
             raise ConfigError(
-                f"duration of {key!r} must be a number of seconds >= 0, not {value!r}",
+                f"duration of {name!r} must be a number of seconds from 0 to "
+                f"{MAX_DURATION:.0e}, not {shown}",
                 path=display,
             )
         durations[key] = float(value)
