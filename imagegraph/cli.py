@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -10,11 +11,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from imagegraph import __version__
-from imagegraph.diagnostics import Diagnostic, Severity
-from imagegraph.errors import ImageGraphError
+from imagegraph.diagnostics import Diagnostic, Severity, printable
+from imagegraph.errors import DockerfileSyntaxError, ImageGraphError
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
 
     from imagegraph.graph import ImageGraph
     from imagegraph.impact import FileChange, Impact
@@ -330,8 +331,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except ImageGraphError as err:
-        sys.stderr.write(f"imagegraph: {err}\n")
+        _error(err)
         return EXIT_BAD_INPUT
+
+
+def _error(err: ImageGraphError) -> None:
+    """Write *err* to stderr, each line starting ``imagegraph: ``, its text from
+    the repository escaped: no line of it can pass for a line of its own."""
+    if isinstance(err, DockerfileSyntaxError):  # the offending text under a caret
+        lines = [f"{err.path or 'Dockerfile'}:{err.line}: {err.message}"]
+        shown = printable((err.source or "").strip())
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        if shown:
+            lines += [f"    {shown}", "    ^" + "~" * (len(shown) - 1)]
+    else:
+        lines = [str(err)]
+    with contextlib.suppress(OSError):  # else nowhere is left to say it: the exit code does
+        sys.stderr.write("".join(f"imagegraph: {printable(line)}\n" for line in lines))
+
+
+def _output_error(err: OSError | UnicodeError, where: str = "standard output") -> ImageGraphError:
+    """The error for a write that failed (a closed pipe, a full disk). Standard
+    output then goes to the null device, so exiting does not try it again."""
+    if where == "standard output":
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass  # not a file descriptor (a test's capture): nothing to flush at exit
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    return ImageGraphError(f"{where}: cannot write: {reason}")
+
+
+def _write(text: str) -> None:
+    """Write *text* to standard output now; a failure is an :class:`ImageGraphError`."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, UnicodeError) as err:
+        raise _output_error(err) from None
+
+
+def _show(*renderables: RenderableType | str) -> None:
+    """Print to standard output with rich; a failure is an :class:`ImageGraphError`."""
+    try:
+        console = _console()
+        for renderable in renderables:
+            console.print(renderable)
+        sys.stdout.flush()
+    except (OSError, UnicodeError) as err:
+        raise _output_error(err) from None
 
 
 def _console() -> Console:
@@ -387,25 +438,34 @@ def _plan_command(args: argparse.Namespace) -> int:
         include_unknown=args.include_unknown,
     )  # fmt: skip
     if fmt == "table":
-        console = _console()
-        console.print(render.to_rich(plan))
+        from rich.text import Text
+
+        shown: list[RenderableType] = [render.to_rich(plan)]
         if plan.schedule is not None:
             s = plan.schedule
-            console.print(
-                f"critical path {s.critical_seconds:.0f}s: {' -> '.join(s.critical_path)}\n"
-                f"makespan on {s.workers} workers: {s.makespan_seconds:.0f}s "
-                f"(no schedule beats {s.lower_bound_seconds:.0f}s; total {s.total_seconds:.0f}s)"
+            shown.append(
+                Text(
+                    f"critical path {s.critical_seconds:.0f}s: {_names(s.critical_path, ' -> ')}\n"
+                    f"makespan on {s.workers} workers: {s.makespan_seconds:.0f}s (no schedule "
+                    f"beats {s.lower_bound_seconds:.0f}s; total {s.total_seconds:.0f}s)"
+                )
             )
         if plan.impact is not None and plan.impact.possibly:
-            console.print(
-                "[yellow]possibly affected (package version not known; "
-                "--include-unknown rebuilds them):[/] " + ", ".join(plan.impact.possibly)
+            shown.append(
+                Text.assemble(
+                    ("possibly affected (package version not known;", "yellow"),
+                    (" --include-unknown rebuilds them):", "yellow"),
+                    " " + _names(plan.impact.possibly),
+                )
             )
         if plan.impact is not None and plan.impact.undetermined:
-            console.print(
-                "[yellow]may also be affected (base not resolved):[/] "
-                + ", ".join(plan.impact.undetermined)
+            shown.append(
+                Text.assemble(
+                    ("may also be affected (base not resolved):", "yellow"),
+                    " " + _names(plan.impact.undetermined),
+                )
             )
+        _show(*shown)
     else:
         writer = {
             "json": render.to_json,
@@ -414,8 +474,13 @@ def _plan_command(args: argparse.Namespace) -> int:
             "make": render.to_make,
             "argo": _to_argo,
         }[fmt]
-        sys.stdout.write(writer(plan))
+        _write(writer(plan))
     return _report([*advisory_notes, *plan.diagnostics])
+
+
+def _names(names: Iterable[str], separator: str = ", ") -> str:
+    """Image names on one line, their control characters escaped."""
+    return printable(separator.join(names))
 
 
 def _to_argo(plan: RebuildPlan) -> str:
@@ -537,7 +602,7 @@ def _graph_command(args: argparse.Namespace) -> int:
     impact = graph.impact(args.changed) if args.changed else None
     fmt = args.format or ("tree" if sys.stdout.isatty() else "json")
     if fmt == "tree":
-        _console().print(render.to_rich(graph, impact))
+        _show(render.to_rich(graph, impact))
     else:
         writers: dict[str, Callable[[ImageGraph, Impact | None], str]] = {
             "json": render.to_json,
@@ -545,7 +610,7 @@ def _graph_command(args: argparse.Namespace) -> int:
             "mermaid": render.to_mermaid,
             "svg": _svg,
         }
-        sys.stdout.write(writers[fmt](graph, impact))
+        _write(writers[fmt](graph, impact))
     return _report([*graph.diagnostics, *(impact.diagnostics if impact else ())])
 
 
@@ -560,29 +625,30 @@ def _why_command(args: argparse.Namespace) -> int:
     node = graph.node(args.image)
     result = graph.impact(args.changed)
     code = _report([*graph.diagnostics, *result.diagnostics])
+    # Each line escaped on its own: a name or a Dockerfile line holding a
+    # newline stays on its line.
     if node in result.changed:
-        sys.stdout.write(f"{display_name(graph, node)} is itself a change\n")
+        lines = [f"{display_name(graph, node)} is itself a change"]
     elif node in result:
         chain = result.reasons[node]
         lines = [display_name(graph, chain[0].parent)]
         lines += [f"  -> {e.child}  ({e.kind} {e.text} at {e.where})" for e in chain]
-        sys.stdout.write("\n".join(lines) + "\n")
     elif node in result.undetermined:
-        sys.stdout.write(
+        lines = [
             f"{node} may be reached: its base is not resolved "
-            f"({', '.join(result.undetermined[node])})\n"
-        )
-        return EXIT_NOT_REACHED
+            f"({', '.join(result.undetermined[node])})"
+        ]
+        code = EXIT_NOT_REACHED
     else:
-        sys.stdout.write(f"{', '.join(args.changed)} does not reach {node}\n")
-        return EXIT_NOT_REACHED
+        lines = [f"{', '.join(args.changed)} does not reach {node}"]
+        code = EXIT_NOT_REACHED
+    _write("".join(printable(line) + "\n" for line in lines))
     return code
 
 
 def _packages_command(args: argparse.Namespace) -> int:
-    import json
-
     from imagegraph.image_packages import own_packages
+    from imagegraph.render._json import dumps
 
     graph = _scan(args)
     images = [graph.node(args.image)] if args.image else [b.name for b in graph.builds]
@@ -607,10 +673,10 @@ def _packages_command(args: argparse.Namespace) -> int:
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
         data = {"schema": "imagegraph/packages/v1", "packages": rows}
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        _write(dumps(data))
     else:
-        from rich.markup import escape
         from rich.table import Table
+        from rich.text import Text
 
         table = Table()
         for column in ("image", "package", "version", "from"):
@@ -618,11 +684,10 @@ def _packages_command(args: argparse.Namespace) -> int:
         for row in rows:
             version = str(row["version"] or row["constraint"] or "not pinned")
             via = f" (via {row['inherited_from']})" if row["inherited_from"] else ""
-            table.add_row(
-                escape(str(row["image"])), escape(f"{row['ecosystem']}/{row['name']}"),
-                escape(version), escape(f"{row['where']}{via}"),
-            )  # fmt: skip
-        _console().print(table)
+            cells = (str(row["image"]), f"{row['ecosystem']}/{row['name']}", version,
+                     f"{row['where']}{via}")  # fmt: skip
+            table.add_row(*(Text(printable(cell)) for cell in cells))
+        _show(table)
     return _report(dict.fromkeys(notes))
 
 
@@ -638,12 +703,15 @@ def _lint_command(args: argparse.Namespace) -> int:
     found = findings(graph)
     if fmt == "table":
         if args.output is None:
-            _console().print(render.to_table(found))
+            _show(render.to_table(found))
         else:
             from rich.console import Console
 
-            with _open_output(args.output) as handle:
-                Console(file=handle, no_color=True, width=160).print(render.to_table(found))
+            try:
+                with _open_output(args.output) as handle:
+                    Console(file=handle, no_color=True, width=160).print(render.to_table(found))
+            except (OSError, UnicodeError) as err:
+                raise _output_error(err, args.output) from None
     else:
         if fmt == "json":
             text = render.to_json(found)
@@ -661,10 +729,13 @@ def _lint_command(args: argparse.Namespace) -> int:
                     "--format json lists them all\n"
                 )
         if args.output is None:
-            sys.stdout.write(text)
+            _write(text)
         else:
-            with _open_output(args.output) as handle:
-                handle.write(text)
+            try:
+                with _open_output(args.output) as handle:
+                    handle.write(text)
+            except (OSError, UnicodeError) as err:
+                raise _output_error(err, args.output) from None
     if args.fail_on != "never" and found.at_or_above(args.fail_on):
         return EXIT_BAD_INPUT
     return EXIT_OK
@@ -697,9 +768,9 @@ def _parse_command(args: argparse.Namespace) -> int:
     dockerfile = load_dockerfile(args.dockerfile, build_args=dict(args.build_arg))
     fmt = args.format or ("tree" if sys.stdout.isatty() else "json")
     if fmt == "json":
-        sys.stdout.write(render.to_json(dockerfile, target=args.target))
+        _write(render.to_json(dockerfile, target=args.target))
     else:
-        _console().print(render.to_rich(dockerfile, target=args.target))
+        _show(render.to_rich(dockerfile, target=args.target))
     return EXIT_OK
 
 
