@@ -33,6 +33,23 @@ references to other blocks, variables the file does not declare) is
 reported as ``bake-unresolved``: a tag or platform that needs it is left
 out, a build arg is not passed, and other values keep the text as written.
 
+A variable is evaluated after every variable its value names, as bake
+does, so a reference to another variable in a branch not taken still
+counts for a cycle.
+
+The file may come from a stranger's pull request, so what it can make
+imagegraph do is bounded. A target whose ``matrix`` has more than
+:data:`MAX_MATRIX` combinations (counted before any is made) is left out
+with a ``matrix-too-large`` error. Evaluating the file may parse and
+produce at most :data:`EXPANSION_BASE` plus :data:`EXPANSION_FACTOR` times
+the file's size in text (a list counts its items, a value shared by
+reference each time it is used): a target whose evaluation goes over is
+left out with an ``expansion-too-large`` error, as is one whose values nest
+more than :data:`MAX_NESTING` deep. An expression written more than
+:data:`MAX_NESTING` deep is not evaluated (``bake-unresolved``), and a
+value in the file nested deeper is a :class:`ConfigError`. Errors make the
+command line exit 1, so no build disappears unnoticed.
+
 python-hcl2 (v8) returns literals as written, quotes and escapes included,
 and any other expression re-serialised as ``${...}`` text (a bare reference
 like ``REGISTRY`` as plain text), which this module parses and evaluates.
@@ -40,11 +57,15 @@ like ``REGISTRY`` as plain text), which this module parses and evaluates.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import fnmatch
 import itertools
 import json
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+import reprlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -55,7 +76,16 @@ from imagegraph._sources.common import SourceResult, parse_tags, relative
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
 
-__all__ = ["read_bake"]
+__all__ = ["EXPANSION_BASE", "EXPANSION_FACTOR", "MAX_MATRIX", "MAX_NESTING", "read_bake"]
+
+MAX_MATRIX = 1024
+"""The most matrix combinations one target may have: one build each."""
+MAX_NESTING = 32
+"""How deep expressions and values may nest (brackets, calls, lists in lists)."""
+EXPANSION_BASE = 4 * 1024 * 1024
+"""What evaluating any bake file may parse and produce, in characters..."""
+EXPANSION_FACTOR = 16
+"""... plus this many times the size of the file."""
 
 _TARGET_KEYS = frozenset({
     "args", "context", "contexts", "dockerfile", "dockerfile-inline", "inherits", "matrix",
@@ -74,6 +104,8 @@ _BUILTINS = frozenset({"BAKE_CMD_CONTEXT", "BAKE_LOCAL_PLATFORM"})
 _NAME = re.compile(r"[a-zA-Z0-9_-]+")
 _REMOTE_PREFIXES = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
 _HEREDOC = re.compile(r'"<<(-?)([A-Za-z][A-Za-z0-9._-]*)\r?\n(.*)"', re.DOTALL)
+# A run of template text with nothing to interpret: no escape, interpolation or quote.
+_PLAIN = re.compile(r'[^\\$%"]+')
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -115,12 +147,161 @@ def read_bake(
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
-    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
-        file = _load_json(text, display)
-    else:
-        file = _load_hcl(text, display)
-    reader = _Reader(file, path.parent, root, display, _overrides(variables, display))
-    return reader.read(targets, aliases)
+    token = _METER.set(_Meter(EXPANSION_BASE + EXPANSION_FACTOR * len(text)))
+    try:
+        if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+            file = _load_json(text, display)
+        else:
+            file = _load_hcl(text, display)
+        reader = _Reader(file, path.parent, root, display, _overrides(variables, display))
+        return reader.read(targets, aliases)
+    except _TooLarge as err:  # the reader reports it per target; this is the last stop
+        raise ConfigError(err.reason, path=display) from None
+    except RecursionError:  # the last stop too: what is read here is bounded before
+        raise ConfigError("nested too deeply to read", path=display) from None
+    finally:
+        _METER.reset(token)
+
+
+# --- bounds -----------------------------------------------------------------------------------
+
+
+class _TooLarge(Exception):
+    """Evaluation went over a bound; ``reason`` says which, for an ``expansion-too-large`` error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Meter:
+    """What evaluating one file has cost so far, in characters parsed and produced.
+
+    Lists and objects weigh their items (strings their length), and their
+    depth is kept: a value made of the same value twice, again and again,
+    weighs what writing it out would cost, so it cannot grow unnoticed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        # id -> (the container, kept alive so the id stays its own; weight; depth)
+        self.known: dict[int, tuple[object, int, int]] = {}
+
+    def charge(self, amount: int) -> None:
+        self.used += amount
+        if self.used > self.limit:
+            self.used = self.limit + 1  # and stays spent: what follows fails at once
+            raise _TooLarge(
+                f"evaluating the file makes more than {self.limit:,} characters of text "
+                "(variables or functions that repeat a value, again and again)"
+            )
+
+    def measure(self, value: object) -> tuple[int, int]:
+        """The weight and depth of *value*; a container is measured once."""
+        if isinstance(value, str):
+            return len(value) + 1, 0
+        if not isinstance(value, list | dict):
+            return 1, 0
+        found = self.known.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1], found[2]
+        # Items are measured before their container is made, so this walk is one level.
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        if self.used + len(items) > self.limit:  # a huge container fails before the walk
+            self.charge(len(items))
+        weight, depth = len(items), 0
+        if set(map(type, items)) <= {str}:  # the common case, at C speed
+            weight += len(items) + sum(map(len, items))
+            self.known[id(value)] = (value, weight, 1)
+            return weight, 1
+        for item in items:
+            if isinstance(item, list | dict):
+                inner = self.known.get(id(item))
+                item_weight, item_depth = (
+                    (inner[1], inner[2])
+                    if inner is not None and inner[0] is item
+                    else self.walk(item)
+                )
+            else:
+                item_weight, item_depth = self.measure(item)
+            weight += item_weight
+            depth = max(depth, item_depth + 1)
+        if depth > MAX_NESTING:
+            raise _TooLarge(f"a value is nested more than {MAX_NESTING} deep")
+        self.known[id(value)] = (value, weight, depth)
+        return weight, depth
+
+    def made(self, value: object) -> object:
+        """Charge a value just made (a string or a container); return it."""
+        if isinstance(value, str):
+            self.charge(len(value))
+        elif isinstance(value, list | dict):
+            self.charge(self.measure(value)[0])
+        return value
+
+    def walk(self, value: object) -> tuple[int, int]:
+        """Weight and depth of a container the meter has not seen, without recursion."""
+        return _walk(value, self.limit)
+
+
+def _walk(value: object, limit: int) -> tuple[int, int]:
+    weight, depth = 0, 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((part, level + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list):
+            stack.extend((part, level + 1) for part in item)
+        else:
+            weight += len(item) + 1 if isinstance(item, str) else 1
+            continue
+        weight += len(item)
+        depth = max(depth, level)
+        if depth > MAX_NESTING:
+            raise _TooLarge(f"a value is nested more than {MAX_NESTING} deep")
+        if weight > limit:
+            raise _TooLarge(f"a value is larger than {limit:,} characters")
+    return weight, depth
+
+
+_METER: contextvars.ContextVar[_Meter | None] = contextvars.ContextVar("bake_meter", default=None)
+
+
+def _weight(value: object) -> int:
+    meter = _METER.get()
+    return 1 if meter is None else meter.measure(value)[0]
+
+
+def _made(value: object) -> object:
+    """*value*, charged to the file being read."""
+    meter = _METER.get()
+    return value if meter is None else meter.made(value)
+
+
+def _afford(amount: int) -> None:
+    """Refuse to make a value of *amount* characters (or items) if the file cannot pay for it."""
+    meter = _METER.get()
+    if meter is not None and meter.used + amount > meter.limit:
+        meter.charge(amount)  # raises
+
+
+def _charge(amount: int) -> None:
+    meter = _METER.get()
+    if meter is not None:
+        meter.charge(amount)
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlist = _BRIEF.maxdict = 4
+_BRIEF.maxlevel = 3
+
+
+def _brief(value: object) -> str:
+    """*value* for a message: its repr, cut short however large or deep it is."""
+    return _BRIEF.repr(value)
 
 
 # --- the file as parsed -----------------------------------------------------------------------
@@ -167,6 +348,8 @@ def _load_hcl(text: str, display: str) -> _File:
         data = hcl2.loads(
             text, serialization_options=hcl2.SerializationOptions(with_comments=False)
         )
+    except RecursionError:
+        raise ConfigError(_TOO_DEEP_TO_PARSE, path=display) from None
     except Exception as err:  # lark's parse errors, and whatever else hcl2 raises on bad input
         raise ConfigError(
             f"not valid HCL: {_parse_error(err)}", path=display, line=_error_line(err)
@@ -210,6 +393,8 @@ def _load_json(text: str, display: str) -> _File:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"not valid JSON: {err.msg}", path=display, line=err.lineno) from None
+    except RecursionError:
+        raise ConfigError(_TOO_DEEP_TO_PARSE, path=display) from None
     if not isinstance(data, dict):
         raise ConfigError("a bake file must be a JSON object", path=display, line=1)
     file = _File(display)
@@ -217,7 +402,7 @@ def _load_json(text: str, display: str) -> _File:
         if key == "//":
             continue
         if key not in _BLOCK_TYPES:
-            file.attributes[key] = _json_value(value)
+            file.attributes[key] = _json_value(value, display, None)
             continue
         entries = value if isinstance(value, list) else [value]
         seen: dict[str, int] = {}
@@ -231,7 +416,9 @@ def _load_json(text: str, display: str) -> _File:
                 seen[label] = occurrence + 1
                 line = _json_line(text, key, label, occurrence)
                 block = _Block(
-                    label, {k: _json_value(v) for k, v in body.items() if k != "//"}, line
+                    label,
+                    {k: _json_value(v, display, line) for k, v in body.items() if k != "//"},
+                    line,
                 )
                 _add_block(file, key, block)
     return file
@@ -260,11 +447,15 @@ def _is_block_list(value: object) -> bool:
 
 
 def _has_block_marker(entry: dict[object, object]) -> bool:
-    if "__is_block__" in entry:
-        return True
-    return len(entry) == 1 and all(
-        isinstance(v, dict) and _has_block_marker(v) for v in entry.values()
-    )
+    # A block with labels is {label: {label: {..., "__is_block__": true}}}: follow the labels.
+    while "__is_block__" not in entry:
+        if len(entry) != 1:
+            return False
+        (inner,) = entry.values()
+        if not isinstance(inner, dict):
+            return False
+        entry = inner
+    return True
 
 
 def _hcl_label(entry: object, kind: str, display: str) -> tuple[str, dict[str, object]]:
@@ -318,22 +509,35 @@ def _escape(text: str, pos: int) -> tuple[str, int]:
     return text[pos : pos + 2], pos + 2
 
 
-def _hcl_value(raw: object, display: str, line: int | None) -> object:
+def _hcl_value(raw: object, display: str, line: int | None, depth: int = 0) -> object:
     if isinstance(raw, str):
         return _hcl_string(raw)
+    if isinstance(raw, list | dict) and depth >= MAX_NESTING:
+        raise _too_deep(display, line)
     if isinstance(raw, list):
-        return [_hcl_value(item, display, line) for item in raw]
+        return [_hcl_value(item, display, line, depth + 1) for item in raw]
     if isinstance(raw, dict):
         return _Object(
             tuple(
-                (_hcl_key(str(key)), _hcl_value(value, display, line))
+                (_hcl_key(str(key)), _hcl_value(value, display, line, depth + 1))
                 for key, value in raw.items()
                 if not _is_meta(key)
             )
         )
     if raw is None or isinstance(raw, bool | int | float):
         return raw
-    raise ConfigError(f"cannot read the value {raw!r}", path=display, line=line)
+    raise ConfigError(f"cannot read the value {_brief(raw)}", path=display, line=line)
+
+
+_TOO_DEEP_TO_PARSE = "nested too deeply to read (brackets, calls or operators in one another)"
+
+
+def _too_deep(display: str, line: int | None) -> ConfigError:
+    return ConfigError(
+        f"a value is nested more than {MAX_NESTING} deep (lists or objects in one another)",
+        path=display,
+        line=line,
+    )
 
 
 def _hcl_string(text: str) -> _Expr:
@@ -374,14 +578,20 @@ def _hcl_key(key: str) -> _Expr:
     return _Expr(key, "template")
 
 
-def _json_value(raw: object) -> object:
+def _json_value(raw: object, display: str, line: int | None, depth: int = 0) -> object:
     if isinstance(raw, str):
         return _Expr(raw, "template")
+    if isinstance(raw, list | dict) and depth >= MAX_NESTING:
+        raise _too_deep(display, line)
     if isinstance(raw, list):
-        return [_json_value(item) for item in raw]
+        return [_json_value(item, display, line, depth + 1) for item in raw]
     if isinstance(raw, dict):
         return _Object(
-            tuple((_Expr(k, "template"), _json_value(v)) for k, v in raw.items() if k != "//")
+            tuple(
+                (_Expr(k, "template"), _json_value(v, display, line, depth + 1))
+                for k, v in raw.items()
+                if k != "//"
+            )
         )
     return raw
 
@@ -532,6 +742,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def template(self, *, escapes: bool, quoted: bool) -> _Template:
         parts: list[str | _Interpolation] = []
@@ -546,7 +757,11 @@ class _Parser:
             if quoted and char == '"':
                 self.pos += 1
                 break
-            if escapes and char == "\\" and self.pos + 1 < len(text):
+            plain = _PLAIN.match(text, self.pos)
+            if plain is not None:
+                literal.append(plain.group())
+                self.pos = plain.end()
+            elif escapes and char == "\\" and self.pos + 1 < len(text):
                 decoded, self.pos = _escape(text, self.pos)
                 literal.append(decoded)
             elif text.startswith(("$${", "%%{"), self.pos):
@@ -584,16 +799,22 @@ class _Parser:
         node = self.expression()
         self.space()
         if self.pos < len(self.text):
-            raise _Unresolved(f"{self.text[self.pos :]!r} is not understood")
+            raise _Unresolved(f"{_brief(self.text[self.pos :])} is not understood")
         return node
 
     def expression(self) -> _Node:
-        condition = self.binary(0)
-        if self.accept("?"):
-            then = self.expression()
-            self.expect(":")
-            return _Cond(condition, then, self.expression())
-        return condition
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise _Unresolved(f"the expression is nested more than {MAX_NESTING} deep")
+            condition = self.binary(0)
+            if self.accept("?"):
+                then = self.expression()
+                self.expect(":")
+                return _Cond(condition, then, self.expression())
+            return condition
+        finally:
+            self.depth -= 1
 
     def binary(self, level: int) -> _Node:
         if level == len(_BINARY_LEVELS):
@@ -608,12 +829,16 @@ class _Parser:
             left = _Binary(op, left, self.binary(level + 1))
 
     def unary(self) -> _Node:
+        ops: list[str] = []
         self.space()
-        for op in ("!", "-"):
-            if self.text.startswith(op, self.pos):
-                self.pos += 1
-                return _Unary(op, self.unary())
-        return self.postfix(self.primary())
+        while self.text.startswith(("!", "-"), self.pos):
+            ops.append(self.text[self.pos])
+            self.pos += 1
+            self.space()
+        node = self.postfix(self.primary())
+        for op in reversed(ops):
+            node = _Unary(op, node)
+        return node
 
     def postfix(self, node: _Node) -> _Node:
         while True:
@@ -660,7 +885,9 @@ class _Parser:
         if number is not None:
             self.pos = number.end()
             value = number.group()
-            return _Literal(int(value) if value.isdigit() else float(value))
+            # Python refuses to read integers of thousands of digits: those are floats (inf).
+            whole = value.isdigit() and len(value) <= _INT_DIGITS
+            return _Literal(int(value) if whole else float(value))
         name = self.identifier()
         keywords: dict[str, object] = {"true": True, "false": False, "null": None}
         if name in keywords:
@@ -720,13 +947,15 @@ class _Parser:
             raise _Unresolved(f"expected {token!r} and found {got!r}")
 
 
-def _skip_expression(text: str, pos: int) -> int | None:
+def _skip_expression(text: str, pos: int, nesting: int = 0) -> int | None:
     """The position after the ``}`` that closes the interpolation whose body starts at *pos*."""
+    if nesting > MAX_NESTING:
+        return None
     depth = 0
     while pos < len(text):
         char = text[pos]
         if char == '"':
-            end = _skip_string(text, pos + 1)
+            end = _skip_string(text, pos + 1, nesting + 1)
             if end is None:
                 return None
             pos = end
@@ -741,7 +970,7 @@ def _skip_expression(text: str, pos: int) -> int | None:
     return None
 
 
-def _skip_string(text: str, pos: int) -> int | None:
+def _skip_string(text: str, pos: int, nesting: int) -> int | None:
     while pos < len(text):
         if text[pos] == "\\":
             pos += 2
@@ -750,7 +979,7 @@ def _skip_string(text: str, pos: int) -> int | None:
         elif text.startswith(("$${", "%%{"), pos):
             pos += 3
         elif text.startswith(("${", "%{"), pos):
-            end = _skip_expression(text, pos + 2)
+            end = _skip_expression(text, pos + 2, nesting + 1)
             if end is None:
                 return None
             pos = end
@@ -760,10 +989,47 @@ def _skip_string(text: str, pos: int) -> int | None:
 
 
 def _parse(expr: _Expr) -> _Node:
+    _charge(len(expr.text))
     parser = _Parser(expr.text)
     if expr.kind == "template":
-        return parser.template(escapes=expr.escapes, quoted=False)
-    return parser.whole()
+        node: _Node = parser.template(escapes=expr.escapes, quoted=False)
+    else:
+        node = parser.whole()
+    _check_depth(node)
+    return node
+
+
+_MAX_OPERATIONS = 2 * MAX_NESTING
+
+
+def _check_depth(node: _Node) -> None:
+    """Refuse an expression nested so deep that evaluating it would exhaust the stack
+    (a chain ``a + b + c ...`` nests as deep as it is long)."""
+    stack: list[tuple[_Node, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > _MAX_OPERATIONS:
+            raise _Unresolved(
+                f"the expression nests more than {_MAX_OPERATIONS} operations in one another"
+            )
+        stack.extend((child, depth + 1) for child in _children(current))
+
+
+def _children(node: _Node) -> tuple[_Node, ...]:
+    match node:
+        case _Call(_, args) | _List(args):
+            return args
+        case _Unary(_, operand):
+            return (operand,)
+        case _Binary(_, left, right):
+            return (left, right)
+        case _Cond(condition, then, otherwise):
+            return (condition, then, otherwise)
+        case _Get(base, key):
+            return (base, key)
+        case _Template(parts):
+            return tuple(part.node for part in parts if isinstance(part, _Interpolation))
+    return ()
 
 
 def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> object:
@@ -776,16 +1042,18 @@ def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> o
         case _Template(parts):
             if len(parts) == 1 and isinstance(parts[0], _Interpolation):
                 return _interpolate(parts[0], scope, partial, text=False)
-            return "".join(
+            texts = [
                 part
                 if isinstance(part, str)
                 else str(_interpolate(part, scope, partial, text=True))
                 for part in parts
-            )
+            ]
+            _afford(sum(map(len, texts)))
+            return _made("".join(texts))
         case _Failed(reason):
             raise _Unresolved(reason)
         case _List(items):
-            return [_evaluate(item, scope) for item in items]
+            return _made([_evaluate(item, scope) for item in items])
         case _Get(base, key):
             return _get(_evaluate(base, scope), _evaluate(key, scope))
         case _Cond(condition, then, otherwise):
@@ -801,7 +1069,7 @@ def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> o
             function = _FUNCTIONS.get(name)
             if function is None:
                 raise _Unresolved(f"the function {name}() is not evaluated")
-            return function([_evaluate(arg, scope) for arg in args])
+            return _made(function([_evaluate(arg, scope) for arg in args]))
     raise AssertionError(node)  # pragma: no cover
 
 
@@ -840,26 +1108,43 @@ def _binary(op: str, left_node: _Node, right_node: _Node, scope: _Scope) -> obje
         "*": lambda x, y: x * y,
     }
     if op in comparisons:
-        return comparisons[op](a, b)
+        return _bounded(comparisons[op](a, b))
     if b == 0:
         raise _Unresolved(f"{op} by zero")
-    return a / b if op == "/" else a % b
+    return _bounded(a / b if op == "/" else a % b)
+
+
+_INT_DIGITS = 18
+_INT_BITS = 64
+
+
+def _bounded(number: object) -> object:
+    """*number*, if it is an integer of at most 64 bits (products of products grow fast)."""
+    if isinstance(number, int) and number.bit_length() > _INT_BITS:
+        raise _Unresolved(f"a number is larger than {_INT_BITS} bits")
+    return number
 
 
 def _get(base: object, key: object) -> object:
     if isinstance(base, dict) and isinstance(key, str):
         if key not in base:
-            raise _Unresolved(f"the object has no attribute {key!r}")
+            raise _Unresolved(f"the object has no attribute {_brief(key)}")
         return base[key]
     if isinstance(base, list) and isinstance(key, int | float) and not isinstance(key, bool):
+        if isinstance(key, float) and not math.isfinite(key):
+            raise _Unresolved(f"index {key} is not a number of an item")
         index = int(key)
         if not 0 <= index < len(base):
             raise _Unresolved(f"index {index} is out of range")
         return base[index]
-    raise _Unresolved(f"cannot look up {key!r} in {base!r}")
+    raise _Unresolved(f"cannot look up {_brief(key)} in {_brief(base)}")
 
 
 def _equal(left: object, right: object) -> bool:
+    if isinstance(left, list | dict) and isinstance(right, list | dict):
+        meter = _METER.get()
+        if meter is not None:  # comparing costs what the smaller one weighs
+            meter.charge(min(meter.measure(left)[0], meter.measure(right)[0]))
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
     return left == right if numbers or type(left) is type(right) else False
 
@@ -869,7 +1154,7 @@ def _bool(value: object) -> bool:
         return value
     if value in ("true", "false"):
         return value == "true"
-    raise _Unresolved(f"{value!r} is not a bool")
+    raise _Unresolved(f"{_brief(value)} is not a bool")
 
 
 def _number(value: object) -> float:
@@ -877,7 +1162,7 @@ def _number(value: object) -> float:
         return value
     if isinstance(value, str) and _NUMBER.fullmatch(value.removeprefix("-")):
         return float(value)
-    raise _Unresolved(f"{value!r} is not a number")
+    raise _Unresolved(f"{_brief(value)} is not a number")
 
 
 def _text(value: object) -> str:
@@ -909,13 +1194,30 @@ def _join(args: list[object]) -> str:
     if len(args) < 2 or not all(isinstance(a, list) for a in args[1:]):
         raise _Unresolved("join() takes a separator and lists")
     lists = [item for arg in args[1:] if isinstance(arg, list) for item in arg]
-    return _text(args[0]).join(_strings(lists))
+    separator, strings = _text(args[0]), _strings(lists)
+    _afford(sum(map(len, strings)) + len(separator) * max(len(strings) - 1, 0))
+    return separator.join(strings)
 
 
 def _concat(args: list[object]) -> list[object]:
     if not all(isinstance(a, list) for a in args):
         raise _Unresolved("concat() takes lists")
+    _afford(sum(len(a) for a in args if isinstance(a, list)))
     return [item for arg in args if isinstance(arg, list) for item in arg]
+
+
+def _replace(args: list[object]) -> str:
+    text, old, new = (_text(a) for a in _arity("replace", args, 3))
+    _afford(len(text) + text.count(old) * max(len(new) - len(old), 0))
+    return text.replace(old, new)
+
+
+def _split(args: list[object]) -> list[str]:
+    separator, text = (_text(a) for a in _arity("split", args, 2))
+    if not separator:
+        return list(text)  # Go's strings.Split with "" splits into characters
+    _afford(text.count(separator) + 1)
+    return text.split(separator)
 
 
 def _coalesce(args: list[object]) -> object:
@@ -940,9 +1242,9 @@ _FUNCTIONS: dict[str, Callable[[list[object]], object]] = {
     "trimspace": lambda a: _text(_arity("trimspace", a, 1)[0]).strip(),
     "trimprefix": lambda a: _text(_arity("trimprefix", a, 2)[0]).removeprefix(_text(a[1])),
     "trimsuffix": lambda a: _text(_arity("trimsuffix", a, 2)[0]).removesuffix(_text(a[1])),
-    "replace": lambda a: _text(_arity("replace", a, 3)[0]).replace(_text(a[1]), _text(a[2])),
+    "replace": _replace,
     "join": _join,
-    "split": lambda a: list(_text(_arity("split", a, 2)[1]).split(_text(a[0]))),
+    "split": _split,
     "concat": _concat,
     "coalesce": _coalesce,
     "sanitize": lambda a: _sanitize(_text(_arity("sanitize", a, 1)[0])),
@@ -983,7 +1285,7 @@ class _Target:
         if other.contexts is not None:
             self.contexts = {**(self.contexts or {}), **other.contexts}
         self.inherits = [*self.inherits, *other.inherits]
-        self.diagnostics.extend(d for d in other.diagnostics if d not in self.diagnostics)
+        self.diagnostics = list(dict.fromkeys([*self.diagnostics, *other.diagnostics]))
 
 
 class _Reader:
@@ -998,6 +1300,7 @@ class _Reader:
         self.values: dict[str, object] = {}
         self.failed: dict[str, str] = {}
         self.resolving: list[str] = []
+        self.references: dict[str, list[str]] = {}
         self.targets: dict[str, _Target] = {}
         self.groups: dict[str, tuple[list[str], list[Diagnostic], int | None]] = {}
         self.matrix_groups: dict[str, list[str]] = {}
@@ -1025,14 +1328,13 @@ class _Reader:
             self.add_group(block)
         names = self.select(requested, result.diagnostics)
         for build_name in names:
-            target = self.resolve(build_name, [])
-            for diagnostic in target.diagnostics:
-                if diagnostic not in result.diagnostics:
-                    result.diagnostics.append(diagnostic)
+            target = self.resolve(build_name)
+            result.diagnostics.extend(target.diagnostics)
             build = self.build(target, aliases, result.diagnostics)
             if build is not None:
                 result.builds.append(build)
-        result.diagnostics.extend(d for d in self.inherit_notes if d not in result.diagnostics)
+        result.diagnostics.extend(self.inherit_notes)
+        result.diagnostics = list(dict.fromkeys(result.diagnostics))
         return result
 
     # --- variables -------------------------------------------------------------------------
@@ -1057,16 +1359,88 @@ class _Reader:
                     f"references to other blocks ({name}.<name>...) are not evaluated"
                 )
             raise _Unresolved(f"{name} is not a variable of this file")
+        if not self.resolving:
+            # Every variable it names first, deepest first, as bake does: then no
+            # evaluation waits on another, however long the chain.
+            for dependency in self.dependencies_first(name):
+                # A failure is remembered in self.failed: an error only where it is used.
+                with contextlib.suppress(_Unresolved):
+                    self.variable(dependency)
         self.resolving.append(name)
         try:
             value = self.variable_value(name, block)
         except _Unresolved as err:
-            self.failed[name] = f"variable {name}: {err.reason}"
+            self.failed[name] = _via(name, err.reason)
             raise _Unresolved(self.failed[name]) from None
         finally:
             self.resolving.pop()
         self.values[name] = value
         return value
+
+    def dependencies_first(self, name: str) -> list[str]:
+        """The variables *name* refers to, directly or not, each after those it refers to;
+        a :class:`ConfigError` for a cycle among them."""
+        order: list[str] = []
+        seen = {name}
+        path = [name]
+        on_path = {name}
+        pending = [iter(self.dependencies(name))]
+        while pending:
+            dependency = next(pending[-1], None)
+            if dependency is None:
+                pending.pop()
+                done = path.pop()
+                on_path.discard(done)
+                if pending:
+                    order.append(done)
+                continue
+            if dependency in on_path:
+                cycle = _chain([*path[path.index(dependency) :], dependency])
+                block = self.file.variables.get(dependency)
+                raise self.error(
+                    f"variables refer to each other in a cycle: {cycle}",
+                    block.line if block else None,
+                )
+            if dependency in seen or dependency in self.values or dependency in self.failed:
+                continue
+            seen.add(dependency)
+            path.append(dependency)
+            on_path.add(dependency)
+            pending.append(iter(self.dependencies(dependency)))
+        return order
+
+    def dependencies(self, name: str) -> list[str]:
+        """The variables of this file that the value of variable *name* names."""
+        found = self.references.get(name)
+        if found is not None:
+            return found
+        block = self.file.variables.get(name)
+        raw = block.body.get("default") if block is not None else self.file.attributes.get(name)
+        names: dict[str, None] = {}
+        values: list[object] = [raw]
+        while values:
+            value = values.pop()
+            if isinstance(value, list):
+                values.extend(reversed(value))
+            elif isinstance(value, _Object):
+                values.extend(part for item in reversed(value.items) for part in reversed(item))
+            elif isinstance(value, _Expr):
+                try:
+                    node = _parse(value)
+                except _Unresolved:
+                    continue  # evaluating it fails the same way, with the reason
+                nodes: list[_Node] = [node]
+                while nodes:
+                    current = nodes.pop()
+                    if isinstance(current, _Var):
+                        if current.name in self.file.variables or (
+                            current.name in self.file.attributes
+                        ):
+                            names[current.name] = None
+                    else:
+                        nodes.extend(reversed(_children(current)))
+        found = self.references[name] = list(names)
+        return found
 
     def variable_value(self, name: str, block: _Block | None) -> object:
         scope = self.variable
@@ -1110,9 +1484,9 @@ class _Reader:
         if isinstance(raw, _Expr):
             return _evaluate(_parse(raw), scope)
         if isinstance(raw, list):
-            return [self.value(item, scope) for item in raw]
+            return _made([self.value(item, scope) for item in raw])
         if isinstance(raw, _Object):
-            return {_text(self.value(k, scope)): self.value(v, scope) for k, v in raw.items}
+            return _made({_text(self.value(k, scope)): self.value(v, scope) for k, v in raw.items})
         return raw
 
     # --- target and group blocks -----------------------------------------------------------
@@ -1133,6 +1507,13 @@ class _Reader:
             )
             for key in unknown
         ]  # fmt: skip
+        try:
+            self.add_target_builds(block, notes)
+        except _TooLarge as err:
+            self.skip(block, err.reason, notes, code="expansion-too-large", severity=Severity.ERROR)
+
+    def add_target_builds(self, block: _Block, notes: list[Diagnostic]) -> None:
+        label = block.label
         combinations = self.matrix(block, notes)
         if combinations is None:
             return
@@ -1149,21 +1530,24 @@ class _Reader:
                 f'name = "{label}-${{{key}}}"',
                 block.line,
             )
-        names: list[str] = []
+        made: dict[str, _Target] = {}
         for combination in combinations:
             target = self.evaluate_target(block, combination, list(notes))
             if target is None:
                 continue
-            if target.name in names:
+            if target.name in made:
                 raise self.error(
                     f"target {label!r}: the matrix makes two builds called {target.name!r}",
                     block.line,
                 )
-            names.append(target.name)
-            if target.name in self.targets:
-                self.targets[target.name].merge(target)
+            made[target.name] = target
+        # Only now, every combination evaluated: a matrix is all there or not at all.
+        for name, target in made.items():
+            if name in self.targets:
+                self.targets[name].merge(target)
             else:
-                self.targets[target.name] = target
+                self.targets[name] = target
+        names = list(made)
         if names != [label]:
             self.matrix_groups[label] = names
 
@@ -1188,18 +1572,40 @@ class _Reader:
                     f"target {block.label!r}: matrix {key!r} has no values", block.line
                 )
         keys = list(matrix)
+        count = math.prod(len(matrix[key]) for key in keys)
+        if count > MAX_MATRIX:
+            sizes = " x ".join(f"{len(matrix[key])} {_brief(key)}" for key in keys)
+            self.skip(
+                block,
+                f"the matrix makes {count:,} combinations ({sizes}), more than the "
+                f"{MAX_MATRIX:,} imagegraph expands for one target",
+                notes,
+                code="matrix-too-large",
+                severity=Severity.ERROR,
+            )
+            return None
+        for values in matrix.values():
+            for value in values:  # each combination uses it: charged once per combination
+                _charge(count // len(values) * _weight(value))
         return [
             dict(zip(keys, combination, strict=True))
             for combination in itertools.product(*(matrix[key] for key in keys))
         ]
 
-    def skip(self, block: _Block, message: str, notes: list[Diagnostic]) -> None:
+    def skip(
+        self,
+        block: _Block,
+        message: str,
+        notes: list[Diagnostic],
+        *,
+        code: str = "bake-unresolved",
+        severity: Severity = Severity.WARNING,
+    ) -> None:
         self.skipped.setdefault(block.label, []).extend(
             [
                 *notes,
                 Diagnostic(
-                    "bake-unresolved", Severity.WARNING,
-                    f"target {block.label!r}: {message}; the target is left out",
+                    code, severity, f"target {block.label!r}: {message}; the target is left out",
                     self.display, block.line,
                 ),
             ]
@@ -1224,7 +1630,7 @@ class _Reader:
                 return None
             if not _NAME.fullmatch(name):
                 raise self.error(
-                    f"target {block.label!r}: the matrix name {name!r} may only use letters, "
+                    f"target {block.label!r}: the matrix name {_brief(name)} may only use letters, "
                     "digits, '_' and '-' (sanitize() or replace() can make it one)",
                     line,
                 )
@@ -1249,7 +1655,7 @@ class _Reader:
     def string_value(self, value: object, key: str, owner: str, line: int | None) -> str:
         if isinstance(value, str | bool | int | float) and value is not None:
             return _text(value)
-        raise self.error(f"target {owner!r}: {key!r} must be a string, not {value!r}", line)
+        raise self.error(f"target {owner!r}: {key!r} must be a string, not {_brief(value)}", line)
 
     def add_group(self, block: _Block) -> None:
         label, line = block.label, block.line
@@ -1276,10 +1682,11 @@ class _Reader:
         for item in items:
             try:
                 value = self.value(item, self.variable)
-            except _Unresolved as err:
+            except (_Unresolved, _TooLarge) as err:
                 notes.append(
                     Diagnostic(
-                        "bake-unresolved", Severity.WARNING,
+                        "bake-unresolved" if isinstance(err, _Unresolved) else "expansion-too-large",
+                        Severity.WARNING if isinstance(err, _Unresolved) else Severity.ERROR,
                         f"group {label!r}: target {_shown(item)} is not evaluated: {err.reason}; "
                         "it is left out",
                         self.display, line,
@@ -1291,8 +1698,8 @@ class _Reader:
                 not isinstance(raw, list) and not isinstance(value, list)
             ):
                 raise self.error(f"group {label!r}: 'targets' must be a list of names", line)
-            members.extend(v for v in values if isinstance(v, str) and v not in members)
-        self.groups[label] = (members, notes, line)
+            members.extend(v for v in values if isinstance(v, str))
+        self.groups[label] = (list(dict.fromkeys(members)), notes, line)
 
     # --- selection, inheritance, builds ----------------------------------------------------
 
@@ -1305,24 +1712,28 @@ class _Reader:
             names = list(self.targets)
         else:
             names = []
+            added: set[str] = set()
+            expanded: set[str] = set()
             for pattern in requested:
                 for name in self.match(pattern):
-                    self.expand(name, names, diagnostics, [], None)
+                    self.expand(name, names, added, expanded, diagnostics)
         # bake builds a target that a selected one takes as a context, so it is read too.
+        chosen = set(names)
         index = 0
         while index < len(names):
-            target = self.resolve(names[index], [])
+            target = self.resolve(names[index])
             for key, value in sorted((target.contexts or {}).items()):
                 if not value.startswith("target:"):
                     continue
                 other = value.removeprefix("target:")
                 if other not in self.targets:
                     raise self.error(
-                        f"target {target.name!r} takes context {key!r} from {value!r}, and this "
-                        f"file has no target {other!r} (targets: {self.known()})",
+                        f"target {target.name!r} takes context {key!r} from {_brief(value)}, and "
+                        f"this file has no target {_brief(other)} (targets: {self.known()})",
                         target.line,
                     )
-                if other not in names:
+                if other not in chosen:
+                    chosen.add(other)
                     names.append(other)
             index += 1
         return names
@@ -1340,46 +1751,89 @@ class _Reader:
         self,
         name: str,
         names: list[str],
+        added: set[str],
+        expanded: set[str],
         diagnostics: list[Diagnostic],
-        visiting: list[str],
-        group: str | None,
     ) -> None:
-        if name in self.groups:
-            if name in visiting:
+        """Add the targets *name* stands for to *names* (and *added*), groups depth first.
+
+        A group is expanded once (*expanded*): again it would add nothing, and
+        groups of groups that name each other twice would double at each level."""
+        path: list[tuple[str, Iterator[str]]] = []
+        item: str | None = name
+        while True:
+            if item is not None:
+                group = path[-1][0] if path else None
+                if item in self.groups:
+                    if item not in expanded:
+                        expanded.add(item)
+                        members, notes, _ = self.groups[item]
+                        diagnostics.extend(notes)
+                        path.append((item, iter(members)))
+                elif item in self.matrix_groups:
+                    diagnostics.extend(self.skipped.get(item, []))
+                    for member in self.matrix_groups[item]:
+                        if member not in added:
+                            added.add(member)
+                            names.append(member)
+                elif item in self.targets:
+                    if item not in added:
+                        added.add(item)
+                        names.append(item)
+                elif group is not None:
+                    raise self.error(
+                        f"group {group!r} names {_brief(item)}, which is neither a target nor a "
+                        f"group of this file (targets: {self.known()})",
+                        self.groups[group][2],
+                    )
+                else:
+                    groups = ", ".join(itertools.islice(self.groups, 20)) or "none"
+                    raise self.error(
+                        f"no target or group is called {_brief(item)} (targets: {self.known()}; "
+                        f"groups: {groups})"
+                    )
+            if not path:
                 return
-            members, notes, _ = self.groups[name]
-            diagnostics.extend(d for d in notes if d not in diagnostics)
-            for member in members:
-                self.expand(member, names, diagnostics, [*visiting, name], name)
-        elif name in self.matrix_groups:
-            diagnostics.extend(d for d in self.skipped.get(name, []) if d not in diagnostics)
-            names.extend(n for n in self.matrix_groups[name] if n not in names)
-        elif name in self.targets:
-            if name not in names:
-                names.append(name)
-        elif group is not None:
-            raise self.error(
-                f"group {group!r} names {name!r}, which is neither a target nor a group of this "
-                f"file (targets: {self.known()})",
-                self.groups[group][2],
-            )
-        else:
-            groups = ", ".join(self.groups) or "none"
-            raise self.error(
-                f"no target or group is called {name!r} (targets: {self.known()}; groups: {groups})"
-            )
+            item = next(path[-1][1], None)
+            if item is None:
+                path.pop()
 
     def known(self) -> str:
-        return ", ".join(self.targets) or "none"
+        shown = list(itertools.islice(self.targets, 20))
+        more = len(self.targets) - len(shown)
+        return ", ".join(shown) + (f" and {more:,} more" if more else "") or "none"
 
-    def resolve(self, name: str, chain: list[str]) -> _Target:
-        """The target *name* with what it inherits merged in."""
+    def resolve(self, name: str) -> _Target:
+        """The target *name* with what it inherits merged in (parents first, without recursion)."""
         if name in self.resolved:
             return self.resolved[name]
+        path = [name]
+        on_path = {name}
+        pending = [iter(self.targets[name].inherits)]
+        while pending:
+            parent = next(pending[-1], None)
+            if parent is None:
+                pending.pop()
+                done = path.pop()
+                on_path.discard(done)
+                self.resolved[done] = self.merged(done)
+                continue
+            if parent not in self.targets or parent in self.resolved:
+                continue
+            if parent in on_path:
+                cycle = _chain([*path[path.index(parent) :], parent])
+                raise self.error(
+                    f"targets inherit from each other in a cycle: {cycle}",
+                    self.targets[parent].line,
+                )
+            path.append(parent)
+            on_path.add(parent)
+            pending.append(iter(self.targets[parent].inherits))
+        return self.resolved[name]
+
+    def merged(self, name: str) -> _Target:
+        """Target *name* over its parents, which are resolved already."""
         own = self.targets[name]
-        if name in chain:
-            cycle = " -> ".join([*chain[chain.index(name) :], name])
-            raise self.error(f"targets inherit from each other in a cycle: {cycle}", own.line)
         merged = _Target(name=name, label=own.label, line=own.line, variant=dict(own.variant))
         for parent in own.inherits:
             if parent not in self.targets:
@@ -1394,12 +1848,11 @@ class _Reader:
                     )
                 )  # fmt: skip
                 continue
-            merged.merge(self.resolve(parent, [*chain, name]))
+            merged.merge(self.resolved[parent])
         merged.merge(own)
         merged.inherits = list(own.inherits)
         if merged.contexts is not None:
             merged.contexts = {k: v for k, v in merged.contexts.items() if v}
-        self.resolved[name] = merged
         return merged
 
     def build(
@@ -1473,7 +1926,7 @@ class _Attributes:
 
     def wrong(self, key: str, kind: str, value: object) -> ConfigError:
         return self.reader.error(
-            f"target {self.name!r}: {key!r} must be {kind}, not {value!r}", self.line
+            f"target {self.name!r}: {key!r} must be {kind}, not {_brief(value)}", self.line
         )
 
     def partial(self, raw: object, what: str) -> object:
@@ -1585,8 +2038,22 @@ def _variant(key: str, value: object) -> list[tuple[str, str]]:
         return [(key, json.dumps(value))]
 
 
+def _chain(names: list[str]) -> str:
+    """``a -> b -> a``, the middle left out of a long one."""
+    if len(names) > 12:
+        names = [*names[:5], f"... ({len(names) - 10} more)", *names[-5:]]
+    return " -> ".join(names)
+
+
+def _via(name: str, reason: str) -> str:
+    """Why variable *name* is not evaluated: *reason*, which may be another variable's, cut
+    in the middle when a long chain of them would make it long."""
+    text = f"variable {name}: {reason}"
+    return text if len(text) <= 300 else f"{text[:120]} ... {text[-160:]}"
+
+
 def _shown(raw: object) -> str:
-    """*raw* as written in the file, for messages."""
+    """*raw* as written in the file, for messages (cut short)."""
     if isinstance(raw, _Expr):
-        return repr(raw.text)
-    return repr(raw)
+        return _brief(raw.text)
+    return _brief(raw)
