@@ -14,18 +14,35 @@ at the context root, use Go's ``filepath.Match`` syntax plus ``**``, a
 pattern that matches a directory excludes what is below it, ``!`` makes an
 exception, and the last matching line wins. ``<Dockerfile>.dockerignore``
 next to the Dockerfile replaces the context's ``.dockerignore``.
+
+**Malformed patterns.** Docker checks each line with Go's ``filepath.Match``
+(moby/patternmatcher) and then matches through a regular expression made
+from it; a line ``filepath.Match`` calls malformed (``[]a]``, ``[^]``, an
+unclosed ``[``, a trailing ``\\``), a class range that runs backwards
+(``[z-a]``, ``[a-\\]]``: the regular expression does not compile) or a lone
+``!`` makes BuildKit fail the build, whatever is changed. Here such a file
+gets a ``bad-dockerignore-pattern`` error naming the file and line, and
+ignores nothing: every file of the context counts. A ``COPY``/``ADD``
+source that is such a pattern gets a ``bad-copy-pattern`` error and counts
+as the whole context.
+
+**Limits.** Expansion draws on one :class:`imagegraph._shell.Budget` per
+Dockerfile; past it, an ``expansion-limit`` error says where, and the value
+counts as unknown (a source then covers the whole context).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
-from imagegraph._shell import UNKNOWN, Env, ShellError, Unknown, expand
+from imagegraph._shell import UNKNOWN, Budget, Env, ExpansionLimit, ShellError, Unknown, expand
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.dockerfile import Dockerfile, Stage, StageRef
 from imagegraph.instructions import Instruction
@@ -36,11 +53,52 @@ _GLOB = re.compile(r"[*?\[\\]")
 _REMOTE = re.compile(r"^(https?://|git@|git://|ssh://)|\.git(#.*)?$")
 
 
+class _BadPattern(Exception):
+    """A pattern Docker refuses; the message says why."""
+
+
+def _scan_class(pattern: str, pos: int) -> tuple[bool, list[tuple[str, str]], int]:
+    """The character class starting after the ``[`` at *pos*, as Go's ``filepath.Match``
+    reads it: ``(negated, [(lo, hi), ...], position after the ])``; raises
+    :class:`_BadPattern` where Go reports ``ErrBadPattern``."""
+    end = len(pattern)
+    negated = pos < end and pattern[pos] == "^"
+    if negated:
+        pos += 1
+    ranges: list[tuple[str, str]] = []
+    while True:
+        if pos < end and pattern[pos] == "]" and ranges:
+            return negated, ranges, pos + 1
+        lo, pos = _class_char(pattern, pos)
+        hi = lo
+        if pattern[pos] == "-":
+            hi, pos = _class_char(pattern, pos + 1)
+        ranges.append((lo, hi))
+
+
+def _class_char(pattern: str, pos: int) -> tuple[str, int]:
+    # Go's getEsc: a character of a class, escaped or not, never the last of the pattern.
+    end = len(pattern)
+    if pos >= end or pattern[pos] in "-]":
+        raise _BadPattern("syntax error in pattern: a character class is empty or unclosed")
+    if pattern[pos] == "\\":
+        pos += 1
+        if pos >= end:
+            raise _BadPattern("syntax error in pattern: a trailing \\")
+    if pos + 1 >= end:
+        raise _BadPattern("syntax error in pattern: a character class is not closed")
+    return pattern[pos], pos + 1
+
+
 def _go_glob(pattern: str, *, double_star: bool) -> str:
-    """The regex for a Go ``filepath.Match`` pattern (and ``**`` when asked), ``/``-separated."""
+    """The regex for a Go ``filepath.Match`` pattern (and ``**`` when asked), ``/``-separated.
+
+    Raises :class:`_BadPattern` for a pattern Docker refuses (see the module notes).
+    """
     out: list[str] = []
     i = 0
-    while i < len(pattern):
+    end = len(pattern)
+    while i < end:
         char = pattern[i]
         if double_star and pattern.startswith("**", i):
             i += 2
@@ -54,24 +112,36 @@ def _go_glob(pattern: str, *, double_star: bool) -> str:
             out.append("[^/]*")
         elif char == "?":
             out.append("[^/]")
-        elif char == "\\" and i + 1 < len(pattern):
+        elif char == "\\":
             i += 1
+            if i >= end:
+                raise _BadPattern("syntax error in pattern: a trailing \\")
             out.append(re.escape(pattern[i]))
         elif char == "[":
-            end = pattern.find("]", i + 2 if pattern.startswith("[^", i) else i + 1)
-            if end < 0:
-                out.append(re.escape(char))
-            else:
-                body = pattern[i + 1 : end]
-                negate = body.startswith("^")
-                body = body[1:] if negate else body
-                body = body.replace("\\", "\\\\").replace("[", "\\[")
-                out.append(f"[{'^' if negate else ''}{body}]")
-                i = end
+            negated, ranges, after = _scan_class(pattern, i + 1)
+            parts: list[str] = []
+            for lo, hi in ranges:
+                if lo > hi:
+                    raise _BadPattern(f"invalid character class range {lo}-{hi}")
+                parts.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
+            out.append(f"[{'^' if negated else ''}{''.join(parts)}]")
+            i = after
+            continue
         else:
             out.append(re.escape(char))
         i += 1
     return "".join(out)
+
+
+def _bad_pattern(pattern: str, *, double_star: bool) -> str | None:
+    """Why Docker refuses *pattern*, or ``None`` when it is well formed."""
+    try:
+        re.compile(_go_glob(pattern, double_star=double_star))
+    except _BadPattern as err:
+        return str(err)
+    except (re.error, RecursionError, OverflowError) as err:  # pragma: no cover - defensive
+        return f"cannot be matched: {err}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,33 +161,67 @@ class DockerIgnore:
     """
 
     def __init__(
-        self, patterns: Iterable[tuple[str, bool]] = (), source: str | None = None
+        self,
+        patterns: Iterable[tuple[str, bool]] = (),
+        source: str | None = None,
+        diagnostics: Iterable[Diagnostic] = (),
     ) -> None:
         self.source = source
         """The file the patterns came from, if any."""
-        self._patterns = tuple(
-            _IgnorePattern(text, exclusion, re.compile(_go_glob(text, double_star=True)))
-            for text, exclusion in patterns
-        )
+        found = list(diagnostics)
+        kept: list[_IgnorePattern] = []
+        for text, exclusion in patterns:
+            try:
+                regex = re.compile(_go_glob(text, double_star=True))
+            except (_BadPattern, re.error, RecursionError, OverflowError) as err:
+                found.append(_bad_ignore(text, str(err), source, None))
+                continue
+            kept.append(_IgnorePattern(text, exclusion, regex))
+        self._patterns = tuple(kept)
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(found)
+        """``bad-dockerignore-pattern`` errors: where there is one, BuildKit fails the
+        build and :meth:`ignores` ignores nothing."""
 
     @classmethod
     def parse(cls, text: str, source: str | None = None) -> DockerIgnore:
-        """Read ``.dockerignore`` text: comments, blank lines, ``!`` exceptions, cleaning."""
+        """Read ``.dockerignore`` text: comments, blank lines, ``!`` exceptions, cleaning.
+
+        A malformed line is a ``bad-dockerignore-pattern`` diagnostic naming
+        *source* and the line, never an exception:
+
+        >>> ignore = DockerIgnore.parse("*.md\\n[z-a]\\n", ".dockerignore")
+        >>> [str(d) for d in ignore.diagnostics]  # doctest: +NORMALIZE_WHITESPACE
+        [".dockerignore:2: error[bad-dockerignore-pattern]: pattern '[z-a]': invalid
+          character class range z-a; BuildKit fails every build with this .dockerignore,
+          and here it ignores nothing"]
+        >>> ignore.ignores("README.md")
+        False
+        """
         patterns = []
-        for raw in text.splitlines():
+        diagnostics = []
+        for number, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             exclusion = line.startswith("!")
             if exclusion:
                 line = line[1:].strip()
+                if not line:
+                    diagnostics.append(
+                        _bad_ignore("!", 'illegal exclusion pattern: "!"', source, number)
+                    )
+                    continue
             # Linux semantics: a backslash escapes, it is no separator.
-            cleaned = posixpath.normpath(line) if line else ""
+            cleaned = posixpath.normpath(line)
             cleaned = cleaned.lstrip("/") or "."
             if cleaned == ".":
                 continue  # "." never matches a file below it in Docker either
+            why = _bad_pattern(cleaned, double_star=True)
+            if why is not None:
+                diagnostics.append(_bad_ignore(cleaned, why, source, number))
+                continue
             patterns.append((cleaned, exclusion))
-        return cls(patterns, source)
+        return cls(patterns, source, diagnostics)
 
     @property
     def patterns(self) -> tuple[tuple[str, bool], ...]:
@@ -125,7 +229,12 @@ class DockerIgnore:
         return tuple((p.text, p.exclusion) for p in self._patterns)
 
     def ignores(self, path: str) -> bool:
-        """True when Docker would leave *path* (relative to the context) out of the context."""
+        """True when Docker would leave *path* (relative to the context) out of the context.
+
+        Always false when a pattern is malformed (see :attr:`diagnostics`).
+        """
+        if self.diagnostics:
+            return False
         parts = path.strip("/").split("/")
         candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
         ignored = False
@@ -133,6 +242,17 @@ class DockerIgnore:
             if any(pattern.regex.fullmatch(c) for c in candidates):
                 ignored = not pattern.exclusion
         return ignored
+
+
+def _bad_ignore(pattern: str, why: str, source: str | None, line: int | None) -> Diagnostic:
+    return Diagnostic(
+        "bad-dockerignore-pattern",
+        Severity.ERROR,
+        f"pattern {pattern!r}: {why}; BuildKit fails every build with this .dockerignore, "
+        "and here it ignores nothing",
+        source,
+        line,
+    )
 
 
 def read_dockerignore(context_dir: Path, dockerfile: Path | None) -> DockerIgnore:
@@ -178,14 +298,22 @@ class ContextSource:
         regex = _source_regex(self.pattern)
         if regex is None:
             return self.pattern in candidates
+        if regex is _MALFORMED:
+            return True  # BuildKit fails on it: count every change
         return any(regex.fullmatch(c) for c in candidates)
+
+
+_MALFORMED = re.compile("(?!)")
 
 
 @lru_cache(maxsize=4096)
 def _source_regex(pattern: str) -> re.Pattern[str] | None:
     if not _GLOB.search(pattern):
         return None
-    return re.compile(_go_glob(pattern, double_star=False))
+    try:
+        return re.compile(_go_glob(pattern, double_star=False))
+    except (_BadPattern, re.error, RecursionError, OverflowError):
+        return _MALFORMED
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,128 +342,285 @@ def context_use(dockerfile: Dockerfile, target: str | int | None = None) -> Cont
         stages = dockerfile.required_stages(target)
     except Exception:  # an unknown target: every stage may be built
         stages = dockerfile.stages
-    envs: dict[int, dict[str, str | Unknown]] = {}
+    wanted = {stage.index for stage in stages}
     sources: list[ContextSource] = []
     diagnostics: list[Diagnostic] = []
+    expander = _Expander(dockerfile, diagnostics)
     global_values = {a.name: a.value for a in dockerfile.args}
     build_args = dict(dockerfile.build_args)
+    scopes: _Scopes[str | Unknown] = _Scopes(dockerfile)
     for stage in dockerfile.stages:  # envs flow through FROM <stage>, so walk them all
-        env = dict(envs[stage.base.index]) if isinstance(stage.base, StageRef) else {}
-        wanted = stage in stages
+        env = scopes.enter(stage)
+        is_wanted = stage.index in wanted
         for instruction in stage.instructions[1:]:
             keyword = instruction.keyword
             if keyword == "ARG":
-                _declare_args(instruction, env, global_values, build_args, dockerfile.escape)
+                expander.declare_args(instruction, env, global_values, build_args)
             elif keyword == "ENV":
                 for name, value in instruction.pairs():
-                    env[name] = _expand_or_unknown(value, env, dockerfile.escape)
-            elif wanted and keyword in ("COPY", "ADD") and instruction.flag("from") is None:
-                _copy_sources(instruction, stage, env, dockerfile, sources, diagnostics)
-            elif wanted and keyword == "RUN":
-                _mount_sources(instruction, stage, env, dockerfile, sources, diagnostics)
-        envs[stage.index] = env
+                    env[name] = expander.value(value, env, instruction)
+            elif is_wanted and keyword in ("COPY", "ADD") and instruction.flag("from") is None:
+                _copy_sources(instruction, stage, env, expander, sources)
+            elif is_wanted and keyword == "RUN":
+                _mount_sources(instruction, stage, env, expander, sources)
+        scopes.leave(stage, env)
     return ContextUse(tuple(sources), tuple(diagnostics))
 
 
-def _declare_args(
-    instruction: Instruction,
-    env: dict[str, str | Unknown],
-    global_values: Mapping[str, str | None],
-    build_args: Mapping[str, str],
-    escape: str,
-) -> None:
-    for word in instruction.args:
-        name, has_default, default = word.partition("=")
-        if name in build_args:
-            env[name] = build_args[name]
-        elif has_default:
-            env[name] = _expand_or_unknown(default, env, escape)
-        elif name in global_values:
-            value = global_values[name]
-            env[name] = UNKNOWN if value is None else value
-        else:
-            env[name] = UNKNOWN  # set only by the build (platform args) or left empty
+_V = TypeVar("_V")
+_ABSENT = object()
+# Layers a stage's variables may sit on before they are copied flat.
+_MAX_LAYERS = 16
 
 
-def _expand_or_unknown(text: str, env: Env, escape: str) -> str | Unknown:
-    try:
-        result = expand(text, env, escape)
-    except ShellError:
-        return UNKNOWN
-    return UNKNOWN if result.unresolved else result.value
+class _Scope(MutableMapping[str, _V]):
+    """The variables of one stage: its own, over those of the stage it is built
+    ``FROM`` when that stage is the base of others too (it is never changed
+    again); looked up through the layers, never copied per stage."""
+
+    __slots__ = ("depth", "own", "parent")
+
+    def __init__(self, parent: _Scope[_V] | None = None) -> None:
+        self.own: dict[str, _V] = {}
+        self.parent: _Scope[_V] | None = parent
+        self.depth: int = 0 if parent is None else parent.depth + 1
+        if self.depth > _MAX_LAYERS:  # keep lookups short: one flat copy
+            assert parent is not None
+            self.own = dict(parent.items())
+            self.parent = None
+            self.depth = 0
+
+    def get(self, key: str, default: object = None) -> _V | None:  # type: ignore[override]
+        scope: _Scope[_V] | None = self
+        while scope is not None:
+            value = scope.own.get(key, _ABSENT)
+            if value is not _ABSENT:
+                return value  # type: ignore[return-value]
+            scope = scope.parent
+        return default  # type: ignore[return-value]
+
+    def __getitem__(self, key: str) -> _V:
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+    def __setitem__(self, key: str, value: _V) -> None:
+        self.own[key] = value
+
+    def __delitem__(self, key: str) -> None:  # pragma: no cover - never used
+        raise TypeError("a stage's variables are never removed")
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        scope: _Scope[_V] | None = self
+        while scope is not None:
+            for key in scope.own:
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+            scope = scope.parent
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Scopes(Generic[_V]):
+    """Hands each stage the variables of the stage it is built ``FROM``, in time
+    linear in the file: the only stage built from another takes its variables
+    over; several stages built from one each get a layer over them."""
+
+    def __init__(self, dockerfile: Dockerfile) -> None:
+        self.children = Counter(
+            stage.base.index for stage in dockerfile.stages if isinstance(stage.base, StageRef)
+        )
+        self.kept: dict[int, _Scope[_V]] = {}
+
+    def enter(self, stage: Stage) -> _Scope[_V]:
+        if not isinstance(stage.base, StageRef):
+            return _Scope()
+        base = stage.base.index
+        parent = self.kept.get(base)
+        if parent is None:  # pragma: no cover - a FROM names an earlier stage
+            return _Scope()
+        if self.children[base] == 1:
+            del self.kept[base]
+            return parent
+        return _Scope(parent)
+
+    def leave(self, stage: Stage, scope: _Scope[_V]) -> None:
+        if self.children[stage.index]:
+            self.kept[stage.index] = scope
+
+
+class _Expander:
+    """Expands the words of one Dockerfile's stages against one budget, and says
+    (once) where the budget ran out."""
+
+    def __init__(self, dockerfile: Dockerfile, diagnostics: list[Diagnostic]) -> None:
+        self.dockerfile = dockerfile
+        self.escape = dockerfile.escape
+        self.diagnostics = diagnostics
+        self.budget = Budget()
+        self.limited = False
+
+    def expand(self, text: str, env: Env, instruction: Instruction) -> tuple[str, tuple[str, ...]]:
+        """``(value, unresolved)``; raises ShellError, and notes a limit before raising."""
+        try:
+            result = expand(text, env, self.escape, budget=self.budget)
+        except ExpansionLimit as err:
+            self.limit(err, instruction)
+            raise
+        return result.value, result.unresolved
+
+    def limit(self, err: ExpansionLimit, instruction: Instruction) -> None:
+        if self.limited:
+            return
+        self.limited = True
+        self.diagnostics.append(
+            Diagnostic(
+                "expansion-limit",
+                Severity.ERROR,
+                f"{instruction.keyword}: {err}; this value and any later one past the limit "
+                "count as unknown",
+                self.dockerfile.path,
+                instruction.line,
+            )
+        )
+
+    def value(self, text: str, env: Env, instruction: Instruction) -> str | Unknown:
+        """An ``ARG`` default or ``ENV`` value: unknown where it cannot be worked out."""
+        try:
+            value, unresolved = self.expand(text, env, instruction)
+        except ShellError:
+            return UNKNOWN
+        return UNKNOWN if unresolved else value
+
+    def declare_args(
+        self,
+        instruction: Instruction,
+        env: MutableMapping[str, str | Unknown],
+        global_values: Mapping[str, str | None],
+        build_args: Mapping[str, str],
+    ) -> None:
+        for word in instruction.args:
+            name, has_default, default = word.partition("=")
+            if name in build_args:
+                env[name] = build_args[name]
+            elif has_default:
+                env[name] = self.value(default, env, instruction)
+            elif name in global_values:
+                value = global_values[name]
+                env[name] = UNKNOWN if value is None else value
+            else:
+                env[name] = UNKNOWN  # set only by the build (platform args) or left empty
 
 
 def _add(
     text: str,
     instruction: Instruction,
     stage: Stage,
-    env: Mapping[str, str | Unknown],
-    dockerfile: Dockerfile,
+    env: Env,
+    expander: _Expander,
     sources: list[ContextSource],
-    diagnostics: list[Diagnostic],
 ) -> None:
     label = stage.label
+    path = expander.dockerfile.path
     try:
-        result = expand(text, _Unset(env), dockerfile.escape)
-        unresolved: tuple[str, ...] = result.unresolved
+        value, unresolved = expander.expand(text, _Unset(env), instruction)
     except ShellError:
-        unresolved = (text,)
+        value, unresolved = "", (text,)
     if unresolved:
-        diagnostics.append(
+        expander.diagnostics.append(
             Diagnostic(
                 "unresolved-copy-source",
                 Severity.INFO,
-                f"{instruction.keyword} source {text!r} depends on {', '.join(unresolved)}, "
-                "which only the build knows; any change in the context counts",
-                dockerfile.path,
+                f"{instruction.keyword} source {_shown(text)!r} depends on "
+                f"{_names(unresolved)}, which only the build knows; any change in the "
+                "context counts",
+                path,
                 instruction.line,
             )
         )
         sources.append(ContextSource(".", instruction.keyword, instruction.line, label))
         return
-    cleaned = posixpath.normpath("/" + result.value).lstrip("/") or "."
+    cleaned = posixpath.normpath("/" + value).lstrip("/") or "."
+    if _GLOB.search(cleaned):
+        why = _bad_pattern(cleaned, double_star=False)
+        if why is not None:
+            expander.diagnostics.append(
+                Diagnostic(
+                    "bad-copy-pattern",
+                    Severity.ERROR,
+                    f"{instruction.keyword} source {_shown(cleaned)!r}: {why}; BuildKit "
+                    "fails on it, and any change in the context counts",
+                    path,
+                    instruction.line,
+                )
+            )
+            cleaned = "."
     sources.append(ContextSource(cleaned, instruction.keyword, instruction.line, label))
 
 
-class _Unset(dict[str, "str | Unknown"]):
-    """A stage environment in which a variable nobody set may come from the base image."""
+def _shown(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
 
-    def __init__(self, env: Mapping[str, str | Unknown]) -> None:
-        super().__init__(env)
 
-    def __missing__(self, key: str) -> str | Unknown:
-        return UNKNOWN
+def _names(names: tuple[str, ...]) -> str:
+    shown = ", ".join(_shown(name) for name in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+class _Unset(Mapping[str, "str | Unknown"]):
+    """A stage environment in which a variable nobody set may come from the base
+    image: read through, not copied."""
+
+    __slots__ = ("env",)
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
 
     def get(self, key: str, default: object = None) -> str | Unknown:
-        return self[key]
+        value = self.env.get(key)
+        return UNKNOWN if value is None else value
+
+    def __getitem__(self, key: str) -> str | Unknown:
+        return self.get(key)
 
     def __contains__(self, key: object) -> bool:
         return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.env)
+
+    def __len__(self) -> int:
+        return len(self.env)
 
 
 def _copy_sources(
     instruction: Instruction,
     stage: Stage,
-    env: Mapping[str, str | Unknown],
-    dockerfile: Dockerfile,
+    env: Env,
+    expander: _Expander,
     sources: list[ContextSource],
-    diagnostics: list[Diagnostic],
 ) -> None:
     heredocs = {f"<<{h.name}" for h in instruction.heredocs}
     words = [w for w in instruction.args[:-1] if not w.startswith("<<") and w not in heredocs]
     for word in words:
         if instruction.keyword == "ADD" and _REMOTE.search(word):
             continue
-        _add(word, instruction, stage, env, dockerfile, sources, diagnostics)
+        _add(word, instruction, stage, env, expander, sources)
 
 
 def _mount_sources(
     instruction: Instruction,
     stage: Stage,
-    env: Mapping[str, str | Unknown],
-    dockerfile: Dockerfile,
+    env: Env,
+    expander: _Expander,
     sources: list[ContextSource],
-    diagnostics: list[Diagnostic],
 ) -> None:
     for spec in instruction.flag_values("mount"):
         fields: dict[str, str] = {}
@@ -346,4 +631,4 @@ def _mount_sources(
         if kind != "bind" or fields.get("from"):
             continue
         source = fields.get("source", fields.get("src", "."))
-        _add(source or ".", instruction, stage, env, dockerfile, sources, diagnostics)
+        _add(source or ".", instruction, stage, env, expander, sources)

@@ -17,7 +17,9 @@ assigned earlier in the same script (``pkgs="a b"; apt-get install $pkgs``)
 are substituted too; their values are split on blanks, quoted or not.
 Comments and line continuations are removed, then the text is split into
 simple commands on ``&&``, ``||``, ``;``, ``|``, ``&``, parentheses and
-newlines with :mod:`shlex`. Leading ``sudo``, ``env``, ``eatmydata``,
+newlines as :mod:`shlex` splits it in POSIX mode (by an equivalent
+splitter of linear cost: shlex's grows with the square of a word's length).
+Leading ``sudo``, ``env``, ``eatmydata``,
 ``time``, ``nohup``, ``exec``, ``command``, ``NAME=value`` assignments and
 shell keywords (``if``, ``then``, ``do``, ...) are skipped; ``sh -c script``
 is read as a script. Every branch of ``if``/``case`` counts.
@@ -66,8 +68,8 @@ variable or a command substitution gives an ``unresolved-package`` warning
 and no package. Install commands of other tools (``zypper``, ``pacman -S``,
 ``conda``, ``cargo install``, ``curl ... | sh``, ...) give one
 ``unknown-installer`` note per instruction; ``pip install -r FILE`` and
-``-c FILE`` give a ``requirements-file`` note; shell text :mod:`shlex`
-cannot split gives an ``unparsed-shell`` warning.
+``-c FILE`` give a ``requirements-file`` note; shell text that cannot be
+split (an open quote) gives an ``unparsed-shell`` warning.
 
 **Left out.** Packages installed through ``xargs``, loops over lists, files
 (``requirements.txt``, ``package.json``, ``Gemfile``, ``go.mod``), ``apt-mark``
@@ -79,15 +81,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 
-from imagegraph._shell import ShellError, Unknown, _Lexer
-from imagegraph.context import _declare_args, _expand_or_unknown, _Unset
+from imagegraph._shell import Budget, ExpansionLimit, ShellError, Unknown, _Lexer
+from imagegraph.context import _Expander, _Scopes, _Unset
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.dockerfile import Dockerfile, Stage, StageRef
 from imagegraph.errors import ImageGraphError
@@ -189,29 +190,29 @@ def dockerfile_packages(
         image.add(stage.index)
     wanted = {stage.index for stage in stages}
 
-    walker = _Walker(dockerfile, distro, diagnostics)
-    envs: dict[int, dict[str, str | Unknown]] = {}
-    origins: dict[int, dict[str, int]] = {}
+    expander = _Expander(dockerfile, diagnostics)
+    walker = _Walker(dockerfile, distro, diagnostics, expander)
+    envs: _Scopes[str | Unknown] = _Scopes(dockerfile)
+    origins: _Scopes[int] = _Scopes(dockerfile)
     global_values = {a.name: a.value for a in dockerfile.args}
     build_args = dict(dockerfile.build_args)
-    escape = dockerfile.escape
     for stage in dockerfile.stages:  # values flow through FROM <stage>, so walk them all
-        env = dict(envs[stage.base.index]) if isinstance(stage.base, StageRef) else {}
-        origin = dict(origins[stage.base.index]) if isinstance(stage.base, StageRef) else {}
+        env = envs.enter(stage)
+        origin = origins.enter(stage)
         walker.start_stage(stage, stage.index in image)
         for instruction in stage.instructions[1:]:
             if instruction.keyword == "ARG":
-                _declare_args(instruction, env, global_values, build_args, escape)
+                expander.declare_args(instruction, env, global_values, build_args)
                 for word in instruction.args:
                     origin[word.partition("=")[0]] = instruction.line
             elif instruction.keyword == "ENV":
                 for name, value in instruction.pairs():
-                    env[name] = _expand_or_unknown(value, env, escape)
+                    env[name] = expander.value(value, env, instruction)
                     origin[name] = instruction.line
             elif instruction.keyword == "RUN" and stage.index in wanted:
                 walker.run(instruction, env, origin)
-        envs[stage.index] = env
-        origins[stage.index] = origin
+        envs.leave(stage, env)
+        origins.leave(stage, origin)
     return PackageUse(tuple(walker.packages), tuple(diagnostics))
 
 
@@ -232,7 +233,7 @@ class _Marking(_Unset):
     """A stage environment in which a variable with no known value expands to a marker."""
 
     def get(self, key: str, default: object = None) -> str:
-        value = self[key]
+        value = self.env.get(key)
         return value if isinstance(value, str) else f"{_OPEN}{key}{_CLOSE}"
 
 
@@ -272,27 +273,37 @@ def _prepare(text: str) -> str:
     return "".join(out)
 
 
-def _expand_once(text: str, env: Mapping[str, str | Unknown]) -> tuple[str, set[str]]:
-    lexer = _Lexer(text, _Marking(env), "\\", raw_quotes=True, raw_escapes=True)
+def _expand_once(
+    text: str, env: Mapping[str, str | Unknown], budget: Budget
+) -> tuple[str, set[str]]:
+    lexer = _Lexer(text, _Marking(env), "\\", raw_quotes=True, raw_escapes=True, budget=budget)
     value = lexer.process("", True, None)
     return value, {name for name in lexer.used if isinstance(env.get(name), str)}
 
 
-def _expand(text: str, env: Mapping[str, str | Unknown]) -> tuple[str, set[str]]:
+def _expand(
+    text: str, env: Mapping[str, str | Unknown], budget: Budget | None = None
+) -> tuple[str, set[str]]:
     """*text* with known variables expanded, quotes kept, unknown ones as markers.
 
     Text BuildKit's lexer refuses as a whole (``${#VAR}``, an open quote) is
     expanded line by line, and a line that still fails is kept as written.
+    Raises :class:`~imagegraph._shell.ExpansionLimit` past a limit of *budget*.
     """
+    budget = Budget() if budget is None else budget
     try:
-        return _expand_once(text, env)
+        return _expand_once(text, env, budget)
+    except ExpansionLimit:
+        raise
     except ShellError:
         pass
     lines: list[str] = []
     used: set[str] = set()
     for line in text.split("\n"):
         try:
-            value, names = _expand_once(line, env)
+            value, names = _expand_once(line, env, budget)
+        except ExpansionLimit:
+            raise
         except ShellError:
             value, names = line, set()
         lines.append(value)
@@ -311,14 +322,10 @@ class _Command:
 
 def _commands(text: str) -> list[_Command]:
     """The simple commands of shell *text*; raises ValueError where shlex fails."""
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=_PUNCTUATION)
-    lexer.whitespace = " \t\r"
-    lexer.whitespace_split = True
-    lexer.commenters = ""
     commands: list[_Command] = []
     current = _Command()
     pending = ""
-    for token in lexer:
+    for token in _shell_words(text):
         if token and all(ch in _PUNCTUATION for ch in token):
             for op in _OPERATORS.findall(token):
                 if "<" in op or ">" in op:
@@ -338,6 +345,77 @@ def _commands(text: str) -> list[_Command]:
         pending = ""
     commands.append(current)
     return [command for command in commands if command.words or command.heredocs]
+
+
+_BLANK = " \t\r"
+# What ends a run of ordinary characters in a word, outside quotes and inside "...".
+_WORD_STOP = re.compile(r"[ \t\r;&|()<>\n'\"\\\\]")
+_DOUBLE_STOP = re.compile(r'["\\\\]')
+
+
+def _shell_words(text: str) -> list[str]:
+    """The tokens ``shlex.shlex(text, posix=True, punctuation_chars=";&|()<>\\n")``
+    gives with blanks `` \\t\\r``, ``whitespace_split`` and no comments, and the
+    same ``ValueError`` messages; in linear time (shlex builds each token one
+    character at a time, which costs the square of its length).
+
+    >>> _shell_words("apt-get install -y 'a b' c\\\\ d && echo \\"x\\\\\\"y\\"|wc")
+    ['apt-get', 'install', '-y', 'a b', 'c d', '&&', 'echo', 'x"y', '|', 'wc']
+    """
+    tokens: list[str] = []
+    pos = 0
+    end = len(text)
+    while True:
+        while pos < end and text[pos] in _BLANK:
+            pos += 1
+        if pos >= end:
+            return tokens
+        if text[pos] in _PUNCTUATION:
+            start = pos
+            while pos < end and text[pos] in _PUNCTUATION:
+                pos += 1
+            tokens.append(text[start:pos])
+            continue
+        word: list[str] = []
+        while pos < end:
+            ch = text[pos]
+            if ch in _BLANK or ch in _PUNCTUATION:
+                break
+            if ch == "'":
+                close = text.find("'", pos + 1)
+                if close < 0:
+                    raise ValueError("No closing quotation")
+                word.append(text[pos + 1 : close])
+                pos = close + 1
+            elif ch == '"':
+                pos += 1
+                while True:
+                    found = _DOUBLE_STOP.search(text, pos)
+                    if found is None:
+                        raise ValueError("No closing quotation")
+                    stop = found.start()
+                    word.append(text[pos:stop])
+                    pos = stop + 1
+                    if text[stop] == '"':
+                        break
+                    if pos >= end:  # a backslash at the very end, inside quotes
+                        raise ValueError("No escaped character")
+                    following = text[pos]
+                    if following not in '"\\':
+                        word.append("\\")
+                    word.append(following)
+                    pos += 1
+            elif ch == "\\":
+                if pos + 1 >= end:
+                    raise ValueError("No escaped character")
+                word.append(text[pos + 1])
+                pos += 2
+            else:
+                found = _WORD_STOP.search(text, pos)
+                stop = end if found is None else found.start()
+                word.append(text[pos:stop])
+                pos = stop
+        tokens.append("".join(word))
 
 
 def _strip_prefix(words: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -577,8 +655,14 @@ class _Walker:
     """Reads the RUN instructions of one Dockerfile, stage by stage."""
 
     def __init__(
-        self, dockerfile: Dockerfile, distro: str | None, diagnostics: list[Diagnostic]
+        self,
+        dockerfile: Dockerfile,
+        distro: str | None,
+        diagnostics: list[Diagnostic],
+        expander: _Expander,
     ) -> None:
+        self.expander = expander
+        self.instruction: Instruction | None = None
         self.dockerfile = dockerfile
         self.distro = distro
         self.diagnostics = diagnostics
@@ -610,6 +694,7 @@ class _Walker:
         self, instruction: Instruction, env: Mapping[str, str | Unknown], origin: Mapping[str, int]
     ) -> None:
         self.line = instruction.line
+        self.instruction = instruction
         self.env = env
         self.noted = False
         used: set[str] = set()
@@ -653,7 +738,18 @@ class _Walker:
         if not heredocs and not _names_an_installer(text):
             # Nothing to expand either (no $): most RUN lines of an application.
             return []
-        expanded, names = _expand(_prepare(text), self.env)
+        try:
+            expanded, names = _expand(_prepare(text), self.env, self.expander.budget)
+        except ExpansionLimit as err:
+            assert self.instruction is not None
+            self.expander.limit(err, self.instruction)
+            self.note(
+                "unparsed-shell",
+                Severity.WARNING,
+                "the RUN text was not expanded (past imagegraph's expansion limit); "
+                "its packages are not read",
+            )
+            return []
         used |= names
         if not heredocs and not _names_an_installer(expanded):
             # No word that could start an install command (most RUN lines:
