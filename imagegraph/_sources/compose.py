@@ -19,11 +19,22 @@ environment, so a variable ``.env`` does not set, with no default, is left
 unresolved and reported as ``compose-unresolved``: a tag or platform that
 needs it is left out, a build arg that needs it is not passed, and other
 values keep the text as written.
+
+The file may come from a stranger's pull request, so what it can make
+imagegraph do is bounded: YAML nested deeper than the parser can follow,
+merge keys (``<<``) that would make more than :data:`MAX_MERGED` entries
+and ``${...}`` nested more than :data:`MAX_NESTING` deep are a
+:class:`ConfigError`; interpolation may produce at most
+:data:`EXPANSION_BASE` plus :data:`EXPANSION_FACTOR` times the size of the
+compose and ``.env`` files in text, and a service whose values go over is
+left out with an ``expansion-too-large`` error. Aliases share what they
+name, so a "billion laughs" of anchors costs what it is written in.
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +48,16 @@ from imagegraph.errors import InvalidReference
 from imagegraph.inventory import ConfigError, ImageBuild
 from imagegraph.reference import ImageRef
 
-__all__ = ["read_compose"]
+__all__ = ["EXPANSION_BASE", "EXPANSION_FACTOR", "MAX_MERGED", "MAX_NESTING", "read_compose"]
+
+MAX_NESTING = 32
+"""How deep ``${...}`` may nest in one another (``${A:-${B:-...}}``)."""
+MAX_MERGED = 1_000_000
+"""The most mapping entries merge keys (``<<``) may make, over the whole file."""
+EXPANSION_BASE = 4 * 1024 * 1024
+"""What interpolating one compose file (and its ``.env``) may produce, in characters..."""
+EXPANSION_FACTOR = 16
+"""... plus this many times the size of the two files."""
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _KEPT_RESOLVERS = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
@@ -137,18 +157,33 @@ def read_compose(
         raise ConfigError("the file is empty; a compose file needs 'services'", path=display)
     if not isinstance(data, dict):
         raise ConfigError("a compose file must be a mapping with 'services'", path=display, line=1)
-    reader = _Reader(path, root, display, aliases, data)
+    reader = _Reader(path, root, display, aliases, data, len(text))
     return reader.read(services)
 
 
 def _load(text: str, display: str) -> object:
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # refuses a control character here, before parsing
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_keys(node, display, set())
+        _check_nodes(node, display)
         return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(
+            "nested too deeply to read (lists, mappings or merge keys in one another)",
+            path=display,
+        ) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1 if isinstance(err.position, int) else None
+        raise ConfigError(
+            f"not valid YAML: control character U+{err.character:04X} is not allowed"
+            if isinstance(err.character, int)
+            else f"not valid YAML: {err.reason}",
+            path=display,
+            line=line,
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         reason = ": ".join(part for part in (err.context, err.problem) if part)
@@ -158,34 +193,71 @@ def _load(text: str, display: str) -> object:
             line=mark.line + 1 if mark else None,
         ) from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"not valid YAML: {err}", path=display) from None
+        raise ConfigError(f"not valid YAML: {_brief(str(err))}", path=display) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
-def _check_keys(node: yaml.Node, display: str, seen: set[int]) -> None:
-    """Refuse a key given twice in one mapping, as compose does (YAML would keep the last)."""
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        lines: dict[str, int] = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
-                line = key.start_mark.line + 1
-                if key.value in lines:
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _check_nodes(root: yaml.Node, display: str) -> None:
+    """Refuse a key given twice in one mapping, as compose does (YAML would keep the last),
+    and merge keys that would make more than :data:`MAX_MERGED` entries.
+
+    PyYAML copies what ``<<`` merges into the mapping, so mappings that each
+    merge the one before twice double at every level: counted here first,
+    without recursion, every node once however many aliases name it.
+    """
+    merged: dict[int, int] = {}  # mapping node -> its entries once merged
+    total = 0
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            assert isinstance(node, yaml.MappingNode)
+            size = 0
+            for key, value in node.value:
+                if key.tag != _MERGE_TAG:
+                    size += 1
+                elif isinstance(value, yaml.MappingNode):
+                    size += merged.get(id(value), 0)
+                elif isinstance(value, yaml.SequenceNode):
+                    size += sum(merged.get(id(item), 0) for item in value.value)
+            merged[id(node)] = size
+            if size > len(node.value):
+                total += size
+                if total > MAX_MERGED:
                     raise ConfigError(
-                        f"key {key.value!r} is given twice in one mapping (first on line "
-                        f"{lines[key.value]})",
+                        f"merge keys (<<) would make more than {MAX_MERGED:,} entries",
                         path=display,
-                        line=line,
+                        line=node.start_mark.line + 1,
                     )
-                lines[key.value] = line
-            _check_keys(key, display, seen)
-            _check_keys(value, display, seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_keys(item, display, seen)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[str, int] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
+                    line = key.start_mark.line + 1
+                    if key.value in lines:
+                        raise ConfigError(
+                            f"key {_brief(key.value)} is given twice in one mapping (first on "
+                            f"line {lines[key.value]})",
+                            path=display,
+                            line=line,
+                        )
+                    lines[key.value] = line
+            stack.append((node, True))
+            for key, value in reversed(node.value):
+                stack.append((value, False))
+                stack.append((key, False))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, False) for item in reversed(node.value))
 
 
 class _Reader:
@@ -196,6 +268,7 @@ class _Reader:
         display: str,
         aliases: Mapping[str, str],
         data: dict[Any, Any],
+        size: int = 0,
     ) -> None:
         self.root = root
         self.base = path.parent
@@ -204,8 +277,14 @@ class _Reader:
         self.data = data
         self.result = SourceResult(files=[display])
         self.env_display: str | None = None
+        self.budget = _Budget(EXPANSION_BASE + EXPANSION_FACTOR * size)
         self.variables = self.read_dotenv()
-        self.project = self.project_name(path)
+        try:
+            self.project = self.project_name(path)
+        except _TooLarge as err:
+            raise ConfigError(
+                f"'name': {err}", path=display, line=_key_line(data, "name")
+            ) from None
         self.variables.setdefault("COMPOSE_PROJECT_NAME", self.project)
         raw = _get(data, "services")
         if raw is None:
@@ -216,6 +295,15 @@ class _Reader:
                 path=display,
                 line=_key_line(data, "services"),
             )
+        for name in raw:
+            if not isinstance(name, str):
+                raise ConfigError(
+                    "a service has no name (null)"
+                    if name is None
+                    else f"service name {_brief(name)} must be a string",
+                    path=display,
+                    line=_key_line(data, "services"),
+                )
         self.services: dict[Any, Any] = raw
         self.resolved: dict[str, dict[Any, Any]] = {}
 
@@ -237,13 +325,21 @@ class _Reader:
             for name in selection:
                 if name not in self.services:
                     raise ConfigError(
-                        f"no service {name!r} in this compose file (services: "
-                        f"{', '.join(names) or 'none'})",
+                        f"no service {name!r} in this compose file (services: {_some(names)})",
                         path=self.display,
                     )
-            names = [name for name in names if name in selection]
+            chosen = set(selection)
+            names = [name for name in names if name in chosen]
         for name in names:
-            build = self.build(name)
+            try:
+                build = self.build(name)
+            except _TooLarge as err:
+                self.note(
+                    "expansion-too-large", Severity.ERROR,
+                    f"service {name!r}: {err}; the service is left out",
+                    _key_line(self.services, name),
+                )  # fmt: skip
+                continue
             if build is not None:
                 self.result.builds.append(build)
         self.result.diagnostics = list(dict.fromkeys(self.result.diagnostics))
@@ -266,7 +362,8 @@ class _Reader:
             raise ConfigError(f"not UTF-8 text: {err.reason}", path=display) from None
         self.env_display = display
         self.result.files.append(display)
-        return _parse_dotenv(text, display, self.result.diagnostics)
+        self.budget.limit += EXPANSION_FACTOR * len(text)
+        return _parse_dotenv(text, display, self.result.diagnostics, self.budget)
 
     def project_name(self, path: Path) -> str:
         raw = _get(self.data, "name")
@@ -289,7 +386,13 @@ class _Reader:
         line = _line(text)
         problems: list[str] = []
         try:
-            value = _substitute(text, self.variables, problems)
+            value = _substitute(text, self.variables, problems, self.budget)
+        except _TooDeep:
+            raise ConfigError(
+                f"{what} {_shown(text)} nests ${{...}} more than {MAX_NESTING} deep",
+                path=self.display,
+                line=line,
+            ) from None
         except _InvalidTemplate:
             raise ConfigError(
                 f"{what} {_shown(text)} has an invalid ${{...}} (write $$ for a literal $)",
@@ -315,34 +418,61 @@ class _Reader:
 
     # --- services ---------------------------------------------------------------------
 
-    def service(self, name: str, stack: tuple[str, ...] = ()) -> dict[Any, Any]:
-        """The service *name* with what it ``extends`` in this file merged in."""
-        if name in self.resolved:
-            return self.resolved[name]
-        raw = _plain(self.services[name])
-        line = _key_line(self.services, name)
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise self.error(f"service {name!r} must be a mapping", line)
-        service: dict[Any, Any] = raw
-        extends = _get(raw, "extends")
-        if extends is not None:
-            service = self.extend(name, raw, extends, stack, _key_line(raw, "extends", line))
-        self.resolved[name] = service
-        return service
+    def service(self, name: str) -> dict[Any, Any]:
+        """The service *name* with what it ``extends`` in this file merged in.
 
-    def extend(
-        self,
-        name: str,
-        raw: dict[Any, Any],
-        extends: object,
-        stack: tuple[str, ...],
-        line: int | None,
-    ) -> dict[Any, Any]:
+        The chain of ``extends`` is followed without recursion, however long."""
+        chain: list[tuple[str, dict[Any, Any], str | None]] = []
+        on_chain: set[str] = set()
+        current = name
+        while current not in self.resolved:
+            raw = _plain(self.services[current])
+            line = _key_line(self.services, current)
+            if raw is None:
+                raw = {}
+            if not isinstance(raw, dict):
+                raise self.error(f"service {current!r} must be a mapping", line)
+            on_chain.add(current)
+            extends = _get(raw, "extends")
+            if extends is None:
+                chain.append((current, raw, None))
+                break
+            extends_line = _key_line(raw, "extends", line)
+            base, file = self.extends(current, extends, extends_line)
+            if file is not None:
+                self.note(
+                    "compose-extends", Severity.WARNING,
+                    f"service {current!r} extends {base!r} from {_brief(file)}, which "
+                    "imagegraph does not read; its build: is taken from this file only",
+                    extends_line,
+                )  # fmt: skip
+                chain.append((current, {k: v for k, v in raw.items() if k != "extends"}, None))
+                break
+            if base not in self.services:
+                raise self.error(
+                    f"service {current!r} extends {base!r}, which is not in this file",
+                    extends_line,
+                )
+            if base in on_chain:
+                names = [*(entry[0] for entry in chain), current, base]
+                if len(names) > 12:
+                    names = [*names[:5], f"... ({len(names) - 10} more)", *names[-5:]]
+                raise self.error(
+                    f"services extend each other in a loop: {' -> '.join(names)}", extends_line
+                )
+            chain.append((current, raw, base))
+            current = base
+        for service_name, raw, base in reversed(chain):
+            self.resolved[service_name] = (
+                raw if base is None else _merge_service(self.resolved[base], raw)
+            )
+        return self.resolved[name]
+
+    def extends(self, name: str, extends: object, line: int | None) -> tuple[str, object]:
+        """The service and the file (``None``: this one) that *extends* names."""
         file: object = None
         if isinstance(extends, str):
-            base = extends
+            base: object = extends
         elif isinstance(extends, dict):
             base, file = _get(extends, "service"), _get(extends, "file")
         else:
@@ -351,20 +481,7 @@ class _Reader:
             )
         if not isinstance(base, str):
             raise self.error(f"service {name!r}: 'extends' needs a 'service'", line)
-        if file is not None:
-            self.note(
-                "compose-extends", Severity.WARNING,
-                f"service {name!r} extends {base!r} from {file}, which imagegraph does not read; "
-                "its build: is taken from this file only",
-                line,
-            )  # fmt: skip
-            return {k: v for k, v in raw.items() if k != "extends"}
-        if base not in self.services:
-            raise self.error(f"service {name!r} extends {base!r}, which is not in this file", line)
-        if base in (*stack, name):
-            chain = " -> ".join((*stack, name, base))
-            raise self.error(f"services extend each other in a loop: {chain}", line)
-        return _merge_service(self.service(base, (*stack, name)), raw)
+        return base, file
 
     def build(self, name: str) -> ImageBuild | None:
         service = self.service(name)
@@ -665,10 +782,32 @@ def _merge_build(base: object, child: object) -> object:
             except TypeError:
                 merged[key] = value
         elif isinstance(value, list) and isinstance(old, list):
-            merged[key] = [*old, *(v for v in value if v not in old)]
+            try:
+                known = set(old)
+            except TypeError:  # mappings in the list: not something compose merges by value
+                merged[key] = [*old, *value]
+            else:
+                merged[key] = [*old, *(v for v in value if v not in known)]
         else:
             merged[key] = value
     return merged
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlist = _BRIEF.maxdict = 4
+_BRIEF.maxlevel = 3
+
+
+def _brief(value: object) -> str:
+    """*value* for a message: its repr, cut short however large or deep it is."""
+    return _BRIEF.repr(value)
+
+
+def _some(names: Sequence[str]) -> str:
+    """The first names of a list, for a message."""
+    shown = ", ".join(names[:20]) or "none"
+    return shown + (f" and {len(names) - 20:,} more" if len(names) > 20 else "")
 
 
 def _shown(text: str) -> str:
@@ -696,7 +835,38 @@ class _InvalidTemplate(Exception):
     pass
 
 
-def _substitute(text: str, variables: Mapping[str, str], problems: list[str]) -> str:
+class _TooDeep(_InvalidTemplate):
+    """``${...}`` nested more than :data:`MAX_NESTING` deep."""
+
+
+class _TooLarge(Exception):
+    """Interpolation went past the file's budget."""
+
+
+class _Budget:
+    """What interpolating may still produce, in characters."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def spend(self, amount: int) -> None:
+        self.used += amount
+        if self.used > self.limit:
+            self.used = self.limit + 1
+            raise _TooLarge(
+                f"interpolating ${{...}} makes more than {self.limit:,} characters of text "
+                "(values that repeat other values, again and again)"
+            )
+
+
+def _substitute(
+    text: str,
+    variables: Mapping[str, str],
+    problems: list[str],
+    budget: _Budget | None = None,
+    depth: int = 0,
+) -> str:
     """Interpolate *text* as compose does; what has no value stays as written.
 
     Each variable without a value adds a line to *problems*.
@@ -705,6 +875,10 @@ def _substitute(text: str, variables: Mapping[str, str], problems: list[str]) ->
     >>> _substitute("a:${V:-1}-$W-${X}-$$Y", {"W": "w"}, problems), problems
     ('a:1-w-${X}-$Y', ['${X} is not set'])
     """
+    if depth > MAX_NESTING:
+        raise _TooDeep(text)
+    if "$" not in text:
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -721,11 +895,17 @@ def _substitute(text: str, variables: Mapping[str, str], problems: list[str]) ->
             end = _closing_brace(text, dollar + 2)
             if end < 0:
                 raise _InvalidTemplate(text)
-            out.append(_braced(text[dollar + 2 : end], text[dollar : end + 1], variables, problems))
+            whole = text[dollar : end + 1]
+            value = _braced(text[dollar + 2 : end], whole, variables, problems, budget, depth)
+            if budget is not None:
+                budget.spend(len(value))
+            out.append(value)
             i = end + 1
         elif match := _NAME.match(text, dollar + 1):
             name = match.group()
             if name in variables:
+                if budget is not None:
+                    budget.spend(len(variables[name]))
                 out.append(variables[name])
             else:
                 problems.append(f"${name} is not set")
@@ -749,7 +929,14 @@ def _closing_brace(text: str, start: int) -> int:
     return -1
 
 
-def _braced(body: str, whole: str, variables: Mapping[str, str], problems: list[str]) -> str:
+def _braced(
+    body: str,
+    whole: str,
+    variables: Mapping[str, str],
+    problems: list[str],
+    budget: _Budget | None,
+    depth: int,
+) -> str:
     match = _NAME.match(body)
     if match is None:
         raise _InvalidTemplate(whole)
@@ -766,19 +953,24 @@ def _braced(body: str, whole: str, variables: Mapping[str, str], problems: list[
     word = rest[len(operator) :]
     present = value is not None and (value != "" or not operator.startswith(":"))
     if operator.endswith("-"):
-        return value if present and value is not None else _substitute(word, variables, problems)
+        if present and value is not None:
+            return value
+        return _substitute(word, variables, problems, budget, depth + 1)
     if operator.endswith("+"):
-        return _substitute(word, variables, problems) if present else ""
+        return _substitute(word, variables, problems, budget, depth + 1) if present else ""
     if present and value is not None:
         return value
-    reason = _substitute(word, variables, [])
+    reason = _substitute(word, variables, [], budget, depth + 1)
+    reason = reason if len(reason) <= 80 else reason[:77] + "..."
     problems.append(
         f"${{{name}}} is required" + (f" ({reason})" if reason else "") + " and not set"
     )
     return whole
 
 
-def _parse_dotenv(text: str, display: str, diagnostics: list[Diagnostic]) -> dict[str, str]:
+def _parse_dotenv(
+    text: str, display: str, diagnostics: list[Diagnostic], budget: _Budget | None = None
+) -> dict[str, str]:
     """``KEY=VALUE`` lines as compose-go's dotenv reads them (``export``, quotes, comments)."""
     values: dict[str, str] = {}
     lines = text.split("\n")
@@ -817,11 +1009,19 @@ def _parse_dotenv(text: str, display: str, diagnostics: list[Diagnostic]) -> dic
             value = rest.split(" #", 1)[0].rstrip()
         problems: list[str] = []
         try:
-            expanded = _substitute(value, values, problems)
+            expanded = _substitute(value, values, problems, budget)
+        except _TooDeep:
+            raise ConfigError(
+                f"value of {key} nests ${{...}} more than {MAX_NESTING} deep",
+                path=display,
+                line=number,
+            ) from None
         except _InvalidTemplate:
             raise ConfigError(
                 f"value of {key} has an invalid ${{...}}", path=display, line=number
             ) from None
+        except _TooLarge as err:
+            raise ConfigError(f"value of {key}: {err}", path=display, line=number) from None
         if problems:
             message = (
                 f"{key}: {', '.join(problems)} earlier in this file, and imagegraph does not "
