@@ -15,7 +15,10 @@ from typing import Any
 
 from imagegraph.inventory import ConfigError
 
-__all__ = ["field_error", "json_kind", "read_json"]
+__all__ = ["MAX_JSON_BYTES", "field_error", "json_kind", "read_json"]
+
+MAX_JSON_BYTES = 256 * 1024 * 1024
+"""The largest advisory or SBOM read: syft's SBOM of a large image runs to tens of megabytes."""
 
 
 def read_json(path: str | os.PathLike[str], what: str, *, pipes: bool = False) -> Any:
@@ -36,7 +39,9 @@ def read_json(path: str | os.PathLike[str], what: str, *, pipes: bool = False) -
         if stat.S_ISFIFO(mode):
             os.set_blocking(fd, True)  # a pipe the user named: wait for its writer
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read()
+            data = handle.read(MAX_JSON_BYTES + 1)
+        if len(data) > MAX_JSON_BYTES:
+            raise ConfigError(f"{what} is larger than {MAX_JSON_BYTES} bytes", path=display)
     except OSError as err:
         raise ConfigError(f"cannot read {what}: {err.strerror}", path=display) from None
     finally:

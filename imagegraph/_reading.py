@@ -14,7 +14,19 @@ The cache file is written to a temporary name and renamed into place, so
 concurrent runs each see a whole file (the last one to finish wins); it
 holds only the Dockerfiles of the last scan, and at most
 :data:`MAX_CACHE_FILES` repositories are kept (the least recently used go).
-It is read with an unpickler that only builds imagegraph's own value types.
+
+Whatever is in the cache directory is distrusted: a cache file is read only
+when it is a regular file (a named pipe there would block forever; a
+symbolic link is not imagegraph's), with an unpickler that only builds
+imagegraph's own value types, and every entry read back must have the
+types and shapes its fields are declared with (:func:`valid_entry`): an
+entry that does not is parsed again, never used. A cache file starts with
+:data:`MAGIC`; trimming deletes only files that do, and temporary files a
+killed run left behind are deleted by a later save once they are
+:data:`STALE_TEMPORARY_S` seconds old. Writing goes to a new temporary file
+(``O_EXCL``: never one that is there, nor through a link) renamed over the
+cache file, so an entry of the directory never makes imagegraph write
+anywhere else.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ import hashlib
 import io
 import os
 import pickle
+import re
+import stat as stat_module
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -32,24 +46,33 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from imagegraph._pickling import paused_gc
+from imagegraph._pickling import conforms, paused_gc
 from imagegraph.dockerfile import Prepared, prepare_dockerfile
 
 __all__ = [
+    "MAGIC",
     "MAX_CACHE_FILES",
     "PARALLEL_THRESHOLD",
     "RACY_NS",
+    "STALE_TEMPORARY_S",
     "Progress",
     "cache_directory",
+    "read_cache_file",
     "read_dockerfiles",
     "stamp",
+    "valid_entry",
 ]
 
 MAX_CACHE_FILES = 32
 """Repositories whose parse results are kept; the least recently scanned go first."""
 PARALLEL_THRESHOLD = 2000
 """Dockerfiles to parse before a process pool pays for its start-up."""
-_FORMAT = 1
+_FORMAT = 2
+MAGIC = b"imagegraph cache\n"
+"""The first bytes of every cache file imagegraph writes, before the pickle."""
+STALE_TEMPORARY_S = 15 * 60
+"""How old a temporary file of a cache save must be before a later save deletes it
+(a save takes seconds; one this old was left by a run that was killed)."""
 RACY_NS = 2_000_000_000
 """How recent a change may be for a recorded stamp to miss it: coarse file
 systems record times to the second or two (git's "racy" case)."""
@@ -59,6 +82,7 @@ Progress = Callable[[int], None]
 """Called with the number of Dockerfiles just read."""
 # path -> (size, mtime_ns, ctime_ns, inode, content hash or b"", prepared)
 _Entry = tuple[int, int, int, int, bytes, Prepared]
+_DIGEST_BYTES = 16
 
 
 def cache_directory() -> Path:
@@ -186,22 +210,54 @@ class _Store:
         self.header = ("imagegraph-parse-cache", _FORMAT, version, os.fspath(root))
 
     def load(self) -> dict[str, _Entry]:
-        try:
-            with open(self.path, "rb") as handle:
-                data = handle.read()
-            header, entries = restricted_load(data, _CACHE_TYPES)
-            if header != self.header or not isinstance(entries, dict):
-                return {}
-            for entry in entries.values():
-                if not (isinstance(entry, tuple) and len(entry) == 6):
-                    return {}
-        except Exception:  # missing, truncated, foreign or corrupt: start afresh
+        data = read_cache_file(self.path)
+        if data is None:
             return {}
+        try:
+            loaded = restricted_load(data, _CACHE_TYPES)
+        except Exception:  # truncated, foreign or corrupt: start afresh
+            return {}
+        if not (type(loaded) is tuple and len(loaded) == 2 and loaded[0] == self.header):
+            return {}
+        entries = loaded[1]
+        if type(entries) is not dict:
+            return {}
+        # An entry that is not what this version writes is parsed again.
+        kept = {
+            path: entry
+            for path, entry in entries.items()
+            if type(path) is str and valid_entry(entry)
+        }
         touch(self.path)  # recently used: the last to be trimmed
-        return entries
+        return kept
 
     def save(self, entries: dict[str, _Entry]) -> None:
         write_cache_file(self.path, (self.header, entries))
+
+
+def valid_entry(entry: object) -> bool:
+    """Whether *entry* is a parse cache entry as :func:`read_dockerfiles` writes them.
+
+    Every field has its declared type (down to each instruction's words),
+    and what the reader relies on holds: a file is either parsed or refused
+    (``None`` for both would make every build parent-less), a content hash
+    is absent or whole, and an outline records the end of each of its stages.
+    """
+    if not conforms(entry, _Entry):
+        return False
+    assert isinstance(entry, tuple)
+    digest, prepared = entry[4], entry[5]
+    if len(digest) not in (0, _DIGEST_BYTES) or min(entry[:4]) < 0:
+        return False
+    parsed, ends = prepared.parsed, prepared.ends
+    if (parsed is None) == (prepared.error is None):
+        return False
+    if parsed is None:
+        return ends is None
+    if not parsed.instructions:
+        return False
+    stages = sum(1 for instruction in parsed.instructions if instruction.keyword == "FROM")
+    return ends is None or len(ends) == stages
 
 
 def code_version() -> str:
@@ -226,14 +282,78 @@ def _source_digest() -> str:
 
 
 def touch(path: Path) -> None:
-    """Mark a cache file as just used (trimming goes by modification time)."""
-    with contextlib.suppress(OSError):
-        os.utime(path)
+    """Mark a cache file as just used (trimming goes by modification time).
+
+    A symbolic link is not followed: the time of a file elsewhere is not
+    imagegraph's to change.
+    """
+    with contextlib.suppress(OSError, NotImplementedError):
+        os.utime(path, follow_symlinks=False)
+
+
+def _open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result] | None:
+    """An open descriptor of *path* and its status, if it is a regular file (not a link,
+    pipe or device), else ``None``; opening never blocks."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        status = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        return None
+    if not stat_module.S_ISREG(status.st_mode):
+        os.close(fd)
+        return None
+    return fd, status
+
+
+def read_cache_file(path: Path) -> bytes | None:
+    """The pickle in the cache file at *path*, after its :data:`MAGIC`; ``None`` when it is
+    missing, not a regular file, or not a cache file imagegraph wrote."""
+    opened = _open_regular(path)
+    if opened is None:
+        return None
+    fd, _ = opened
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if not data.startswith(MAGIC):
+        return None
+    return data[len(MAGIC) :]
+
+
+def _is_ours(path: Path, *, empty_ok: bool = False) -> bool:
+    """Whether *path* is a regular file that starts with :data:`MAGIC` (or, with
+    *empty_ok*, is empty: a temporary file its writer did not get to fill)."""
+    opened = _open_regular(path)
+    if opened is None:
+        return False
+    fd, status = opened
+    try:
+        if status.st_size == 0:
+            return empty_ok
+        return os.read(fd, len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def write_cache_file(path: Path, value: object) -> None:
     """Pickle *value* to *path* atomically, then trim the files of its kind to
-    :data:`MAX_CACHE_FILES`; failing to write only costs the next run time."""
+    :data:`MAX_CACHE_FILES`; failing to write only costs the next run time.
+
+    The value goes to a new temporary file in the same directory (created
+    with ``O_EXCL``, so never a file or link that is already there), which
+    replaces *path*: a link at *path* is replaced, not followed.
+    """
     kind = path.name.partition("-")[0]
     temporary: str | None = None
     try:
@@ -242,6 +362,7 @@ def write_cache_file(path: Path, value: object) -> None:
             dir=path.parent, prefix=f".{kind}-", suffix=".tmp", delete=False
         ) as handle:
             temporary = handle.name
+            handle.write(MAGIC)
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, path)
         temporary = None
@@ -251,14 +372,43 @@ def write_cache_file(path: Path, value: object) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+    _trim(path.parent, kind)
+
+
+def _trim(directory: Path, kind: str) -> None:
+    """Delete the least recently used cache files of *kind* beyond :data:`MAX_CACHE_FILES`,
+    and the temporary files of killed saves; only ever files imagegraph wrote."""
     try:
-        files = sorted(
-            path.parent.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
-        )
-        for stale in files[MAX_CACHE_FILES:]:
-            stale.unlink(missing_ok=True)
+        names = os.listdir(directory)
     except OSError:
-        pass
+        return
+    cache_file = re.compile(rf"{re.escape(kind)}-[0-9a-f]{{24}}\.pickle")
+    # tempfile's names: the prefix, eight random letters, digits or underscores, the suffix.
+    temporary_file = re.compile(rf"\.{re.escape(kind)}-[a-z0-9_]{{8}}\.tmp")
+    now = time.time()
+    files: list[tuple[float, Path]] = []
+    for name in names:
+        full = directory / name
+        try:
+            status = os.lstat(full)
+        except OSError:
+            continue
+        if not stat_module.S_ISREG(status.st_mode):
+            continue
+        if cache_file.fullmatch(name):
+            files.append((status.st_mtime, full))
+        elif (
+            temporary_file.fullmatch(name)
+            and now - status.st_mtime > STALE_TEMPORARY_S
+            and _is_ours(full, empty_ok=True)
+        ):
+            with contextlib.suppress(OSError):
+                full.unlink()
+    files.sort(reverse=True)
+    for _, stale in files[MAX_CACHE_FILES:]:
+        if _is_ours(stale):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 # What a parse cache may hold: imagegraph's own value types and the builtins inside them.

@@ -11,6 +11,14 @@ is unchanged; a snapshot is not written while any of those changed within
 the file system's timestamp granularity (git's "racy" case), since a
 change in the same tick would not show. Any other problem (another
 version, a corrupt file, an unexpected type) means a full scan.
+
+What is read back is checked before it is trusted (:func:`_validated`):
+every field has its declared type, the stamps are exactly those of what
+the recorded inventory says the scan read (the root directory always among
+them: a snapshot with no stamps would otherwise be trusted whatever the
+fleet holds), and the graph is one a scan of that inventory builds (a node
+per build, each edge's uses, no cycle). A snapshot that fails is a re-scan,
+never a different answer.
 """
 
 from __future__ import annotations
@@ -21,19 +29,23 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imagegraph._pickling import conforms
 from imagegraph._reading import (
     RACY_NS,
     cache_directory,
+    read_cache_file,
     restricted_load,
     stamp,
     touch,
     write_cache_file,
 )
+from imagegraph.diagnostics import Diagnostic
+from imagegraph.graph import Edge
+from imagegraph.inventory import Inventory
+from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
-    from imagegraph.diagnostics import Diagnostic
     from imagegraph.graph import ImageGraph
-    from imagegraph.inventory import Inventory
 
 __all__ = ["load_snapshot", "save_snapshot"]
 
@@ -54,8 +66,7 @@ def _stamp(full: str) -> _Stamp:
         return _MISSING
 
 
-def _inputs(graph: ImageGraph) -> list[str]:
-    inventory = graph.inventory
+def _inputs(inventory: Inventory) -> list[str]:
     dockerfiles = dict.fromkeys(
         b.dockerfile for b in inventory.builds if b.dockerfile_inline is None
     )
@@ -65,23 +76,93 @@ def _inputs(graph: ImageGraph) -> list[str]:
 def load_snapshot(root: Path, config: str | None, version: str) -> ImageGraph | None:
     """The graph of the last scan of *root*, if nothing it read has changed since."""
     target = _path(root, config)
-    try:
-        with open(target, "rb") as handle:
-            data = handle.read()
-        header, (paths, numbers), state = restricted_load(data, _SNAPSHOT_TYPES)
-        if header != ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config):
-            return None
-        prefix = os.path.join(os.fspath(root), "")
-        expected = zip(*[iter(numbers)] * 4, strict=True)  # the stamps, four numbers each
-        for path, recorded in zip(paths.split("\0") if paths else (), expected, strict=True):
-            # An absolute path (a config outside the root) stays whole, as in os.path.join.
-            if _stamp(path if os.path.isabs(path) else prefix + path) != recorded:
-                return None
-        graph = _revive(*state)
-    except Exception:  # missing, truncated, foreign or corrupt: scan afresh
+    data = read_cache_file(target)
+    if data is None:  # missing, not a regular file, or not imagegraph's
         return None
-    touch(target)
+    try:
+        graph = _validated(restricted_load(data, _SNAPSHOT_TYPES), root, config, version)
+    except Exception:  # truncated, foreign or corrupt: scan afresh
+        return None
+    if graph is not None:
+        touch(target)
     return graph
+
+
+def _validated(loaded: object, root: Path, config: str | None, version: str) -> ImageGraph | None:
+    """The graph in an unpickled snapshot, if it is whole, of this scan, and still current."""
+    if not (type(loaded) is tuple and len(loaded) == 3):
+        return None
+    header, stamps, state = loaded
+    if header != ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config):
+        return None
+    if not (type(stamps) is tuple and len(stamps) == 2 and type(stamps[0]) is str):
+        return None
+    paths, numbers = stamps[0], stamps[1]
+    if not (type(numbers) is array.array and numbers.typecode == "q"):
+        return None
+    if not conforms(state, _State):
+        return None
+    nodes, succ, inventory, _, _ = state
+    if os.path.abspath(inventory.root) != os.path.abspath(root) or "./" not in inventory.walked:
+        return None
+    recorded = paths.split("\0") if paths else []
+    # Every file and directory the recorded scan read is stamped, and nothing else.
+    if recorded != _inputs(inventory) or len(numbers) != 4 * len(recorded):
+        return None
+    prefix = os.path.join(os.fspath(root), "")
+    expected = zip(*[iter(numbers)] * 4, strict=True)  # the stamps, four numbers each
+    for path, stamped in zip(recorded, expected, strict=True):
+        # An absolute path (a config outside the root) stays whole, as in os.path.join.
+        if _stamp(path if os.path.isabs(path) else prefix + path) != stamped:
+            return None
+    if not _consistent(nodes, succ, inventory):
+        return None
+    graph = _revive(*state)
+    import networkx as nx
+
+    return graph if nx.is_directed_acyclic_graph(graph._graph) else None
+
+
+def _consistent(
+    nodes: dict[str, dict[str, Any]],
+    succ: dict[str, dict[str, dict[str, Any]]],
+    inventory: Inventory,
+) -> bool:
+    """Whether *nodes* and *succ* are a graph a scan of *inventory* builds: a build
+    node per build holding it, external nodes holding their reference, and each
+    edge between two nodes holding the uses that made it."""
+    if succ.keys() != nodes.keys():
+        return False
+    builds = {build.name: build for build in inventory.builds}
+    if not builds.keys() <= nodes.keys():
+        return False
+    for node, attributes in nodes.items():
+        if node in builds:
+            base = attributes.get("base")
+            whole = (
+                attributes.get("kind") == "build"
+                and attributes.keys() <= {"kind", "build", "base"}
+                and (
+                    attributes.get("build") is builds[node]
+                    or attributes.get("build") == builds[node]
+                )
+                and (base is None or base in nodes)
+            )
+        else:
+            whole = (
+                attributes.keys() == {"kind", "ref"}
+                and attributes["kind"] == "external"
+                and type(attributes["ref"]) is ImageRef
+            )
+        if not whole:
+            return False
+    for children in succ.values():
+        for child, data in children.items():
+            if child not in nodes or data.keys() != {"uses"} or not data["uses"]:
+                return False
+            if not conforms(data["uses"], _Uses):
+                return False
+    return True
 
 
 def save_snapshot(
@@ -95,7 +176,7 @@ def save_snapshot(
     since = started - RACY_NS
     # Stamps as one string of paths and one array of numbers: two objects to
     # unpickle instead of a million (a missing file is all -1).
-    paths = _inputs(graph)
+    paths = _inputs(graph.inventory)
     numbers = array.array("q")
     for path in paths:
         now = _stamp(os.path.join(base, path))
@@ -141,6 +222,18 @@ def _revive(
     graph._pred.update(pred)  # type: ignore[attr-defined]
     return ImageGraph(graph, inventory, diagnostics, undetermined)
 
+
+# The graph's state as save_snapshot writes it: node attributes, successors,
+# the inventory, the diagnostics and the undetermined parents.
+_State = tuple[
+    dict[str, dict[str, object]],
+    dict[str, dict[str, dict[str, object]]],
+    Inventory,
+    tuple[Diagnostic, ...],
+    dict[str, tuple[str, ...]],
+]
+
+_Uses = tuple[Edge, ...]
 
 # What a snapshot may hold: imagegraph's value types (and the builtins inside them).
 _SNAPSHOT_TYPES = frozenset(

@@ -68,7 +68,9 @@ def test_a_racy_entry_is_checked_by_content(tmp_path: Path, parses: list[str]) -
     root = _fleet(tmp_path)
     scan(root)
     path = _cache_file()
-    header, entries = pickle.loads(path.read_bytes())
+    data = path.read_bytes()
+    assert data.startswith(_reading.MAGIC)
+    header, entries = pickle.loads(data[len(_reading.MAGIC) :])
     # Written just now, so every entry is racy and carries a content hash.
     assert all(len(entry[4]) == 16 for entry in entries.values())
     entries["app/Dockerfile"] = (
@@ -76,7 +78,7 @@ def test_a_racy_entry_is_checked_by_content(tmp_path: Path, parses: list[str]) -
         b"0" * 16,
         entries["app/Dockerfile"][5],
     )
-    path.write_bytes(pickle.dumps((header, entries)))
+    path.write_bytes(_reading.MAGIC + pickle.dumps((header, entries)))
     parses.clear()
     scan(root)
     assert parses == ["app/Dockerfile"]
@@ -124,13 +126,13 @@ def test_old_caches_are_trimmed(tmp_path: Path) -> None:
     directory = cache_directory()
     directory.mkdir(parents=True, exist_ok=True)
     for index in range(MAX_CACHE_FILES + 5):
-        stale = directory / f"parse-{index:04d}.pickle"
-        stale.write_bytes(b"")
+        stale = directory / f"parse-{index:024x}.pickle"
+        stale.write_bytes(_reading.MAGIC)
         os.utime(stale, (1_000_000 + index, 1_000_000 + index))
     scan(_fleet(tmp_path))
     kept = list(directory.glob("parse-*.pickle"))
     assert len(kept) == MAX_CACHE_FILES
-    assert directory / "parse-0000.pickle" not in kept  # the least recently used went
+    assert directory / f"parse-{0:024x}.pickle" not in kept  # the least recently used went
 
 
 def _generated(tmp_path: Path, images: int) -> Path:
