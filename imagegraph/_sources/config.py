@@ -1,13 +1,24 @@
-"""``imagegraph.toml`` (or ``[tool.imagegraph]`` in ``pyproject.toml``): the native declarations."""
+"""``imagegraph.toml`` (or ``[tool.imagegraph]`` in ``pyproject.toml``): the native declarations.
+
+The file may come from a stranger's pull request: TOML nested deeper than
+the parser can follow and an ``exclude`` glob that is not a pattern are a
+:class:`ConfigError` naming the file (and line); an ``[[image]]`` whose
+``matrix`` has more than :data:`MAX_MATRIX` combinations (counted before
+any is made) is left out with a ``matrix-too-large`` error.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pathspec
 
 from imagegraph._sources.common import (
     SourceResult,
@@ -16,9 +27,13 @@ from imagegraph._sources.common import (
     parse_tags,
     relative,
 )
+from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
 
-__all__ = ["Config", "read_config"]
+__all__ = ["MAX_MATRIX", "Config", "read_config"]
+
+MAX_MATRIX = 1024
+"""The most matrix combinations one ``[[image]]`` may have: one build each."""
 
 _TOP_KEYS = {
     "aliases", "exclude", "sboms", "sbom_dir", "image", "bake", "compose", "manifests", "lint",
@@ -62,6 +77,10 @@ def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | 
     except tomllib.TOMLDecodeError as err:
         line = _toml_error_line(str(err))
         raise ConfigError(f"not valid TOML: {err}", path=display, line=line) from None
+    except RecursionError:
+        raise ConfigError(
+            "nested too deeply to read (arrays or tables in one another)", path=display
+        ) from None
     prefix = ""
     if pyproject:
         tool = data.get("tool", {})
@@ -77,7 +96,9 @@ def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | 
         )
     config = Config(path=path, display=display)
     config.aliases = _string_table(data.get("aliases", {}), "aliases", display, None)
-    config.exclude = _string_list(data.get("exclude", []), "exclude", display, None)
+    config.exclude = _globs(
+        _string_list(data.get("exclude", []), "exclude", display, None), display, text, prefix
+    )
     sbom_dir = _string(data.get("sbom_dir"), "sbom_dir", display, None)
     config.sbom_dir = relative(root, path.parent, sbom_dir) if sbom_dir else None
     config.sboms = {
@@ -111,12 +132,67 @@ def _load_toml(text: str) -> dict[str, Any]:
     return data
 
 
+def _globs(patterns: list[str], display: str, text: str, prefix: str) -> list[str]:
+    """*patterns*, each checked to be a gitignore pattern the tree walk can use."""
+    for pattern in patterns:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern]).match_file("probe")
+        except Exception as err:  # re.error, pathspec's pattern errors: whatever a bad glob raises
+            reason = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(
+                f"'exclude' pattern {_brief(pattern)} is not a gitignore pattern: "
+                f"{_brief(reason)[1:-1]}",
+                path=display,
+                line=_key_line(text, "exclude", prefix),
+            ) from None
+    return patterns
+
+
+def _key_line(text: str, key: str, prefix: str) -> int | None:
+    """The line where top-level *key* of the config (under *prefix*) is set, if it is found."""
+    wanted = [*(part for part in prefix.split(".") if part), key]
+    table: list[str] = []
+    for number, content in enumerate(text.split("\n"), start=1):
+        found = _HEADER_RE.match(content)
+        if found:
+            table = _key_parts(found.group(2))
+        elif (found := _KEY_LINE_RE.match(content)) and table + _key_parts(
+            found.group(1)
+        ) == wanted:
+            return number
+    return None
+
+
 def config_images(config: Config, root: Path) -> SourceResult:
     """The builds of the config's ``[[image]]`` entries, matrices expanded."""
     result = SourceResult(files=[config.display])
     for entry, line in config.images:
+        count = _combinations(entry, config.display, line)
+        if count > MAX_MATRIX:
+            result.diagnostics.append(
+                Diagnostic(
+                    "matrix-too-large",
+                    Severity.ERROR,
+                    f"[[image]] {_brief(entry.get('name') or entry.get('dockerfile'))}: the matrix "
+                    f"makes {count:,} combinations, more than the {MAX_MATRIX:,} imagegraph "
+                    "expands for one entry; the entry is left out",
+                    config.display,
+                    line,
+                )
+            )
+            continue
         result.builds.extend(_image_builds(entry, line, config, root))
     return result
+
+
+def _combinations(entry: dict[str, Any], path: str, line: int | None) -> int:
+    """How many builds the entry's matrix makes (1 without one), before making any."""
+    raw_matrix = entry.get("matrix", {})
+    if not isinstance(raw_matrix, dict):
+        raise ConfigError("'matrix' must be a table of lists", path=path, line=line)
+    return math.prod(
+        len(_string_list(values, f"matrix.{key}", path, line)) for key, values in raw_matrix.items()
+    )
 
 
 def _image_builds(
@@ -211,7 +287,7 @@ def _lint_table(value: object, text: str, prefix: str, display: str) -> dict[str
     header, lines = _lint_lines(text, prefix)
     if not isinstance(value, dict):
         raise ConfigError(
-            f"'{table}' must be a table ([{table}]), not {value!r}", path=display, line=header
+            f"'{table}' must be a table ([{table}]), not {_brief(value)}", path=display, line=header
         )
     out: dict[str, object] = {}
     for key, item in value.items():
@@ -230,14 +306,14 @@ def _lint_table(value: object, text: str, prefix: str, display: str) -> dict[str
             else:
                 raise ConfigError(
                     "'require_digest' must be true, false, or a list of repository patterns "
-                    f'such as ["docker.io/*", "ghcr.io/*"], not {item!r}',
+                    f'such as ["docker.io/*", "ghcr.io/*"], not {_brief(item)}',
                     path=display,
                     line=line,
                 )
         elif key == "max_depth":
             if isinstance(item, bool) or not isinstance(item, int) or item < 1:
                 raise ConfigError(
-                    f"'max_depth' must be a whole number of at least 1, not {item!r}",
+                    f"'max_depth' must be a whole number of at least 1, not {_brief(item)}",
                     path=display,
                     line=line,
                 )
@@ -311,19 +387,34 @@ def _toml_error_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlist = _BRIEF.maxdict = 4
+_BRIEF.maxlevel = 3
+
+
+def _brief(value: object) -> str:
+    """*value* for a message: its repr, cut short however large or deep it is."""
+    return _BRIEF.repr(value)
+
+
 def _string(value: object, key: str, path: str, line: int | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise ConfigError(f"{key!r} must be a string, not {value!r}", path=path, line=line)
+    raise ConfigError(f"{key!r} must be a string, not {_brief(value)}", path=path, line=line)
 
 
 def _string_list(value: object, key: str, path: str, line: int | None) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
-    raise ConfigError(f"{key!r} must be a list of strings, not {value!r}", path=path, line=line)
+    raise ConfigError(
+        f"{key!r} must be a list of strings, not {_brief(value)}", path=path, line=line
+    )
 
 
 def _string_table(value: object, key: str, path: str, line: int | None) -> dict[str, str]:
     if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
         return dict(value)
-    raise ConfigError(f"{key!r} must be a table of strings, not {value!r}", path=path, line=line)
+    raise ConfigError(
+        f"{key!r} must be a table of strings, not {_brief(value)}", path=path, line=line
+    )
