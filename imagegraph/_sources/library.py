@@ -175,15 +175,21 @@ def read_library(
             line=header.fields["Tags"].line,
         )
     entries: list[_Entry] = []
+    by_artifacts: dict[tuple[object, ...], _Entry] = {}
+    claimed = _Claims()
     for block in rest:
         entry = _entry(block, header, display)
-        _check_tags(entry, entries, display)
-        merged = next((e for e in entries if e.artifacts() == entry.artifacts()), None)
+        _check_tags(entry, claimed, display)
+        artifacts = entry.artifacts()
+        merged = by_artifacts.get(artifacts)
         if merged is not None:
             merged.tags.extend(entry.tags)
-            merged.shared_tags.extend(t for t in entry.shared_tags if t not in merged.shared_tags)
+            known = set(merged.shared_tags)
+            merged.shared_tags.extend(t for t in entry.shared_tags if t not in known)
         else:
             entries.append(entry)
+            by_artifacts[artifacts] = entry
+        claimed.add(entry)
     for entry in entries:
         result.builds.append(
             _build(
@@ -197,6 +203,15 @@ def _blocks(text: str, display: str) -> list[_Block]:
     blocks: list[_Block] = []
     current: _Block | None = None
     last: _Field | None = None
+    # The continuation lines of *last*, joined once it ends (adding each to the
+    # value as it came copied the value every time: quadratic in a long field).
+    continued: list[str] = []
+
+    def finish() -> None:
+        if last is not None and continued:
+            last.value = "\n".join([last.value, *continued])
+            continued.clear()
+
     for number, raw in enumerate(text.split("\n"), 1):
         line = raw.rstrip("\r")
         if line.lstrip().startswith("#"):
@@ -204,22 +219,24 @@ def _blocks(text: str, display: str) -> list[_Block]:
         if not line.strip():
             # bashbrew reads a line of only spaces as a continuation; taking it as
             # the blank line it looks like is what its author meant.
+            finish()
             current = last = None
             continue
         if line[0] in " \t":
             if last is None:
                 raise ConfigError(
-                    f"continuation line {line.strip()!r} follows no field",
+                    f"continuation line {_cut(line.strip())} follows no field",
                     path=display,
                     line=number,
                 )
-            last.value += "\n" + line.strip()
+            continued.append(line.strip())
             continue
+        finish()
         name, colon, value = line.partition(":")
         name = name.strip()
         if not colon or not name:
             raise ConfigError(
-                f"line {line!r} is not a 'Field: value' line", path=display, line=number
+                f"line {_cut(line)} is not a 'Field: value' line", path=display, line=number
             )
         if current is None:
             current = _Block(number)
@@ -232,7 +249,13 @@ def _blocks(text: str, display: str) -> list[_Block]:
                 line=number,
             )
         last = current.fields[name] = _Field(value.strip(), number)
+    finish()
     return blocks
+
+
+def _cut(text: str) -> str:
+    """*text* quoted for a message, cut to 60 characters."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _entry(block: _Block, header: _Block, display: str) -> _Entry:
@@ -304,15 +327,29 @@ def _list(found: _Field | None, name: str, display: str) -> list[str]:
     return items
 
 
-def _check_tags(entry: _Entry, entries: list[_Entry], display: str) -> None:
+class _Claims:
+    """The tags and shared tags of the entries read so far, and the line of the entry
+    that first claimed each: a new entry is checked against them in one look-up a tag."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, int] = {}
+        self.shared: dict[str, int] = {}
+
+    def add(self, entry: _Entry) -> None:
+        for tag in entry.tags:
+            self.tags.setdefault(tag, entry.line)
+        for tag in entry.shared_tags:
+            self.shared.setdefault(tag, entry.line)
+
+
+def _check_tags(entry: _Entry, claimed: _Claims, display: str) -> None:
     """Refuse a tag two entries claim, as bashbrew does; SharedTags may repeat."""
     seen: set[str] = set()
     for tag in entry.tags:
-        for other in entries:
-            if tag in other.tags or tag in other.shared_tags:
-                kind = "Tags" if tag in other.tags else "SharedTags"
+        for kind, lines in (("Tags", claimed.tags), ("SharedTags", claimed.shared)):
+            if tag in lines:
                 raise ConfigError(
-                    f"tag {tag!r} is also in the {kind} of the entry on line {other.line}",
+                    f"tag {tag!r} is also in the {kind} of the entry on line {lines[tag]}",
                     path=display,
                     line=entry.tags_line,
                 )
@@ -320,13 +357,12 @@ def _check_tags(entry: _Entry, entries: list[_Entry], display: str) -> None:
             raise ConfigError(f"tag {tag!r} is listed twice", path=display, line=entry.tags_line)
         seen.add(tag)
     for tag in entry.shared_tags:
-        for other in entries:
-            if tag in other.tags:
-                raise ConfigError(
-                    f"shared tag {tag!r} is in the Tags of the entry on line {other.line}",
-                    path=display,
-                    line=entry.line,
-                )
+        if tag in claimed.tags:
+            raise ConfigError(
+                f"shared tag {tag!r} is in the Tags of the entry on line {claimed.tags[tag]}",
+                path=display,
+                line=entry.line,
+            )
         if tag in seen:
             raise ConfigError(
                 f"tag {tag!r} is in both Tags and SharedTags", path=display, line=entry.line
