@@ -130,7 +130,8 @@ def test_an_osv_advisory_is_read_or_refused_with_an_imagegraph_error(document: A
         try:
             changes, notes = load_osv(path)
         except ImageGraphError as err:
-            assert str(err).startswith(f"{path}: ")  # names the file
+            message = str(err)
+            assert message.startswith(f"{path}: ")  # names the file
             return
         for change in changes:
             assert isinstance(change, PackageChange)
