@@ -301,7 +301,10 @@ _BRIEF.maxlevel = 3
 
 def _brief(value: object) -> str:
     """*value* for a message: its repr, cut short however large or deep it is."""
-    return _BRIEF.repr(value)
+    try:
+        return _BRIEF.repr(value)
+    except ValueError:  # an integer of thousands of digits has no repr
+        return f"(a {type(value).__name__} too large to show)"
 
 
 # --- the file as parsed -----------------------------------------------------------------------
@@ -393,6 +396,8 @@ def _load_json(text: str, display: str) -> _File:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"not valid JSON: {err.msg}", path=display, line=err.lineno) from None
+    except ValueError:  # Python's limit on the digits of an integer
+        raise ConfigError(_HUGE_NUMBER, path=display) from None
     except RecursionError:
         raise ConfigError(_TOO_DEEP_TO_PARSE, path=display) from None
     if not isinstance(data, dict):
@@ -622,7 +627,12 @@ def _error_line(err: Exception) -> int | None:
     return line if isinstance(line, int) and line > 0 else None
 
 
+_HUGE_NUMBER = "a number has more digits than imagegraph reads (4,300)"
+
+
 def _parse_error(err: Exception) -> str:
+    if isinstance(err, ValueError) and "integer string conversion" in str(err):
+        return _HUGE_NUMBER
     token = getattr(err, "token", None)
     char = getattr(err, "char", None)
     column = getattr(err, "column", None)

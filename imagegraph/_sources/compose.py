@@ -168,8 +168,17 @@ def _load(text: str, display: str) -> object:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_nodes(node, display)
-        return loader.construct_document(node)
+        tagged = _check_nodes(node, display)
+        try:
+            return loader.construct_document(node)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as err:
+            # PyYAML's constructors of !!int, !!float, !!bool, !!timestamp raise these.
+            raise ConfigError(
+                f"not valid YAML: a value tagged {_failing_tag(loader, tagged)} cannot be read "
+                f"({_brief(str(err).splitlines()[0] if str(err) else type(err).__name__)[1:-1]})",
+                path=display,
+                line=_failing_line(loader, tagged),
+            ) from None
     except RecursionError:
         raise ConfigError(
             "nested too deeply to read (lists, mappings or merge keys in one another)",
@@ -202,9 +211,33 @@ def _load(text: str, display: str) -> object:
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _check_nodes(root: yaml.Node, display: str) -> None:
+def _failing(loader: _Loader, tagged: list[yaml.ScalarNode]) -> yaml.ScalarNode | None:
+    """The first node with an explicit tag whose constructor fails."""
+    for node in tagged:
+        construct = loader.yaml_constructors.get(node.tag)
+        if construct is None:
+            continue
+        try:
+            construct(loader, node)
+        except Exception:  # what the constructor raised for the document: find which node
+            return node
+    return None
+
+
+def _failing_tag(loader: _Loader, tagged: list[yaml.ScalarNode]) -> str:
+    node = _failing(loader, tagged)
+    return "!!" + node.tag.rpartition(":")[2] if node is not None else "explicitly"
+
+
+def _failing_line(loader: _Loader, tagged: list[yaml.ScalarNode]) -> int | None:
+    node = _failing(loader, tagged)
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _check_nodes(root: yaml.Node, display: str) -> list[yaml.ScalarNode]:
     """Refuse a key given twice in one mapping, as compose does (YAML would keep the last),
-    and merge keys that would make more than :data:`MAX_MERGED` entries.
+    and merge keys that would make more than :data:`MAX_MERGED` entries; return
+    the scalars with a tag of YAML's own other than ``!!str`` (``!!int 1e5`` ...).
 
     PyYAML copies what ``<<`` merges into the mapping, so mappings that each
     merge the one before twice double at every level: counted here first,
@@ -212,6 +245,7 @@ def _check_nodes(root: yaml.Node, display: str) -> None:
     """
     merged: dict[int, int] = {}  # mapping node -> its entries once merged
     total = 0
+    tagged: list[yaml.ScalarNode] = []
     seen: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -258,6 +292,13 @@ def _check_nodes(root: yaml.Node, display: str) -> None:
                 stack.append((key, False))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, False) for item in reversed(node.value))
+        elif node.tag.startswith("tag:yaml.org,2002:") and node.tag not in _PLAIN_TAGS:
+            assert isinstance(node, yaml.ScalarNode)
+            tagged.append(node)
+    return tagged
+
+
+_PLAIN_TAGS = (_STR_TAG, "tag:yaml.org,2002:null", _MERGE_TAG)
 
 
 class _Reader:
@@ -801,7 +842,10 @@ _BRIEF.maxlevel = 3
 
 def _brief(value: object) -> str:
     """*value* for a message: its repr, cut short however large or deep it is."""
-    return _BRIEF.repr(value)
+    try:
+        return _BRIEF.repr(value)
+    except ValueError:  # an integer of thousands of digits has no repr
+        return f"(a {type(value).__name__} too large to show)"
 
 
 def _some(names: Sequence[str]) -> str:

@@ -81,6 +81,11 @@ def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | 
         raise ConfigError(
             "nested too deeply to read (arrays or tables in one another)", path=display
         ) from None
+    except ValueError:  # tomllib's int() of an integer past Python's limit on digits
+        raise ConfigError(
+            "not valid TOML: a number has more digits than imagegraph reads (4,300)",
+            path=display,
+        ) from None
     prefix = ""
     if pyproject:
         tool = data.get("tool", {})
@@ -395,7 +400,10 @@ _BRIEF.maxlevel = 3
 
 def _brief(value: object) -> str:
     """*value* for a message: its repr, cut short however large or deep it is."""
-    return _BRIEF.repr(value)
+    try:
+        return _BRIEF.repr(value)
+    except ValueError:  # an integer of thousands of digits has no repr
+        return f"(a {type(value).__name__} too large to show)"
 
 
 def _string(value: object, key: str, path: str, line: int | None) -> str | None:
