@@ -26,7 +26,8 @@ that was touched since the index was written, is listed even when git would
 find it unchanged: an extra rebuild rather than a missed one.
 
 Every git command runs with ``core.fsmonitor=false``, hooks pointing at an empty
-place, ``protocol.allow=never`` (a partial clone cannot fetch), no credential
+place, no transport allowed (``GIT_ALLOW_PROTOCOL`` empty: a partial clone cannot
+fetch, whatever ``protocol.<name>.allow`` says), no credential
 helper, proxy or ssh command, ``safe.bareRepository=explicit`` (a bare
 repository planted in the work tree is not one) and ``GIT_OPTIONAL_LOCKS=0``;
 git's ``safe.directory`` ownership check is kept. A ``.git`` file (``gitdir:``)
@@ -104,7 +105,10 @@ def _environment() -> dict[str, str]:
     env.update(
         GIT_OPTIONAL_LOCKS="0",  # no opportunistic index refresh, hence no index hook
         GIT_TERMINAL_PROMPT="0",
-        GIT_NO_LAZY_FETCH="1",  # git >= 2.44; protocol.allow=never covers older ones
+        GIT_NO_LAZY_FETCH="1",  # git >= 2.44
+        # No transport at all, whatever protocol.<name>.allow the repository sets
+        # (it wins over protocol.allow=never): a partial clone cannot fetch.
+        GIT_ALLOW_PROTOCOL="",
     )
     return env
 
@@ -127,8 +131,9 @@ def _git(args: Sequence[str], *, cwd: Path, what: str) -> bytes:
     except subprocess.TimeoutExpired:
         raise GitError(f"{what}: git did not answer within {_TIMEOUT:.0f} s") from None
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        shown = _PRINTABLE.sub("?", " ".join(message[-3:]))[:500] or f"exit {done.returncode}"
+        lines = done.stderr.decode("utf-8", "replace").splitlines()
+        message = " ".join(line.strip() for line in lines if line.strip())
+        shown = _PRINTABLE.sub("?", message)[:600] or f"exit {done.returncode}"
         raise GitError(f"{what}: {shown}")
     return done.stdout
 
@@ -159,12 +164,13 @@ def changed_files(path: str | os.PathLike[str], revision: str) -> GitChanges:
         raise GitError(f"{what}: {os.fspath(start)} is not inside its work tree")
     try:
         tree = _git(
-            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{tree}}"],
-            cwd=top, what=what,
+            ["rev-parse", "--verify", "--end-of-options", f"{revision}^{{tree}}"],
+            cwd=top, what="git said",
         ).decode("ascii", "replace").strip()  # fmt: skip
-    except GitError:
+    except GitError as err:
         raise GitError(
-            f"{what}: the git repository at {os.fspath(top)} has no commit or tree of that name"
+            f"{what}: no commit or tree of that name can be read in the git repository at "
+            f"{os.fspath(top)} ({err})"
         ) from None
     before = _listing(_git(["ls-tree", "-r", "-z", "--full-tree", tree], cwd=top, what=what))
     staged = _staged(_git(["ls-files", "-z", "--stage", "-t"], cwd=top, what=what))

@@ -376,7 +376,7 @@ class ImageGraph:
                     cause = f"{path}: declares {build.name!r}"
                 elif path in ignore_files:
                     cause = f"{path}: decides what the context sends"
-                elif (context == "" and not path.startswith("../")) or path.startswith(context):
+                elif path.startswith(context) if context else not path.startswith("../"):
                     relative = path[len(context) :]
                     key = (build.name, "ignore")
                     if key not in self._cache:
