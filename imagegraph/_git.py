@@ -138,8 +138,16 @@ def _git(args: Sequence[str], *, cwd: Path, what: str) -> bytes:
     return done.stdout
 
 
-def changed_files(path: str | os.PathLike[str], revision: str) -> GitChanges:
+def changed_files(
+    path: str | os.PathLike[str],
+    revision: str,
+    *,
+    readable: str | os.PathLike[str] | None = None,
+) -> GitChanges:
     """The tracked files of the work tree holding *path* that differ from *revision*.
+
+    With *readable*, no file outside that directory is opened: one there that
+    its index entry does not vouch for (by its stat data) counts as changed.
 
     Raises :class:`GitError` when *path* is in no work tree git accepts, when
     *revision* names no commit or tree, or when git fails.
@@ -177,7 +185,7 @@ def changed_files(path: str | os.PathLike[str], revision: str) -> GitChanges:
     hasher = "sha256" if object_format == "sha256" else "sha1"
     stats = _index_stats(Path(index), 32 if hasher == "sha256" else 20)
     tree_root = Path(os.path.realpath(top))
-    work = _WorkTree(tree_root, hasher, stats)
+    work = _WorkTree(tree_root, hasher, stats, readable)
     changed = []
     for name in sorted(before.keys() | staged.keys()):
         old = before.get(name)
@@ -336,9 +344,14 @@ class _WorkTree:
     """Blob ids of work-tree files, read as git would hash them without filters."""
 
     def __init__(
-        self, top: Path, hasher: str, stats: tuple[dict[bytes, _Stat], int] | None
+        self,
+        top: Path,
+        hasher: str,
+        stats: tuple[dict[bytes, _Stat], int] | None,
+        readable: str | os.PathLike[str] | None,
     ) -> None:
         self.top = os.fsencode(top)
+        self.readable = None if readable is None else os.fsencode(os.path.realpath(readable))
         self.hasher = hasher
         self.stats, self.index_mtime_ns = stats if stats is not None else ({}, 0)
         self.plain_dirs: dict[bytes, bool] = {}
@@ -365,6 +378,10 @@ class _WorkTree:
             return None
         if self._clean(name, info, entry):
             return entry.mode, entry.oid
+        if self.readable is not None and not (
+            full == self.readable or full.startswith(self.readable.rstrip(b"/") + b"/")
+        ):
+            return None  # not to be read: changed, as far as anyone here can tell
         try:
             if mode == _SYMLINK:
                 return mode, self._digest([os.readlink(full)])

@@ -109,14 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--changed-files",
         metavar="FILE",
-        help="changed files, one path per line relative to PATH, as git diff --name-only "
-        "prints them ('-' reads standard input): only builds that read them rebuild",
+        help="changed files, one path per line as git diff --name-only prints them (relative "
+        "to the top of the git work tree or to PATH, absolute, quoted, or -z separated; '-' "
+        "reads standard input): only builds that read them rebuild",
     )
     plan.add_argument(
         "--since",
         metavar="REV",
-        help="the files changed since git revision REV (git diff --name-only --relative REV, "
-        "run read-only in PATH)",
+        help="the files changed since git revision REV (as git diff --name-only REV lists "
+        "them), found by reading git's data only: no hook, filter, fsmonitor or other "
+        "program the repository configures runs, and .git/index is not written",
     )
     plan.add_argument(
         "--package",
@@ -421,7 +423,9 @@ def _plan_command(args: argparse.Namespace) -> int:
     if args.changed_files is not None:
         changes.append(_listed_changes(args.changed_files, graph.inventory.root))
     if args.since is not None:
-        changes.append(_git_changed_files(args.path, args.since, graph.inventory.root))
+        inventory = graph.inventory
+        readable = getattr(inventory, "readable_root", inventory.root)  # --root, when given
+        changes.append(_git_changed_files(args.path, args.since, inventory.root, readable))
     if args.below is not None and len(args.package) != 1:
         raise ImageGraphError("--below needs exactly one --package")
     changes += [
@@ -583,13 +587,14 @@ def _listed_changes(source: str, root: str) -> FileChange:
     return FileChange.of(paths, root=root)
 
 
-def _git_changed_files(path: str, revision: str, root: str) -> FileChange:
+def _git_changed_files(path: str, revision: str, root: str, readable: str) -> FileChange:
     """The files changed since git *revision* in the work tree holding *path*, relative to
-    the scanned *root*: git only reads (see :mod:`imagegraph._git`), nothing runs."""
+    the scanned *root*: git only reads (see :mod:`imagegraph._git`), nothing runs, and no
+    file outside *readable* (the root files may be read from) is opened."""
     from imagegraph._git import changed_files
     from imagegraph.impact import FileChange, _root_relative
 
-    found = changed_files(path, revision)
+    found = changed_files(path, revision, readable=readable)
     return FileChange(
         tuple(_root_relative(os.path.join(found.top, name), root) for name in found.paths)
     )

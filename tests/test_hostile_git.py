@@ -521,3 +521,22 @@ def test_a_path_outside_the_root_is_not_in_a_root_context(tmp_path: Path) -> Non
     assert graph.impact([FileChange.of(["../fleet2/x"])]).affected == ()
     assert graph.impact([FileChange.of(["x"])]).affected == ("fleet",)
     assert graph.impact([FileChange.of([str(tmp_path / "fleet" / "x")])]).affected == ("fleet",)
+
+
+@pytest.mark.parametrize(
+    ("readable", "listed"),
+    [
+        (None, set()),  # read and hashed: only touched
+        ("fleet", {"README.md", "shared/lib.py"}),  # outside: not opened, so counted
+        (".", set()),
+    ],
+)
+def test_no_file_outside_the_readable_root_is_opened(
+    tmp_path: Path, readable: str | None, listed: set[str]
+) -> None:
+    repo = make_repo(tmp_path)
+    stat_dirty(repo)  # shared/lib.py, fleet/tool/run.sh, README.md: new times, same bytes
+    found = changed_files(
+        repo / "fleet", "HEAD", readable=None if readable is None else repo / readable
+    )
+    assert set(found.paths) == listed
