@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagegraph import FileChange, scan
-from imagegraph._git import GitError, changed_files
-from imagegraph.cli import main
+from imagegraph import FileChange, ImageGraph, scan
+from imagegraph._git import GitError, _index_stats, changed_files
+from imagegraph.cli import _listed_changes, main
 from tests.hostile import Entry, Fifo, Symlink, assert_contained, build, run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -540,3 +540,70 @@ def test_no_file_outside_the_readable_root_is_opened(
         repo / "fleet", "HEAD", readable=None if readable is None else repo / readable
     )
     assert set(found.paths) == listed
+
+
+# --- properties: anything at all is an answer or an ImageGraphError -------------
+
+
+@pytest.fixture(scope="module")
+def real_index(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    repo = make_repo(tmp_path_factory.mktemp("index"))
+    git(repo, "update-index", "--index-version", "4")
+    return (repo / ".git" / "index").read_bytes()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(st.binary(max_size=300), st.binary(max_size=300).map(lambda b: b"DIRC" + b)),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+    st.integers(0, 10_000),
+)
+def test_any_index_file_is_stat_data_or_nothing(
+    tmp_path: Path, real_index: bytes, noise: bytes, flips: list[tuple[int, int]], cut: int
+) -> None:
+    """A damaged or hostile .git/index costs hashing, never an exception or a hang."""
+    for data in (noise, real_index):
+        damaged = bytearray(data)
+        for at, value in flips:
+            if damaged:
+                damaged[at % len(damaged)] = value
+        path = tmp_path / "index"
+        path.write_bytes(bytes(damaged[: cut or None]))
+        found = _index_stats(path, 20)
+        assert found is None or isinstance(found[0], dict)
+
+
+@pytest.fixture(scope="module")
+def fleet_in_repo(tmp_path_factory: pytest.TempPathFactory) -> ImageGraph:
+    repo = make_repo(tmp_path_factory.mktemp("listed"))
+    return scan(repo / "fleet", root=repo, cache=False)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["shared/lib.py", "fleet/tool/run.sh", "README.md", "../x", "/"]),
+            st.binary(max_size=40).map(lambda b: b.decode("utf-8", "surrogateescape")),
+            st.text(max_size=30),
+        ),
+        max_size=5,
+    ),
+    st.sampled_from(["\n", "\0", "\r\n"]),
+)
+def test_any_changed_files_list_is_a_plan_or_a_reason(
+    tmp_path: Path, fleet_in_repo: ImageGraph, lines: list[str], separator: str
+) -> None:
+    """Never silent: a listing rebuilds something, or a diagnostic says why not."""
+    graph = fleet_in_repo
+    listing = tmp_path / "changed"
+    listing.write_bytes(separator.join(lines).encode("utf-8", "surrogateescape"))
+    change = _listed_changes(str(listing), graph.inventory.root)
+    result = graph.impact([change])
+    assert result.affected or result.diagnostics
+    if "shared/lib.py" in lines and not any("\0" in line or "\n" in line for line in lines):
+        assert "app" in result.affected  # from the top of the work tree: ../shared/lib.py
