@@ -202,21 +202,27 @@ def changed_files(
 
 
 def _check_gitdir_link(top: Path, git_dir: Path) -> None:
-    """Refuse a ``.git`` file that sends git to a repository that is not this one's."""
+    """Refuse a ``.git`` file (``gitdir:``) or link that sends git to a repository that is
+    not this one's: only a linked work tree that names this ``.git`` back, or a
+    submodule's directory inside an enclosing repository's ``.git``, are followed."""
     dot_git = top / ".git"
     try:
-        if not stat.S_ISREG(os.lstat(dot_git).st_mode):
-            return
+        kind = stat.S_IFMT(os.lstat(dot_git).st_mode)
     except OSError:
         return  # GIT_DIR from the environment: the caller's choice
+    if kind not in (stat.S_IFREG, stat.S_IFLNK):
+        return
     real = Path(os.path.realpath(git_dir))
+    if kind == stat.S_IFLNK and real.is_relative_to(os.path.realpath(top)):
+        return
     back_link = real / "gitdir"  # a linked work tree names its .git file there
     try:
-        if back_link.is_file() and os.path.realpath(
-            back_link.read_text(encoding="utf-8", errors="replace").strip()
-        ) == os.path.realpath(dot_git):
-            return
-    except OSError:
+        if back_link.is_file() and not back_link.is_symlink():
+            with back_link.open("rb") as handle:
+                named = handle.read(4096).decode("utf-8", "replace").strip()
+            if os.path.realpath(named) == os.path.realpath(dot_git):
+                return
+    except (OSError, ValueError):
         pass
     for above in Path(os.path.realpath(top)).parents:  # a submodule: in its superproject's .git
         holder = above / ".git"

@@ -241,12 +241,16 @@ def test_a_lazy_fetch_of_a_partial_clone_is_refused(tmp_path: Path) -> None:
     assert ran.stderr.startswith("imagegraph: --since 'HEAD~1': no commit or tree"), ran.stderr
 
 
+@pytest.mark.parametrize("link", ["gitdir file", "symbolic link"])
 def test_a_gitdir_link_to_another_repository_is_not_followed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], link: str
 ) -> None:
     elsewhere = make_repo(tmp_path / "elsewhere")
     fleet = build(tmp_path / "fleet", {"app/Dockerfile": "FROM debian\n"})
-    (fleet / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
+    if link == "gitdir file":
+        (fleet / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
+    else:
+        (fleet / ".git").symlink_to(elsewhere / ".git")
     code, _, err = plan([".", "--since", "HEAD"], fleet, monkeypatch, capsys)
     assert code == 1
     assert "not followed" in err
