@@ -46,6 +46,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from imagegraph._files import inspect, read_bytes
 from imagegraph._pickling import conforms, paused_gc
 from imagegraph.dockerfile import Prepared, prepare_dockerfile
 
@@ -102,12 +103,18 @@ def read_dockerfiles(
     cache: bool = True,
     jobs: int | None = None,
     progress: Progress | None = None,
+    boundary: str | os.PathLike[str] | None = None,
 ) -> dict[str, Prepared | OSError]:
     """Every Dockerfile of *paths* (relative to *root*) prepared, or the error reading it.
 
     *jobs* is the number of processes to parse with (default: the cores,
     once there are :data:`PARALLEL_THRESHOLD` files to parse; 1 parses here).
+    Files are read as :mod:`imagegraph._files` reads them, inside *boundary*
+    (default: *root*): a FIFO, a device, a file over the size cap or one
+    outside the boundary is a :class:`~imagegraph._files.RefusedFile`, found
+    before the cache is consulted, so no cached entry is served for it.
     """
+    limit = os.path.realpath(boundary if boundary is not None else root)
     store = _Store(root, code_version()) if cache else None
     old = store.load() if store is not None else {}
     result: dict[str, Prepared | OSError] = {}
@@ -118,13 +125,13 @@ def read_dockerfiles(
     for path in dict.fromkeys(paths):
         full = os.path.join(base, path)
         try:
-            stat = os.stat(full)
+            stat = inspect(full, root=limit)
         except OSError as err:
             result[path] = err
             continue
         entry = old.get(path)
         reusable = entry is not None and entry[:4] == stamp(stat)
-        if reusable and entry is not None and (not entry[4] or _digest(full) == entry[4]):
+        if reusable and entry is not None and (not entry[4] or _digest(full, limit) == entry[4]):
             result[path] = entry[5]
             fresh[path] = entry
             continue
@@ -136,7 +143,7 @@ def read_dockerfiles(
         for path, stat in todo
     ]
     for (path, stat), (item, digest) in zip(
-        todo, _prepare(base, work, jobs, progress), strict=True
+        todo, _prepare(base, work, jobs, progress, limit), strict=True
     ):
         result[path] = item
         if not isinstance(item, OSError):
@@ -151,16 +158,19 @@ def stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
-def _digest(full: str) -> bytes | None:
+def _digest(full: str, limit: str) -> bytes | None:
     try:
-        with open(full, "rb") as handle:
-            return hashlib.blake2b(handle.read(), digest_size=16).digest()
+        return hashlib.blake2b(read_bytes(full, root=limit), digest_size=16).digest()
     except OSError:
         return None
 
 
 def _prepare(
-    base: str, work: list[tuple[str, bool]], jobs: int | None, progress: Progress | None
+    base: str,
+    work: list[tuple[str, bool]],
+    jobs: int | None,
+    progress: Progress | None,
+    limit: str,
 ) -> list[tuple[Prepared | OSError, bytes]]:
     """Read and prepare each ``(path, racy)``; a racy one comes with its content hash.
 
@@ -173,12 +183,12 @@ def _prepare(
     out: list[tuple[Prepared | OSError, bytes]] = []
     if jobs <= 1 or len(chunks) < 2:
         for chunk in chunks:
-            out.extend(_prepare_chunk(base, chunk))
+            out.extend(_prepare_chunk(base, chunk, limit))
             if progress is not None:
                 progress(len(chunk))
         return out
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for done in pool.map(_prepare_chunk, [base] * len(chunks), chunks):
+        for done in pool.map(_prepare_chunk, [base] * len(chunks), chunks, [limit] * len(chunks)):
             out.extend(done)
             if progress is not None:
                 progress(len(done))
@@ -186,14 +196,13 @@ def _prepare(
 
 
 def _prepare_chunk(
-    base: str, chunk: list[tuple[str, bool]]
+    base: str, chunk: list[tuple[str, bool]], limit: str
 ) -> list[tuple[Prepared | OSError, bytes]]:
     with paused_gc():
         done: list[tuple[Prepared | OSError, bytes]] = []
         for path, racy in chunk:
             try:
-                with open(os.path.join(base, path), "rb") as handle:
-                    data = handle.read()
+                data = read_bytes(os.path.join(base, path), root=limit)
             except OSError as err:
                 done.append((err, b""))
                 continue

@@ -44,6 +44,13 @@ def _add_fleet_arguments(command: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE", help="an imagegraph.toml to use instead of PATH/imagegraph.toml"
     )
     command.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the directory files may be read from, once symbolic links are followed "
+        "(default: PATH; it must hold PATH): a Dockerfile, context or SBOM outside it is "
+        "reported, not read",
+    )
+    command.add_argument(
         "--no-cache",
         action="store_true",
         help="neither read nor write the caches of parsed Dockerfiles and of the finished "
@@ -501,7 +508,9 @@ def _scan(args: argparse.Namespace) -> ImageGraph:
     from imagegraph.graph import scan
 
     if not sys.stderr.isatty():
-        return scan(args.path, config=args.config, cache=not args.no_cache, jobs=args.jobs)
+        return scan(
+            args.path, config=args.config, root=args.root, cache=not args.no_cache, jobs=args.jobs
+        )
     from rich.console import Console
     from rich.progress import Progress
 
@@ -514,8 +523,8 @@ def _scan(args: argparse.Namespace) -> ImageGraph:
             bar.update(task, completed=done, total=total, visible=total >= 1000)
 
         return scan(
-            args.path, config=args.config, cache=not args.no_cache, jobs=args.jobs,
-            progress=progress,
+            args.path, config=args.config, root=args.root, cache=not args.no_cache,
+            jobs=args.jobs, progress=progress,
         )  # fmt: skip
 
 

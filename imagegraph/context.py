@@ -33,6 +33,7 @@ counts as unknown (a source then covers the whole context).
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections import Counter
@@ -42,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from imagegraph._files import RefusedFile, read_text
 from imagegraph._shell import UNKNOWN, Budget, Env, ExpansionLimit, ShellError, Unknown, expand
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.dockerfile import Dockerfile, Stage, StageRef
@@ -255,15 +257,38 @@ def _bad_ignore(pattern: str, why: str, source: str | None, line: int | None) ->
     )
 
 
-def read_dockerignore(context_dir: Path, dockerfile: Path | None) -> DockerIgnore:
-    """The ignore rules BuildKit applies: ``<Dockerfile>.dockerignore`` first, then the context's."""
+def read_dockerignore(
+    context_dir: Path,
+    dockerfile: Path | None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    diagnostics: list[Diagnostic] | None = None,
+) -> DockerIgnore:
+    """The ignore rules BuildKit applies: ``<Dockerfile>.dockerignore`` first, then the context's.
+
+    With *root*, only a file inside it is read (see :mod:`imagegraph._files`).
+    One that is there but refused (outside *root*, a FIFO, a device, too
+    large) counts as absent, so the whole context counts, and a diagnostic
+    naming it goes to *diagnostics*.
+    """
     candidates = []
     if dockerfile is not None:
         candidates.append(dockerfile.with_name(dockerfile.name + ".dockerignore"))
     candidates.append(context_dir / ".dockerignore")
     for candidate in candidates:
         try:
-            text = candidate.read_text(encoding="utf-8", errors="replace")
+            text = read_text(candidate, errors="replace", root=root)
+        except RefusedFile as err:
+            if diagnostics is not None:
+                shown = os.path.relpath(candidate, root) if root is not None else str(candidate)
+                diagnostics.append(
+                    Diagnostic(
+                        err.code, Severity.ERROR,
+                        f"this .dockerignore is {err.strerror}; its rules are not applied",
+                        shown,
+                    )
+                )  # fmt: skip
+            continue
         except OSError:
             continue
         return DockerIgnore.parse(text, str(candidate))

@@ -204,8 +204,9 @@ SCAN_CODES: tuple[str, ...] = (
     "compose-include", "compose-remote-context", "compose-unresolved", "copy-from-image",
     "digest-pinned-fleet-image", "dockerfile-error", "duplicate-stage-name", "duplicate-tag", "empty-continuation-line",
     "inferred-name", "invalid-reference", "invalid-utf8", "library-arch-override",
-    "library-oci-import", "missing-dockerfile", "stage-order", "unbuilt-tag",
-    "undeclared-dockerfile", "unknown-context-target", "unknown-target", "unresolved-arg",
+    "library-oci-import", "missing-dockerfile", "outside-root", "stage-order", "unbuilt-tag",
+    "undeclared-dockerfile", "unknown-context-target", "unknown-target", "unreadable-directory",
+    "unresolved-arg",
 )  # fmt: skip
 """The codes of the scan's diagnostics (:attr:`ImageGraph.diagnostics`), which
 :func:`findings` carries as findings and ``[lint] ignore`` may name too."""

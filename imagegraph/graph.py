@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 
+from imagegraph._files import RefusedFile, read_bytes
 from imagegraph._pickling import paused_gc, positional_reduce
 from imagegraph._reading import read_dockerfiles
+from imagegraph._sources.common import declared_at
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.dockerfile import (
     AUTOMATIC_ARGS,
@@ -381,8 +383,9 @@ class ImageGraph:
                     key = (build.name, "ignore")
                     if key not in self._cache:
                         self._cache[key] = read_dockerignore(
-                            root / build.context, root / build.dockerfile if own else None
-                        )
+                            root / build.context, root / build.dockerfile if own else None,
+                            root=self.inventory.readable_root, diagnostics=notes,
+                        )  # fmt: skip
                     if self._cache[key].ignores(relative):
                         continue
                     if use is None:
@@ -435,7 +438,10 @@ class ImageGraph:
         text: str | bytes | None = build.dockerfile_inline
         if text is None:
             try:
-                text = (Path(self.inventory.root) / build.dockerfile).read_bytes()
+                text = read_bytes(
+                    Path(self.inventory.root) / build.dockerfile,
+                    root=self.inventory.readable_root,
+                )
             except OSError:
                 return None
         try:
@@ -516,11 +522,20 @@ def scan(
     path: str | os.PathLike[str] = ".",
     *,
     config: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] | None = None,
     cache: bool = True,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImageGraph:
     """Read the fleet at *path* and build its image graph.
+
+    Files are read only from *root* (default: *path* itself, which must lie
+    inside it), once symbolic links are followed, and only regular files of
+    at most 16 MiB: a Dockerfile, context, ``.dockerignore`` or SBOM that
+    resolves outside *root*, a FIFO, a device or a huge file is not read, and
+    a diagnostic (``outside-root``, ``not-regular-file``, ``file-too-large``)
+    names it while its build stays in the graph. *config*, named by the
+    caller, may be anywhere; what it names is held to *root*.
 
     The inventory comes from :func:`imagegraph.load_inventory`; each
     Dockerfile is read once and parsed with each build's args, and only the
@@ -547,15 +562,18 @@ def scan(
     from imagegraph._snapshot import load_snapshot, save_snapshot
 
     started = time.time_ns()
-    root = Path(path).resolve()
+    scanned = Path(path).resolve()
     config_key = os.fspath(Path(config).resolve()) if config is not None else None
+    boundary = os.path.realpath(root) if root is not None else None
+    if boundary is not None:  # a snapshot is only as good as the root it was read under
+        config_key = f"{config_key or ''}\0root={boundary}"
     version = code_version() if cache else ""
     with paused_gc():
         if cache:
-            kept = load_snapshot(root, config_key, version)
+            kept = load_snapshot(scanned, config_key, version)
             if kept is not None:
                 return kept
-        inventory = load_inventory(path, config=config)
+        inventory = load_inventory(path, config=config, boundary=boundary)
         graph = _Builder(inventory).build(cache=cache, jobs=jobs, progress=progress)
         if cache:
             save_snapshot(Path(inventory.root), config_key, version, graph, started)
@@ -599,8 +617,9 @@ class _Builder:
                 progress(done, total)
 
         self.prepared = read_dockerfiles(
-            self.root, paths, cache=cache, jobs=jobs, progress=step if progress else None
-        )
+            self.root, paths, cache=cache, jobs=jobs, progress=step if progress else None,
+            boundary=self.inventory.readable_root,
+        )  # fmt: skip
         for build in builds:
             self.graph.add_node(build.name, kind="build", build=build)
             for tag in build.tags:
@@ -657,6 +676,20 @@ class _Builder:
         if build.dockerfile_inline is not None:
             return prepare_dockerfile(build.dockerfile_inline, path=build.dockerfile)
         found = self.prepared.get(build.dockerfile)
+        if isinstance(found, RefusedFile):
+            # Outside the root, the declaration is the place to point at: the
+            # path itself is no place in this repository.
+            where, line = (
+                declared_at(build) if found.code == "outside-root" else (build.dockerfile, None)
+            )
+            self.note(
+                found.code, Severity.ERROR,
+                f"build {build.name!r} ({build.origin or 'declared'}) needs the Dockerfile "
+                f"{build.dockerfile!r}, which is {found.strerror}; the build stays, without "
+                "parents",
+                where, line,
+            )  # fmt: skip
+            return None
         if isinstance(found, OSError):
             self.note(
                 "missing-dockerfile", Severity.ERROR,

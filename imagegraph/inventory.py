@@ -134,6 +134,16 @@ class Inventory:
     tuple of repository patterns), ``max_depth``, ``ignore`` (a tuple of finding
     codes), and ``source`` (where it is written); empty without one. Read it as a
     policy with :meth:`imagegraph.findings.LintPolicy.from_inventory`."""
+    boundary: str | None = None
+    """The directory (a real path) files may be read from, once links are
+    followed: the *root* given to :func:`load_inventory`, by default
+    :attr:`root` itself (``None`` means that too). Dockerfiles, contexts,
+    ``.dockerignore`` files and SBOMs outside it are refused, not read."""
+
+    @property
+    def readable_root(self) -> str:
+        """:attr:`boundary`, or :attr:`root` where none was set."""
+        return self.boundary if self.boundary is not None else self.root
 
     def build(self, name: str) -> ImageBuild:
         """The build called *name*; ``KeyError`` if there is none."""
@@ -144,14 +154,29 @@ class Inventory:
 
 
 def load_inventory(
-    root: str | os.PathLike[str], *, config: str | os.PathLike[str] | None = None
+    root: str | os.PathLike[str],
+    *,
+    config: str | os.PathLike[str] | None = None,
+    boundary: str | os.PathLike[str] | None = None,
 ) -> Inventory:
     """Read the image builds of the repository at *root*.
 
     *config* is an ``imagegraph.toml`` to use instead of the one at the
-    root. Raises :class:`ConfigError` for a declaration file that cannot be
+    root; being named, it may be anywhere. *boundary* is the directory
+    files may be read from (default: *root*), which must hold *root*: a
+    Dockerfile, context or SBOM that resolves outside it (after symbolic
+    links) is not read, and an ``outside-root`` diagnostic names the build's
+    declaration; a declaration file outside it is a :class:`ConfigError`.
+    Only regular files are read, each of at most 16 MiB
+    (:data:`imagegraph._files.MAX_FILE_BYTES`).
+
+    Raises :class:`ConfigError` for a declaration file that cannot be
     read, with the file and, where known, the line.
     """
     from imagegraph._sources import discover
 
-    return discover(Path(root), Path(config) if config is not None else None)
+    return discover(
+        Path(root),
+        Path(config) if config is not None else None,
+        Path(boundary) if boundary is not None else None,
+    )

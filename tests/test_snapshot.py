@@ -43,9 +43,9 @@ def inventories(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = imagegraph.graph.load_inventory
 
-    def counting(path: object, *, config: object = None) -> object:
+    def counting(path: object, *, config: object = None, **options: object) -> object:
         calls.append(str(path))
-        return real(path, config=config)  # type: ignore[arg-type]
+        return real(path, config=config, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(imagegraph.graph, "load_inventory", counting)
     return calls

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from imagegraph._sources.common import SourceResult, relative
+from imagegraph._files import Boundary, confined, exists, outside_message
+from imagegraph._sources.common import SourceResult, declared_at, relative
 from imagegraph._sources.config import Config, config_images, read_config
 from imagegraph._sources.tree import convention_builds, find_dockerfiles
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -18,10 +20,22 @@ BAKE_FILES = ("docker-bake.json", "docker-bake.hcl")
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
 
-def discover(root: Path, config_path: Path | None) -> Inventory:
+def discover(root: Path, config_path: Path | None, boundary: Path | None = None) -> Inventory:
     if not root.is_dir():
         raise ConfigError("not a directory", path=str(root))
     root = root.resolve()
+    limit = Boundary(boundary if boundary is not None else root)
+    if not limit.contains(root):
+        raise ConfigError(
+            f"the directory to scan is not inside the root {limit.root!r} files may be read "
+            "from (--root)",
+            path=str(root),
+        )
+    with confined(limit.root):
+        return _discover(root, config_path, limit)
+
+
+def _discover(root: Path, config_path: Path | None, limit: Boundary) -> Inventory:
     config = _find_config(root, config_path)
     probed: list[str] = []
     results: list[SourceResult] = []
@@ -30,29 +44,29 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
     sboms: dict[str, str] = {}
     sbom_dir: str | None = None
     lint: dict[str, object] = {}
-    if config is None and config_path is None and (root / "pyproject.toml").is_file():
+    if config is None and config_path is None and exists(root / "pyproject.toml"):
         # Read, and found without [tool.imagegraph]: adding one changes the fleet.
         probed.append("pyproject.toml")
     if config is not None:
         aliases, exclude, sboms = config.aliases, config.exclude, config.sboms
         sbom_dir, lint = config.sbom_dir, config.lint
         results.append(config_images(config, root))
-        results.extend(_declared_sources(config, root))
+        results.extend(_declared_sources(config, root, limit))
     else:
         for name in BAKE_FILES:
-            if (root / name).is_file():
+            if exists(root / name):
                 results.append(_bake(root / name, root, {}, aliases))
                 break
         for name in COMPOSE_FILES:
-            if (root / name).is_file():
+            if exists(root / name):
                 results.append(_compose(root / name, root, {}, aliases))
                 break
     walked: list[str] = []
-    dockerfiles = find_dockerfiles(root, exclude, walked=walked)
+    diagnostics: list[Diagnostic] = []
+    dockerfiles = find_dockerfiles(root, exclude, walked=walked, diagnostics=diagnostics)
     if not results:
         results.append(convention_builds(root, dockerfiles))
     builds: list[ImageBuild] = []
-    diagnostics: list[Diagnostic] = []
     files: list[str] = []
     covered: set[str] = set()
     for result in results:
@@ -73,6 +87,9 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         for path in dockerfiles
         if path not in built
     )
+    diagnostics.extend(_outside(builds, root, limit))
+    if config is not None:
+        diagnostics.extend(_outside_sboms(config, root, limit, sboms, sbom_dir))
     return Inventory(
         root=str(root),
         builds=tuple(builds),
@@ -83,46 +100,109 @@ def discover(root: Path, config_path: Path | None) -> Inventory:
         diagnostics=tuple(diagnostics),
         walked=tuple(dict.fromkeys([*walked, *probed])),
         lint=lint,
+        boundary=limit.root,
     )
+
+
+def _outside(builds: list[ImageBuild], root: Path, limit: Boundary) -> list[Diagnostic]:
+    """An ``outside-root`` error for each build whose context resolves outside
+    the boundary; its Dockerfile is refused, and reported, when it is read."""
+    notes = []
+    base = os.fspath(root)
+    for build in builds:
+        context = build.context
+        if "://" in context or context.startswith("target:"):
+            continue
+        if limit.contains(os.path.join(base, context)):
+            continue
+        path, line = declared_at(build)
+        notes.append(
+            Diagnostic(
+                "outside-root",
+                Severity.ERROR,
+                f"build {build.name!r} has its context {context!r} {outside_message(limit.root)}"
+                "; a build tool would send all of it",
+                path,
+                line,
+            )
+        )
+    return notes
+
+
+def _outside_sboms(
+    config: Config, root: Path, limit: Boundary, sboms: dict[str, str], sbom_dir: str | None
+) -> list[Diagnostic]:
+    """An ``outside-root`` error for each SBOM (or SBOM directory) the config
+    names outside the boundary: it is not read, and the image's packages come
+    from its Dockerfile instead."""
+    named = [(f"the SBOM of {image!r}", path) for image, path in sboms.items()]
+    if sbom_dir is not None:
+        named.append(("sbom_dir", sbom_dir))
+    return [
+        Diagnostic(
+            "outside-root",
+            Severity.ERROR,
+            f"{what} is {path!r}, {outside_message(limit.root)}",
+            config.display,
+        )
+        for what, path in named
+        if not limit.contains(os.path.join(os.fspath(root), path))
+    ]
 
 
 def _find_config(root: Path, config_path: Path | None) -> Config | None:
     if config_path is not None:
-        if not config_path.is_file():
+        if not exists(config_path):
             raise ConfigError("config file not found", path=str(config_path))
-        return read_config(config_path.resolve(), root)
-    if (root / "imagegraph.toml").is_file():
+        with confined(None):  # named by the user: it may be anywhere, what it names may not
+            return read_config(config_path.resolve(), root)
+    if exists(root / "imagegraph.toml"):
         return read_config(root / "imagegraph.toml", root)
-    if (root / "pyproject.toml").is_file():
+    if exists(root / "pyproject.toml"):
         return read_config(root / "pyproject.toml", root, pyproject=True)
     return None
 
 
-def _declared_sources(config: Config, root: Path) -> list[SourceResult]:
+def _declared_sources(config: Config, root: Path, limit: Boundary) -> list[SourceResult]:
     base = config.path.parent
     results = []
     for kind, entries in (("bake", config.bake), ("compose", config.compose)):
         for entry, line in entries:
-            _entry_file(entry, line, kind, config, root)
+            _entry_file(entry, line, kind, config, root, limit)
             options = {k: v for k, v in entry.items() if k != "file"}
             reader = _bake if kind == "bake" else _compose
             results.append(
                 reader(base / entry["file"], root, options, config.aliases, line, config)
             )
     for entry, line in config.manifests:
-        results.append(_manifest(entry, line, config, root))
+        results.append(_manifest(entry, line, config, root, limit))
     return results
 
 
 def _entry_file(
-    entry: dict[str, Any], line: int | None, kind: str, config: Config, root: Path
+    entry: dict[str, Any],
+    line: int | None,
+    kind: str,
+    config: Config,
+    root: Path,
+    limit: Boundary,
 ) -> str:
     file = entry.get("file")
     if not isinstance(file, str):
         raise ConfigError(f"[[{kind}]] needs a 'file' (a path)", path=config.display, line=line)
-    if not (config.path.parent / file).is_file():
+    _check_inside(config.path.parent / file, f"[[{kind}]] file {file!r}", config, line, limit)
+    if not exists(config.path.parent / file):
         raise ConfigError(f"[[{kind}]] file {file!r} not found", path=config.display, line=line)
     return relative(root, config.path.parent, file)
+
+
+def _check_inside(path: Path, what: str, config: Config, line: int | None, limit: Boundary) -> None:
+    """A declaration file the config names must be inside the boundary: its
+    builds are unknown unless it is read, so this is an error, not a diagnostic."""
+    if not limit.contains(path):
+        raise ConfigError(
+            f"{what} is {outside_message(limit.root)}", path=config.display, line=line
+        )
 
 
 def _options_error(
@@ -173,7 +253,9 @@ def _compose(
     return read_compose(path, root, aliases=aliases, services=options.get("services"))
 
 
-def _manifest(entry: dict[str, Any], line: int | None, config: Config, root: Path) -> SourceResult:
+def _manifest(
+    entry: dict[str, Any], line: int | None, config: Config, root: Path, limit: Boundary
+) -> SourceResult:
     from imagegraph._sources.library import read_library
 
     known = {"format", "path", "repository", "checkout"}
@@ -187,7 +269,11 @@ def _manifest(entry: dict[str, Any], line: int | None, config: Config, root: Pat
             line=line,
         )
     path = entry.get("path")
-    if not isinstance(path, str) or not (config.path.parent / path).is_file():
+    if isinstance(path, str):
+        _check_inside(
+            config.path.parent / path, f"[[manifests]] path {path!r}", config, line, limit
+        )
+    if not isinstance(path, str) or not exists(config.path.parent / path):
         raise ConfigError(
             f"[[manifests]] needs a 'path' to a manifest file (got {path!r})",
             path=config.display,

@@ -72,6 +72,7 @@ from typing import Literal
 
 import hcl2
 
+from imagegraph._files import read_text
 from imagegraph._sources.common import SourceResult, parse_tags, relative
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
@@ -142,7 +143,7 @@ def read_bake(
     ):
         raise ConfigError("'targets' must be a list of target or group names", path=display)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text(path, encoding="utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:

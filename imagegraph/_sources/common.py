@@ -16,6 +16,7 @@ from imagegraph.reference import ImageRef
 
 __all__ = [
     "SourceResult",
+    "declared_at",
     "expand_matrix",
     "interpolate",
     "parse_tags",
@@ -58,6 +59,24 @@ def relative(root: Path, base: Path, path: str) -> str:
     joined = posixpath.normpath(posixpath.join(base.as_posix(), path.replace("\\", "/")))
     # Outside the repository the result starts with "..", so the user sees where.
     return posixpath.relpath(joined, root_posix)
+
+
+def declared_at(build: ImageBuild) -> tuple[str, int | None]:
+    """Where *build* is declared, as a diagnostic's path and line: its origin,
+    or its Dockerfile for a build nothing declares.
+
+    >>> declared_at(ImageBuild("a", "a/Dockerfile", "a", origin="docker-bake.hcl:12"))
+    ('docker-bake.hcl', 12)
+    >>> declared_at(ImageBuild("a", "a/Dockerfile", "a", origin="convention"))
+    ('a/Dockerfile', None)
+    """
+    origin = build.origin
+    if origin in ("", "convention"):
+        return build.dockerfile, None
+    path, colon, line = origin.rpartition(":")
+    if colon and line.isascii() and line.isdigit() and path:
+        return path, int(line)
+    return origin, None
 
 
 def interpolate(

@@ -42,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from imagegraph._files import exists, read_text
 from imagegraph._sources.common import SourceResult, parse_tags, relative
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import InvalidReference
@@ -147,7 +148,7 @@ def read_compose(
     """
     display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text(path, encoding="utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:
@@ -391,12 +392,12 @@ class _Reader:
     def read_dotenv(self) -> dict[str, str]:
         path = self.base / ".env"
         display = relative(self.root, self.base, ".env")
-        if not path.is_file():
+        if not exists(path):
             # Watched all the same: creating it changes the builds (a cached scan checks).
             self.result.watched.append(display)
             return {}
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_text(path, encoding="utf-8-sig")
         except OSError as err:
             raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
         except UnicodeDecodeError as err:
