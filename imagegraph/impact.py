@@ -276,14 +276,21 @@ def _unread_files(graph: ImageGraph, change: FileChange) -> Diagnostic:
         )
     count = len(change.paths)
     outside = sum(1 for path in change.paths if path == ".." or path.startswith("../"))
-    where = f"; {outside} of them outside the scanned directory" if outside else ""
+    shown = _changes_text(change.paths, limit=120)
+    if count == 1:
+        what = f"the changed file {shown} lies in no build context, Dockerfile or declaration"
+        where = ", and outside the scanned directory" if outside else ""
+    else:
+        what = (
+            f"none of the {count} changed files ({shown}) lies in a build context, "
+            "Dockerfile or declaration"
+        )
+        where = f"; {outside} of them outside the scanned directory" if outside else ""
     return Diagnostic(
         "files-outside-fleet",
         Severity.WARNING,
-        f"none of the {count} changed file{'s' if count > 1 else ''} "
-        f"({_changes_text(change.paths, limit=120)}) lies in a build context, Dockerfile or "
-        f"declaration of this fleet{where}: nothing to rebuild. Paths are read relative to "
-        "the scanned directory or to the top of its git work tree",
+        f"{what} of this fleet{where}: nothing to rebuild (paths are read relative to the "
+        "scanned directory, or to the top of its git work tree)",
     )
 
 
@@ -296,7 +303,8 @@ def _in_fleet(graph: ImageGraph, path: str) -> bool:
         whole_root = False
         for build in graph.builds:
             named.add(build.dockerfile)
-            named.add(build.origin.partition(":")[0])
+            if build.origin not in ("", "convention"):
+                named.add(build.origin.partition(":")[0])
             if build.context == ".":
                 whole_root = True
             else:

@@ -517,7 +517,7 @@ def test_since_sees_a_context_beside_the_fleet(
     assert (code, planned(out)) == (0, set())
     assert "warning[files-outside-fleet]" in err
     assert "(../README.md)" in err
-    assert "1 of them outside the scanned directory" in err
+    assert "outside the scanned directory" in err
 
 
 def test_a_path_outside_the_root_is_not_in_a_root_context(tmp_path: Path) -> None:
