@@ -516,7 +516,7 @@ def test_since_sees_a_context_beside_the_fleet(
     code, out, err = plan(argv, repo / "fleet", monkeypatch, capsys)
     assert (code, planned(out)) == (0, set())
     assert "warning[files-outside-fleet]" in err
-    assert "(../README.md)" in err
+    assert "the changed file ../README.md lies in no build context" in err
     assert "outside the scanned directory" in err
 
 
