@@ -21,13 +21,30 @@ MAX_JSON_BYTES = 256 * 1024 * 1024
 """The largest advisory or SBOM read: syft's SBOM of a large image runs to tens of megabytes."""
 
 
-def read_json(path: str | os.PathLike[str], what: str, *, pipes: bool = False) -> Any:
+def read_json(
+    path: str | os.PathLike[str],
+    what: str,
+    *,
+    pipes: bool = False,
+    root: str | os.PathLike[str] | None = None,
+) -> Any:
     """The JSON value in the file at *path*; *what* names it in errors (``SBOM``).
 
     Only a regular file is read, opened without blocking, unless *pipes*
-    allows a pipe the user named (``--osv <(curl ...)``).
+    allows a pipe the user named (``--osv <(curl ...)``). With *root* (a
+    file a repository brings), it is read as :func:`imagegraph._files.read_bytes`
+    reads: only when it really lies inside *root*, and at most
+    :data:`~imagegraph._files.MAX_SBOM_BYTES`.
     """
     display = os.fspath(path)
+    if root is not None:
+        from imagegraph._files import MAX_SBOM_BYTES, read_bytes
+
+        try:
+            data = read_bytes(path, root=root, limit=MAX_SBOM_BYTES)
+        except OSError as err:
+            raise ConfigError(f"cannot read {what}: {err.strerror}", path=display) from None
+        return _decode(data, what, display)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
@@ -46,6 +63,10 @@ def read_json(path: str | os.PathLike[str], what: str, *, pipes: bool = False) -
         raise ConfigError(f"cannot read {what}: {err.strerror}", path=display) from None
     finally:
         os.close(fd)
+    return _decode(data, what, display)
+
+
+def _decode(data: bytes, what: str, display: str) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as err:

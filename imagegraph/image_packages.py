@@ -16,6 +16,7 @@ images, else ``debian``).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def _sbom_for(graph: ImageGraph, node: str) -> str | None:
     root = Path(graph.inventory.root)
     for suffix in (".cdx.json", ".spdx.json", ".json"):
         candidate = f"{directory}/{stem}{suffix}" if directory != "." else f"{stem}{suffix}"
-        if (root / candidate).is_file():
+        if os.path.lexists(root / candidate):  # a pipe or a link too: refused when read
             return candidate
     return None
 
@@ -137,27 +138,19 @@ def _distro(graph: ImageGraph, node: str) -> str:
     return "ubuntu" if "ubuntu" in name else "debian"
 
 
-def _read_sbom(root: Path, sbom: str, notes: list[Diagnostic]) -> list[SbomPackage]:
-    """The packages of the SBOM at *sbom* (relative to *root*), or none and an ``sbom-error``.
+def _read_sbom(graph: ImageGraph, sbom: str, notes: list[Diagnostic]) -> list[SbomPackage]:
+    """The packages of the SBOM at *sbom* (relative to the root), or none and an ``sbom-error``.
 
-    The file must be inside the root once symbolic links are followed: a
-    declaration or a link in the repository does not make imagegraph read
-    anything outside it.
+    The file must really lie inside the directory the scan may read (the
+    root, or ``--root``): a declaration or a link in the repository does not
+    make imagegraph read anything outside it.
     """
     from imagegraph.inventory import ConfigError
     from imagegraph.sbom import read_sbom
 
-    full = root / sbom
+    inventory = graph.inventory
     try:
-        inside = full.resolve().is_relative_to(root.resolve())
-    except (OSError, RuntimeError):  # a symbolic link loop
-        inside = False
-    if not inside:
-        message = "the SBOM is outside the repository (or a symbolic link out of it); not read"
-        notes.append(Diagnostic("sbom-error", Severity.ERROR, message, sbom))
-        return []
-    try:
-        return read_sbom(full)[1]
+        return read_sbom(Path(inventory.root) / sbom, root=inventory.readable_root)[1]
     except ConfigError as err:  # its message without the path, which the diagnostic has
         notes.append(Diagnostic("sbom-error", Severity.ERROR, err.message, sbom, err.line))
     except ImageGraphError as err:
@@ -178,7 +171,7 @@ def own_packages(
     found: dict[tuple[str, str], ImagePackage] = {}
     sbom = _sbom_for(graph, node)
     if sbom is not None:
-        listed = _read_sbom(Path(graph.inventory.root), sbom, notes)
+        listed = _read_sbom(graph, sbom, notes)
         for item in listed:
             found.setdefault(
                 (item.ecosystem, item.name),

@@ -42,17 +42,20 @@ class SbomPackage:
         return cls(text, purl.type, purl.name, purl.version)
 
 
-def read_sbom(path: str | os.PathLike[str]) -> tuple[str, list[SbomPackage]]:
+def read_sbom(
+    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+) -> tuple[str, list[SbomPackage]]:
     """The SBOM's format (``cyclonedx`` or ``spdx``) and its packages, in file order, deduplicated.
 
-    Only a regular file is read. A field of the wrong type (``"components":
+    Only a regular file is read, and with *root* only one that really lies
+    inside that directory (symbolic links followed). A field of the wrong type (``"components":
     "x"``, ``"purl": 5``) is a :class:`~imagegraph.ConfigError` naming the
     file and the field: an SBOM that is not what it claims is refused whole,
     never read in part. A purl that is a string but not a package URL names
     nothing a change could match, and is skipped.
     """
     display = str(path)
-    data = read_json(path, "SBOM")
+    data = read_json(path, "SBOM", root=root)
     if not isinstance(data, dict):
         raise ConfigError(f"an SBOM is a JSON object, not {json_kind(data)}", path=display)
     if data.get("bomFormat") == "CycloneDX":

@@ -125,12 +125,16 @@ def _pypi_key(text: str) -> Any:
 
 
 def _generic_key(text: str) -> Any:
-    if not _LONG_NUMBER.search(text):
-        try:
-            return (0, Version(text), ())
-        except InvalidVersion:
-            pass
-    return (1, Version("0"), _dotted_key(text))
+    long = _LONG_NUMBER.search(text) is not None
+    try:
+        version = Version(_LONG_NUMBER.sub("0", text) if long else text)
+    except InvalidVersion:
+        return (1, Version("0"), _dotted_key(text))  # digit runs of any length compare
+    if long:
+        # PEP 440 text that packaging cannot hold (it calls int()): it would sort
+        # after every PEP 440 version as dotted numbers, so it is refused instead.
+        raise VersionError("generic", text, f"a number of more than {MAX_DIGITS} digits")
+    return (0, version, ())
 
 
 def _univers(class_name: str, ecosystem: str) -> Callable[[str], Any]:
