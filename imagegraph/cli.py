@@ -491,7 +491,7 @@ def _plan_command(args: argparse.Namespace) -> int:
 
 def _names(names: Iterable[str], separator: str = ", ") -> str:
     """Image names on one line, their control characters escaped."""
-    return printable(separator.join(names))
+    return printable(separator.join(names), tabs=False)
 
 
 def _to_argo(plan: RebuildPlan) -> str:
@@ -700,7 +700,7 @@ def _packages_command(args: argparse.Namespace) -> int:
             via = f" (via {row['inherited_from']})" if row["inherited_from"] else ""
             cells = (str(row["image"]), f"{row['ecosystem']}/{row['name']}", version,
                      f"{row['where']}{via}")  # fmt: skip
-            table.add_row(*(Text(printable(cell)) for cell in cells))
+            table.add_row(*(Text(printable(cell, tabs=False)) for cell in cells))
         _show(table)
     return _report(dict.fromkeys(notes))
 

@@ -25,18 +25,30 @@ def _shown(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, tabs: bool = True) -> str:
     r"""*text* as one line a terminal or a CI log shows as it is: each control
     character (C0 but tab, DEL, C1), U+2028/U+2029 and each lone surrogate
-    written as an escape (``\n``, ``\x1b``, ``\u2028``).
+    written as an escape (``\n``, ``\x1b``, ``\u2028``); a tab too unless *tabs*
+    (a table's cell shows ``\t``, not a jump to the next column).
 
     A path holding a newline then cannot start a line of its own (a forged
     ``::error`` command on GitHub Actions), nor ESC or OSC reach the terminal.
+    The runner's other command forms are broken too: ``##[`` anywhere in a
+    line (``#\x23[``) and ``::`` at its start (``\x3a:``).
 
     >>> printable("a\nb\x1b]0;x\x07 \u2028")
     'a\\nb\\x1b]0;x\\x07 \\u2028'
+    >>> print(printable("::error::x ##[stop-commands]t"))
+    \x3a:error::x #\x23[stop-commands]t
     """
-    return _UNPRINTABLE.sub(_shown, text)
+    text = _UNPRINTABLE.sub(_shown, text)
+    if not tabs:
+        text = text.replace("\t", "\\t")
+    text = text.replace("##[", "#\\x23[")
+    start = len(text) - len(text.lstrip())
+    if text.startswith("::", start):
+        text = f"{text[:start]}\\x3a{text[start + 1 :]}"
+    return text
 
 
 class Severity(StrEnum):

@@ -24,7 +24,9 @@ def _escape(match: re.Match[str]) -> str:
 
 def dumps(data: Any, *, indent: int | None = 2) -> str:
     r"""*data* as JSON text ending in a newline: non-ASCII letters as they are,
-    every control character, U+2028/U+2029 and lone surrogates as ``\u`` escapes.
+    every control character, U+2028/U+2029 and lone surrogates as ``\u`` escapes,
+    and ``##[`` as ``#\u0023[`` (the same text, but no command to the GitHub
+    Actions runner should the JSON reach its log).
 
     A number JSON cannot hold (``NaN``, an infinity) is an
     :class:`~imagegraph.ImageGraphError`, not text no JSON reader accepts.
@@ -36,4 +38,5 @@ def dumps(data: Any, *, indent: int | None = 2) -> str:
         text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
     except ValueError as err:  # NaN or an infinity
         raise ImageGraphError(f"cannot write JSON: {err}") from None
-    return _ESCAPED.sub(_escape, text) + "\n"
+    # "##[" is a GitHub Actions runner command anywhere in a line it logs.
+    return _ESCAPED.sub(_escape, text).replace("##[", "#\\u0023[") + "\n"

@@ -39,4 +39,5 @@ def xml_escape(text: str) -> str:
     >>> xml_escape('<a href="x">\'&\'\r\n</a>\x1b')
     '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&#13;&#10;&lt;/a&gt;\ufffd'
     """
-    return xml_chars(text).translate(_ESCAPES)
+    # "##[" is a GitHub Actions runner command anywhere in a line it logs.
+    return xml_chars(text).translate(_ESCAPES).replace("##[", "#&#35;[")

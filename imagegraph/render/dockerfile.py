@@ -85,7 +85,7 @@ def to_rich(dockerfile: Dockerfile, *, target: str | None = None) -> RenderableT
     from rich.tree import Tree
 
     def escape(text: str) -> str:
-        return _escape(printable(text))
+        return _escape(printable(text, tabs=False))
 
     tree = Tree(f"[bold]{escape(dockerfile.path or 'Dockerfile')}[/]")
     stages = dockerfile.stages if target is None else dockerfile.required_stages(target)

@@ -176,12 +176,12 @@ def to_table(findings: Findings) -> RenderableType:
     table.add_column("finding", ratio=1, min_width=30, overflow="fold")
     for f in findings:
         finding = Text.assemble(
-            (f.severity.value, _STYLE[f.severity]), " ", (printable(f.code), "bold")
+            (f.severity.value, _STYLE[f.severity]), " ", (printable(f.code, tabs=False), "bold")
         )
         if f.image:
-            finding.append(f" · {printable(f.image)}")
-        finding.append("\n" + printable(f.message))
-        table.add_row(Text(printable(f.where or "-")), finding)
+            finding.append(f" · {printable(f.image, tabs=False)}")
+        finding.append("\n" + printable(f.message, tabs=False))
+        table.add_row(Text(printable(f.where or "-", tabs=False)), finding)
     total = f"{len(findings)} finding" + ("s" if len(findings) != 1 else "")
     return Group(table, Text(f"{total}: {summary}"))
 
@@ -302,6 +302,7 @@ def to_sarif(
     accepts in a run): the most severe, then in the findings' order; how
     many were left out is ``run.properties["imagegraph/omitted"]``.
 
+    >>> import json
     >>> from imagegraph.findings import Finding
     >>> log = json.loads(to_sarif(Findings([Finding("unpinned-base", Severity.WARNING, "app",
     ...     "app/Dockerfile", 1, "FROM debian has no tag")]), tool_version="0.1.0"))

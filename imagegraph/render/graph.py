@@ -87,7 +87,7 @@ def _kinds(graph: ImageGraph, parent: str, child: str) -> list[str]:
 
 def _dot_string(text: str) -> str:
     """A DOT string Graphviz shows as *text* (its control characters escaped)."""
-    return '"' + printable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + printable(text, tabs=False).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def to_dot(graph: ImageGraph, impact: Impact | None = None) -> str:
@@ -126,7 +126,9 @@ def _mermaid_label(text: str) -> str:
     >>> _mermaid_label('a "b" <c>')
     '"a #34;b#34; #60;c#62;"'
     """
-    return '"' + _NOT_MERMAID.sub(lambda m: f"#{ord(m.group())};", printable(text)) + '"'
+    return (
+        '"' + _NOT_MERMAID.sub(lambda m: f"#{ord(m.group())};", printable(text, tabs=False)) + '"'
+    )
 
 
 def to_mermaid(graph: ImageGraph, impact: Impact | None = None) -> str:
@@ -169,7 +171,7 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
     shown: set[str] = set()
 
     def label(node: str, kinds: list[str], *, again: bool = False) -> Text:
-        name = printable(display_name(graph, node))
+        name = printable(display_name(graph, node), tabs=False)
         if impact is not None and node in impact.changed:
             text = Text.assemble((name, "bold red"), " (changed)")
         elif impact is not None and node in impact:

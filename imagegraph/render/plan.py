@@ -291,7 +291,9 @@ def _make_word(build: ImageBuild, field: str, text: str) -> str:
     if _NOT_MAKE.search(text):
         raise refuse(build, field, text, "holds a line break or control character, "
                      "which a Makefile cannot hold")  # fmt: skip
-    return shlex.quote(text).replace("$", "$$")
+    # Inside the quotes, "##[" (a GitHub Actions runner command, should make -n
+    # print the line to a log) is the same word written as '#''#['.
+    return shlex.quote(text).replace("$", "$$").replace("##[", "#''#[")
 
 
 def _printf_format(text: str) -> str:
@@ -332,7 +334,8 @@ def _build_command(build: ImageBuild) -> str:
     if build.dockerfile_inline is not None:
         # A recipe is one line: the text goes in as a printf format, ASCII only.
         text = _printf_format(build.dockerfile_inline)
-        command = f"printf {shlex.quote(text).replace('$', '$$')} | {command}"
+        quoted = shlex.quote(text).replace("$", "$$").replace("##[", "#''#[")
+        command = f"printf {quoted} | {command}"
     return command
 
 
@@ -408,9 +411,9 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
                 why = ["changed"]
             table.add_row(
                 str(index) if position == 0 else "",
-                Text(printable(planned.build.name)),
-                Text("\n".join(printable(line) for line in why)),
+                Text(printable(planned.build.name, tabs=False)),
+                Text("\n".join(printable(line, tabs=False) for line in why)),
                 end_section=position == len(wave) - 1,
             )
-    summary = f"{printable(title)}: {len(plan)} builds in {len(plan.waves)} waves"
+    summary = f"{printable(title, tabs=False)}: {len(plan)} builds in {len(plan.waves)} waves"
     return Group(Text(summary, style="bold"), table)
