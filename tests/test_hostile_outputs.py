@@ -611,6 +611,16 @@ CLI_CASES = [
     ("lint-table-to-a-full-disk", {"a/Dockerfile": "FROM debian\n"},
      ["lint", ".", "--format", "table", "--output", "/dev/full"], 1,
      "/dev/full: cannot write: No space left on device"),
+    ("why-through-a-forged-name", {"a/Dockerfile": "FROM debian\n", "imagegraph.toml":
+     '[[image]]\nname = "x\\n::error::forged\\u001b[2J"\ndockerfile = "a/Dockerfile"\n'},
+     ["why", "x\n::error::forged\x1b[2J", ".", "--changed", "debian"], 0,
+     "  -> x\\n::error::forged\\x1b[2J  (from debian at a/Dockerfile:1)"),
+    ("packages-table", {"a/Dockerfile": "FROM debian\nRUN apt-get install -y curl=8.0\n",
+     "imagegraph.toml": '[[image]]\nname = "e[/]\\u001b]0;t\\u0007"\ndockerfile = "a/Dockerfile"\n'},
+     ["packages", ".", "--format", "table"], 0, "e[/]\\x1b]0;t\\x07"),
+    ("graph-tree", {"a/Dockerfile": "FROM debian\n", "imagegraph.toml":
+     '[[image]]\nname = "e[/]\\u009b2J\\t"\ndockerfile = "a/Dockerfile"\n'},
+     ["graph", ".", "--format", "tree"], 0, "e[/]\\x9b2J\\t"),
 ]  # fmt: skip
 
 
