@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import enum
 import errno
+import functools
 import os
 import stat
 from collections.abc import Iterator
@@ -111,6 +112,12 @@ def _root(root: str | os.PathLike[str] | _Current | None) -> str | None:
     if root is None:
         return None
     assert not isinstance(root, _Current)
+    return _real_root(os.fspath(root))
+
+
+@functools.lru_cache(maxsize=16)
+def _real_root(root: str) -> str:
+    # realpath costs an lstat per component: once per root, not once per file.
     return os.path.realpath(root)
 
 
@@ -185,16 +192,25 @@ def _real_path_of(fd: int, name: str) -> str:
 
 
 def _open(name: str, root: str | None) -> tuple[int, os.stat_result]:
-    """Open *name* for reading and check the rules; the caller closes the descriptor."""
+    """Open *name* for reading and check the rules; the caller closes the descriptor.
+
+    A ``stat`` first keeps what is not a regular file from being opened at
+    all: opening a device can act (a watchdog starts, a tape rewinds). It
+    decides nothing else: the ``fstat`` of the open file and the kernel's
+    path of it are what a swap between the two cannot outrun.
+    """
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        _refuse_if_outside(name, root)
+        raise
+    if not stat.S_ISREG(mode):
+        _refuse_if_outside(name, root)
+        raise _not_regular(mode, name)
     try:
         fd = os.open(name, _FLAGS)
-    except OSError as err:
-        if err.errno == errno.ENXIO:  # a socket: it has no open for reading
-            try:
-                mode = os.stat(name).st_mode
-            except OSError:
-                raise err from None
-            raise _not_regular(mode, name) from None
+    except OSError:
+        _refuse_if_outside(name, root)
         raise
     try:
         info = os.fstat(fd)
@@ -206,6 +222,13 @@ def _open(name: str, root: str | None) -> tuple[int, os.stat_result]:
         os.close(fd)
         raise
     return fd, info
+
+
+def _refuse_if_outside(name: str, root: str | None) -> None:
+    """Outside the root, a path is refused as such whether or not it is there,
+    and whatever it is: the answer must not tell what exists out there."""
+    if root is not None and not within(os.path.realpath(name), root):
+        raise RefusedFile("outside-root", outside_message(root), name) from None
 
 
 def inspect(

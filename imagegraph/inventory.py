@@ -16,7 +16,10 @@ files they already keep. :func:`load_inventory` reads them, in this order:
 Dockerfiles found in the tree that no declaration builds are reported as
 ``undeclared-dockerfile``, so a declared fleet cannot silently miss one.
 The tree walk skips ``.git``, ``node_modules``, what ``.gitignore`` files
-ignore and the config's ``exclude`` globs.
+ignore and the config's ``exclude`` globs; it does not follow links to
+directories, and a directory it cannot list is an ``unreadable-directory``
+error. Only regular files inside the root are read, at most 16 MiB each
+(see *boundary* of :func:`load_inventory`).
 """
 
 from __future__ import annotations

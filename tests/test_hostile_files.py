@@ -377,6 +377,18 @@ def test_root_allows_what_is_outside_the_scanned_directory(tmp_path: Path) -> No
     assert allowed.parents("app") == ["docker.io/library/alpine:3"]
 
 
+def test_links_inside_the_root_to_inside_the_root_are_read(tmp_path: Path) -> None:
+    _write(tmp_path, {"shared/Dockerfile": "FROM alpine:3\n", "shared/ignore": "skipped/\n"})
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/Dockerfile").symlink_to("../shared/Dockerfile")
+    (tmp_path / ".gitignore").symlink_to("shared/ignore")
+    _write(tmp_path, {"skipped/Dockerfile": "FROM x\n"})
+    graph = imagegraph.scan(tmp_path, cache=False)
+    assert [d.code for d in graph.diagnostics if d.severity is not Severity.INFO] == []
+    assert sorted(b.name for b in graph.builds) == ["app", "shared"]
+    assert graph.parents("app") == ["docker.io/library/alpine:3"]
+
+
 def test_the_scanned_directory_must_be_inside_the_root(tmp_path: Path) -> None:
     repo = _write(tmp_path / "repo", {"Dockerfile": "FROM alpine:3\n"})
     (tmp_path / "other").mkdir()
@@ -438,6 +450,27 @@ def test_a_file_larger_than_it_says_is_refused_at_the_cap(tmp_path: Path) -> Non
     assert _files.read_text("/proc/self/status", root=None, limit=1 << 20).startswith("Name:")
     with pytest.raises(RefusedFile):
         read_bytes("/proc/self/status", root=None, limit=10)
+
+
+def test_what_is_not_a_regular_file_is_never_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening a device can act (a watchdog starts, a tape rewinds): the refusal
+    # comes before any open, inside the root (--root /) or not.
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    opened: list[str] = []
+    real_open = os.open
+
+    def recording(path: str, flags: int, *args: int, **kwargs: object) -> int:
+        opened.append(os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_files.os, "open", recording)
+    for name, root in [("fifo", tmp_path), ("zero", "/"), ("zero", tmp_path), ("zero", None)]:
+        with pytest.raises(RefusedFile):
+            read_bytes(tmp_path / name, root=root)
+    assert opened == []
 
 
 def test_a_socket_is_refused_by_name(tmp_path: Path) -> None:
