@@ -55,7 +55,7 @@ MAX_WORD_CHARS = 1 << 20
 """Characters of substituted text one expanded word may hold (1 Mi)."""
 MAX_FILE_CHARS = 16 << 20
 """Characters of substituted text all expansions of one file may produce (16 Mi)."""
-MAX_PATTERN_WORK = 4_000_000
+MAX_PATTERN_WORK = 1_000_000
 """Steps the ``#``, ``%`` and ``/`` pattern operations of one file may take: each
 costs about |value| x |pattern| (x |value| again for ``/``), roughly 0.2 us a step."""
 
@@ -98,12 +98,14 @@ class Budget:
     imagegraph._shell.ExpansionLimit: expansions in this file would produce more than 10 characters
     """
 
-    __slots__ = ("chars", "limit", "work")
+    __slots__ = ("chars", "limit", "work", "work_limit")
 
-    def __init__(self, chars: int = MAX_FILE_CHARS, work: int = MAX_PATTERN_WORK) -> None:
-        self.limit = chars
-        self.chars = chars
-        self.work = work
+    def __init__(self, chars: int | None = None, work: int | None = None) -> None:
+        # The module's limits as they are now (the tests lower them).
+        self.limit = MAX_FILE_CHARS if chars is None else chars
+        self.chars = self.limit
+        self.work = MAX_PATTERN_WORK if work is None else work
+        self.work_limit = self.work
 
     def spend(self, count: int) -> None:
         """Charge *count* substituted characters; raise :class:`ExpansionLimit` past the limit."""
@@ -119,7 +121,7 @@ class Budget:
         if self.work < 0:
             raise ExpansionLimit(
                 "pattern substitutions in this file would take more than "
-                f"{MAX_PATTERN_WORK} steps; this one is not evaluated"
+                f"{self.work_limit} steps; this one is not evaluated"
             )
 
 

@@ -460,6 +460,7 @@ class _Builder:
         self.stage_count = 0
         # One budget for every expansion of the file (see imagegraph._shell).
         self.budget = Budget()
+        self.limited = False
 
     def error(self, message: str, instruction: Instruction) -> DockerfileSyntaxError:
         return DockerfileSyntaxError(
@@ -608,13 +609,18 @@ class _Builder:
         try:
             result = expand(text, self.env, self.escape, budget=self.budget)
         except ExpansionLimit as err:
-            shown = text if len(text) <= 80 else text[:77] + "..."
-            self.note(
-                "expansion-limit",
-                Severity.ERROR,
-                f"{what} {shown!r} is not expanded: {err}; its value counts as unknown",
-                instruction.line,
-            )
+            # Once the file's budget is spent every later expansion stops too: say
+            # so once, and again only where a parent depends on it.
+            if not self.limited or instruction.keyword == "FROM":
+                shown = text if len(text) <= 80 else text[:77] + "..."
+                self.note(
+                    "expansion-limit",
+                    Severity.ERROR,
+                    f"{what} {shown!r} is not expanded: {err}; its value, and any later one "
+                    "past the limit, counts as unknown",
+                    instruction.line,
+                )
+            self.limited = True
             return _Expanded("", _names(text, self.escape), limited=True)
         except ShellError as err:
             raise self.error(f"failed to process {text!r}: {err}", instruction) from None
