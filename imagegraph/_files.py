@@ -305,8 +305,16 @@ def read_text(
 def exists(path: str | os.PathLike[str]) -> bool:
     """True when anything is at *path*: a file, a FIFO, a device, even a dangling
     link. Where a reader would skip what is not a regular file, it reads this
-    instead and lets the read refuse it by name."""
-    return os.path.lexists(path)
+    instead and lets the read refuse it by name.
+
+    Also True for any path outside the root :func:`confined` set: whether
+    something is there must not show (a "not found" for ``../../etc/x`` but
+    none for ``../../etc/passwd`` would tell), and the read refuses it anyway.
+    """
+    if os.path.lexists(path):
+        return True
+    root = _ROOT.get()
+    return root is not None and not within(os.path.realpath(path), root)
 
 
 class Boundary:

@@ -657,6 +657,81 @@ def test_any_directory_name_keeps_its_build(tmp_path: Path, name: str) -> None:
     assert [b.dockerfile for b in graph.builds] == [f"{name}/Dockerfile"]
 
 
+# Every file role of a declared fleet, each given a kind that cannot block
+# (FIFOs and devices are in the table above, run where a hang is caught).
+ROLES: Mapping[str, str] = {
+    "imagegraph.toml": (
+        '[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\n'
+        '[[compose]]\nfile = "compose.yaml"\n[sboms]\napp = "app.sbom.json"\n'
+    ),
+    "compose.yaml": "services:\n  web:\n    build: web\n",
+    ".env": "TAG=1\n",
+    "app/Dockerfile": "FROM alpine:3\n",
+    "web/Dockerfile": "FROM alpine:3\n",
+    ".gitignore": "build/\n",
+    "app/.dockerignore": "*.md\n",
+    "app.sbom.json": '{"bomFormat": "CycloneDX", "components": []}',
+}
+KINDS = ("regular", "missing", "dangling", "outside", "loop", "directory")
+
+
+def _place(repo: Path, role: str, kind: str, secret: Path) -> None:
+    path = repo / role
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "regular":
+        path.write_text(ROLES[role])
+    elif kind == "dangling":
+        path.symlink_to("no/such/file")
+    elif kind == "outside":
+        path.symlink_to(secret)
+    elif kind == "loop":
+        path.symlink_to(path.name)
+    elif kind == "directory":
+        path.mkdir()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.fixed_dictionaries({role: st.sampled_from(KINDS) for role in ROLES}))
+def test_any_kind_of_file_in_any_role_is_refused_by_name_and_never_quoted(
+    tmp_path: Path, kinds: dict[str, str]
+) -> None:
+    base = Path(tempfile.mkdtemp(dir=tmp_path))
+    secret = base / "secret.txt"
+    secret.write_text(f"FROM {SECRET}\n[[image]]\nname = '{SECRET}'\n")
+    repo = base / "repo"
+    repo.mkdir()
+    for role, kind in kinds.items():
+        _place(repo, role, kind, secret)
+    try:
+        graph = imagegraph.scan(repo, cache=False)
+    except ImageGraphError as err:
+        stopped = str(err)
+    else:
+        stopped = None
+    if stopped is not None:
+        # A declaration that cannot be read stops the scan, naming it.
+        assert SECRET not in stopped
+        assert any(role in stopped for role in ROLES), stopped
+        return
+    shown = "\n".join(str(d) for d in graph.diagnostics)
+    assert SECRET not in shown
+    packages = graph.packages("app") if "app" in graph.nx else None
+    assert SECRET not in repr(packages)
+    builds = {b.name for b in graph.builds}
+    if kinds["imagegraph.toml"] == "regular":
+        assert "app" in builds
+        if kinds["app/Dockerfile"] == "outside":
+            assert "imagegraph.toml:1: error[outside-root]" in shown, shown
+    if kinds["imagegraph.toml"] == kinds["compose.yaml"] == "missing":
+        # By convention, every Dockerfile the walk finds, however it is refused.
+        found = {
+            n for n in ("app", "web") if kinds[f"{n}/Dockerfile"] not in ("missing", "directory")
+        }
+        assert found <= builds
+
+
 def test_refusals_survive_a_process_pool() -> None:
     import pickle
 

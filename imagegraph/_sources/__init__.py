@@ -152,7 +152,7 @@ def _outside_sboms(
 
 def _find_config(root: Path, config_path: Path | None) -> Config | None:
     if config_path is not None:
-        if not exists(config_path):
+        if not os.path.lexists(config_path):
             raise ConfigError("config file not found", path=str(config_path))
         with confined(None):  # named by the user: it may be anywhere, what it names may not
             return read_config(config_path.resolve(), root)

@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imagegraph._files import read_text
+from imagegraph._files import exists, read_text
 from imagegraph._sources.common import SourceResult, parse_tags, relative
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
@@ -424,7 +424,7 @@ def _build(
                 entry.line,
             )
         )
-    if not (checkout / directory / file).is_file():
+    if not exists(checkout / directory / file):  # a FIFO is refused by name when read
         result.diagnostics.append(
             Diagnostic(
                 "missing-dockerfile",
