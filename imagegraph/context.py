@@ -38,7 +38,7 @@ import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -269,7 +269,8 @@ def read_dockerignore(
     With *root*, only a file inside it is read (see :mod:`imagegraph._files`).
     One that is there but refused (outside *root*, a FIFO, a device, too
     large) counts as absent, so the whole context counts, and a diagnostic
-    naming it goes to *diagnostics*.
+    naming it goes to *diagnostics*; so do the ``bad-dockerignore-pattern``
+    errors of the file read (see :attr:`DockerIgnore.diagnostics`).
     """
     candidates = []
     if dockerfile is not None:
@@ -291,7 +292,11 @@ def read_dockerignore(
             continue
         except OSError:
             continue
-        return DockerIgnore.parse(text, str(candidate))
+        ignore = DockerIgnore.parse(text, str(candidate))
+        if diagnostics is not None and ignore.diagnostics:
+            shown = os.path.relpath(candidate, root) if root is not None else str(candidate)
+            diagnostics.extend(replace(d, path=shown) for d in ignore.diagnostics)
+        return ignore
     return DockerIgnore()
 
 
