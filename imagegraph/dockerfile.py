@@ -29,6 +29,17 @@ marked unresolved instead of being guessed.
 **Invalid UTF-8** in a file is decoded with U+FFFD replacement characters and
 reported as an ``invalid-utf8`` diagnostic naming the first bad line; BuildKit
 itself reads bytes, so such a file still builds.
+A file in **UTF-16** or UTF-32 (with a byte-order mark, or ASCII text with
+every other byte NUL) raises :class:`~imagegraph.DockerfileSyntaxError` at
+line 1 saying so: BuildKit reads it as UTF-8 and fails on the first line.
+
+**Limits.** Expansions draw on one :class:`imagegraph._shell.Budget` per
+file (1 Mi characters of substituted text a word, 16 Mi a file, 1,000,000
+pattern steps a file); BuildKit has none, but a few lines of ``ARG``
+doubling would otherwise take hours and gigabytes. An ``ARG`` or ``FROM``
+past a limit is an ``expansion-limit`` error diagnostic on its line (once
+per file, and again at each ``FROM``), and its value counts as unknown: a
+parent that depends on it is unresolved, never dropped.
 
 **Why not dockerfile-parse.** It was the obvious dependency, and it was
 measured before choosing (``tests/test_differential.py`` keeps the cases
