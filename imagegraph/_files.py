@@ -8,13 +8,17 @@ request, so a read follows three rules, here and nowhere else:
   the user names). A Dockerfile linked to ``/proc/self/environ`` or a
   declaration naming ``../../etc/passwd`` is refused, and nothing of it is
   read, so nothing of it can be quoted in a diagnostic.
-* **Only regular files.** A FIFO would block forever and ``/dev/zero``
-  never ends: the file is opened without blocking, then ``fstat`` of the
-  open file (not a ``stat`` of its name, which a swap could outrun) must
-  say it is a regular file before a byte is read.
-* **Only so much.** At most :data:`MAX_FILE_BYTES` per file (16 MiB:
-  BuildKit's own limit on a Dockerfile's size is far below what any real
-  Dockerfile or declaration reaches), :data:`MAX_SBOM_BYTES` for an SBOM.
+* **Only regular files.** A FIFO would block forever, ``/dev/zero`` never
+  ends, and opening a device can act (a watchdog starts, a tape rewinds):
+  what ``stat`` does not call a regular file is refused unopened, and the
+  file is opened without blocking, so the ``fstat`` of the open file (not a
+  ``stat`` of its name, which a swap could outrun) has the last word before
+  a byte is read.
+* **Only so much.** At most :data:`MAX_FILE_BYTES` per file (16 MiB: real
+  Dockerfiles and declarations are kilobytes, so more is a file made to
+  exhaust memory), :data:`MAX_SBOM_BYTES` for an SBOM. A file that says it
+  is smaller than it is (those of ``/proc`` say 0) is read only one byte
+  past the cap.
 
 A refusal is a :class:`RefusedFile`, an :class:`OSError` whose ``code``
 names the rule (``outside-root``, ``not-regular-file``, ``file-too-large``)
@@ -47,8 +51,10 @@ __all__ = [
     "current_root",
     "exists",
     "inspect",
+    "outside_message",
     "read_bytes",
     "read_text",
+    "within",
 ]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
