@@ -559,17 +559,21 @@ def _add(
 ) -> None:
     label = stage.label
     path = expander.dockerfile.path
+    why = ""
     try:
         value, unresolved = expander.expand(text, _Unset(env), instruction)
-    except ShellError:
-        value, unresolved = "", (text,)
-    if unresolved:
+        if unresolved:
+            why = f"depends on {_names(unresolved)}, which only the build knows"
+    except ExpansionLimit:
+        value, why = "", "was not expanded (past imagegraph's expansion limit)"
+    except ShellError as err:
+        value, why = "", f"cannot be expanded ({err})"
+    if why:
         expander.diagnostics.append(
             Diagnostic(
                 "unresolved-copy-source",
                 Severity.INFO,
-                f"{instruction.keyword} source {_shown(text)!r} depends on "
-                f"{_names(unresolved)}, which only the build knows; any change in the "
+                f"{instruction.keyword} source {_shown(text)!r} {why}; any change in the "
                 "context counts",
                 path,
                 instruction.line,
@@ -579,13 +583,13 @@ def _add(
         return
     cleaned = posixpath.normpath("/" + value).lstrip("/") or "."
     if _GLOB.search(cleaned):
-        why = _bad_pattern(cleaned, double_star=False)
-        if why is not None:
+        bad = _bad_pattern(cleaned, double_star=False)
+        if bad is not None:
             expander.diagnostics.append(
                 Diagnostic(
                     "bad-copy-pattern",
                     Severity.ERROR,
-                    f"{instruction.keyword} source {_shown(cleaned)!r}: {why}; BuildKit "
+                    f"{instruction.keyword} source {_shown(cleaned)!r}: {bad}; BuildKit "
                     "fails on it, and any change in the context counts",
                     path,
                     instruction.line,
