@@ -785,11 +785,13 @@ class _Builder:
             # --platform=$BUILDPLATFORM is the normal way to write a
             # cross-compiling stage, not something to warn about.
             return
-        why = "; ".join(f"{name} {self.reason(name)}" for name in names)
+        why = "; ".join(f"{name} {self.reason(name)}" for name in names[:_MAX_NAMED])
+        if len(names) > _MAX_NAMED:
+            why += f"; and {len(names) - _MAX_NAMED} more"
         self.note(
             "unresolved-arg",
             Severity.WARNING,
-            f"{what} {text} cannot be resolved: {why}",
+            f"{what} {text if len(text) <= 120 else text[:117] + '...'} cannot be resolved: {why}",
             instruction.line,
         )
 

@@ -101,6 +101,13 @@ PARSE_CASES = [
         ["alpine:3"],
     ),
     (
+        "a FROM naming thousands of unknown variables: a short message",
+        "FROM " + "".join(f"$V{i}" for i in range(3000)) + "\n",
+        {},
+        [],
+        [None],
+    ),
+    (
         "reasons of unknown values do not nest (they doubled with every line)",
         "ARG A0\nARG B0\n"
         + "".join(
