@@ -647,6 +647,11 @@ def _names_an_installer(text: str) -> bool:
     return _MAY_INSTALL.search(text.translate(_NO_QUOTES)) is not None
 
 
+def _short(text: str) -> str:
+    """*text* cut to 120 characters for a message: words may be a megabyte long."""
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def _render(word: str) -> str:
     return _MARKER.sub(lambda m: "${" + m[1] + "}", word)
 
@@ -848,7 +853,7 @@ class _Walker:
         self.note(
             "unknown-installer",
             Severity.INFO,
-            f"`{what}` {does}; packages it installs are not read",
+            f"`{_short(what)}` {does}; packages it installs are not read",
         )
 
     def other(self, head: str, args: Sequence[str]) -> None:
@@ -871,12 +876,15 @@ class _Walker:
         if _OPEN not in word and _CLOSE not in word and "$" not in word and "`" not in word:
             return True
         names = list(dict.fromkeys(_MARKER.findall(word)))
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         why = (
-            f"depends on {', '.join(names)}, whose value is only known when the image is built"
+            f"depends on {listed}, whose value is only known when the image is built"
             if names
             else "depends on a value only known when the command runs"
         )
-        self.note("unresolved-package", Severity.WARNING, f"package {_render(word)!r} {why}")
+        self.note(
+            "unresolved-package", Severity.WARNING, f"package {_short(_render(word))!r} {why}"
+        )
         return False
 
     def add(
@@ -1025,7 +1033,7 @@ class _Walker:
                 self.note(
                     "requirements-file",
                     Severity.INFO,
-                    f"{installer} installs from {_render(value)!r}, which is not read",
+                    f"{installer} installs from {_short(_render(value))!r}, which is not read",
                 )
             elif option is None:
                 positional.append(value)
@@ -1057,7 +1065,7 @@ class _Walker:
             self.note(
                 "invalid-requirement",
                 Severity.INFO,
-                f"{installer} argument {word!r} is not a requirement; skipped",
+                f"{installer} argument {_short(word)!r} is not a requirement; skipped",
             )
             return
         if requirement.url:
