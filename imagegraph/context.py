@@ -92,12 +92,18 @@ def _class_char(pattern: str, pos: int) -> tuple[str, int]:
     return pattern[pos], pos + 1
 
 
-def _go_glob(pattern: str, *, double_star: bool) -> str:
-    """The regex for a Go ``filepath.Match`` pattern (and ``**`` when asked), ``/``-separated.
+# The tokens of a pattern: a character, "?", a class, "*", and Docker's "**"
+# (any text) and "**/" (nothing, or any text that ends with "/").
+_Token = tuple[object, ...]
+_STAR, _DSTAR, _DSLASH = ("*",), ("**",), ("**/",)
+
+
+def _glob_tokens(pattern: str, *, double_star: bool) -> tuple[_Token, ...]:
+    """The tokens of a Go ``filepath.Match`` pattern (with ``**`` when asked).
 
     Raises :class:`_BadPattern` for a pattern Docker refuses (see the module notes).
     """
-    out: list[str] = []
+    out: list[_Token] = []
     i = 0
     end = len(pattern)
     while i < end:
@@ -105,44 +111,142 @@ def _go_glob(pattern: str, *, double_star: bool) -> str:
         if double_star and pattern.startswith("**", i):
             i += 2
             if pattern.startswith("/", i):
-                out.append("(?:.*/)?")
+                out.append(_DSLASH)
                 i += 1
             else:
-                out.append(".*")
+                out.append(_DSTAR)
             continue
         if char == "*":
-            out.append("[^/]*")
+            out.append(_STAR)
         elif char == "?":
-            out.append("[^/]")
+            out.append(("?",))
         elif char == "\\":
             i += 1
             if i >= end:
                 raise _BadPattern("syntax error in pattern: a trailing \\")
-            out.append(re.escape(pattern[i]))
+            out.append(("=", pattern[i]))
         elif char == "[":
             negated, ranges, after = _scan_class(pattern, i + 1)
-            parts: list[str] = []
             for lo, hi in ranges:
                 if lo > hi:
                     raise _BadPattern(f"invalid character class range {lo}-{hi}")
-                parts.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
-            out.append(f"[{'^' if negated else ''}{''.join(parts)}]")
+            out.append(("[", negated, tuple(ranges)))
             i = after
             continue
         else:
-            out.append(re.escape(char))
+            out.append(("=", char))
         i += 1
-    return "".join(out)
+    return tuple(out)
+
+
+class _Glob:
+    """A pattern matched by an automaton built as paths need it: linear in the
+    path whatever the pattern. A regular expression would backtrack: Python's
+    takes seconds on ``**/**/**/**/**/**/**/**/x`` against a path 30 deep (and
+    forever a little deeper); Docker's own, Go's RE2, never does.
+
+    State ``2*i`` is "before token i", ``2*i + 1`` "inside the ``**/`` at i".
+    """
+
+    __slots__ = ("accepting", "index", "moves", "sets", "tokens")
+
+    def __init__(self, pattern: str, *, double_star: bool) -> None:
+        self.tokens = _glob_tokens(pattern, double_star=double_star)
+        self.sets: list[frozenset[int]] = []
+        self.index: dict[frozenset[int], int] = {}
+        self.accepting: list[bool] = []
+        self.moves: dict[tuple[int, str], int] = {}
+        self.state(self.closure({0}))
+
+    def state(self, states: frozenset[int]) -> int:
+        found = self.index.get(states)
+        if found is None:
+            found = self.index[states] = len(self.sets)
+            self.sets.append(states)
+            self.accepting.append(2 * len(self.tokens) in states)
+        return found
+
+    def closure(self, states: set[int]) -> frozenset[int]:
+        tokens = self.tokens
+        todo = list(states)
+        while todo:
+            at = todo.pop()
+            i = at // 2
+            # "*", "**" and "**/" may each match nothing.
+            skips = not at % 2 and i < len(tokens) and tokens[i] in (_STAR, _DSTAR, _DSLASH)
+            if skips and at + 2 not in states:
+                states.add(at + 2)
+                todo.append(at + 2)
+        return frozenset(states)
+
+    def step(self, current: int, char: str) -> int:
+        """The state after *char*; -1 where no match can follow."""
+        key = (current, char)
+        found = self.moves.get(key)
+        if found is not None:
+            return found
+        following: set[int] = set()
+        tokens = self.tokens
+        for at in self.sets[current]:
+            i = at // 2
+            if at % 2:  # inside "**/": anything, and a "/" may end it
+                following.add(at)
+                if char == "/":
+                    following.add(at + 1)
+                continue
+            if i >= len(tokens):
+                continue
+            token = tokens[i]
+            kind = token[0]
+            if kind == "=":
+                if char == token[1]:
+                    following.add(at + 2)
+            elif kind == "?":
+                if char != "/":
+                    following.add(at + 2)
+            elif kind == "[":
+                ranges: tuple[tuple[str, str], ...] = token[2]  # type: ignore[assignment]
+                if any(lo <= char <= hi for lo, hi in ranges) != token[1]:
+                    following.add(at + 2)
+            elif token is _STAR:
+                if char != "/":
+                    following.add(at)
+            elif token is _DSTAR:
+                following.add(at)
+            else:  # "**/"
+                following.add(at + 1)
+                if char == "/":
+                    following.add(at + 2)
+        found = self.state(self.closure(following)) if following else -1
+        if len(self.sets) > 4096:  # a bound on memory: forget, keep the start
+            del self.sets[1:]
+            del self.accepting[1:]
+            self.index = {self.sets[0]: 0}
+            self.moves.clear()
+            found = self.state(self.closure(following)) if following else -1
+        else:
+            self.moves[key] = found
+        return found
+
+    def matches_prefix(self, path: str) -> bool:
+        """Whether the pattern matches *path*, or a part of it that ends before a
+        ``/`` (a pattern that matches a directory matches what is below it)."""
+        current = 0
+        for char in path:
+            if char == "/" and self.accepting[current]:
+                return True
+            current = self.step(current, char)
+            if current < 0:
+                return False
+        return self.accepting[current]
 
 
 def _bad_pattern(pattern: str, *, double_star: bool) -> str | None:
     """Why Docker refuses *pattern*, or ``None`` when it is well formed."""
     try:
-        re.compile(_go_glob(pattern, double_star=double_star))
+        _glob_tokens(pattern, double_star=double_star)
     except _BadPattern as err:
         return str(err)
-    except (re.error, RecursionError, OverflowError) as err:  # pragma: no cover - defensive
-        return f"cannot be matched: {err}"
     return None
 
 
@@ -150,7 +254,7 @@ def _bad_pattern(pattern: str, *, double_star: bool) -> str | None:
 class _IgnorePattern:
     text: str
     exclusion: bool
-    regex: re.Pattern[str]
+    glob: _Glob
 
 
 class DockerIgnore:
@@ -174,11 +278,11 @@ class DockerIgnore:
         kept: list[_IgnorePattern] = []
         for text, exclusion in patterns:
             try:
-                regex = re.compile(_go_glob(text, double_star=True))
-            except (_BadPattern, re.error, RecursionError, OverflowError) as err:
+                glob = _Glob(text, double_star=True)
+            except _BadPattern as err:
                 found.append(_bad_ignore(text, str(err), source, None))
                 continue
-            kept.append(_IgnorePattern(text, exclusion, regex))
+            kept.append(_IgnorePattern(text, exclusion, glob))
         self._patterns = tuple(kept)
         self.diagnostics: tuple[Diagnostic, ...] = tuple(found)
         """``bad-dockerignore-pattern`` errors: where there is one, BuildKit fails the
@@ -237,11 +341,10 @@ class DockerIgnore:
         """
         if self.diagnostics:
             return False
-        parts = path.strip("/").split("/")
-        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        path = path.strip("/")
         ignored = False
         for pattern in self._patterns:
-            if any(pattern.regex.fullmatch(c) for c in candidates):
+            if pattern.glob.matches_prefix(path):
                 ignored = not pattern.exclusion
         return ignored
 
@@ -323,27 +426,25 @@ class ContextSource:
         """
         if self.pattern == ".":
             return True
-        parts = path.strip("/").split("/")
-        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        regex = _source_regex(self.pattern)
-        if regex is None:
-            return self.pattern in candidates
-        if regex is _MALFORMED:
-            return True  # BuildKit fails on it: count every change
-        return any(regex.fullmatch(c) for c in candidates)
-
-
-_MALFORMED = re.compile("(?!)")
+        path = path.strip("/")
+        glob = _source_glob(self.pattern)
+        if glob is None:
+            return path == self.pattern or path.startswith(self.pattern + "/")
+        if not isinstance(glob, _Glob):
+            return True  # malformed: BuildKit fails on it, so count every change
+        return glob.matches_prefix(path)
 
 
 @lru_cache(maxsize=4096)
-def _source_regex(pattern: str) -> re.Pattern[str] | None:
+def _source_glob(pattern: str) -> _Glob | str | None:
+    """The matcher of a source pattern; ``None`` without glob characters, and for
+    a malformed pattern, why."""
     if not _GLOB.search(pattern):
         return None
     try:
-        return re.compile(_go_glob(pattern, double_star=False))
-    except (_BadPattern, re.error, RecursionError, OverflowError):
-        return _MALFORMED
+        return _Glob(pattern, double_star=False)
+    except _BadPattern as err:
+        return str(err)
 
 
 @dataclass(frozen=True, slots=True)

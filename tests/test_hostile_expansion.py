@@ -12,6 +12,7 @@ Complexity is checked as a ratio of two sizes in one run, never as a time.
 from __future__ import annotations
 
 import gc
+import re
 import shlex
 import subprocess
 import sys
@@ -25,7 +26,14 @@ from hypothesis import strategies as st
 
 import imagegraph
 from imagegraph import DockerfileSyntaxError, ImageGraphError, _shell, parse_dockerfile
-from imagegraph.context import ContextSource, DockerIgnore, context_use
+from imagegraph.context import (
+    ContextSource,
+    DockerIgnore,
+    _BadPattern,
+    _Glob,
+    _glob_tokens,
+    context_use,
+)
 from imagegraph.diagnostics import Diagnostic
 from imagegraph.packages import _PUNCTUATION, _shell_words, dockerfile_packages
 from tests.hostile import assert_contained, build, run_cli
@@ -263,12 +271,56 @@ def test_any_dockerignore_reads_and_matches_without_an_exception(text: str, path
     ContextSource(text.strip() or ".", "COPY", 1, "s").covers(path or "x")
 
 
-# (.dockerignore of app/, exit code, whether app/README.md reaches the build, must say)
+def reference_regex(pattern: str, *, double_star: bool) -> re.Pattern[str]:
+    """What the matcher replaced: the tokens as a regular expression (fine on
+    small inputs, exponential on hostile ones)."""
+    out = []
+    for token in _glob_tokens(pattern, double_star=double_star):
+        kind = token[0]
+        if kind == "=":
+            out.append(re.escape(str(token[1])))
+        elif kind == "?":
+            out.append("[^/]")
+        elif kind == "[":
+            ranges = "".join(f"{re.escape(lo)}-{re.escape(hi)}" for lo, hi in token[2])  # type: ignore[attr-defined]
+            out.append(f"[{'^' if token[1] else ''}{ranges}]")
+        else:
+            out.append({"*": "[^/]*", "**": ".*", "**/": "(?:.*/)?"}[str(kind)])
+    return re.compile("".join(out))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="ab/*?[]^-\\", max_size=10),
+    st.text(alphabet="ab/-^]", max_size=10),
+    st.booleans(),
+)
+def test_the_pattern_automaton_matches_as_the_regex_did(
+    pattern: str, path: str, double_star: bool
+) -> None:
+    try:
+        glob = _Glob(pattern, double_star=double_star)
+    except _BadPattern:
+        return
+    regex = reference_regex(pattern, double_star=double_star)
+    parts = path.split("/")
+    expected = any(regex.fullmatch("/".join(parts[: i + 1])) for i in range(len(parts)))
+    assert glob.matches_prefix(path) == expected
+
+
+# (.dockerignore of app/, exit code, whether app/README.md or DEEP reaches the build, must
+# say); either is ignored by the *.md or the last pattern where all patterns are well formed.
 IGNORE_CLI_CASES = [
-    ("*.md\n", 0, False, []),
+    ("*.md\n" + "a/" * 40 + "a" * 60, 0, False, []),
+    # Patterns a backtracking regex takes hours on, against a path 40 deep; the last
+    # one ignores it.
+    ("*.md\n" + "**/" * 12 + "x\n" + "*a" * 10 + "b\n" + "**/" * 12 + "a" * 60, 0, False, []),
     ("*.md\n[z-a]\n", 1, True, ["app/.dockerignore:2", "bad-dockerignore-pattern"]),
     ("*.md\n[^]\n", 1, True, ["app/.dockerignore:2", "bad-dockerignore-pattern"]),
 ]
+
+
+DEEP = "app/" + "a/" * 40 + "a" * 60
 
 
 @pytest.mark.parametrize(("ignore", "code", "reached", "must_say"), IGNORE_CLI_CASES)
@@ -281,10 +333,11 @@ def test_a_malformed_dockerignore_through_the_cli(
             "app/Dockerfile": "FROM alpine:3\nCOPY . /src\n",
             "app/.dockerignore": ignore,
             "app/README.md": "x",
+            DEEP: "x",
         },
     )
     argv = ["plan", "--no-cache", "--changed-files", "-", "--format", "json", "."]
-    ran = run_cli(argv, cwd=root, stdin="app/README.md\n", timeout=60)
+    ran = run_cli(argv, cwd=root, stdin=f"app/README.md\n{DEEP}\n", timeout=60)
     assert ran.code == code, ran.output[-2000:]
     assert ('"name": "app"' in ran.stdout) is reached
     for text in must_say:
