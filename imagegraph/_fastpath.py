@@ -31,7 +31,6 @@ import re
 from imagegraph._shell import GO_SPACE, ShellError
 from imagegraph.errors import DockerfileSyntaxError
 from imagegraph.instructions import (
-    _DIRECTIVE,
     _KNOWN_DIRECTIVES,
     MAX_LINE_BYTES,
     Instruction,
@@ -40,6 +39,7 @@ from imagegraph.instructions import (
     _maybe_json,
     _split_node,
     csv_fields,
+    read_directive,
 )
 
 __all__ = ["Outline", "outline"]
@@ -319,10 +319,10 @@ def _directive(comment: str, directives: dict[str, str]) -> bool | None:
     """Read a header comment as the full parser does: ``True`` for a directive,
     ``False`` for a plain comment (which ends the header), ``None`` to hand the
     file over to the full parser."""
-    match = _DIRECTIVE.fullmatch(comment[1:].lstrip(GO_SPACE))
-    if match is None or match.group(1).lower() not in _KNOWN_DIRECTIVES:
+    found = read_directive(comment[1:].lstrip(GO_SPACE))
+    if found is None or found[0].lower() not in _KNOWN_DIRECTIVES:
         return False
-    key, value = match.group(1).lower(), match.group(2)
+    key, value = found[0].lower(), found[1]
     if key in directives or key == "escape":
         return None  # a duplicate (an error) or an escape directive (rare)
     directives[key] = value

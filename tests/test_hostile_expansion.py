@@ -35,6 +35,7 @@ from imagegraph.context import (
     context_use,
 )
 from imagegraph.diagnostics import Diagnostic
+from imagegraph.instructions import read_directive
 from imagegraph.packages import _PUNCTUATION, _shell_words, dockerfile_packages
 from tests.hostile import assert_contained, build, run_cli
 
@@ -603,3 +604,25 @@ def test_linear_in_the_size_of_the_file(
     small, large = parse_dockerfile(make(n)), parse_dockerfile(make(4 * n))
     ratio = cost_ratio(lambda: function(small), lambda: function(large))
     assert ratio < 8, f"4x the input took {ratio:.1f}x the time: worse than linear"
+
+
+def directive(n: int) -> str:
+    return "# syntax=a" + " " * n + "b\n# check=x" + " " * n + "\nFROM alpine:3\n"
+
+
+def test_a_directive_with_many_blanks_is_read_in_linear_time() -> None:
+    # A backtracking expression took 19 s on one 64 KiB directive line.
+    small, large = directive(8000), directive(32000)
+    assert parse_dockerfile(large).syntax == "a" + " " * 32000 + "b"
+    ratio = cost_ratio(lambda: parse_dockerfile(small), lambda: parse_dockerfile(large))
+    assert ratio < 8, f"4x the input took {ratio:.1f}x the time: worse than linear"
+
+
+DIRECTIVE = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\s]*=[\s]*(.+?)[\s]*", re.ASCII)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet="ab1= \t\r\f\v\n\x1c\xa0`x", max_size=12))
+def test_directives_read_as_buildkits_expression_reads_them(text: str) -> None:
+    match = DIRECTIVE.fullmatch(text)
+    assert read_directive(text) == (None if match is None else match.groups())
