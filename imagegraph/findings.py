@@ -202,11 +202,12 @@ SCAN_CODES: tuple[str, ...] = (
     "bake-remote-context", "bake-unknown-attribute", "bake-unknown-parent",
     "bake-unknown-variable", "bake-unresolved", "compose-env-arg", "compose-extends",
     "compose-include", "compose-remote-context", "compose-unresolved", "copy-from-image",
-    "digest-pinned-fleet-image", "dockerfile-error", "duplicate-stage-name", "duplicate-tag", "empty-continuation-line",
+    "digest-pinned-fleet-image", "dockerfile-error", "duplicate-stage-name", "duplicate-tag",
+    "empty-continuation-line", "expansion-limit", "expansion-too-large", "file-too-large",
     "inferred-name", "invalid-reference", "invalid-utf8", "library-arch-override",
-    "library-oci-import", "missing-dockerfile", "outside-root", "stage-order", "unbuilt-tag",
-    "undeclared-dockerfile", "unknown-context-target", "unknown-target", "unreadable-directory",
-    "unresolved-arg",
+    "library-oci-import", "matrix-too-large", "missing-dockerfile", "not-regular-file",
+    "outside-root", "stage-order", "unbuilt-tag", "undeclared-dockerfile",
+    "unknown-context-target", "unknown-target", "unreadable-directory", "unresolved-arg",
 )  # fmt: skip
 """The codes of the scan's diagnostics (:attr:`ImageGraph.diagnostics`), which
 :func:`findings` carries as findings and ``[lint] ignore`` may name too."""
