@@ -79,6 +79,8 @@ class Diagnostic:
     >>> d = Diagnostic("undefined-arg", Severity.WARNING, "ARG TAG has no value", "a/Dockerfile", 3)
     >>> str(d)
     'a/Dockerfile:3: warning[undefined-arg]: ARG TAG has no value'
+    >>> str(Diagnostic("no-changed-files", Severity.WARNING, "no file changed"))
+    'warning[no-changed-files]: no file changed'
     """
 
     __reduce__ = positional_reduce
@@ -90,7 +92,11 @@ class Diagnostic:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = self.path or "Dockerfile"
-        if self.line is not None:
-            where += f":{self.line}"
-        return printable(f"{where}: {self.severity.value}[{self.code}]: {self.message}")
+        # A diagnostic about no file (a change that matches nothing, say) has
+        # no location: naming one would send the reader to a file that is not it.
+        if self.path:
+            where = self.path if self.line is None else f"{self.path}:{self.line}"
+        else:
+            where = "" if self.line is None else f"line {self.line}"
+        text = f"{self.severity.value}[{self.code}]: {self.message}"
+        return printable(f"{where}: {text}" if where else text)
