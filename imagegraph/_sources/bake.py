@@ -139,7 +139,7 @@ def read_bake(
     """
     display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
     if targets is not None and (
-        isinstance(targets, str) or not all(isinstance(t, str) for t in targets)
+        not isinstance(targets, list | tuple) or not all(isinstance(t, str) for t in targets)
     ):
         raise ConfigError("'targets' must be a list of target or group names", path=display)
     try:

@@ -359,9 +359,11 @@ class _Reader:
             )  # fmt: skip
         names = [str(name) for name in self.services]
         if selection is not None:
-            if isinstance(selection, str) or not all(isinstance(s, str) for s in selection):
+            if not isinstance(selection, list | tuple) or not all(
+                isinstance(s, str) for s in selection
+            ):
                 raise ConfigError(
-                    f"the services to read must be a list of names, not {selection!r}",
+                    f"the services to read must be a list of names, not {_brief(selection)}",
                     path=self.display,
                 )
             for name in selection:
