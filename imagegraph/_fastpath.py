@@ -69,7 +69,9 @@ _CONTINUATION = re.compile(r"\\[ \t]*\n(?:[ \t]*#[^\n]*\n)*")
 # of them in the raw text, where only RUN/CMD/ENTRYPOINT commands may span
 # continuations (and single-line shapes hold no backslash at all).
 _BLANKS = r"[ \t]+"
-_JSON_STRINGS = r'\[[ \t]*(?:"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*)?[ \t]*\][ \t]*'
+# The blanks before "]" belong to the optional strings: two blank runs side by side
+# would be split every way on a line that fails, quadratic in its blanks.
+_JSON_STRINGS = r'\[[ \t]*(?:"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*[ \t]*)?\][ \t]*'
 _JSON_SOME = r'\[[ \t]*"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*[ \t]*\][ \t]*'
 _MOUNT_FIELD = r"(?![Ff][Rr][Oo][Mm]=)[^\s\"'\\,]*"
 _MOUNT = rf"(?-i:--mount=){_MOUNT_FIELD}(?:,{_MOUNT_FIELD})*"  # flags are case-sensitive
@@ -116,9 +118,11 @@ _PLAIN_PAIRS = re.compile(
     re.ASCII,
 )
 # A keyword, plain --flags and plain words: what _quick splits without the full lexers.
+# The words end at their last character that is no blank: a lazy "[^...]*?[ \t]*"
+# would try every blank run to the end of the line, quadratic in its blanks.
 _PLAIN_WORDS = re.compile(
     r"([A-Za-z]+)((?:[ \t]+--[A-Za-z-]+(?:=[^\s\"'\\]*)?)*)[ \t]+"
-    r"((?!--)[^\s\"'\\\[][^\"'\\]*?)[ \t]*"
+    r"((?!--)[^\s\"'\\\[](?:[^\"'\\]*[^ \t\"'\\])?)[ \t]*"
 )
 _WORDS = re.compile(r"[ \t]+")
 
