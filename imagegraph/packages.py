@@ -87,6 +87,7 @@ from dataclasses import dataclass, field, replace
 from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 
+from imagegraph import _shell
 from imagegraph._shell import Budget, ExpansionLimit, ShellError, Unknown, _Lexer
 from imagegraph.context import _Expander, _Scopes, _Unset
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -776,13 +777,29 @@ class _Walker:
         return commands
 
     def substitute(self, words: Sequence[str], shell_vars: Mapping[str, str]) -> list[str]:
-        """*words* with the values of shell variables the script assigned."""
+        """*words* with the values of shell variables the script assigned.
+
+        Substituted text is charged to the file's budget before it is built
+        (``a="$b$b"; b="$a$a"; ...`` doubles like ``ARG``): raises
+        :class:`~imagegraph._shell.ExpansionLimit` past it.
+        """
         out: list[str] = []
+        budget = self.expander.budget
         for word in words:
             whole = _MARKER.fullmatch(word)
             if whole and whole[1] in shell_vars:
-                out.extend(shell_vars[whole[1]].split())
+                value = shell_vars[whole[1]]
+                budget.spend(len(value))
+                out.extend(value.split())
             elif _OPEN in word:
+                size = len(word)
+                for marker in _MARKER.finditer(word):
+                    size += len(shell_vars.get(marker[1], marker[0])) - len(marker[0])
+                if size > _shell.MAX_WORD_CHARS:
+                    raise ExpansionLimit(
+                        f"the expanded word would be longer than {_shell.MAX_WORD_CHARS} characters"
+                    )
+                budget.spend(size)
                 out.append(_MARKER.sub(lambda m: shell_vars.get(m[1], m[0]), word))
             else:
                 out.append(word)
@@ -799,7 +816,13 @@ class _Walker:
     def command(
         self, command: _Command, shell_vars: dict[str, str], depth: int, used: set[str]
     ) -> None:
-        raw = self.substitute(command.words, shell_vars)
+        try:
+            raw = self.substitute(command.words, shell_vars)
+        except ExpansionLimit as err:
+            assert self.instruction is not None
+            self.expander.limit(err, self.instruction)
+            shell_vars.clear()  # what they hold is no longer known
+            return
         if raw and raw[0] in _DECLARE:
             for word in raw[1:]:
                 match = _ASSIGNMENT.fullmatch(word)

@@ -55,6 +55,11 @@ ENV_CHAIN = "FROM alpine:3\n" + doubling("ENV", 29)
 STAGE_CHAIN = "FROM alpine:3 AS s0\nENV A0=xy\n" + "".join(
     f"FROM s{i - 1} AS s{i}\nENV A{i}=${{A{i - 1}}}${{A{i - 1}}}\n" for i in range(1, 29)
 )
+SHELL_CHAIN = (
+    "FROM alpine:3\nRUN p0=xy; "
+    + " ".join(f'p{i}="$p{i - 1}$p{i - 1}";' for i in range(1, 40))
+    + " apk add $p39\n"
+)
 PATTERN = "ARG V=" + "a" * 500 + "\n" + "ARG X=${V//*b/x}\n" * 20 + "FROM alpine:3\n"
 
 
@@ -187,6 +192,13 @@ STAGE_CASES = [
         "FROM alpine:3\n" + doubling("ENV", FIRST_OVER) + "RUN apk add $A19 $A19\n",
         [],
         [("expansion-limit", FIRST_OVER + 2)],
+        [],
+    ),
+    (
+        "shell variables doubling in one RUN",
+        SHELL_CHAIN,
+        [],
+        [("expansion-limit", 2)],
         [],
     ),
     (
@@ -455,6 +467,7 @@ def test_exponential_cases_stay_within_a_gigabyte() -> None:
         ARG_CHAIN + "FROM alpine:$A28\n",
         ENV_CHAIN + "RUN apk add $A28\nCOPY $A28 /x/\n",
         STAGE_CHAIN + "RUN apk add $A27\n",
+        SHELL_CHAIN,
     ]
     done = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT],
