@@ -497,7 +497,8 @@ def tiny_limits() -> Iterator[None]:
 # Lines of Dockerfiles that expand: cheaper to draw than tests.property's strategy.
 TEMPLATES = [
     "ARG A={}", "ARG B={}", "ENV V={}", "FROM {} AS t", "COPY {} /d", "RUN apk add {}",
-    "RUN --mount=source={} make", "FROM s",
+    "RUN --mount=source={} make", "FROM s", 'RUN p={}; q="$p$p"; apk add $q',
+    'RUN sh -c "apk add {}"',
 ]  # fmt: skip
 PIECES = [
     "$A", "${B}", "${V//a/b}", "${A#?}", "${B%%b*}", "${A:-$B$B}", "${V:+$A}", "x", "'", '"',
