@@ -355,6 +355,12 @@ CASES: dict[str, Case] = {
         ".env",
         error="characters of text",
     ),
+    "compose: a .env quote left open before 200,000 lines": Case(
+        compose("services:\n  a:\n    build: .\n", env='A="\n' + "x = y\n" * 200_000),
+        ".env",
+        error="value of A has no closing",
+        line=1,
+    ),
     "compose: a large .env value repeated 2,000 times": Case(
         compose(ENV_REPEATED, env="BIG=" + "x" * 100_000 + "\n"),
         "compose.yaml",

@@ -1039,11 +1039,14 @@ def _parse_dotenv(
         assert rest is not None
         if rest[:1] in ("'", '"'):
             quote = rest[0]
-            value, closed = _quoted(rest, quote)
-            while not closed and index < len(lines):
-                rest += "\n" + lines[index].rstrip("\r")
+            reading = _Quoted(quote)
+            reading.feed(rest[1:])
+            # Line by line until the quote closes, each read once (reading the value
+            # again from its start at every line was quadratic in an unclosed one).
+            while not reading.closed and index < len(lines):
+                reading.feed("\n" + lines[index].rstrip("\r"))
                 index += 1
-                value, closed = _quoted(rest, quote)
+            value, closed = reading.value(), reading.closed
             if not closed:
                 raise ConfigError(
                     f"value of {key} has no closing {quote}", path=display, line=number
@@ -1082,20 +1085,31 @@ def _parse_dotenv(
     return values
 
 
-def _quoted(rest: str, quote: str) -> tuple[str, bool]:
-    """The text between *quote* and the next unescaped one, and whether there is one."""
-    chars: list[str] = []
-    escaped = False
-    for char in rest[1:]:
-        if escaped:
-            escaped = False
-            if char != quote:
-                chars.append("\\")
-            chars.append(char)
-        elif char == "\\":
-            escaped = True
-        elif char == quote:
-            return "".join(chars), True
-        else:
-            chars.append(char)
-    return "", False
+class _Quoted:
+    """A quoted ``.env`` value read as it comes: the text up to the next unescaped quote."""
+
+    def __init__(self, quote: str) -> None:
+        self.quote = quote
+        self.chars: list[str] = []
+        self.escaped = False
+        self.closed = False
+
+    def feed(self, text: str) -> None:
+        """Read *text*, which follows what was read; nothing after the closing quote."""
+        chars, quote = self.chars, self.quote
+        for char in text:
+            if self.escaped:
+                self.escaped = False
+                if char != quote:
+                    chars.append("\\")
+                chars.append(char)
+            elif char == "\\":
+                self.escaped = True
+            elif char == quote:
+                self.closed = True
+                return
+            else:
+                chars.append(char)
+
+    def value(self) -> str:
+        return "".join(self.chars) if self.closed else ""
