@@ -107,6 +107,7 @@ _REMOTE_PREFIXES = ("https://", "http://", "git://", "ssh://", "github.com/", "g
 _HEREDOC = re.compile(r'"<<(-?)([A-Za-z][A-Za-z0-9._-]*)\r?\n(.*)"', re.DOTALL)
 # A run of template text with nothing to interpret: no escape, interpolation or quote.
 _PLAIN = re.compile(r'[^\\$%"]+')
+_FOR = re.compile(r"for\b")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -911,7 +912,7 @@ class _Parser:
     def list(self) -> _List:
         self.pos += 1
         self.space()
-        if re.match(r"for\b", self.text[self.pos :]):
+        if _FOR.match(self.text, self.pos):  # not a slice of the rest: lists may be many
             raise _Unresolved("'for' expressions are not evaluated")
         items: list[_Node] = []
         while not self.accept("]"):
