@@ -210,6 +210,12 @@ CASES: dict[str, Case] = {
         "docker-bake.json",
         error="more digits than imagegraph reads",
     ),
+    "bake: a tag of 5 MB": Case(
+        bake_json('{"target": {"t": {"tags": ["' + "a" * 5_000_000 + '"]}}}'),
+        "docker-bake.json",
+        error="is not an image reference",
+        line=1,
+    ),
     "bake: split with an empty separator": Case(
         bake('target "t" { tags = split("", "ab") }\n'), "docker-bake.hcl", builds={"t"}
     ),

@@ -136,7 +136,8 @@ def parse_tags(
         try:
             tags.append(ImageRef.parse(text, aliases=aliases))
         except InvalidReference as err:
+            shown = text if len(text) <= 80 else text[:77] + "..."  # a tag may be megabytes
             raise ConfigError(
-                f"tag {text!r} is not an image reference: {err.reason}", path=path, line=line
+                f"tag {shown!r} is not an image reference: {err.reason}", path=path, line=line
             ) from None
     return tuple(dict.fromkeys(tags))
