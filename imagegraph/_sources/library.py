@@ -244,7 +244,7 @@ def _blocks(text: str, display: str) -> list[_Block]:
             blocks.append(current)
         if name in current.fields:
             raise ConfigError(
-                f"{name} is given twice in one block (first on line "
+                f"{_cut(name)[1:-1]} is given twice in one block (first on line "
                 f"{current.fields[name].line}); is a blank line missing between two entries?",
                 path=display,
                 line=number,
@@ -280,7 +280,7 @@ def _entry(block: _Block, header: _Block, display: str) -> _Entry:
         for tag in listed:
             if not _TAG.fullmatch(tag):
                 raise ConfigError(
-                    f"{name} value {tag!r} is not a valid tag",
+                    f"{name} value {_cut(tag)} is not a valid tag",
                     path=display,
                     line=source.line if source else None,
                 )
@@ -289,7 +289,7 @@ def _entry(block: _Block, header: _Block, display: str) -> _Entry:
     for arch in architectures:
         if arch not in PLATFORMS:
             raise ConfigError(
-                f"unknown architecture {arch!r} (known: {', '.join(PLATFORMS)})",
+                f"unknown architecture {_cut(arch)} (known: {', '.join(PLATFORMS)})",
                 path=display,
                 line=found_arches.line if found_arches else None,
             )
