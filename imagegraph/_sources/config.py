@@ -98,7 +98,8 @@ def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | 
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigError(
-            f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})", path=display
+            f"unknown key {_brief(unknown[0])} (known: {', '.join(sorted(_TOP_KEYS))})",
+            path=display,
         )
     config = Config(path=path, display=display)
     config.aliases = _string_table(data.get("aliases", {}), "aliases", display, None)
@@ -208,7 +209,7 @@ def _image_builds(
     unknown = sorted(set(entry) - _IMAGE_KEYS)
     if unknown:
         raise ConfigError(
-            f"[[image]] has unknown key {unknown[0]!r} (known: {', '.join(sorted(_IMAGE_KEYS))})",
+            f"[[image]] has unknown key {_brief(unknown[0])} (known: {', '.join(sorted(_IMAGE_KEYS))})",
             path=path,
             line=line,
         )
@@ -300,7 +301,7 @@ def _lint_table(value: object, text: str, prefix: str, display: str) -> dict[str
         line = lines.get(key, header)
         if key not in _LINT_KEYS:
             raise ConfigError(
-                f"[{table}] has unknown key {key!r} (known: {', '.join(_LINT_KEYS)})",
+                f"[{table}] has unknown key {_brief(key)} (known: {', '.join(_LINT_KEYS)})",
                 path=display,
                 line=line,
             )
