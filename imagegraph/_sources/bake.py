@@ -385,7 +385,7 @@ def _load_hcl(text: str, display: str) -> _File:
             file.diagnostics.append(
                 Diagnostic(
                     "bake-unknown-attribute", Severity.WARNING,
-                    f"bake has no {key!r} blocks; they are ignored", display,
+                    f"bake has no {_brief(key)} blocks; they are ignored", display,
                 )
             )  # fmt: skip
         else:
@@ -415,10 +415,10 @@ def _load_json(text: str, display: str) -> _File:
         seen: dict[str, int] = {}
         for entry in entries:
             if not isinstance(entry, dict):
-                raise ConfigError(f"{key!r} must be an object of named blocks", path=display)
+                raise ConfigError(f"{_brief(key)} must be an object of named blocks", path=display)
             for label, body in entry.items():
                 if not isinstance(body, dict):
-                    raise ConfigError(f"{key} {label!r} must be an object", path=display)
+                    raise ConfigError(f"{key} {_brief(label)} must be an object", path=display)
                 occurrence = seen.get(label, 0)
                 seen[label] = occurrence + 1
                 line = _json_line(text, key, label, occurrence)
@@ -472,7 +472,9 @@ def _hcl_label(entry: object, kind: str, display: str) -> tuple[str, dict[str, o
     ((raw_label, body),) = entry.items()
     label = _unquote(raw_label)
     if not isinstance(body, dict) or "__is_block__" not in body:
-        raise ConfigError(f"{kind} {label!r} has more than one label; it takes one", path=display)
+        raise ConfigError(
+            f"{kind} {_brief(label)} has more than one label; it takes one", path=display
+        )
     return label, body
 
 
@@ -1507,14 +1509,14 @@ class _Reader:
         label = block.label
         if not _NAME.fullmatch(label):
             raise self.error(
-                f"target name {label!r} may only use letters, digits, '_' and '-'", block.line
+                f"target name {_brief(label)} may only use letters, digits, '_' and '-'", block.line
             )
         unknown = [k for k in block.body if k not in _TARGET_KEYS and k not in _IGNORED_KEYS]
         unknown += block.nested
         notes = [
             Diagnostic(
                 "bake-unknown-attribute", Severity.WARNING,
-                f"target {label!r}: bake has no attribute {key!r}; it is ignored",
+                f"target {_brief(label)}: bake has no attribute {_brief(key)}; it is ignored",
                 self.display, block.line,
             )
             for key in unknown
@@ -1532,13 +1534,14 @@ class _Reader:
         has_name = "name" in block.body
         if has_name and "matrix" not in block.body:
             raise self.error(
-                f"target {label!r} has a 'name' but no 'matrix'; bake requires both", block.line
+                f"target {_brief(label)} has a 'name' but no 'matrix'; bake requires both",
+                block.line,
             )
         if not has_name and len(combinations) > 1:
             key = next(iter(combinations[0]), "item")
             raise self.error(
-                f"target {label!r} has a matrix of {len(combinations)} combinations but no 'name', "
-                f"so every build would be called {label!r}, which bake refuses; add e.g. "
+                f"target {_brief(label)} has a matrix of {len(combinations)} combinations but no 'name', "
+                f"so every build would be called {_brief(label)}, which bake refuses; add e.g. "
                 f'name = "{label}-${{{key}}}"',
                 block.line,
             )
@@ -1549,7 +1552,7 @@ class _Reader:
                 continue
             if target.name in made:
                 raise self.error(
-                    f"target {label!r}: the matrix makes two builds called {target.name!r}",
+                    f"target {_brief(label)}: the matrix makes two builds called {target.name!r}",
                     block.line,
                 )
             made[target.name] = target
@@ -1573,15 +1576,17 @@ class _Reader:
             self.skip(block, f"matrix is not evaluated: {err.reason}", notes)
             return None
         if not isinstance(matrix, dict):
-            raise self.error(f"target {block.label!r}: 'matrix' must be a map of lists", block.line)
+            raise self.error(
+                f"target {_brief(block.label)}: 'matrix' must be a map of lists", block.line
+            )
         for key, values in matrix.items():
             if not isinstance(values, list):
                 raise self.error(
-                    f"target {block.label!r}: matrix {key!r} must be a list", block.line
+                    f"target {_brief(block.label)}: matrix {_brief(key)} must be a list", block.line
                 )
             if not values:
                 raise self.error(
-                    f"target {block.label!r}: matrix {key!r} has no values", block.line
+                    f"target {_brief(block.label)}: matrix {_brief(key)} has no values", block.line
                 )
         keys = list(matrix)
         count = math.prod(len(matrix[key]) for key in keys)
@@ -1617,7 +1622,7 @@ class _Reader:
             [
                 *notes,
                 Diagnostic(
-                    code, severity, f"target {block.label!r}: {message}; the target is left out",
+                    code, severity, f"target {_brief(block.label)}: {message}; the target is left out",
                     self.display, block.line,
                 ),
             ]
@@ -1642,7 +1647,7 @@ class _Reader:
                 return None
             if not _NAME.fullmatch(name):
                 raise self.error(
-                    f"target {block.label!r}: the matrix name {_brief(name)} may only use letters, "
+                    f"target {_brief(block.label)}: the matrix name {_brief(name)} may only use letters, "
                     "digits, '_' and '-' (sanitize() or replace() can make it one)",
                     line,
                 )
@@ -1667,25 +1672,29 @@ class _Reader:
     def string_value(self, value: object, key: str, owner: str, line: int | None) -> str:
         if isinstance(value, str | bool | int | float) and value is not None:
             return _text(value)
-        raise self.error(f"target {owner!r}: {key!r} must be a string, not {_brief(value)}", line)
+        raise self.error(
+            f"target {owner!r}: {_brief(key)} must be a string, not {_brief(value)}", line
+        )
 
     def add_group(self, block: _Block) -> None:
         label, line = block.label, block.line
         if not _NAME.fullmatch(label):
             raise self.error(
-                f"group name {label!r} may only use letters, digits, '_' and '-'", line
+                f"group name {_brief(label)} may only use letters, digits, '_' and '-'", line
             )
         for key in ("name", "matrix"):
             if key in block.body:
-                raise self.error(f"group {label!r}: bake does not allow {key!r} in a group", line)
+                raise self.error(
+                    f"group {_brief(label)}: bake does not allow {_brief(key)} in a group", line
+                )
         if "targets" not in block.body:
-            raise self.error(f"group {label!r} needs 'targets'", line)
+            raise self.error(f"group {_brief(label)} needs 'targets'", line)
         members, notes, _ = self.groups.get(label, ([], [], line))
         for key in [k for k in block.body if k not in _GROUP_KEYS] + block.nested:
             notes.append(
                 Diagnostic(
                     "bake-unknown-attribute", Severity.WARNING,
-                    f"group {label!r}: bake has no attribute {key!r}; it is ignored",
+                    f"group {_brief(label)}: bake has no attribute {_brief(key)}; it is ignored",
                     self.display, line,
                 )
             )  # fmt: skip
@@ -1699,7 +1708,7 @@ class _Reader:
                     Diagnostic(
                         "bake-unresolved" if isinstance(err, _Unresolved) else "expansion-too-large",
                         Severity.WARNING if isinstance(err, _Unresolved) else Severity.ERROR,
-                        f"group {label!r}: target {_shown(item)} is not evaluated: {err.reason}; "
+                        f"group {_brief(label)}: target {_shown(item)} is not evaluated: {err.reason}; "
                         "it is left out",
                         self.display, line,
                     )
@@ -1709,7 +1718,7 @@ class _Reader:
             if not all(isinstance(v, str) for v in values) or (
                 not isinstance(raw, list) and not isinstance(value, list)
             ):
-                raise self.error(f"group {label!r}: 'targets' must be a list of names", line)
+                raise self.error(f"group {_brief(label)}: 'targets' must be a list of names", line)
             members.extend(v for v in values if isinstance(v, str))
         self.groups[label] = (list(dict.fromkeys(members)), notes, line)
 
@@ -1740,7 +1749,7 @@ class _Reader:
                 other = value.removeprefix("target:")
                 if other not in self.targets:
                     raise self.error(
-                        f"target {target.name!r} takes context {key!r} from {_brief(value)}, and "
+                        f"target {target.name!r} takes context {_brief(key)} from {_brief(value)}, and "
                         f"this file has no target {_brief(other)} (targets: {self.known()})",
                         target.line,
                     )
@@ -1938,7 +1947,7 @@ class _Attributes:
 
     def wrong(self, key: str, kind: str, value: object) -> ConfigError:
         return self.reader.error(
-            f"target {self.name!r}: {key!r} must be {kind}, not {_brief(value)}", self.line
+            f"target {self.name!r}: {_brief(key)} must be {kind}, not {_brief(value)}", self.line
         )
 
     def partial(self, raw: object, what: str) -> object:
