@@ -596,6 +596,9 @@ class _Builder:
             tuple[str, tuple[tuple[str, str], ...]], Dockerfile | ImageGraphError
         ] = {}
         self.uses: dict[tuple[str, str], list[Edge]] = {}
+        # For the rare pair linked many times (20,000 stages FROM one image):
+        # a set beside its list, so that checking for a repeat stays constant.
+        self.many_uses: dict[tuple[str, str], set[Edge]] = {}
         self.parents_of: dict[str, list[str]] = {}
 
     def build(
@@ -910,8 +913,20 @@ class _Builder:
         if uses is None:
             self.uses[key] = [edge]
             self.parents_of.setdefault(edge.child, []).append(edge.parent)
-        elif edge not in uses:
-            uses.append(edge)
+        elif len(uses) < _FEW_USES:
+            if edge not in uses:
+                uses.append(edge)
+        else:
+            seen = self.many_uses.get(key)
+            if seen is None:
+                seen = self.many_uses[key] = set(uses)
+            if edge not in seen:
+                seen.add(edge)
+                uses.append(edge)
+
+
+_FEW_USES = 16
+"""Uses of one parent by one child checked for a repeat by a scan of the list."""
 
 
 def _global_arg_names(prepared: Prepared) -> frozenset[str]:

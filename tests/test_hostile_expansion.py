@@ -621,6 +621,20 @@ def test_linear_in_the_size_of_the_file(
     assert ratio < 8, f"4x the input took {ratio:.1f}x the time: worse than linear"
 
 
+def test_many_stages_from_one_image_link_in_linear_time(tmp_path: Path) -> None:
+    # Each stage is one more use of alpine:3 by the same build: checking every
+    # new use against a list of the earlier ones made 20,000 stages take a minute.
+    def fleet(n: int) -> Path:
+        return build(tmp_path / f"app{n}", {"Dockerfile": fan_in(n)})
+
+    small, large = fleet(1000), fleet(4000)
+    assert len(imagegraph.scan(large, cache=False).edges("alpine:3", "app4000")) == 4001
+    ratio = cost_ratio(
+        lambda: imagegraph.scan(small, cache=False), lambda: imagegraph.scan(large, cache=False)
+    )
+    assert ratio < 8, f"4x the stages took {ratio:.1f}x the time: worse than linear"
+
+
 # Lines the fast path's expressions backtracked on, quadratic in their blanks (a
 # line of 16 KiB, the most the fast path reads, took seconds; a file holds many).
 PARSE_COMPLEXITY_CASES = [
