@@ -146,8 +146,11 @@ def changed_files(
 ) -> GitChanges:
     """The tracked files of the work tree holding *path* that differ from *revision*.
 
-    With *readable*, no file outside that directory is opened: one there that
-    its index entry does not vouch for (by its stat data) counts as changed.
+    With *readable*, only the files inside that directory are compared (and
+    none outside it is opened): nothing outside the directory files may be read
+    from can change a build, and a fresh checkout's files cannot be vouched for
+    by their stat data alone (git's "racy" case), so they would be listed as
+    changed without being so.
 
     Raises :class:`GitError` when *path* is in no work tree git accepts, when
     *revision* names no commit or tree, or when git fails.
@@ -188,6 +191,8 @@ def changed_files(
     work = _WorkTree(tree_root, hasher, stats, readable)
     changed = []
     for name in sorted(before.keys() | staged.keys()):
+        if not work.may_read(name):
+            continue
         old = before.get(name)
         entry = staged.get(name)
         if old is None or entry is None or entry.conflicted:
@@ -362,6 +367,13 @@ class _WorkTree:
         self.stats, self.index_mtime_ns = stats if stats is not None else ({}, 0)
         self.plain_dirs: dict[bytes, bool] = {}
 
+    def may_read(self, name: bytes) -> bool:
+        """Whether the work-tree file *name* lies inside the directory files may be read from."""
+        if self.readable is None:
+            return True
+        full = os.path.join(self.top, name)
+        return full == self.readable or full.startswith(self.readable.rstrip(b"/") + b"/")
+
     def blob(self, name: bytes, entry: _Staged) -> tuple[int, bytes] | None:
         """``(mode, object id)`` of the file *name*, or ``None`` when it is not a readable
         file (missing, a directory, a FIFO, below a symbolic link: git sees it deleted)."""
@@ -384,10 +396,6 @@ class _WorkTree:
             return None
         if self._clean(name, info, entry):
             return entry.mode, entry.oid
-        if self.readable is not None and not (
-            full == self.readable or full.startswith(self.readable.rstrip(b"/") + b"/")
-        ):
-            return None  # not to be read: changed, as far as anyone here can tell
         try:
             if mode == _SYMLINK:
                 return mode, self._digest([os.readlink(full)])

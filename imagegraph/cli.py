@@ -431,7 +431,7 @@ def _plan_command(args: argparse.Namespace) -> int:
         changes.append(_listed_changes(args.changed_files, graph.inventory.root))
     if args.since is not None:
         inventory = graph.inventory
-        readable = getattr(inventory, "readable_root", inventory.root)  # --root, when given
+        readable = inventory.readable_root  # --root, when given
         changes.append(_git_changed_files(args.path, args.since, inventory.root, readable))
     if args.below is not None and len(args.package) != 1:
         raise ImageGraphError("--below needs exactly one --package")

@@ -528,18 +528,25 @@ def test_a_path_outside_the_root_is_not_in_a_root_context(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
-    ("readable", "listed"),
+    ("readable", "edited", "listed"),
     [
-        (None, set()),  # read and hashed: only touched
-        ("fleet", {"README.md", "shared/lib.py"}),  # outside: not opened, so counted
-        (".", set()),
+        (None, False, set()),  # read and hashed: only touched
+        # Outside the readable root: neither opened nor listed, since nothing
+        # read from there can change a build (a fresh clone's files would all
+        # look changed: their stat data cannot vouch for them).
+        ("fleet", False, set()),
+        ("fleet", True, set()),
+        (".", False, set()),
+        (".", True, {"shared/lib.py"}),
     ],
 )
 def test_no_file_outside_the_readable_root_is_opened(
-    tmp_path: Path, readable: str | None, listed: set[str]
+    tmp_path: Path, readable: str | None, edited: bool, listed: set[str]
 ) -> None:
     repo = make_repo(tmp_path)
     stat_dirty(repo)  # shared/lib.py, fleet/tool/run.sh, README.md: new times, same bytes
+    if edited:
+        (repo / "shared" / "lib.py").write_text("edited\n")
     found = changed_files(
         repo / "fleet", "HEAD", readable=None if readable is None else repo / readable
     )
