@@ -321,7 +321,7 @@ def _open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result] | 
 
 def read_cache_file(path: Path) -> bytes | None:
     """The pickle in the cache file at *path*, after its :data:`MAGIC`; ``None`` when it is
-    missing, not a regular file, or not a cache file imagegraph wrote."""
+    missing, not a regular file, larger than memory, or not a cache file imagegraph wrote."""
     opened = _open_regular(path)
     if opened is None:
         return None
@@ -329,7 +329,7 @@ def read_cache_file(path: Path) -> bytes | None:
     try:
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read()
-    except OSError:
+    except (OSError, MemoryError):  # MemoryError: a file (sparse, say) larger than memory
         return None
     finally:
         os.close(fd)
