@@ -447,6 +447,37 @@ def test_a_hostile_value_is_encoded_or_refused_in_every_format(
     _check_findings_formats(graph)
 
 
+@pytest.mark.skipif(sys.platform == "darwin", reason="APFS refuses names that are not UTF-8")
+def test_a_directory_name_that_is_not_utf8_is_written_in_every_format(
+    tmp_path: Path, cli: Cli
+) -> None:
+    # Its build's name and paths hold surrogates (os.fsdecode): SARIF's URI and
+    # fingerprint, and a split Argo plan's digest, encoded them as UTF-8 (a traceback).
+    root = build(tmp_path / "repo", {"ok/Dockerfile": "FROM debian:12\n"})
+    os.mkdir(os.fsencode(root) + b"/x\xff\xfe")
+    (root / os.fsdecode(b"x\xff\xfe") / "Dockerfile").write_text("FROM debian:12\n")
+    for argv in (
+        ["plan", ".", "--format", "json"], ["plan", ".", "--format", "gha"],
+        ["plan", ".", "--format", "bake"], ["plan", ".", "--format", "argo"],
+        ["graph", ".", "--format", "json"], ["graph", ".", "--format", "dot"],
+        ["lint", ".", "--format", "json"], ["lint", ".", "--format", "sarif"],
+    ):  # fmt: skip
+        ran = cli(argv, cwd=root)
+        assert ran.code == 0, (argv, ran.output[-2000:])
+        data = _json(ran.stdout) if argv[-1] != "dot" else None
+        if argv[-1] == "sarif":
+            assert data is not None
+            uris = {
+                place["physicalLocation"]["artifactLocation"]["uri"]
+                for result in data["runs"][0]["results"]
+                for place in result["locations"]
+            }
+            assert "x%FF%FE/Dockerfile" in uris, uris
+    assert cli(["plan", ".", "--format", "make"], cwd=root).code == 1  # refused, naming it
+    plan = scan(root, cache=False).plan()
+    assert json.loads(argo.to_argo(plan, max_bytes=1500))["kind"] == "List"
+
+
 # -- any build at all: renderers raise only ImageGraphError ------------------------------
 
 _text = st.text(

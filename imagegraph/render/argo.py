@@ -157,7 +157,10 @@ def to_argo(
     runners: list[dict[str, Any]] = []
     previous: list[str] = []
     digest = hashlib.sha256(
-        "\n".join(" ".join(p.build.name for p in wave) for wave in plan.waves).encode()
+        "\n".join(" ".join(p.build.name for p in wave) for wave in plan.waves).encode(
+            "utf-8",
+            "surrogatepass",  # a name from a directory name that is not UTF-8
+        )
     ).hexdigest()[:8]
     prefix = f"{name}-{digest}"
     longest = f"{prefix}-wave-{len(plan.waves)}-part-{len(plan)}"

@@ -241,7 +241,21 @@ def _fingerprint(finding: Finding, path: str) -> str:
         # it names (built by 'a' (imagegraph.toml:12)), which move.
         subject = _PLACE.sub(r"\1", finding.message)
     key = "\0".join([finding.code, finding.image or "", path, subject])
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+    return hashlib.sha256(_utf8(key)).hexdigest()[:32]
+
+
+def _utf8(text: str) -> bytes:
+    """*text* as UTF-8, a file name that is not (its bytes decoded with
+    ``surrogateescape``) as its own bytes, any other lone surrogate as such."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _quote(text: str) -> str:
+    """*text* percent-encoded for a URI path (a name that is not UTF-8: its bytes)."""
+    return quote(_utf8(text), safe="/")
 
 
 # Findings about a whole build, whatever line they point at.
@@ -258,7 +272,7 @@ def _artifact(path: str, prefix: str, root: str | None) -> dict[str, str]:
     joined = posixpath.normpath(prefix + path)
     if (joined == ".." or joined.startswith("../")) and root is not None:
         return {"uri": _file_uri(posixpath.normpath(f"{root}/{joined}"))}
-    return {"uri": quote(joined, safe="/"), "uriBaseId": "%SRCROOT%"}
+    return {"uri": _quote(joined), "uriBaseId": "%SRCROOT%"}
 
 
 _DRIVE = re.compile(r"[A-Za-z]:/")
@@ -267,8 +281,8 @@ _DRIVE = re.compile(r"[A-Za-z]:/")
 def _file_uri(path: str) -> str:
     """``file:///x/a%20b`` for ``/x/a b``; ``file:///C:/x`` for ``C:/x``."""
     if _DRIVE.match(path):
-        return f"file:///{path[:2]}{quote(path[2:], safe='/')}"
-    return "file://" + quote(path, safe="/")
+        return f"file:///{path[:2]}{_quote(path[2:])}"
+    return "file://" + _quote(path)
 
 
 def sarif_omitted(findings: Findings, max_results: int | None = None) -> int:
