@@ -1010,6 +1010,8 @@ class _Lint:
                 self.report_depth(node, depth, deepest_parent, height)
         if "isolated-build" in self.ignored:
             return
+        # A build whose Dockerfile was not read or parsed is undetermined (its
+        # parents are unknown, not none): it is not said to build FROM scratch.
         unreadable = {
             d.path
             for d in self.graph.diagnostics

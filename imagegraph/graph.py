@@ -15,8 +15,12 @@ Edges go from parent to child and carry every use that made them
 What the Dockerfiles cannot tell is reported, never guessed: a ``FROM``
 whose ARG has no value is an ``unresolved-arg`` diagnostic and the build is
 listed in :attr:`ImageGraph.undetermined`; a Dockerfile BuildKit would
-refuse is a ``dockerfile-error`` and the build stays in the graph with the
-parents that could be read (none).
+refuse is a ``dockerfile-error`` error and the build stays in the graph with
+the parents that could be read (none). Such a build, and one whose Dockerfile
+is missing or refused (``missing-dockerfile``, ``outside-root``,
+``not-regular-file``, ``file-too-large``), has parents nobody knows: it is in
+:attr:`ImageGraph.undetermined` too, so an image change lists it (and its
+children) as possibly reached instead of leaving it out of the plan unseen.
 """
 
 from __future__ import annotations
@@ -534,7 +538,8 @@ def scan(
     at most 16 MiB: a Dockerfile, context, ``.dockerignore`` or SBOM that
     resolves outside *root*, a FIFO, a device or a huge file is not read, and
     a diagnostic (``outside-root``, ``not-regular-file``, ``file-too-large``)
-    names it while its build stays in the graph. *config*, named by the
+    names it while its build stays in the graph, in
+    :attr:`ImageGraph.undetermined` (its parents are unknown). *config*, named by the
     caller, may be anywhere; what it names is held to *root*.
 
     The inventory comes from :func:`imagegraph.load_inventory`; each
@@ -692,6 +697,7 @@ class _Builder:
                 "parents",
                 where, line,
             )  # fmt: skip
+            self.unknown_parents(build, "read", found.code)
             return None
         if isinstance(found, OSError):
             self.note(
@@ -700,8 +706,17 @@ class _Builder:
                 f"{found.strerror or found}",
                 build.dockerfile,
             )  # fmt: skip
+            self.unknown_parents(build, "read", "missing-dockerfile")
             return None
         return found
+
+    def unknown_parents(
+        self, build: ImageBuild, done: str, code: str, line: int | None = None
+    ) -> None:
+        """List *build*, whose Dockerfile was not read or parsed, as undetermined:
+        any image may be its parent, so no image change can say it misses it."""
+        where = build.dockerfile if line is None else f"{build.dockerfile}:{line}"
+        self.undetermined[build.name] = (f"Dockerfile not {done}: {code} at {where}",)
 
     def resolve(self, build: ImageBuild, prepared: Prepared) -> Dockerfile:
         """The build's Dockerfile resolved; shared by builds that differ only in
@@ -733,13 +748,18 @@ class _Builder:
         try:
             dockerfile = self.resolve(build, prepared)
         except ImageGraphError as err:
-            severity = Severity.WARNING if build.inferred else Severity.ERROR
+            # An error in a fleet found by convention too: BuildKit refuses the
+            # file, so the build cannot be built as it stands, and its parents
+            # are unknown. A warning let `plan` exit 0 with the build in no
+            # wave and nowhere else (a stray or template Dockerfile is left out
+            # with a .gitignore rule, or by declaring the fleet).
             line = getattr(err, "line", None)
             message = getattr(err, "message", str(err))
             self.note(
-                "dockerfile-error", severity,
+                "dockerfile-error", Severity.ERROR,
                 f"{message}; build {build.name!r} has no known parents", build.dockerfile, line,
             )  # fmt: skip
+            self.unknown_parents(build, "parsed", "dockerfile-error", line)
             return
         self.diagnostics.extend(dockerfile.diagnostics)
         try:

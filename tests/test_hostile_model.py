@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 import imagegraph
+from imagegraph import _files
 from imagegraph.cli import main
+from imagegraph.diagnostics import Severity
+from tests.hostile import Entry, Fifo, Symlink, build
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -68,8 +72,8 @@ def test_a_change_that_matches_nothing_still_lists_the_undetermined_in_the_cli(
 ) -> None:
     _, data = plan_json(capsys, str(undetermined_fleet), "--changed", "debian:12")
     assert data["builds"] == 0
-    assert [u["build"] for u in data["undetermined"]] == ["app", "child"]  # type: ignore[attr-defined,index]
-    codes = {d["code"] for d in data["diagnostics"]}  # type: ignore[attr-defined,index]
+    assert [u["build"] for u in data["undetermined"]] == ["app", "child"]  # type: ignore[attr-defined]
+    codes = {d["code"] for d in data["diagnostics"]}  # type: ignore[attr-defined]
     assert "change-matches-nothing" in codes
 
 
@@ -127,3 +131,98 @@ def test_a_digest_pinned_tag_of_the_fleet_is_named_in_a_warning(pinned_fleet: Pa
     found = [d for d in graph.diagnostics if d.code == "digest-pinned-fleet-image"]
     assert [(d.path, d.line) for d in found] == [("y/Dockerfile", 1)]
     assert "'x' builds" in found[0].message
+
+
+# -- a Dockerfile that is not read or not parsed --------------------------------
+#
+# Its build has parents nobody knows: for an image change it is undetermined
+# (and so are its children), never left out of the plan as if untouched; the
+# diagnostic is an error and the CLI exits 1, whether the fleet is declared or
+# found by convention.
+
+UNREADABLE: dict[str, tuple[Entry | None, str, str, int | None]] = {
+    # kind: (app/Dockerfile, or None for none at all; code, verb, line)
+    "bare-from": ("FROM debian:12\nRUN true\nFROM\n", "dockerfile-error", "parsed", 3),
+    "heredoc": ("FROM alpine:3\nRUN <<EOF\n", "dockerfile-error", "parsed", 2),
+    "missing": (None, "missing-dockerfile", "read", None),
+    "dangling-link": (Symlink("nowhere"), "missing-dockerfile", "read", None),
+    "outside-root": (Symlink("../../outside/Dockerfile"), "outside-root", "read", None),
+    "fifo": (Fifo(), "not-regular-file", "read", None),
+    "too-large": ("FROM debian:12\n", "file-too-large", "read", None),
+}
+
+DECLARED = (
+    '[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\ntags = ["app"]\n'
+    '[[image]]\nname = "child"\ndockerfile = "child/Dockerfile"\n'
+    '[[image]]\nname = "other"\ndockerfile = "other/Dockerfile"\n'
+)
+
+
+def unreadable_fleet(tmp_path: Path, kind: str, mode: str) -> Path:
+    content = UNREADABLE[kind][0]
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside/Dockerfile").write_text("FROM debian:12\n")
+    files: dict[str, Entry] = {
+        "child/Dockerfile": "FROM app\n",
+        "other/Dockerfile": "FROM alpine:3\n",
+    }
+    if mode == "declared":
+        files["imagegraph.toml"] = DECLARED
+    if content is not None:
+        files["app/Dockerfile"] = content
+    repo = build(tmp_path / "repo", files)
+    if kind == "too-large":
+        os.truncate(repo / "app/Dockerfile", _files.MAX_FILE_BYTES + 1)  # sparse
+    return repo
+
+
+CASES = [
+    pytest.param(kind, mode, id=f"{kind}-{mode}")
+    for kind in UNREADABLE
+    for mode in ("declared", "convention")
+    if not (kind == "missing" and mode == "convention")  # convention finds only what is there
+]
+
+
+@pytest.mark.parametrize(("kind", "mode"), CASES)
+def test_a_build_whose_dockerfile_is_not_read_is_undetermined_and_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, mode: str
+) -> None:
+    _, code, verb, line = UNREADABLE[kind]
+    repo = unreadable_fleet(tmp_path, kind, mode)
+    graph = imagegraph.scan(repo, cache=False)
+    assert "app" in [b.name for b in graph.builds]
+    where = "app/Dockerfile" if line is None else f"app/Dockerfile:{line}"
+    reason = f"Dockerfile not {verb}: {code} at {where}"
+    assert dict(graph.undetermined) == {"app": (reason,)}
+    (diagnostic,) = [d for d in graph.diagnostics if d.code == code]
+    assert diagnostic.severity is Severity.ERROR
+    assert diagnostic.line == line or diagnostic.path == "imagegraph.toml"  # outside: declared at
+    # Any image change may reach it: one that matches nothing, and one that
+    # matches something else.
+    for change in ("debian:12", "alpine:3"):
+        result = graph.impact([change])
+        assert dict(result.undetermined) == {"app": (reason,), "child": ("via app",)}
+    assert graph.impact([imagegraph.FileChange.of(["other/Dockerfile"])]).undetermined == {}
+
+    exit_code, data = plan_json(capsys, str(repo), "--changed", "debian:12")
+    assert exit_code == 1
+    assert data["builds"] == 0
+    assert data["undetermined"] == [
+        {"build": "app", "unresolved": [reason]},
+        {"build": "child", "unresolved": ["via app"]},
+    ]
+    shown = {(d["code"], d["severity"]) for d in data["diagnostics"]}  # type: ignore[attr-defined]
+    assert (code, "error") in shown
+
+    assert main(["why", "child", str(repo), "--changed", "debian:12", "--no-cache"]) == 3
+    out, _ = capsys.readouterr()
+    assert out == "child may be reached: its base is not resolved (via app)\n"
+
+    assert main(["lint", str(repo), "--format", "json", "--no-cache"]) == 1
+    out, _ = capsys.readouterr()
+    findings = json.loads(out)["findings"]
+    assert [f["severity"] for f in findings if f["code"] == code] == ["error"]
+    # Nothing says a build whose Dockerfile was not read builds FROM scratch.
+    assert [f["image"] for f in findings if f["code"] == "isolated-build"] == ["other"]
+    assert all("FROM scratch" not in f["message"] for f in findings)

@@ -630,7 +630,7 @@ CLI_CASES = [
     ("legacy-command-in-a-path", {"##[stop-commands]tok/Dockerfile": "ARG X\nFROM debian:$X\n"},
      ["graph", ".", "--format", "json"], 0, "#\\x23[stop-commands]tok/Dockerfile"),
     ("escape-sequences-in-a-dockerfile", {"b/Dockerfile":
-     "FROM debian:bookworm\n\x1b]0;pwned\x07 x\n"}, ["lint", ".", "--format", "table"], 0,
+     "FROM debian:bookworm\n\x1b]0;pwned\x07 x\n"}, ["lint", ".", "--format", "table"], 1,
      "unknown instruction: \\x1b]0;pwned\\x07"),
     ("syntax-error-quoting-a-command", {"Dockerfile": "FROM debian\n::error::forged \x1b[2J\n"},
      ["parse", "Dockerfile"], 1, "imagegraph:     \\x3a:error::forged \\x1b[2J\nimagegraph:     ^~~"),
