@@ -832,7 +832,10 @@ class _Builder:
         try:
             ref = ImageRef.parse(text, aliases=self.aliases)
         except InvalidReference:
-            return  # the parser has reported it as invalid-reference
+            # Reported as invalid-reference (an error: BuildKit fails there); the
+            # image it meant is unknown, so the build may be reached by any change.
+            unresolved.append(f"{text} (not an image reference)")
+            return
         owner = self.tags.get(ref)
         if owner is None and ref.digest is not None and ref.tag is not None:
             # ``FROM x:1@sha256:...`` of a tag the fleet builds is that build,

@@ -226,3 +226,33 @@ def test_a_build_whose_dockerfile_is_not_read_is_undetermined_and_an_error(
     # Nothing says a build whose Dockerfile was not read builds FROM scratch.
     assert [f["image"] for f in findings if f["code"] == "isolated-build"] == ["other"]
     assert all("FROM scratch" not in f["message"] for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "reason"),
+    [
+        ("FROM Debian:12\n", "Debian:12 (not an image reference)"),
+        ("FROM debian:12 AS b\nCOPY --from=UPPER:1 /x /x\n", "UPPER:1 (not an image reference)"),
+    ],
+)
+def test_a_parent_that_is_no_image_reference_leaves_the_build_undetermined(
+    tmp_path: Path, dockerfile: str, reason: str
+) -> None:
+    # BuildKit refuses the reference; which image was meant is unknown, so the
+    # build (and what is built on it) may be reached by any change, never none.
+    root = write(
+        tmp_path,
+        {
+            "imagegraph.toml": (
+                '[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\ntags = ["acme/app:1"]\n'
+                '[[image]]\nname = "child"\ndockerfile = "child/Dockerfile"\n'
+            ),
+            "app/Dockerfile": dockerfile,
+            "child/Dockerfile": "FROM acme/app:1\n",
+        },
+    )
+    graph = imagegraph.scan(root, cache=False)
+    assert any(d.code == "invalid-reference" and d.severity == "error" for d in graph.diagnostics)
+    undetermined = graph.impact(["alpine:3"]).undetermined
+    assert reason in undetermined["app"]
+    assert undetermined["child"] == ("via app",)
