@@ -215,13 +215,23 @@ def image_packages(graph: ImageGraph, image: str | ImageRef) -> PackageList:
     base put there.
     """
     node = graph.node(image)
-    own, _ = own_packages(graph, node)
-    packages = list(own)
-    if _sbom_for(graph, node) is None:
-        base = graph.base(node) if not graph.is_external(node) else None
-        if base is not None:
+    # The image, its base, the base's base, ... down to one with an SBOM or none:
+    # a list, not recursion (a chain of builds may be longer than Python recurses).
+    chain, seen = [node], {node}
+    while _sbom_for(graph, chain[-1]) is None:
+        base = graph.base(chain[-1]) if not graph.is_external(chain[-1]) else None
+        if base is None or base in seen:
+            break
+        chain.append(base)
+        seen.add(base)
+    inherited: list[ImagePackage] = []  # the packages of the image below
+    for index in range(len(chain) - 1, -1, -1):
+        own, _ = own_packages(graph, chain[index])
+        packages = list(own)
+        if index + 1 < len(chain):
+            base = chain[index + 1]
             names = {(p.ecosystem, p.name) for p in own}
-            for package in image_packages(graph, base):
+            for package in inherited:
                 if (package.ecosystem, package.name) in names:
                     continue  # reinstalled here: the image's own version counts
                 origin = package.inherited_from or base
@@ -231,4 +241,5 @@ def image_packages(graph: ImageGraph, image: str | ImageRef) -> PackageList:
                         package.constraint, package.source, package.where, origin,
                     )
                 )  # fmt: skip
-    return PackageList(packages, image=node)
+        inherited = packages
+    return PackageList(inherited, image=node)

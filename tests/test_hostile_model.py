@@ -256,3 +256,20 @@ def test_a_parent_that_is_no_image_reference_leaves_the_build_undetermined(
     undetermined = graph.impact(["alpine:3"]).undetermined
     assert reason in undetermined["app"]
     assert undetermined["child"] == ("via app",)
+
+
+def test_a_chain_of_builds_longer_than_python_recurses_is_shown_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each build FROM the one before: the tree and the inherited packages were
+    # walked by recursion (RecursionError past about 1,000 builds).
+    files = {"d0/Dockerfile": "FROM debian:12\nRUN apt-get install -y openssl=3.0.1\n"}
+    files |= {f"d{i}/Dockerfile": f"FROM d{i - 1}\n" for i in range(1, 1500)}
+    root = write(tmp_path / "repo", files)
+    assert main(["graph", str(root), "--format", "tree", "--no-cache"]) == 0
+    assert "└── d0" in capsys.readouterr().out
+    assert main(["packages", str(root), "d1499", "--format", "json", "--no-cache"]) == 0
+    (package,) = json.loads(capsys.readouterr().out)["packages"]
+    assert (package["name"], package["version"], package["inherited_from"]) == (
+        "openssl", "3.0.1", "d0",
+    )  # fmt: skip

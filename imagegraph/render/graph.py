@@ -184,15 +184,19 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
             text.append(" (see above)", style="dim")
         return text
 
-    def add(branch: Tree, node: str, kinds: list[str]) -> None:
+    # Depth first with a stack of its own: a chain of builds may be longer than
+    # Python recurses (a fleet of 1,000 builds each FROM the one before).
+    pending: list[tuple[Tree, str, list[str]]] = [
+        (top, root, [])
+        for root in sorted(graph.roots(), key=lambda node: display_name(graph, node), reverse=True)
+    ]
+    while pending:
+        branch, node, kinds = pending.pop()
         if node in shown:
             branch.add(label(node, kinds, again=True))
-            return
+            continue
         shown.add(node)
         sub = branch.add(label(node, kinds))
-        for child in graph.children(node):
-            add(sub, child, _kinds(graph, node, child))
-
-    for root in sorted(graph.roots(), key=lambda node: display_name(graph, node)):
-        add(top, root, [])
+        children = list(graph.children(node))
+        pending += [(sub, child, _kinds(graph, node, child)) for child in reversed(children)]
     return top
