@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
         "may run in parallel. Without --changed, every build.",
         epilog="Formats: table (for people), json (schema imagegraph/plan/v1), gha (a GitHub "
         "Actions matrix per wave), bake (docker-bake.json, a group per wave), make (a Makefile "
-        "for make -j).\n\n"
+        "for make -j), argo (an Argo Workflows Workflow). Paths in the output are relative to "
+        "the directory imagegraph runs in (where CI runs the output), or to --relative-to DIR."
+        "\n\n"
         "Examples:\n"
         "  imagegraph plan --changed debian:bookworm\n"
         "  imagegraph plan . --changed debian --format gha > waves.json\n"
@@ -164,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=("table", "json", "gha", "bake", "make", "argo"),
         default=None,
         help="table on a terminal, json when piped (default)",
+    )
+    plan.add_argument(
+        "--relative-to",
+        metavar="DIR",
+        help="write the output's paths relative to DIR, where it will run (default: the "
+        "current directory); the json format names PATH as seen from there (root)",
     )
     plan.add_argument(
         "--max-parallel",
@@ -447,6 +455,7 @@ def _plan_command(args: argparse.Namespace) -> int:
     plan = graph.plan(
         changes or None, max_parallel=max_parallel, durations=durations, workers=args.workers,
         include_unknown=args.include_unknown,
+        relative_to=os.curdir if args.relative_to is None else args.relative_to,
     )  # fmt: skip
     if fmt == "table":
         from rich.text import Text
@@ -497,9 +506,6 @@ def _names(names: Iterable[str], separator: str = ", ") -> str:
 def _to_argo(plan: RebuildPlan) -> str:
     from imagegraph.render.argo import to_argo
 
-    if not len(plan):
-        sys.stderr.write("imagegraph: the plan rebuilds nothing; no Workflow written\n")
-        return ""
     return to_argo(plan)
 
 

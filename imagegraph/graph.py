@@ -342,6 +342,7 @@ class ImageGraph:
         durations: Mapping[str, float] | None = None,
         workers: int | None = None,
         include_unknown: bool = False,
+        relative_to: str | os.PathLike[str] | None = None,
     ) -> RebuildPlan:
         """The rebuild plan for *changes* (everything when ``None``); see
         :func:`imagegraph.plan.plan`."""
@@ -349,7 +350,7 @@ class ImageGraph:
 
         return plan(
             self, changes, max_parallel=max_parallel, durations=durations, workers=workers,
-            include_unknown=include_unknown,
+            include_unknown=include_unknown, relative_to=relative_to,
         )  # fmt: skip
 
     def files_affecting(

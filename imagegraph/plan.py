@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import math
 import os
+import posixpath
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,12 @@ class PlannedBuild:
     """Every use of a planned parent by this build (what ``needs`` is made of)."""
     cause: tuple[str, ...] = ()
     """When changed files reach this build directly: which file, read by which line."""
+    context_images: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    """For each named context ``target:<build>`` of this build: the image of that
+    build, ``docker-image://<its first tag>``, which a tool building this build
+    on its own passes instead (it cannot build another target). A context whose
+    build has no tag (or that names no build) is missing: it cannot be passed
+    to a separate build."""
 
     @property
     def name(self) -> str:
@@ -90,6 +97,12 @@ class RebuildPlan:
     max_parallel: int | None = None
     schedule: Schedule | None = None
     diagnostics: tuple[Diagnostic, ...] = ()
+    root: str = "."
+    """Where the scanned root is, seen from the directory the plan's outputs are
+    run in (``relative_to`` of :func:`plan`), with ``/`` separators: ``"."``
+    when they run in the root, ``"fleet"`` when they run in the repository
+    holding it. Build paths are relative to the root; :meth:`path` gives them
+    as the outputs write them."""
 
     def __iter__(self) -> Iterator[PlannedBuild]:
         for wave in self.waves:
@@ -102,6 +115,18 @@ class RebuildPlan:
     def builds(self) -> tuple[PlannedBuild, ...]:
         """Every planned build, wave by wave."""
         return tuple(self)
+
+    def path(self, path: str) -> str:
+        """*path*, relative to the scanned root, as seen from where the outputs run.
+
+        >>> RebuildPlan(None, (), root="fleet").path("apps/api")
+        'fleet/apps/api'
+        >>> RebuildPlan(None, (), root="fleet").path(".")
+        'fleet'
+        """
+        if self.root == "." or posixpath.isabs(path):
+            return path
+        return self.root if path == "." else f"{self.root}/{path}"
 
     def names(self) -> list[list[str]]:
         """The build names, wave by wave: a compact view for tests and notebooks."""
@@ -143,6 +168,7 @@ def plan(
     durations: Mapping[str, float] | None = None,
     workers: int | None = None,
     include_unknown: bool = False,
+    relative_to: str | os.PathLike[str] | None = None,
 ) -> RebuildPlan:
     """Plan the rebuild of what *changes* reach in *graph*, or of every build.
 
@@ -150,6 +176,10 @@ def plan(
     a :class:`Schedule` for *workers* (default: the widest wave). With
     *include_unknown*, images holding a changed package of unknown version
     are planned too; otherwise they are only listed in ``impact.possibly``.
+    With *relative_to* (a directory), the plan's outputs write their paths
+    relative to it rather than to the scanned root (``RebuildPlan.root``):
+    the command line passes the directory it runs in, where CI runs the
+    outputs.
 
     >>> from imagegraph import ImageBuild, ImageGraph, ImageRef
     >>> graph = ImageGraph.from_builds([
@@ -198,6 +228,7 @@ def plan(
                             for parent in needs[name]
                             for edge in successors[parent][name]["uses"]
                         ),
+                        context_images=_context_images(nodes, nodes[name]["build"]),
                     )
                     for name in generation[start : start + size]
                 )
@@ -215,7 +246,32 @@ def plan(
         max_parallel=max_parallel,
         schedule=schedule,
         diagnostics=found + diagnostics,
+        root=_root(graph.inventory.root, relative_to),
     )
+
+
+def _root(root: str, relative_to: str | os.PathLike[str] | None) -> str:
+    """The scanned *root* seen from *relative_to*, with ``/`` separators."""
+    if relative_to is None:
+        return "."
+    try:
+        seen = os.path.relpath(os.path.abspath(root), os.path.abspath(relative_to))
+    except ValueError as error:  # another drive, on Windows
+        raise ImageGraphError(f"cannot write {root} relative to {relative_to}: {error}") from None
+    return seen.replace(os.sep, "/")
+
+
+def _context_images(nodes: Mapping[str, Mapping[str, object]], build: ImageBuild) -> dict[str, str]:
+    """``docker-image://<first tag>`` for each ``target:`` context of *build* whose build is tagged."""
+    images = {}
+    for key, value in build.contexts.items():
+        if not value.startswith("target:"):
+            continue
+        node = nodes.get(value.removeprefix("target:"))
+        other = None if node is None else node.get("build")
+        if isinstance(other, ImageBuild) and other.tags:
+            images[key] = f"docker-image://{other.tags[0]}"
+    return images
 
 
 def _generations(

@@ -93,6 +93,7 @@ def test_gha_matrix_per_wave() -> None:
                 "name": "py",
                 "context": "runtimes/py",
                 "file": "runtimes/py/Dockerfile",
+                "build-contexts": "",
                 "tags": "docker.io/acme/py:3.12\ndocker.io/acme/py:3",
                 "build-args": "A=x\nV=3.12",
                 "target": "runtime",

@@ -11,7 +11,10 @@ run at once. Each task passes the build's parameters (``context``,
 ``build`` template that runs ``buildctl-daemonless.sh`` from the rootless
 BuildKit image on the repository at ``/workspace`` (mount or check it out
 there), pushing the tags; replace that template, or pass ``image=``, to
-build the way your cluster does.
+build the way your cluster does. The template runs rootless BuildKit as
+user 1000 with no seccomp profile (``seccompProfile: Unconfined``) and no
+process sandbox (``BUILDKITD_FLAGS=--oci-worker-no-process-sandbox``): it
+needs no privileged pod, and a build step sees the pod's processes.
 
 Kubernetes keeps an object under about 1 MB (etcd's request limit), so a
 plan whose Workflow would be larger is written as a ``List``: one
@@ -31,6 +34,7 @@ from imagegraph.plan import PlannedBuild, RebuildPlan
 from imagegraph.render._json import dumps
 from imagegraph.render._names import safe_names
 from imagegraph.render._values import LINE_BREAK, build_arguments, refuse
+from imagegraph.render.plan import _context, _dockerfile, _named_contexts
 
 __all__ = ["ARGO_MAX_BYTES", "BUILDKIT_IMAGE", "to_argo"]
 
@@ -38,20 +42,29 @@ ARGO_MAX_BYTES = 1_000_000
 """Largest Workflow or WorkflowTemplate written as one object."""
 BUILDKIT_IMAGE = "moby/buildkit:v0.16.0-rootless"
 """The image of the default ``build`` template."""
-_PARAMETERS = ("image", "context", "dockerfile", "tags", "build-args", "target", "platforms")
+_PARAMETERS = (
+    "image", "context", "dockerfile", "tags", "build-args", "build-contexts", "target", "platforms",
+)  # fmt: skip
 
 
-def _task(planned: PlannedBuild, names: dict[str, str], *, with_needs: bool) -> dict[str, Any]:
+def _task(
+    plan: RebuildPlan, planned: PlannedBuild, names: dict[str, str], *, with_needs: bool
+) -> dict[str, Any]:
     build = planned.build
+    contexts = [f"{key}={value}" for key, value in _named_contexts(plan, planned).items()]
+    for context in contexts:
+        if LINE_BREAK.search(context):
+            raise refuse(build, "build context", context, "holds a line break")
     for platform in build.platforms:
         if "," in platform or LINE_BREAK.search(platform):
             raise refuse(build, "platform", platform, "cannot be one of a comma-separated list")
     values = {
         "image": build.name,
-        "context": build.context,
-        "dockerfile": build.dockerfile,
+        "context": _context(plan, build),
+        "dockerfile": _dockerfile(plan, build),
         "tags": ",".join(str(tag) for tag in build.tags),
         "build-args": "\n".join(build_arguments(build, "the build template")),
+        "build-contexts": "\n".join(contexts),
         "target": build.target or "",
         "platforms": ",".join(build.platforms),
     }
@@ -75,6 +88,12 @@ def _build_template(image: str) -> dict[str, Any]:
         "set -eu\nset --\n"
         'while IFS= read -r arg; do [ -z "$arg" ] || set -- "$@" --opt "build-arg:$arg"; done <<EOF\n'
         "$BUILD_ARGS\nEOF\n"
+        "n=0\n"
+        'while IFS= read -r ctx; do [ -n "$ctx" ] || continue; key="${ctx%%=*}"; value="${ctx#*=}"\n'
+        '  case "$value" in\n'
+        '  *://*) set -- "$@" --opt "context:$key=$value" ;;\n'
+        '  *) n=$((n + 1)); set -- "$@" --local "context$n=$value" --opt "context:$key=local:context$n" ;;\n'
+        "  esac\ndone <<EOF\n$BUILD_CONTEXTS\nEOF\n"
         '[ -z "$TARGET" ] || set -- "$@" --opt "target=$TARGET"\n'
         '[ -z "$PLATFORMS" ] || set -- "$@" --opt "platform=$PLATFORMS"\n'
         'if [ -n "$TAGS" ]; then set -- "$@" --output "type=image,\\"name=$TAGS\\",push=true"\n'
@@ -97,8 +116,15 @@ def _build_template(image: str) -> dict[str, Any]:
                     "value": "{{inputs.parameters.%s}}" % key,  # noqa: UP031 - Argo's braces
                 }
                 for key in _PARAMETERS
-            ],
-            "securityContext": {"seccompProfile": {"type": "Unconfined"}, "runAsUser": 1000},
+            ]
+            + [{"name": "BUILDKITD_FLAGS", "value": "--oci-worker-no-process-sandbox"}],
+            # Rootless BuildKit in an unprivileged pod: no seccomp profile, and
+            # no process sandbox (BUILDKITD_FLAGS; it cannot mount a new /proc).
+            "securityContext": {
+                "seccompProfile": {"type": "Unconfined"},
+                "runAsUser": 1000,
+                "runAsGroup": 1000,
+            },
         },
     }
 
@@ -138,15 +164,25 @@ def to_argo(
     :class:`~imagegraph.ImageGraphError` naming the build and the field: a
     build argument holding a line break (the template reads one a line), a
     platform holding a comma, or any value holding ``{{`` (Argo evaluates it).
+
+    Paths are seen from where the plan's outputs run
+    (:attr:`~imagegraph.RebuildPlan.root`): check the repository out at
+    ``/workspace`` from there. A named context ``target:<build>`` is passed
+    as that build's image (``docker-image://<its first tag>``, pushed by the
+    task it waits for); a directory as a local context. An empty plan is a
+    Workflow whose entrypoint does nothing (a ``suspend`` of 0 seconds).
     """
     if not len(plan):
-        raise ValueError("the plan rebuilds nothing: there is no Workflow to write")
+        # A Workflow that does nothing: its entrypoint resumes at once, no pod runs.
+        empty = _workflow(name, [], parallelism, image, kind="Workflow")
+        empty["spec"]["templates"] = [{"name": "rebuild", "suspend": {"duration": "0"}}]
+        return dumps(empty)
     if parallelism is None:
         parallelism = plan.max_parallel
     names = safe_names((p.build.name for p in plan), dns=True)
     whole = _workflow(
         name,
-        [_task(p, names, with_needs=True) for p in plan],
+        [_task(plan, p, names, with_needs=True) for p in plan],
         parallelism,
         image,
         kind="Workflow",
@@ -169,7 +205,7 @@ def to_argo(
         slices: list[list[dict[str, Any]]] = [[]]
         used = 0
         for planned in wave:
-            task = _task(planned, names, with_needs=False)
+            task = _task(plan, planned, names, with_needs=False)
             size = _size(task) + 2
             if slices[-1] and used + size > budget:
                 slices.append([])

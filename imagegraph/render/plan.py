@@ -80,6 +80,10 @@ def _build(planned: PlannedBuild) -> dict[str, Any]:
         "target": build.target,
         "platforms": list(build.platforms),
         "contexts": dict(sorted(build.contexts.items())),
+        "build_contexts": {
+            key: planned.context_images.get(key) if value.startswith("target:") else value
+            for key, value in sorted(build.contexts.items())
+        },
         "needs": list(planned.needs),
         "reason": _chain(planned),
         "reasons": [_edge(edge) for edge in planned.reason],
@@ -89,11 +93,18 @@ def _build(planned: PlannedBuild) -> dict[str, Any]:
 
 
 def to_data(plan: RebuildPlan) -> dict[str, Any]:
-    """The plan as JSON-ready data (``"schema": "imagegraph/plan/v1"``)."""
+    """The plan as JSON-ready data (``"schema": "imagegraph/plan/v1"``).
+
+    Paths are relative to the scanned root, and ``root`` says where that is
+    from where the plan's outputs run (:attr:`~imagegraph.RebuildPlan.root`).
+    ``build_contexts`` gives each named context as a build run on its own
+    takes it: ``target:<build>`` as ``docker-image://<that build's first
+    tag>``, or ``null`` when that build has no tag."""
     impact = plan.impact
     schedule = plan.schedule
     return {
         "schema": SCHEMA,
+        "root": plan.root,
         "changes": None if plan.changes is None else list(plan.changes),
         "matched": None
         if impact is None
@@ -162,11 +173,61 @@ def _gha_value(build: ImageBuild, field: str, value: str) -> str:
     return value
 
 
-def _gha_entry(build: ImageBuild) -> dict[str, str]:
+_REMOTE = ("https://", "http://", "git://", "ssh://", "github.com/", "git@", "target:")
+
+
+def _is_local(value: str) -> bool:
+    """Whether a context (or a named context's value) is a directory of the repository."""
+    return "://" not in value and not value.startswith(_REMOTE)
+
+
+def _context(plan: RebuildPlan, build: ImageBuild) -> str:
+    """The build's context as seen from where the plan's outputs run."""
+    return plan.path(build.context) if _is_local(build.context) else build.context
+
+
+def _dockerfile(plan: RebuildPlan, build: ImageBuild) -> str:
+    """The build's Dockerfile as seen from where the plan's outputs run."""
+    return plan.path(build.dockerfile) if _is_local(build.context) else build.dockerfile
+
+
+def _named_contexts(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
+    """The build's named contexts as a build run on its own takes them (sorted by
+    name): a ``target:<build>`` context is that build's image,
+    ``docker-image://<its first tag>``, since the parent is built (and pushed)
+    by an earlier step or not at all; a directory is seen from where the
+    outputs run. A ``target:`` context whose build has no tag cannot be
+    passed: refused, naming the build."""
+    build = planned.build
+    contexts = {}
+    for key, value in sorted(build.contexts.items()):
+        if not key or "=" in key:
+            raise refuse(build, "build context name", key, "cannot be passed as NAME=VALUE")
+        if value.startswith("target:"):
+            image = planned.context_images.get(key)
+            if image is None:
+                raise refuse(
+                    build, f"build context {key}", value,
+                    "names a build with no tag (or no build): a build run on its own "
+                    "cannot take its image; give that build a tag",
+                )  # fmt: skip
+            value = image
+        elif _is_local(value):
+            value = plan.path(value)
+        contexts[key] = value
+    return contexts
+
+
+def _gha_entry(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
+    build = planned.build
+    contexts = _named_contexts(plan, planned)
     return {
         "name": build.name,
-        "context": _gha_value(build, "context", build.context),
-        "file": _gha_value(build, "file", build.dockerfile),
+        "context": _gha_value(build, "context", _context(plan, build)),
+        "file": _gha_value(build, "file", _dockerfile(plan, build)),
+        "build-contexts": _gha_list(
+            build, "build context", (f"{key}={value}" for key, value in contexts.items()), "\n"
+        ),
         "tags": _gha_list(build, "tag", (str(tag) for tag in build.tags), "\n"),
         "build-args": _gha_list(
             build, "build argument", build_arguments(build, "GitHub Actions"), "\n"
@@ -184,8 +245,13 @@ def to_gha(plan: RebuildPlan) -> str:
     ``strategy.matrix: ${{ fromJSON(needs.plan.outputs.waveK) }}`` with
     ``needs`` on job K-1 and an ``if:`` guard for waves the plan does not
     have (an empty matrix is an error). Each entry carries the inputs of
-    ``docker/build-push-action``: ``context``, ``file``, ``tags`` and
-    ``build-args`` (one per line), ``target``, ``platforms`` (comma-separated).
+    ``docker/build-push-action``: ``context``, ``file``, ``tags``,
+    ``build-args`` and ``build-contexts`` (one per line), ``target``,
+    ``platforms`` (comma-separated). Paths are seen from where the plan's
+    outputs run (:attr:`~imagegraph.RebuildPlan.root`); a named context
+    ``target:<build>`` is that build's image, ``docker-image://<its first
+    tag>``, pushed by an earlier wave (a build without a tag is refused).
+    An empty plan is ``{"waves": 0}``: guard each wave's job with ``if:``.
     Raises ``ValueError`` for a wave of more than 256 builds: plan with
     ``max_parallel=256``; and :class:`~imagegraph.ImageGraphError`, naming
     the build and the field, for a value the action would read otherwise
@@ -202,7 +268,7 @@ def to_gha(plan: RebuildPlan) -> str:
                 f"wave {index} has {len(wave)} builds and a GitHub Actions matrix takes at "
                 f"most {GHA_MAX_JOBS}: plan with max_parallel={GHA_MAX_JOBS}"
             )
-        data[f"wave{index}"] = {"include": [_gha_entry(p.build) for p in wave]}
+        data[f"wave{index}"] = {"include": [_gha_entry(plan, p) for p in wave]}
     return dumps(data)
 
 
@@ -237,16 +303,19 @@ def to_bake(plan: RebuildPlan) -> str:
     A build's planned parents are wired in as named contexts
     (``"<reference>": "target:<parent>"``), so ``docker buildx bake`` builds
     them first and children use the fresh parent instead of pulling the old
-    one. Running one wave's group alone therefore rebuilds its parents too
+    one; a declared ``target:`` context whose build is not in the plan is that
+    build's image, ``docker-image://<its first tag>``. Paths are seen from
+    where the plan's outputs run (:attr:`~imagegraph.RebuildPlan.root`). Running one wave's group alone therefore rebuilds its parents too
     (from cache when the builder has it). Every value is written so that bake
     reads it as it is: ``${`` and ``%{`` (HCL interpolation) as ``$${`` and ``%%{``.
+    An empty plan is a ``default`` group of no targets, which bake builds as nothing.
     """
     waves = [f"wave-{i}" for i in range(1, len(plan.waves) + 1)]
     names = safe_names((p.build.name for p in plan), reserved=["default", *waves])
     targets: dict[str, Any] = {}
     for planned in plan:
         build = planned.build
-        target: dict[str, Any] = {"context": build.context}
+        target: dict[str, Any] = {"context": _context(plan, build)}
         if build.dockerfile_inline is not None:
             target["dockerfile-inline"] = build.dockerfile_inline
         else:
@@ -259,9 +328,22 @@ def to_bake(plan: RebuildPlan) -> str:
             target["tags"] = [str(tag) for tag in build.tags]
         if build.platforms:
             target["platforms"] = list(build.platforms)
-        contexts = {
-            key: value for key, value in build.contexts.items() if not value.startswith("target:")
-        }
+        contexts = {}
+        for key, value in build.contexts.items():
+            other = value.removeprefix("target:")
+            if value.startswith("target:") and other in names:
+                contexts[key] = f"target:{names[other]}"  # built by this file too
+            elif value.startswith("target:"):
+                image = planned.context_images.get(key)
+                if image is None:
+                    raise refuse(
+                        build, f"build context {key}", value,
+                        "names a build that is not in the plan and has no tag: bake can "
+                        "neither build it from this file nor pull its image",
+                    )  # fmt: skip
+                contexts[key] = image
+            else:
+                contexts[key] = plan.path(value) if _is_local(value) else value
         for edge in planned.inputs:
             if edge.kind == "context":
                 key = edge.text.partition("=")[0]
@@ -276,6 +358,10 @@ def to_bake(plan: RebuildPlan) -> str:
     groups: dict[str, Any] = {"default": {"targets": waves}}
     for wave_name, wave in zip(waves, plan.waves, strict=True):
         groups[wave_name] = {"targets": [names[p.build.name] for p in wave]}
+    if not targets:
+        # buildx reads "target": {} as a target block without its label, an
+        # error ("Missing block label"); an empty default group builds nothing.
+        return dumps({"group": groups})
     return dumps({"group": groups, "target": targets})
 
 
@@ -313,10 +399,11 @@ def _printf_format(text: str) -> str:
     return "".join(out)
 
 
-def _build_command(build: ImageBuild) -> str:
+def _build_command(plan: RebuildPlan, planned: PlannedBuild) -> str:
+    build = planned.build
     words = ["$(DOCKER_BUILD)"]
     if build.dockerfile_inline is None:
-        words += ["-f", _make_word(build, "dockerfile", build.dockerfile)]
+        words += ["-f", _make_word(build, "dockerfile", _dockerfile(plan, build))]
     else:
         words += ["-f", "-"]
     for argument in build_arguments(build, "make"):
@@ -325,11 +412,11 @@ def _build_command(build: ImageBuild) -> str:
         words += ["--target", _make_word(build, "target", build.target)]
     if build.platforms:
         words += ["--platform", _make_word(build, "platforms", ",".join(build.platforms))]
-    for key, value in sorted(build.contexts.items()):
+    for key, value in _named_contexts(plan, planned).items():
         words += ["--build-context", _make_word(build, "build context", f"{key}={value}")]
     for tag in build.tags:
         words += ["-t", _make_word(build, "tag", str(tag))]
-    words += ["$(BUILD_FLAGS)", _make_word(build, "context", build.context)]
+    words += ["$(BUILD_FLAGS)", _make_word(build, "context", _context(plan, build))]
     command = " ".join(words)
     if build.dockerfile_inline is not None:
         # A recipe is one line: the text goes in as a printf format, ASCII only.
@@ -344,8 +431,12 @@ def to_make(plan: RebuildPlan) -> str:
 
     ``make`` (or ``make all``) rebuilds the plan; ``make wave-2`` one wave
     and what it needs. ``DOCKER_BUILD`` and ``BUILD_FLAGS`` can be set on
-    the command line (e.g. ``BUILD_FLAGS=--push``). Commands run from the
-    repository root.
+    the command line (e.g. ``BUILD_FLAGS=--push``). Commands run from where
+    the plan's outputs run (:attr:`~imagegraph.RebuildPlan.root`); a named
+    context ``target:<build>`` is that build's image, ``docker-image://<its
+    first tag>`` (push the parents, ``BUILD_FLAGS=--push``, for their
+    children to see them). An empty plan is a Makefile whose ``all`` does
+    nothing.
 
     Every value is one quoted shell word with ``$`` doubled; a value holding
     a line break or another control character is refused
@@ -376,7 +467,7 @@ def to_make(plan: RebuildPlan) -> str:
         needs = " ".join(names[parent] for parent in planned.needs)
         lines.append(f"{names[planned.build.name]}:{' ' + needs if needs else ''}")
         lines.append("\t$(IMAGEGRAPH_GUARD)")
-        lines.append(f"\t{_build_command(planned.build)}")
+        lines.append(f"\t{_build_command(plan, planned)}")
     return "\n".join(lines) + "\n"
 
 
@@ -415,5 +506,9 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
                 Text("\n".join(printable(line, tabs=False) for line in why)),
                 end_section=position == len(wave) - 1,
             )
-    summary = f"{printable(title, tabs=False)}: {len(plan)} builds in {len(plan.waves)} waves"
+    builds, waves = len(plan), len(plan.waves)
+    summary = (
+        f"{printable(title, tabs=False)}: {builds} build{'' if builds == 1 else 's'} "
+        f"in {waves} wave{'' if waves == 1 else 's'}"
+    )
     return Group(Text(summary, style="bold"), table)
