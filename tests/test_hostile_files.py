@@ -434,6 +434,31 @@ def test_a_named_config_may_be_anywhere_but_what_it_names_may_not(tmp_path: Path
     assert [(d.path, d.line) for d in outside] == [(str(config / "imagegraph.toml"), 4)] * 2
 
 
+@pytest.mark.parametrize("named", ["ci/imagegraph.toml", "{repo}/ci/imagegraph.toml", "cd/x.toml"])
+def test_a_named_config_inside_the_repository_is_not_followed_out_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: str
+) -> None:
+    # CI names ci/imagegraph.toml; the pull request made it a link to a file of
+    # the runner (or made ci/ a link): it was read, and its values quoted.
+    outside = _write(tmp_path / "home", {"x.toml": f'exclude = "{SECRET}"\n'})
+    repo = _write(tmp_path / "repo", {"app/Dockerfile": "FROM alpine:3\n"})
+    (repo / "ci").mkdir()
+    (repo / "ci" / "imagegraph.toml").symlink_to(outside / "x.toml")
+    (repo / "cd").symlink_to(outside)
+    monkeypatch.chdir(repo)
+    ran = run_cli(["plan", ".", "--config", named.format(repo=repo)], cwd=repo)
+    assert ran.code == 1
+    assert "outside the root" in ran.stderr, ran.stderr
+    assert_contained(ran)
+    assert str(outside) not in ran.output
+    # A link inside the repository to a file inside it is read as before.
+    _write(repo, {"real.toml": '[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\n'})
+    (repo / "ci" / "imagegraph.toml").unlink()
+    (repo / "ci" / "imagegraph.toml").symlink_to("../real.toml")
+    graph = imagegraph.scan(repo, config=Path("ci/imagegraph.toml"), cache=False)
+    assert [b.name for b in graph.builds] == ["app"]
+
+
 def test_the_parse_cache_serves_nothing_for_a_path_now_refused(tmp_path: Path) -> None:
     # The same file, unchanged, read once under a wider root and cached: read
     # again without it, it is refused before the cache is looked at.
