@@ -85,7 +85,7 @@ class GraphFrames(NamedTuple):
     nodes: pd.DataFrame
     """``image``, ``name``, ``kind``, ``dockerfile``, ``context``, ``target``,
     ``origin``, ``tags``, ``platforms``, ``base``, ``parents``, ``children``,
-    ``depth``, ``undetermined``; see :func:`graph_frames`."""
+    ``layer``, ``undetermined``; see :func:`graph_frames`."""
     edges: pd.DataFrame
     """``parent``, ``child``, ``kind``, ``path``, ``line``, ``text``, ``stage``,
     ``value``: the fields of :class:`~imagegraph.Edge`."""
@@ -102,8 +102,9 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
     ``tags`` (a build's tags, normalised, as a tuple; ``()`` for an external
     image), ``platforms`` (a tuple; ``()`` when the build names none),
     ``base`` (:meth:`ImageGraph.base`), ``parents`` and ``children`` (how
-    many images it uses and is used by), ``depth`` (the longest chain of
-    parents above it: 0 for external images and ``FROM scratch``) and
+    many images it uses and is used by), ``layer`` (the longest chain of
+    parents above it, as :func:`imagegraph.depths` counts it: 0 for external
+    images and ``FROM scratch``; not the ``chain_length`` of an impact) and
     ``undetermined`` (a parent could not be resolved).
 
     ``edges`` has one row per use (an image pair used twice, say ``FROM``
@@ -167,7 +168,7 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
             "base": bases,
             "parents": pd.array([len(pred[n]) for n in order], dtype="int64"),
             "children": pd.array([len(succ[n]) for n in order], dtype="int64"),
-            "depth": pd.array([depth[n] for n in order], dtype="int64"),
+            "layer": pd.array([depth[n] for n in order], dtype="int64"),
             "undetermined": pd.array([n in undetermined for n in order], dtype="bool"),
         }
     )
@@ -227,7 +228,8 @@ def impact_frame(impact: Impact) -> pd.DataFrame:
     build is ``changed`` though it is affected too); ``rebuild`` (it is in
     ``impact.affected``; a changed external image is not rebuilt here);
     ``reason`` (:meth:`Impact.reason`, for changed builds and affected ones);
-    ``depth`` (the edges in that chain; 0 for a changed image);
+    ``chain_length`` (the edges in that chain; 0 for a changed image; not the
+    ``layer`` of :func:`graph_frames`);
     ``changed_image`` (the changed image the chain starts from);
     ``cause`` (a tuple: the files or packages that reached the image
     directly, from ``impact.causes``; for ``possibly``, why, from
@@ -279,7 +281,7 @@ def impact_frame(impact: Impact) -> pd.DataFrame:
             "status": pd.Categorical(statuses, categories=_STATUSES, ordered=True),
             "rebuild": pd.array([image in reasons for image in images], dtype="bool"),
             "reason": texts,
-            "depth": pd.array(depths, dtype="Int64"),
+            "chain_length": pd.array(depths, dtype="Int64"),
             "changed_image": roots,
             "cause": causes,
         }
@@ -295,10 +297,12 @@ def plan_frame(plan: RebuildPlan) -> pd.DataFrame:
     ``build``; ``tags`` (normalised, a tuple); ``dockerfile``; ``context``;
     ``target``; ``platforms`` (a tuple); ``needs`` (the planned builds it
     waits for, a tuple); ``reason`` (the chain that put it in the plan, as :meth:`Impact.reason`
-    writes it; missing when the plan rebuilds everything); ``depth`` (the
-    edges in that chain); ``changed_image`` (the changed image the chain
-    starts from); ``cause`` (files or packages that reached it directly, a
-    tuple). With a schedule (a plan made with durations), also ``critical``
+    writes it, a shortest one; missing when the plan rebuilds everything);
+    ``chain_length`` (the edges in that chain); ``wave_reason`` (the chain that
+    sets its wave, :attr:`PlannedBuild.wave_reason`, as text; missing when it
+    has none); ``changed_image`` (the changed image the chain starts from);
+    ``cause`` (a tuple: :attr:`PlannedBuild.cause`, the files read or the
+    packages found, with version, place and constraint). With a schedule (a plan made with durations), also ``critical``
     (on the critical path) and ``estimated`` (no duration was given: the
     median of the known ones was used).
     """
@@ -333,7 +337,8 @@ def plan_frame(plan: RebuildPlan) -> pd.DataFrame:
         "platforms": [p.build.platforms for p in builds],
         "needs": [p.needs for p in builds],
         "reason": texts,
-        "depth": pd.array(depths, dtype="Int64"),
+        "chain_length": pd.array(depths, dtype="Int64"),
+        "wave_reason": [_chain(p.wave_reason) if p.wave_reason else None for p in builds],
         "changed_image": roots,
         "cause": [p.cause for p in builds],
     }

@@ -85,14 +85,38 @@ class GraphCycleError(ImageGraphError):
 
 
 class UnknownImage(ImageGraphError, KeyError):
-    """A query named an image that is neither built here nor used by any build."""
+    """A query named an image that is neither built here nor used by any build.
 
-    def __init__(self, image: str) -> None:
+    ``suggestions`` holds the closest names the fleet has (builds, tags,
+    parent images, repositories), best first; the message offers them.
+
+    >>> print(UnknownImage("debain:bookworm", ("debian:bookworm",)))
+    no image 'debain:bookworm' in the graph; did you mean debian:bookworm?
+    """
+
+    def __init__(
+        self, image: str, suggestions: tuple[str, ...] = (), *, message: str | None = None
+    ) -> None:
         self.image = image
-        super().__init__(f"no image {image!r} in the graph")
+        self.suggestions = tuple(suggestions)
+        text = message or f"no image {image!r} in the graph"
+        if self.suggestions:
+            *most, last = self.suggestions
+            text += f"; did you mean {', '.join(most) + ' or ' if most else ''}{last}?"
+        super().__init__(text)
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_unknown_image, (self.image, self.suggestions, str(self)))
+
+
+def _unknown_image(image: str, suggestions: tuple[str, ...], text: str) -> UnknownImage:
+    """An :class:`UnknownImage` as pickled: its message as it was."""
+    error = UnknownImage(image, suggestions)
+    error.args = (text,)
+    return error
 
 
 @dataclass(frozen=True, slots=True)

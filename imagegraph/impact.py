@@ -14,6 +14,7 @@ guessed into the result: they are listed in :attr:`Impact.undetermined`.
 
 from __future__ import annotations
 
+import difflib
 import os
 import posixpath
 import re
@@ -26,6 +27,7 @@ from imagegraph._pickling import paused_gc
 from imagegraph.advisories import Match, PackageChange
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError, InvalidReference
+from imagegraph.graph import UnknownImage
 from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
@@ -229,14 +231,16 @@ def impact(
         matched[change] = nodes
         if not nodes and isinstance(each, FileChange):
             diagnostics.append(_unread_files(graph, each))
-        elif not nodes:
+        elif not nodes and isinstance(each, PackageChange):
             diagnostics.append(
                 Diagnostic(
                     "change-matches-nothing",
                     Severity.WARNING,
-                    f"no build uses, produces or reads {change!r}; it changes nothing here",
+                    f"no image of this fleet is known to ship {change}; it changes nothing here",
                 )
             )
+        elif not nodes:
+            diagnostics.append(_unknown_image(graph, change))
     changed = frozenset(node for nodes in matched.values() for node in nodes)
     reasons = _reasons(graph, sorted(changed))
     # An unresolved base may be any image, but it is never a file or a
@@ -254,6 +258,81 @@ def impact(
         causes=causes,
         possibly=_possibly(graph, maybe, reasons),
     )
+
+
+def _unknown_image(graph: ImageGraph, change: str) -> Diagnostic:
+    """An image change that matches nothing: an :class:`UnknownImage` error naming the
+    closest names, unless builds of unresolved base may be built on it.
+
+    A typo must never read as "nothing to rebuild". Where some build's base
+    could not be resolved (``FROM $BASE``), the change may be exactly that
+    base: the answer lists those builds as undetermined, and this warning says
+    so, with the same suggestions.
+    """
+    suggestions = _suggestions(graph, change)
+    if not graph.undetermined:
+        raise UnknownImage(
+            change,
+            suggestions,
+            message=(
+                f"no build, tag or parent image of this fleet matches {change!r}, "
+                "so it cannot say what to rebuild"
+            ),
+        )
+    count = len(graph.undetermined)
+    text = (
+        f"no build, tag or parent image of this fleet matches {change!r}; it may be the "
+        f"unresolved base of {count} build{'' if count == 1 else 's'}, listed as undetermined"
+    )
+    if suggestions:
+        *most, last = suggestions
+        text += f"; did you mean {', '.join(most) + ' or ' if most else ''}{last}?"
+    return Diagnostic("change-matches-nothing", Severity.WARNING, text)
+
+
+_SUGGEST_LIMIT = 200
+"""Longer changes get no suggestions: comparing costs the product of the lengths."""
+
+
+def _suggestions(graph: ImageGraph, change: str) -> tuple[str, ...]:
+    """The fleet's names closest to *change* (at most three, best first): build names,
+    tags, parent images and repositories, as people write them (``debian:bookworm``)."""
+    if len(change) > _SUGGEST_LIMIT:
+        return ()
+    key = ("", "familiar-names")
+    names: dict[str, str] | None = graph._cache.get(key)
+    if names is None:
+        names = {}
+        for node, data in graph.nx.nodes(data=True):
+            if data["kind"] == "build":
+                names.setdefault(node, node)
+                refs = data["build"].tags
+            else:
+                refs = (data["ref"],)
+            for ref in refs:
+                # Compared as written in full or familiar; shown familiar.
+                for form, shown in (
+                    (ref.familiar, ref.familiar),
+                    (str(ref), ref.familiar),
+                    (ref.familiar_name, ref.familiar_name),
+                    (ref.name, ref.familiar_name),
+                ):
+                    names.setdefault(form, shown)
+        graph._cache[key] = names
+    scored: list[tuple[float, str]] = []
+    matcher = difflib.SequenceMatcher(b=change, autojunk=False)
+    for name in names:
+        matcher.set_seq1(name)
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+            score = matcher.ratio()
+            if score >= 0.6:
+                scored.append((score, name))
+    if not scored:
+        return ()
+    best = max(score for score, _ in scored)
+    # Only the names about as close as the closest: a far second guess misleads.
+    close = sorted((-score, name) for score, name in scored if score >= best - 0.05)
+    return tuple(dict.fromkeys(names[name] for _, name in close))[:3]
 
 
 def _unread_files(graph: ImageGraph, change: FileChange) -> Diagnostic:

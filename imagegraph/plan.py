@@ -53,10 +53,21 @@ class PlannedBuild:
     wave: int
     needs: tuple[str, ...]
     reason: tuple[Edge, ...] = ()
+    """One shortest chain of edges from a change to this build."""
     inputs: tuple[Edge, ...] = ()
     """Every use of a planned parent by this build (what ``needs`` is made of)."""
     cause: tuple[str, ...] = ()
-    """When changed files reach this build directly: which file, read by which line."""
+    """What the change is, where it was found: for each changed file that reaches
+    this build directly, the file and the line that reads it; for a changed
+    package, the package, the version found, where (the SBOM file or the
+    Dockerfile line) and the constraint it fails (with the advisory id of an
+    advisory). Causes found in the image a chain starts from (``reason`` or
+    ``wave_reason``) are given too, as ``via IMAGE: ...``."""
+    wave_reason: tuple[Edge, ...] = ()
+    """The chain that sets the wave: the longest chain of planned parents above
+    this build, from where the change enters the plan (``reason`` is a shortest
+    one). Its length is the wave's index, plus one when it starts at a changed
+    external image; with ``max_parallel`` a wave may come later."""
     context_images: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     """For each named context ``target:<build>`` of this build: the image of that
     build, ``docker-image://<its first tag>``, which a tool building this build
@@ -212,7 +223,10 @@ def plan(
     # networkx's own dicts, read directly: its views cost more than the plan itself.
     nodes = nx_graph._node  # type: ignore[attr-defined]
     successors = nx_graph._succ  # type: ignore[attr-defined]
+    wave_reasons: dict[str, tuple[Edge, ...]] = {}
     for generation, needs in _generations(nx_graph, chosen):
+        for name in generation:
+            wave_reasons[name] = _wave_reason(name, needs[name], wave_reasons, reasons, successors)
         size = max_parallel or len(generation)
         for start in range(0, len(generation), size):
             waves.append(
@@ -222,7 +236,10 @@ def plan(
                         wave=len(waves),
                         needs=needs[name],
                         reason=reasons.get(name, ()),
-                        cause=causes.get(name, ()),
+                        cause=_causes(
+                            name, (reasons.get(name, ()), wave_reasons[name]), causes, nodes
+                        ),
+                        wave_reason=wave_reasons[name],
                         inputs=tuple(
                             edge
                             for parent in needs[name]
@@ -296,6 +313,42 @@ def _generations(
                     if waiting[child] == 0:
                         following.append(child)
         current = sorted(following)
+
+
+def _wave_reason(
+    name: str,
+    needs: tuple[str, ...],
+    found: Mapping[str, tuple[Edge, ...]],
+    reasons: Mapping[str, tuple[Edge, ...]],
+    successors: Mapping[str, Mapping[str, Mapping[str, list[Edge]]]],
+) -> tuple[Edge, ...]:
+    """The longest chain of planned parents down to *name*, the first (by name) among
+    equals: through a parent of the wave just before (*found* has every earlier one)."""
+    if not needs:
+        return reasons.get(name, ())
+    parent = needs[0]
+    for other in needs[1:]:  # sorted: the first of the longest
+        if len(found[other]) > len(found[parent]):
+            parent = other
+    return (*found[parent], successors[parent][name]["uses"][0])
+
+
+def _causes(
+    name: str,
+    chains: tuple[tuple[Edge, ...], ...],
+    causes: Mapping[str, tuple[str, ...]],
+    nodes: Mapping[str, Mapping[str, object]],
+) -> tuple[str, ...]:
+    """The causes found in *name* itself, then those found where its chains start."""
+    found = list(causes.get(name, ()))
+    for chain in chains:
+        root = chain[0].parent if chain else name
+        if root == name or root not in causes:
+            continue
+        data = nodes[root]
+        shown = root if data["kind"] == "build" else data["ref"].familiar  # type: ignore[attr-defined]
+        found.extend(f"via {shown}: {cause}" for cause in causes[root])
+    return tuple(dict.fromkeys(found))
 
 
 MAX_DURATION = 1e9

@@ -186,11 +186,14 @@ def test_plan_with_durations(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "makespan on 1 workers: 100s" in out
 
 
-def test_change_matching_nothing_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_change_matching_nothing_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(capsys, "plan", str(small_fleet(tmp_path)), "--changed", "debain")
-    assert code == 0
-    assert json.loads(out)["builds"] == 0
-    assert "warning[change-matches-nothing]" in err
+    assert code == 1
+    assert out == ""
+    assert err.startswith("imagegraph: no build, tag or parent image of this fleet matches")
+    assert err.endswith("did you mean debian?\n")
 
 
 def test_broken_dockerfile_in_the_fleet_exits_1(

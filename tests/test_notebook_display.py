@@ -298,8 +298,9 @@ def test_impact_html(fleet: ImageGraph) -> None:
 
 
 def test_impact_html_of_a_change_that_matches_nothing(fleet: ImageGraph) -> None:
-    root = parse(fleet.impact(["nothing:1"])._repr_html_())
-    assert rows(table(root, "change", "matches")) == [["nothing:1", "nothing"]]
+    # an image that matches nothing is an error: a package no image ships is the empty answer
+    root = parse(fleet.impact([PackageChange.named("nothing-1")])._repr_html_())
+    assert rows(table(root, "change", "matches")) == [["nothing-1", "nothing"]]
     assert facts(root)["to rebuild"] == "0"
     diagnostics = rows(table(root, "severity", "code", "where", "message"))
     assert [r[:2] for r in diagnostics] == [["warning", "change-matches-nothing"]]
@@ -491,7 +492,10 @@ def test_reprs_stay_short_for_many_changes_and_builds() -> None:
     assert len(shown) < 160
     assert len(repr(plan.impact)) < 160
     long = "acme/" + "x" * 200 + ":1"
-    assert repr(graph.impact([long])) == f"<Impact {long[:79]}…: 0 affected, 0 changed, 0 possibly>"
+    assert (
+        repr(graph.impact([PackageChange.named(long)]))
+        == f"<Impact {long[:79]}…: 0 affected, 0 changed, 0 possibly>"
+    )
 
 
 def test_reprs_keep_equality(fleet: ImageGraph) -> None:
@@ -583,10 +587,10 @@ def test_graph_frames(fleet: ImageGraph) -> None:
         assert row["parents"] == len(fleet.parents(build.name))
         assert row["children"] == len(fleet.children(build.name))
         parents = fleet.parents(build.name)
-        expected = 1 + max(by_image.loc[p, "depth"] for p in parents) if parents else 0
-        assert row["depth"] == expected
+        expected = 1 + max(by_image.loc[p, "layer"] for p in parents) if parents else 0
+        assert row["layer"] == expected
     debian = by_image.loc["docker.io/library/debian:bookworm"]
-    assert (debian["name"], debian["kind"], debian["depth"], debian["tags"]) == (
+    assert (debian["name"], debian["kind"], debian["layer"], debian["tags"]) == (
         "debian:bookworm",
         "external",
         0,
@@ -651,7 +655,7 @@ def test_plan_frame(fleet: ImageGraph) -> None:
     assert frame["dockerfile"].tolist() == [p.build.dockerfile for p in plan]
     assert plan.impact is not None
     assert frame["reason"].tolist() == [plan.impact.reason(p.name) for p in plan]
-    assert frame["depth"].tolist() == [len(p.reason) for p in plan]
+    assert frame["chain_length"].tolist() == [len(p.reason) for p in plan]
     assert set(frame["changed_image"]) == {"docker.io/library/debian:bookworm"}
     assert plan.schedule is not None
     assert frame.loc[frame["critical"], "build"].tolist() == list(plan.schedule.critical_path)
@@ -667,7 +671,7 @@ def test_plan_frame_of_everything_and_of_files(fleet: ImageGraph) -> None:
     frame = files.to_pandas().set_index("build")
     row = frame.loc["python-3.12-bookworm"]
     assert row["reason"] == "python-3.12-bookworm (changed)"
-    assert row["depth"] == 0
+    assert row["chain_length"] == 0
     assert row["cause"] == (
         "runtimes/python/install-python.sh: COPY install-python.sh "
         "(runtimes/python/Dockerfile:18, stage runtime)",
@@ -692,15 +696,15 @@ def test_impact_frame(fleet: ImageGraph) -> None:
     assert set(frame.loc[frame["rebuild"], "image"]) == set(impact.affected)
     rows_by_image = frame.set_index("image")
     debian = rows_by_image.loc["docker.io/library/debian:bookworm"]
-    assert (debian["status"], debian["rebuild"], debian["depth"]) == ("changed", False, 0)
+    assert (debian["status"], debian["rebuild"], debian["chain_length"]) == ("changed", False, 0)
     assert debian["cause"] == impact.causes["docker.io/library/debian:bookworm"]
     worker = rows_by_image.loc["worker"]
     assert worker["reason"] == impact.reason("worker")
-    assert worker["depth"] == len(impact.reasons["worker"])
+    assert worker["chain_length"] == len(impact.reasons["worker"])
     reports = rows_by_image.loc["reports"]
     assert reports["status"] == "possibly"
     assert reports["cause"] == impact.possibly["reports"]
-    assert pd.isna(reports["depth"])
+    assert pd.isna(reports["chain_length"])
     # Ordered statuses sort changed first.
     assert frame.sort_values("status")["status"].iloc[0] == "changed"
 
@@ -721,7 +725,7 @@ def test_findings_frame_orders_severities_least_severe_first(fleet: ImageGraph) 
 
 
 def test_empty_frames_have_their_columns(fleet: ImageGraph) -> None:
-    plan = fleet.plan(["nothing:1"])
+    plan = fleet.plan([PackageChange.named("nothing-1")])
     frame = plan.to_pandas()
     assert len(frame) == 0
     assert list(frame.columns)[:3] == ["wave", "build", "tags"]

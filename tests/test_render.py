@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from imagegraph import ImageBuild, ImageGraph, ImageRef
+from imagegraph import ImageBuild, ImageGraph, ImageRef, PackageChange
 from imagegraph.render import graph as render_graph
 from imagegraph.render import plan as render_plan
 
@@ -36,15 +36,16 @@ def text_of(renderable: object) -> str:
 
 
 def test_plan_json_follows_the_shipped_schema() -> None:
-    plan = make_graph(FLEET).plan(["debian:bookworm", "nothing:here"], durations={"os": 5})
+    changes = ["debian:bookworm", PackageChange.named("nothing-here")]
+    plan = make_graph(FLEET).plan(changes, durations={"os": 5})
     data = json.loads(render_plan.to_json(plan))
     jsonschema.Draft202012Validator.check_schema(render_plan.plan_schema())
     jsonschema.validate(data, render_plan.plan_schema())
     assert data["schema"] == "imagegraph/plan/v1"
-    assert data["changes"] == ["debian:bookworm", "nothing:here"]
+    assert data["changes"] == ["debian:bookworm", "nothing-here"]
     assert data["matched"] == {
         "debian:bookworm": ["docker.io/library/debian:bookworm"],
-        "nothing:here": [],
+        "nothing-here": [],
     }
     assert [[b["name"] for b in wave["builds"]] for wave in data["waves"]] == [
         ["os"],
@@ -54,6 +55,7 @@ def test_plan_json_follows_the_shipped_schema() -> None:
     runner = data["waves"][2]["builds"][1]
     assert runner["needs"] == ["node", "os", "python"]
     assert runner["reason"] == "docker.io/library/debian:bookworm -> os -> runner"
+    assert runner["wave_reason"] == "docker.io/library/debian:bookworm -> os -> node -> runner"
     assert runner["tags"] == ["docker.io/acme/runner:1"]
     assert [d["code"] for d in data["diagnostics"]] == ["change-matches-nothing"]
     assert data["schedule"]["estimated"] == ["api", "node", "python", "runner"]
@@ -187,7 +189,8 @@ def test_plan_table_for_people() -> None:
     text = text_of(render_plan.to_rich(make_graph(FLEET).plan(["debian:bookworm"])))
     assert "Rebuild after debian:bookworm: 5 builds in 3 waves" in text
     assert "│    3 │ api    │ debian:bookworm → os → python │" in text
-    assert "│      │ runner │ debian:bookworm → os          │" in text
+    # runner waits for node: the chain through node sets its wave, not the shortest one
+    assert "│      │ runner │ debian:bookworm → os → node   │" in text
 
 
 def test_graph_json() -> None:

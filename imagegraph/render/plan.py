@@ -63,9 +63,13 @@ def _edge(edge: Edge) -> dict[str, Any]:
 
 
 def _chain(planned: PlannedBuild) -> str | None:
-    if not planned.reason:
+    return _text(planned.reason)
+
+
+def _text(chain: tuple[Edge, ...]) -> str | None:
+    if not chain:
         return None
-    return " -> ".join([planned.reason[0].parent, *(e.child for e in planned.reason)])
+    return " -> ".join([chain[0].parent, *(e.child for e in chain)])
 
 
 def _build(planned: PlannedBuild) -> dict[str, Any]:
@@ -88,6 +92,8 @@ def _build(planned: PlannedBuild) -> dict[str, Any]:
         "reason": _chain(planned),
         "reasons": [_edge(edge) for edge in planned.reason],
         "cause": list(planned.cause),
+        "wave_reason": _text(planned.wave_reason),
+        "wave_reasons": [_edge(edge) for edge in planned.wave_reason],
         "origin": build.origin,
     }
 
@@ -471,9 +477,29 @@ def to_make(plan: RebuildPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _because_of(planned: PlannedBuild) -> list[str]:
+    """The table's "because of" lines: the chain that sets the build's wave (its
+    parents, from the change down), then the causes (files, packages)."""
+    chain = planned.wave_reason or planned.reason
+    lines = []
+    via = None
+    if chain:
+        root = familiar(chain[0].parent)
+        lines.append(" → ".join([root, *(e.child for e in chain[:-1])]))
+        via = f"via {root}: "
+    # A cause found in the image the chain shown starts from follows it as is.
+    lines.extend(
+        cause[len(via) :] if via and cause.startswith(via) else cause for cause in planned.cause
+    )
+    return lines or ["changed"]
+
+
 def to_rich(plan: RebuildPlan) -> RenderableType:
-    """A table for people: wave, build, and the chain that put it in the plan
-    (or its tags, when the plan rebuilds everything).
+    """A table for people: wave, build, and why it is in the plan (or its tags,
+    when the plan rebuilds everything): the chain that sets its wave (the
+    longest chain of planned parents; the JSON gives a shortest one too),
+    then what the change found (the changed file and the line reading it;
+    the package, version, where it was found and the constraint it fails).
 
     Every name is plain text, never rich markup or an emoji code, with its
     control characters escaped (:func:`~imagegraph.diagnostics.printable`).
@@ -493,13 +519,8 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
         for position, planned in enumerate(wave):
             if plan.changes is None:
                 why = [tag.familiar for tag in planned.build.tags]
-            elif planned.cause:
-                why = list(planned.cause)
-            elif planned.reason:
-                chain = planned.reason
-                why = [" → ".join([familiar(chain[0].parent), *(e.child for e in chain[:-1])])]
             else:
-                why = ["changed"]
+                why = _because_of(planned)
             table.add_row(
                 str(index) if position == 0 else "",
                 Text(printable(planned.build.name, tabs=False)),
