@@ -14,24 +14,37 @@ builds. ``group`` blocks may nest. Without *targets* the ``default`` group
 is read, as ``docker buildx bake`` with no arguments builds it, or every
 target when there is no such group; a target that another one takes as a
 ``target:<name>`` context is read as well, since bake builds it first. A
-parent in ``inherits`` that the file does not define (another bake file
-may supply it, e.g. docker/metadata-action's) is a ``bake-unknown-parent``
-warning, not an error.
+parent in ``inherits`` that the file does not define is an error, as bake
+refuses it (a parent another bake file supplies, e.g.
+docker/metadata-action's, is declared empty in this one).
 
 Variables come from ``variable`` blocks (a ``default``, else ``""``) and
 top-level attributes; the *variables* argument overrides the former, as
 environment variables do for bake, and nothing is read from the
 environment. Strings are templates: ``${...}`` interpolations and ``$${``
 for a literal ``${``. Expressions evaluated are variable and matrix
-references, attribute and index access, literals and lists, the operators
-``== != && || ! < <= > >= + - * / %``, the conditional ``c ? a : b`` and
-the functions ``equal``, ``notequal``, ``and``, ``or``, ``not``, ``upper``,
-``lower``, ``trimspace``, ``trimprefix``, ``trimsuffix``, ``replace``,
-``join``, ``split``, ``concat``, ``coalesce`` and ``sanitize``. Anything
-else (other functions, ``for`` expressions, splats, ``%{`` directives,
-references to other blocks, variables the file does not declare) is
-reported as ``bake-unresolved``: a tag or platform that needs it is left
-out, a build arg is not passed, and other values keep the text as written.
+references, attribute and index access, literals, lists and objects,
+``for`` expressions, the operators ``== != && || ! < <= > >= + - * / %``,
+the conditional ``c ? a : b``, the file's own ``function`` blocks
+(``params``, ``variadic_params``, ``result``) and most functions of bake's
+library (bake/hclparser/stdlib.go): ``format``, ``join``, ``split``,
+``replace``, ``lower``, ``upper``, ``coalesce``, ``equal``, ``notequal``,
+``and``, ``or``, ``not``, ``length``, ``substr``, ``trim*``, ``concat``,
+``flatten``, ``distinct``, ``contains``, ``keys``, ``values``, ``lookup``,
+``element``, ``index``, ``indexof``, ``range``, ``sort``, ``merge``,
+``slice``, ``jsonencode``, hashes, arithmetic and comparisons, among
+others; ``try`` and ``can`` take their first argument. What bake refuses
+is a :class:`ConfigError` naming the file and the block's line: a name that
+is no variable of the file (where bake evaluates it: every variable, used
+or not, and every target, in the branches a conditional takes), a function
+bake does not have (``tostring``), a call with the wrong number of
+arguments, a function that calls itself. Anything else imagegraph does not
+evaluate (the other library functions, values known only when bake runs
+such as ``timestamp()``, splats, ``%{`` directives, references to other
+blocks) is reported as ``bake-unresolved``: a tag or platform that needs it
+is left out, a build arg is not passed, and other values keep the text as
+written; a target or group member that cannot be named without it is an
+error, so no build leaves the plan unnoticed.
 
 A variable is evaluated after every variable its value names, as bake
 does, so a reference to another variable in a branch not taken still
@@ -57,14 +70,20 @@ like ``REGISTRY`` as plain text), which this module parses and evaluates.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
+import difflib
 import fnmatch
+import functools
+import hashlib
 import itertools
 import json
 import math
+import posixpath
 import re
 import reprlib
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +175,13 @@ def read_bake(
         else:
             file = _load_hcl(text, display)
         reader = _Reader(file, path.parent, root, display, _overrides(variables, display))
-        return reader.read(targets, aliases)
+        calls = _USER_FUNCTIONS.set(
+            {name: functools.partial(reader.call, name) for name in file.functions}
+        )
+        try:
+            return reader.read(targets, aliases)
+        finally:
+            _USER_FUNCTIONS.reset(calls)
     except _TooLarge as err:  # the reader reports it per target; this is the last stop
         raise ConfigError(err.reason, path=display) from None
     except RecursionError:  # the last stop too: what is read here is bounded before
@@ -269,6 +294,10 @@ def _walk(value: object, limit: int) -> tuple[int, int]:
 
 
 _METER: contextvars.ContextVar[_Meter | None] = contextvars.ContextVar("bake_meter", default=None)
+# The file's own ``function`` blocks, by name, while it is read.
+_USER_FUNCTIONS: contextvars.ContextVar[Mapping[str, Callable[[list[object]], object]] | None] = (
+    contextvars.ContextVar("bake_functions", default=None)
+)
 
 
 def _weight(value: object) -> int:
@@ -345,6 +374,7 @@ class _File:
     attributes: dict[str, object] = field(default_factory=dict)
     groups: list[_Block] = field(default_factory=list)
     targets: list[_Block] = field(default_factory=list)
+    functions: dict[str, _Block] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -438,6 +468,8 @@ def _add_block(file: _File, kind: str, block: _Block) -> None:
         file.groups.append(block)
     elif kind == "target":
         file.targets.append(block)
+    elif kind == "function":
+        file.functions[block.label] = block
 
 
 def _is_meta(key: object) -> bool:
@@ -682,6 +714,15 @@ class _Unresolved(Exception):
         self.reason = reason
 
 
+class _Refused(Exception):
+    """An expression docker buildx bake refuses (a function it does not have, a call with the
+    wrong number of arguments): the reader turns it into a :class:`ConfigError`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class _Literal:
     value: object
@@ -730,6 +771,23 @@ class _List:
 
 
 @dataclass(frozen=True, slots=True)
+class _Map:
+    items: tuple[tuple[_Node, _Node], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _For:
+    """``[for k, v in c : value if cond]`` or ``{for k, v in c : key => value if cond}``."""
+
+    key_name: str | None
+    value_name: str
+    collection: _Node
+    key: _Node | None
+    value: _Node
+    condition: _Node | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Failed:
     reason: str
 
@@ -746,7 +804,10 @@ class _Template:
     parts: tuple[str | _Interpolation, ...]
 
 
-_Node = _Literal | _Var | _Call | _Unary | _Binary | _Cond | _Get | _List | _Failed | _Template
+_Node = (
+    _Literal | _Var | _Call | _Unary | _Binary | _Cond | _Get | _List | _Map | _For | _Failed
+    | _Template
+)  # fmt: skip
 _Scope = Callable[[str], object]
 
 
@@ -894,7 +955,7 @@ class _Parser:
         if char == "[":
             return self.list()
         if char == "{":
-            raise _Unresolved("object expressions are not evaluated")
+            return self.object()
         number = _NUMBER.match(text, pos)
         if number is not None:
             self.pos = number.end()
@@ -911,11 +972,11 @@ class _Parser:
             return _Call(name, self.arguments())
         return _Var(name)
 
-    def list(self) -> _List:
+    def list(self) -> _List | _For:
         self.pos += 1
         self.space()
         if _FOR.match(self.text, self.pos):  # not a slice of the rest: lists may be many
-            raise _Unresolved("'for' expressions are not evaluated")
+            return self.for_expression("]")
         items: list[_Node] = []
         while not self.accept("]"):
             items.append(self.expression())
@@ -923,6 +984,55 @@ class _Parser:
                 self.expect("]")
                 break
         return _List(tuple(items))
+
+    def object(self) -> _Map | _For:
+        self.pos += 1
+        self.space()
+        if _FOR.match(self.text, self.pos):
+            return self.for_expression("}")
+        items: list[tuple[_Node, _Node]] = []
+        while not self.accept("}"):
+            key = self.expression()
+            if isinstance(key, _Var):  # a bare name is the key itself, as in HCL
+                key = _Literal(key.name)
+            self.space()
+            if not (self.accept("=") or self.accept(":")):
+                self.expect("=")
+            items.append((key, self.expression()))
+            self.accept(",")
+        return _Map(tuple(items))
+
+    def for_expression(self, closing: str) -> _For:
+        self.pos += 3
+        self.space()
+        first = self.identifier()
+        second = None
+        if self.accept(","):
+            self.space()
+            second = self.identifier()
+        self.space()
+        if self.identifier() != "in":
+            raise _Unresolved("a 'for' expression needs 'in'")
+        collection = self.expression()
+        self.expect(":")
+        key = None
+        value = self.expression()
+        if closing == "}":
+            self.expect("=>")
+            key, value = value, self.expression()
+            self.space()
+            if self.text.startswith("...", self.pos):
+                raise _Unresolved("grouping results (...) is not evaluated")
+        condition = None
+        self.space()
+        if self.text.startswith("if", self.pos) and not _IDENT.fullmatch(
+            self.text[self.pos : self.pos + 3]
+        ):
+            self.pos += 2
+            condition = self.expression()
+        self.expect(closing)
+        key_name, value_name = (first, second) if second is not None else (None, first)
+        return _For(key_name, value_name, collection, key, value, condition)
 
     def arguments(self) -> tuple[_Node, ...]:
         args: list[_Node] = []
@@ -947,6 +1057,7 @@ class _Parser:
     def space(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
             self.pos += 1
+        return None
 
     def accept(self, token: str) -> bool:
         self.space()
@@ -1002,8 +1113,9 @@ def _skip_string(text: str, pos: int, nesting: int) -> int | None:
     return None
 
 
-def _parse(expr: _Expr) -> _Node:
-    _charge(len(expr.text))
+def _parse(expr: _Expr, *, charge: bool = True) -> _Node:
+    if charge:
+        _charge(len(expr.text))
     parser = _Parser(expr.text)
     if expr.kind == "template":
         node: _Node = parser.template(escapes=expr.escapes, quoted=False)
@@ -1033,6 +1145,10 @@ def _children(node: _Node) -> tuple[_Node, ...]:
     match node:
         case _Call(_, args) | _List(args):
             return args
+        case _Map(items):
+            return tuple(part for item in items for part in item)
+        case _For(_, _, collection, key, value, condition):
+            return tuple(n for n in (collection, key, value, condition) if n is not None)
         case _Unary(_, operand):
             return (operand,)
         case _Binary(_, left, right):
@@ -1068,6 +1184,10 @@ def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> o
             raise _Unresolved(reason)
         case _List(items):
             return _made([_evaluate(item, scope) for item in items])
+        case _Map(items):
+            return _made({_text(_evaluate(k, scope)): _evaluate(v, scope) for k, v in items})
+        case _For():
+            return _made(_for(node, scope))
         case _Get(base, key):
             return _get(_evaluate(base, scope), _evaluate(key, scope))
         case _Cond(condition, then, otherwise):
@@ -1079,12 +1199,58 @@ def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> o
             return -_number(_evaluate(operand, scope))
         case _Binary(op, left, right):
             return _binary(op, left, right, scope)
+        case _Call("try" | "can" as name, args):
+            # Only the first argument is tried: when it fails here, imagegraph cannot tell
+            # whether it fails for buildx too, or only because imagegraph does not evaluate it.
+            if not args:
+                raise _Refused(f"{name}() takes at least one argument")
+            try:
+                value = _evaluate(args[0], scope)
+            except _Unresolved as err:
+                raise _Unresolved(f"{name}(): {err.reason}") from None
+            return True if name == "can" else value
         case _Call(name, args):
             function = _FUNCTIONS.get(name)
             if function is None:
-                raise _Unresolved(f"the function {name}() is not evaluated")
+                user = _USER_FUNCTIONS.get() or {}
+                if name in user:
+                    return _made(user[name]([_evaluate(arg, scope) for arg in args]))
+                if name in _BUILDX_FUNCTIONS:
+                    raise _Unresolved(f"the function {name}() is not evaluated")
+                raise _Refused(f"there is no function named {name}()")
             return _made(function([_evaluate(arg, scope) for arg in args]))
     raise AssertionError(node)  # pragma: no cover
+
+
+def _for(node: _For, scope: _Scope) -> object:
+    collection = _evaluate(node.collection, scope)
+    if isinstance(collection, list):
+        pairs: list[tuple[object, object]] = list(enumerate(collection))
+    elif isinstance(collection, dict):
+        pairs = sorted(collection.items())
+    else:
+        raise _Unresolved(f"'for' goes over a list or a map, not {_brief(collection)}")
+    _afford(len(pairs))
+    keys: list[str] = []
+    values: list[object] = []
+    for key, value in pairs:
+        bound = {node.value_name: value}
+        if node.key_name is not None:
+            bound[node.key_name] = key
+
+        def inner(name: str, bound: dict[str, object] = bound) -> object:
+            return bound[name] if name in bound else scope(name)
+
+        if node.condition is not None and not _bool(_evaluate(node.condition, inner)):
+            continue
+        if node.key is not None:
+            keys.append(_text(_evaluate(node.key, inner)))
+        values.append(_evaluate(node.value, inner))
+    if node.key is None:
+        return values
+    if len(set(keys)) != len(keys):
+        raise _Refused("a 'for' expression makes the same key twice")
+    return dict(zip(keys, values, strict=True))
 
 
 def _interpolate(
@@ -1200,7 +1366,7 @@ def _strings(args: list[object]) -> list[str]:
 
 def _arity(name: str, args: list[object], count: int) -> list[object]:
     if len(args) != count:
-        raise _Unresolved(f"{name}() takes {count} arguments, not {len(args)}")
+        raise _Refused(f"{name}() takes {count} arguments, not {len(args)}")
     return args
 
 
@@ -1245,6 +1411,260 @@ def _sanitize(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", text)
 
 
+def _list(name: str, value: object) -> list[object]:
+    if isinstance(value, list):
+        return value
+    raise _Unresolved(f"{name}() takes a list, not {_brief(value)}")
+
+
+def _map(name: str, value: object) -> dict[str, object]:
+    if isinstance(value, dict):
+        return value
+    raise _Unresolved(f"{name}() takes a map, not {_brief(value)}")
+
+
+def _integer(name: str, value: object) -> int:
+    number = _number(value)
+    if not math.isfinite(number) or number != int(number):
+        raise _Unresolved(f"{name}() takes a whole number, not {_brief(value)}")
+    return int(number)
+
+
+def _between(name: str, args: list[object], low: int, high: int) -> list[object]:
+    if not low <= len(args) <= high:
+        raise _Refused(f"{name}() takes {low} to {high} arguments, not {len(args)}")
+    return args
+
+
+_VERB = re.compile(r"%(?:%|([-+# 0]*)([0-9]*)(?:\.([0-9]+))?([a-zA-Z]))")
+
+
+def _format(args: list[object]) -> str:
+    """go-cty's ``format``: the verbs bake files use (``%s %d %v %q %f %%``, width and precision)."""
+    if not args:
+        raise _Refused("format() takes a format string and values")
+    spec, values = _text(args[0]), args[1:]
+    out: list[str] = []
+    pos = index = 0
+    for verb in _VERB.finditer(spec):
+        out.append(spec[pos : verb.start()])
+        pos = verb.end()
+        if verb.group() == "%%":
+            out.append("%")
+            continue
+        flags, width, precision, kind = verb.groups()
+        if index >= len(values):
+            raise _Unresolved(f"format() has too few values for {spec!r}")
+        value = values[index]
+        index += 1
+        if kind in ("s", "v") and flags == "" and precision is None:
+            shown = _text(value) if not isinstance(value, list | dict) else json.dumps(value)
+        elif kind == "q" and flags == "" and precision is None:
+            shown = json.dumps(_text(value), ensure_ascii=False)
+        elif kind == "d" and flags in ("", "0", "-", "+") and precision is None:
+            shown = f"{_integer('format', value):{flags}d}"
+        elif kind == "f" and flags in ("", "0", "-", "+"):
+            shown = f"{_number(value):{flags}.{precision or 6}f}"
+        else:
+            raise _Unresolved(f"format() verb {verb.group()!r} is not evaluated")
+        if width:
+            size = min(int(width), 1024)
+            shown = (
+                shown.ljust(size)
+                if "-" in flags
+                else shown.rjust(size, "0" if "0" in flags and kind in "df" else " ")
+            )
+        _afford(sum(map(len, out)) + len(shown))
+        out.append(shown)
+    out.append(spec[pos:])
+    if index < len(values):
+        raise _Unresolved(f"format() has {len(values) - index} values too many for {spec!r}")
+    return "".join(out)
+
+
+def _length(args: list[object]) -> int:
+    (value,) = _arity("length", args, 1)
+    if isinstance(value, str | list | dict):
+        return len(value)
+    raise _Unresolved(f"length() takes a string, list or map, not {_brief(value)}")
+
+
+def _substr(args: list[object]) -> str:
+    text = _text(_arity("substr", args, 3)[0])
+    offset, length = _integer("substr", args[1]), _integer("substr", args[2])
+    if offset < 0:
+        offset = max(len(text) + offset, 0)
+    return text[offset:] if length < 0 else text[offset : offset + length]
+
+
+def _trim(args: list[object]) -> str:
+    text, cutset = (_text(a) for a in _arity("trim", args, 2))
+    return text.strip(cutset) if cutset else text
+
+
+def _chomp(args: list[object]) -> str:
+    text = _text(_arity("chomp", args, 1)[0])
+    while text.endswith(("\n", "\r")):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    return text
+
+
+def _flatten(args: list[object]) -> list[object]:
+    out: list[object] = []
+    stack: list[Iterator[object]] = [iter(_list("flatten", _arity("flatten", args, 1)[0]))]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        else:
+            out.append(item)
+    _afford(len(out))
+    return out
+
+
+_END = object()
+
+
+def _distinct(args: list[object]) -> list[object]:
+    out: list[object] = []
+    for item in _list("distinct", _arity("distinct", args, 1)[0]):
+        if not any(_equal(item, seen) for seen in out):
+            out.append(item)
+    return out
+
+
+def _contains(args: list[object]) -> bool:
+    items, value = _arity("contains", args, 2)
+    return any(_equal(item, value) for item in _list("contains", items))
+
+
+def _keys(args: list[object]) -> list[str]:
+    return sorted(_map("keys", _arity("keys", args, 1)[0]))
+
+
+def _values(args: list[object]) -> list[object]:
+    mapping = _map("values", _arity("values", args, 1)[0])
+    return [mapping[key] for key in sorted(mapping)]
+
+
+def _lookup(args: list[object]) -> object:
+    mapping = _map("lookup", _between("lookup", args, 2, 3)[0])
+    key = _text(args[1])
+    if key in mapping:
+        return mapping[key]
+    if len(args) == 3:
+        return args[2]
+    raise _Unresolved(f"lookup() finds no key {_brief(key)}")
+
+
+def _element(args: list[object]) -> object:
+    items = _list("element", _arity("element", args, 2)[0])
+    index = _integer("element", args[1])
+    if not items or index < 0:
+        raise _Unresolved("element() of an empty list or a negative index")
+    return items[index % len(items)]
+
+
+def _index(args: list[object]) -> object:
+    collection, key = _arity("index", args, 2)
+    return _get(collection, key)
+
+
+def _indexof(args: list[object]) -> int:
+    items, value = _arity("indexof", args, 2)
+    for position, item in enumerate(_list("indexof", items)):
+        if _equal(item, value):
+            return position
+    raise _Unresolved("indexof() finds no such item")
+
+
+def _range(args: list[object]) -> list[object]:
+    numbers = [_number(a) for a in _between("range", args, 1, 3)]
+    start, limit, step = (
+        (0, numbers[0], 1)
+        if len(numbers) == 1
+        else (
+            numbers[0],
+            numbers[1],
+            numbers[2] if len(numbers) == 3 else (1 if numbers[1] >= numbers[0] else -1),
+        )
+    )
+    if step == 0 or ((step > 0) != (limit >= start) and limit != start):
+        raise _Unresolved("range() has a step that never reaches the limit")
+    count = max(math.ceil((limit - start) / step), 0)
+    _afford(count)
+    values = [start + i * step for i in range(count)]
+    return [int(v) if float(v).is_integer() else v for v in values]
+
+
+def _sort(args: list[object]) -> list[str]:
+    items = _list("sort", _arity("sort", args, 1)[0])
+    return sorted(_strings(items))
+
+
+def _merge(args: list[object]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for arg in args:
+        if arg is not None:
+            out.update(_map("merge", arg))
+    return out
+
+
+def _slice(args: list[object]) -> list[object]:
+    items = _list("slice", _arity("slice", args, 3)[0])
+    start, end = _integer("slice", args[1]), _integer("slice", args[2])
+    if not 0 <= start <= end <= len(items):
+        raise _Unresolved(f"slice() from {start} to {end} is out of range")
+    return items[start:end]
+
+
+def _compact(args: list[object]) -> list[object]:
+    return [i for i in _list("compact", _arity("compact", args, 1)[0]) if i is not None and i != ""]
+
+
+def _zipmap(args: list[object]) -> dict[str, object]:
+    keys, values = (_list("zipmap", a) for a in _arity("zipmap", args, 2))
+    if len(keys) != len(values):
+        raise _Unresolved("zipmap() takes lists of the same length")
+    return dict(zip(_strings(keys), values, strict=True))
+
+
+def _jsonencode(args: list[object]) -> str:
+    value = _arity("jsonencode", args, 1)[0]
+    _afford(_weight(value))
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _hashing(name: str) -> Callable[[list[object]], object]:
+    return lambda a: hashlib.new(name, _text(_arity(name, a, 1)[0]).encode()).hexdigest()
+
+
+def _numbers(
+    name: str, operation: Callable[[float, float], object]
+) -> Callable[[list[object]], object]:
+    return lambda a: _bounded(operation(*(_number(x) for x in _arity(name, a, 2))))
+
+
+def _at_run_time(name: str) -> Callable[[list[object]], object]:
+    def unknown(args: list[object]) -> object:
+        raise _Unresolved(f"{name}() is known only when bake runs")
+
+    return unknown
+
+
+def _urlencode(args: list[object]) -> str:
+    return urllib.parse.quote_plus(_text(_arity("urlencode", args, 1)[0]))
+
+
+def _base64decode(args: list[object]) -> str:
+    try:
+        return base64.b64decode(_text(_arity("base64decode", args, 1)[0]), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise _Unresolved("base64decode() takes base64 of UTF-8 text") from None
+
+
 _FUNCTIONS: dict[str, Callable[[list[object]], object]] = {
     "equal": lambda a: _equal(*_arity("equal", a, 2)),
     "notequal": lambda a: not _equal(*_arity("notequal", a, 2)),
@@ -1256,13 +1676,190 @@ _FUNCTIONS: dict[str, Callable[[list[object]], object]] = {
     "trimspace": lambda a: _text(_arity("trimspace", a, 1)[0]).strip(),
     "trimprefix": lambda a: _text(_arity("trimprefix", a, 2)[0]).removeprefix(_text(a[1])),
     "trimsuffix": lambda a: _text(_arity("trimsuffix", a, 2)[0]).removesuffix(_text(a[1])),
+    "trim": _trim,
+    "chomp": _chomp,
     "replace": _replace,
     "join": _join,
     "split": _split,
     "concat": _concat,
     "coalesce": _coalesce,
     "sanitize": lambda a: _sanitize(_text(_arity("sanitize", a, 1)[0])),
+    "format": _format,
+    "length": _length,
+    "strlen": lambda a: len(_text(_arity("strlen", a, 1)[0])),
+    "substr": _substr,
+    "reverse": lambda a: _text(_arity("reverse", a, 1)[0])[::-1],
+    "flatten": _flatten,
+    "distinct": _distinct,
+    "contains": _contains,
+    "keys": _keys,
+    "values": _values,
+    "lookup": _lookup,
+    "element": _element,
+    "index": _index,
+    "indexof": _indexof,
+    "range": _range,
+    "sort": _sort,
+    "merge": _merge,
+    "slice": _slice,
+    "compact": _compact,
+    "zipmap": _zipmap,
+    "reverselist": lambda a: list(reversed(_list("reverselist", _arity("reverselist", a, 1)[0]))),
+    "jsonencode": _jsonencode,
+    "add": _numbers("add", lambda x, y: x + y),
+    "subtract": _numbers("subtract", lambda x, y: x - y),
+    "multiply": _numbers("multiply", lambda x, y: x * y),
+    "greaterthan": _numbers("greaterthan", lambda x, y: x > y),
+    "greaterthanorequalto": _numbers("greaterthanorequalto", lambda x, y: x >= y),
+    "lessthan": _numbers("lessthan", lambda x, y: x < y),
+    "lessthanorequalto": _numbers("lessthanorequalto", lambda x, y: x <= y),
+    "max": lambda a: max(_number(x) for x in _between("max", a, 1, len(a))),
+    "min": lambda a: min(_number(x) for x in _between("min", a, 1, len(a))),
+    "negate": lambda a: -_number(_arity("negate", a, 1)[0]),
+    "absolute": lambda a: abs(_number(_arity("absolute", a, 1)[0])),
+    "floor": lambda a: math.floor(_number(_arity("floor", a, 1)[0])),
+    "ceil": lambda a: math.ceil(_number(_arity("ceil", a, 1)[0])),
+    "md5": _hashing("md5"),
+    "sha1": _hashing("sha1"),
+    "sha256": _hashing("sha256"),
+    "sha512": _hashing("sha512"),
+    "base64encode": lambda a: base64.b64encode(
+        _text(_arity("base64encode", a, 1)[0]).encode()
+    ).decode(),
+    "base64decode": _base64decode,
+    "urlencode": _urlencode,
+    "basename": lambda a: posixpath.basename(_text(_arity("basename", a, 1)[0])),
+    "dirname": lambda a: posixpath.dirname(_text(_arity("dirname", a, 1)[0])) or ".",
+    **{
+        name: _at_run_time(name)
+        for name in (
+            "timestamp",
+            "formatdate",
+            "formattimestamp",
+            "timeadd",
+            "uuidv4",
+            "uuidv5",
+            "bcrypt",
+            "homedir",
+            "unixtimestampparse",
+        )
+    },
 }
+
+
+# Every function docker buildx bake provides (bake/hclparser/stdlib.go): one that imagegraph
+# does not evaluate is bake-unresolved; a name outside this list (and the file's own
+# ``function`` blocks) is refused, as buildx refuses it.
+_BUILDX_FUNCTIONS = frozenset(
+    [
+        "absolute",
+        "add",
+        "and",
+        "base64decode",
+        "base64encode",
+        "basename",
+        "bcrypt",
+        "byteslen",
+        "bytesslice",
+        "can",
+        "ceil",
+        "chomp",
+        "chunklist",
+        "cidrhost",
+        "cidrnetmask",
+        "cidrsubnet",
+        "cidrsubnets",
+        "coalesce",
+        "coalescelist",
+        "compact",
+        "concat",
+        "contains",
+        "convert",
+        "csvdecode",
+        "dirname",
+        "distinct",
+        "divide",
+        "element",
+        "equal",
+        "flatten",
+        "floor",
+        "format",
+        "formatdate",
+        "formattimestamp",
+        "formatlist",
+        "greaterthan",
+        "greaterthanorequalto",
+        "hasindex",
+        "homedir",
+        "indent",
+        "index",
+        "indexof",
+        "int",
+        "join",
+        "jsondecode",
+        "jsonencode",
+        "keys",
+        "length",
+        "lessthan",
+        "lessthanorequalto",
+        "log",
+        "lookup",
+        "lower",
+        "max",
+        "md5",
+        "merge",
+        "min",
+        "modulo",
+        "multiply",
+        "negate",
+        "not",
+        "notequal",
+        "or",
+        "parseint",
+        "pow",
+        "range",
+        "regex_replace",
+        "regex",
+        "regexall",
+        "replace",
+        "reverse",
+        "reverselist",
+        "rsadecrypt",
+        "sanitize",
+        "semvercmp",
+        "sethaselement",
+        "setintersection",
+        "setproduct",
+        "setsubtract",
+        "setsymmetricdifference",
+        "setunion",
+        "sha1",
+        "sha256",
+        "sha512",
+        "signum",
+        "slice",
+        "sort",
+        "split",
+        "strlen",
+        "substr",
+        "subtract",
+        "timeadd",
+        "timestamp",
+        "title",
+        "trim",
+        "trimprefix",
+        "trimspace",
+        "trimsuffix",
+        "try",
+        "unixtimestampparse",
+        "upper",
+        "urlencode",
+        "uuidv4",
+        "uuidv5",
+        "values",
+        "zipmap",
+    ]
+)
 
 
 # --- targets ----------------------------------------------------------------------------------
@@ -1320,7 +1917,8 @@ class _Reader:
         self.matrix_groups: dict[str, list[str]] = {}
         self.skipped: dict[str, list[Diagnostic]] = {}
         self.resolved: dict[str, _Target] = {}
-        self.inherit_notes: list[Diagnostic] = []
+        self.calling: list[str] = []
+        self.checked: set[str] = set()
 
     def error(self, message: str, line: int | None = None) -> ConfigError:
         return ConfigError(message, path=self.display, line=line)
@@ -1336,6 +1934,7 @@ class _Reader:
                         "variable, so it changes nothing", self.display,
                     )
                 )  # fmt: skip
+        self.evaluate_variables()
         for block in self.file.targets:
             self.add_target_block(block)
         for block in self.file.groups:
@@ -1347,7 +1946,6 @@ class _Reader:
             build = self.build(target, aliases, result.diagnostics)
             if build is not None:
                 result.builds.append(build)
-        result.diagnostics.extend(self.inherit_notes)
         result.diagnostics = list(dict.fromkeys(result.diagnostics))
         return result
 
@@ -1372,7 +1970,7 @@ class _Reader:
                 raise _Unresolved(
                     f"references to other blocks ({name}.<name>...) are not evaluated"
                 )
-            raise _Unresolved(f"{name} is not a variable of this file")
+            raise _Refused(f"there is no variable named {_brief(name)}")
         if not self.resolving:
             # Every variable it names first, deepest first, as bake does: then no
             # evaluation waits on another, however long the chain.
@@ -1386,10 +1984,126 @@ class _Reader:
         except _Unresolved as err:
             self.failed[name] = _via(name, err.reason)
             raise _Unresolved(self.failed[name]) from None
+        except _Refused as err:
+            raise self.error(
+                f"variable {name!r}: {err.reason}, and docker buildx bake refuses the file",
+                block.line if block else None,
+            ) from None
         finally:
             self.resolving.pop()
         self.values[name] = value
         return value
+
+    def evaluate_variables(self) -> None:
+        """Evaluate every variable, used or not, as buildx does: one that names no variable of
+        the file, or calls a function buildx does not have, is an error. What this costs does
+        not count against the targets (the values are kept, so nothing is paid twice)."""
+        meter = _METER.get()
+        used = meter.used if meter is not None else 0
+        for name in [*self.file.variables, *self.file.attributes]:
+            with contextlib.suppress(_Unresolved, _TooLarge):  # reported where it is used
+                self.variable(name)
+        if meter is not None:
+            meter.used = used
+
+    def check(self, raw: object, known: set[str] | None, owner: str, line: int | None) -> None:
+        """Raise :class:`ConfigError` if *raw* names a variable outside *known* (any name when
+        *known* is ``None``) or a function buildx does not have."""
+        values = [raw]
+        while values:
+            value = values.pop()
+            if isinstance(value, list):
+                values.extend(value)
+            elif isinstance(value, _Object):
+                values.extend(part for item in value.items for part in item)
+            elif isinstance(value, _Expr):
+                try:
+                    node = _parse(value, charge=False)
+                except _Unresolved:
+                    continue  # evaluating it says why
+                nodes: list[tuple[_Node, set[str] | None]] = [(node, known)]
+                while nodes:
+                    current, names = nodes.pop()
+                    if (
+                        isinstance(current, _Var)
+                        and names is not None
+                        and current.name not in names
+                    ):
+                        raise self.error(
+                            f"{owner}: there is no variable named {_brief(current.name)}, and "
+                            "docker buildx bake refuses the file",
+                            line,
+                        )
+                    if isinstance(current, _Call) and not (
+                        current.name in _BUILDX_FUNCTIONS or current.name in self.file.functions
+                    ):
+                        raise self.error(
+                            f"{owner}: there is no function named {_brief(current.name)}, and "
+                            "docker buildx bake refuses the file",
+                            line,
+                        )
+                    if isinstance(current, _For) and names is not None:
+                        nodes.append((current.collection, names))
+                        names = names | {current.value_name, current.key_name or ""}
+                        rest = (current.key, current.value, current.condition)
+                        nodes.extend((n, names) for n in rest if n is not None)
+                    else:
+                        nodes.extend((child, names) for child in _children(current))
+
+    def params(self, block: _Block) -> tuple[list[str], str | None]:
+        """The parameter names of ``function`` *block* and its variadic one."""
+        raw = block.body.get("params")
+        items = raw if isinstance(raw, list) else []
+        if not isinstance(raw, list) or not all(isinstance(i, _Expr | str) for i in items):
+            raise self.error(
+                f"function {_brief(block.label)}: 'params' must be a list of names", block.line
+            )
+        names = [i.text if isinstance(i, _Expr) else i for i in items]
+        variadic = block.body.get("variadic_params")
+        if variadic is not None:
+            variadic = variadic.text if isinstance(variadic, _Expr) else variadic
+            names_all = [*names, variadic]
+        else:
+            names_all = names
+        for name in names_all:
+            if not isinstance(name, str) or not _IDENT.fullmatch(name):
+                raise self.error(
+                    f"function {_brief(block.label)}: parameter {_brief(name)} is not a name",
+                    block.line,
+                )
+        return names, variadic if isinstance(variadic, str) else None
+
+    def call(self, name: str, args: list[object]) -> object:
+        """The value of the file's own function *name* for *args*."""
+        block = self.file.functions[name]
+        if "result" not in block.body:
+            raise _Refused(f"function {name}() has no 'result'")
+        params, variadic = self.params(block)
+        if name not in self.checked:
+            # buildx checks a function's names when it is first used, the branches not taken too.
+            known = {*self.file.variables, *self.file.attributes, *_BUILTINS, *_BLOCK_TYPES}
+            known |= {*params, *filter(None, [variadic])}
+            self.check(block.body["result"], known, f"function {_brief(name)}", block.line)
+            self.checked.add(name)
+        if len(args) < len(params) or (variadic is None and len(args) > len(params)):
+            raise _Refused(
+                f"function {name}() takes {len(params)}{' or more' if variadic else ''} "
+                f"arguments, not {len(args)}"
+            )
+        if name in self.calling or len(self.calling) >= MAX_NESTING:
+            raise _Refused(f"function {name}() calls itself ({_chain([*self.calling, name])})")
+        bound: dict[str, object] = dict(zip(params, args, strict=False))
+        if variadic is not None:
+            bound[variadic] = list(args[len(params) :])
+
+        def scope(key: str) -> object:
+            return bound[key] if key in bound else self.variable(key)
+
+        self.calling.append(name)
+        try:
+            return self.value(block.body["result"], scope)
+        finally:
+            self.calling.pop()
 
     def dependencies_first(self, name: str) -> list[str]:
         """The variables *name* refers to, directly or not, each after those it refers to;
@@ -1525,6 +2239,11 @@ class _Reader:
             self.add_target_builds(block, notes)
         except _TooLarge as err:
             self.skip(block, err.reason, notes, code="expansion-too-large", severity=Severity.ERROR)
+        except _Refused as err:
+            raise self.error(
+                f"target {_brief(label)}: {err.reason}, and docker buildx bake refuses the file",
+                block.line,
+            ) from None
 
     def add_target_builds(self, block: _Block, notes: list[Diagnostic]) -> None:
         label = block.label
@@ -1616,7 +2335,7 @@ class _Reader:
         notes: list[Diagnostic],
         *,
         code: str = "bake-unresolved",
-        severity: Severity = Severity.WARNING,
+        severity: Severity = Severity.ERROR,
     ) -> None:
         self.skipped.setdefault(block.label, []).extend(
             [
@@ -1703,11 +2422,17 @@ class _Reader:
         for item in items:
             try:
                 value = self.value(item, self.variable)
+            except _Refused as err:
+                raise self.error(
+                    f"group {_brief(label)}: {err.reason}, and docker buildx bake refuses the file",
+                    line,
+                ) from None
             except (_Unresolved, _TooLarge) as err:
+                # The targets it names would leave the plan: an error, so none does unnoticed.
                 notes.append(
                     Diagnostic(
                         "bake-unresolved" if isinstance(err, _Unresolved) else "expansion-too-large",
-                        Severity.WARNING if isinstance(err, _Unresolved) else Severity.ERROR,
+                        Severity.ERROR,
                         f"group {_brief(label)}: target {_shown(item)} is not evaluated: {err.reason}; "
                         "it is left out",
                         self.display, line,
@@ -1858,17 +2583,23 @@ class _Reader:
         merged = _Target(name=name, label=own.label, line=own.line, variant=dict(own.variant))
         for parent in own.inherits:
             if parent not in self.targets:
-                # Often another bake file supplies it at build time (docker/metadata-action's
-                # "docker-metadata-action" target); its tags and labels are unknown here.
-                self.inherit_notes.append(
-                    Diagnostic(
-                        "bake-unknown-parent", Severity.WARNING,
-                        f"target {name!r} inherits from {parent!r}, which this file does not "
-                        "define (another bake file may); what it would add is not known",
-                        self.display, own.line,
+                # buildx refuses it ("failed to find target"). A parent that another bake file
+                # supplies at build time (docker/metadata-action's) is declared empty in this
+                # one, as metadata-action's documentation shows.
+                close = (  # bounded: a label may be a megabyte, a file may have many targets
+                    difflib.get_close_matches(
+                        parent, list(itertools.islice(self.targets, 500)), n=1
                     )
-                )  # fmt: skip
-                continue
+                    if len(parent) <= 100
+                    else []
+                )
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise self.error(
+                    f"target {name!r} inherits from {_brief(parent)}, which this file does not "
+                    f"define, and docker buildx bake refuses it ({hint}a parent that another bake "
+                    f"file supplies is declared here too: target {json.dumps(parent)} {{}})",
+                    own.line,
+                )
             merged.merge(self.resolved[parent])
         merged.merge(own)
         merged.inherits = list(own.inherits)
