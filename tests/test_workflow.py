@@ -305,16 +305,16 @@ def test_the_real_gha_plan_has_every_field_the_workflow_reads(tmp_path: Path) ->
     )
 
 
-def plan_script() -> str:
-    (step,) = [s for s in DATA["jobs"]["plan"]["steps"] if s.get("id") == "plan"]
-    assert set(step["env"]) == {"EVENT", "BASE", "BEFORE", "CHANGED"}
+def plan_script(data: dict[str, Any] = DATA) -> str:
+    (step,) = [s for s in data["jobs"]["plan"]["steps"] if s.get("id") == "plan"]
+    assert set(step["env"]) <= {"EVENT", "BASE", "BEFORE", "CHANGED"}
     script: str = step["run"]
     assert "${{" not in script  # every value reaches the script through env
     return script
 
 
 def run_plan_step(
-    cwd: Path, env: dict[str, str], max_waves: int = MAX_WAVES
+    cwd: Path, env: dict[str, str], max_waves: int = MAX_WAVES, script: str | None = None
 ) -> tuple[int, str, dict[str, str]]:
     """Run the plan step as GitHub runs it (``bash -eo pipefail``), imagegraph for real."""
     output = cwd.parent / f"github-output-{cwd.name}"
@@ -336,7 +336,7 @@ def run_plan_step(
     }
     try:
         done = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", plan_script()],
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script or plan_script()],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -487,3 +487,40 @@ def test_plan_step(
         assert names == planned
     else:
         assert sorted(name for wave in names for name in wave) == every_build()
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (.ci/run installs it)")
+@pytest.mark.parametrize(
+    ("cwd", "base", "code", "outputs"),
+    [
+        pytest.param(
+            ".",
+            "main",
+            0,
+            {"waves": "1", "wave1": ["api"]},
+            id="fleet at the top of the repository",
+        ),
+        pytest.param(
+            "base",
+            "main",
+            0,
+            {"waves": "0"},
+            id="a part of the fleet without the change: nothing to build",
+        ),
+        pytest.param(".", "gone", 1, {}, id="a base that was not fetched: the job fails"),
+    ],
+)
+def test_readme_plan_job_runs_as_written(
+    repository: Path, cwd: str, base: str, code: int, outputs: dict[str, Any]
+) -> None:
+    data = load(readme_plan_job())
+    assert data["jobs"]["plan"]["steps"][0]["with"]["persist-credentials"] is False
+    where = repository / DATA["env"]["FLEET"] / cwd
+    ran, text, written = run_plan_step(where, {"BASE": base}, script=plan_script(data))
+    assert ran == code, text
+    assert set(written) == set(outputs)
+    for key, value in outputs.items():
+        if key == "waves":
+            assert written[key] == value
+        else:
+            assert [e["name"] for e in json.loads(written[key])["include"]] == value
