@@ -7,6 +7,7 @@ the test with that cell's traceback.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -77,3 +78,15 @@ def test_stored_notebook_matches_its_cells() -> None:
     assert all(cell.execution_count is not None for cell in code)
     counts = [cell.execution_count for cell in code]
     assert counts == list(range(1, len(code) + 1)), "re-run the notebook top to bottom"
+
+
+@pytest.mark.parametrize("where", ["stored", "executed"])
+def test_outputs_carry_no_path_of_the_machine(executed: nbformat.NotebookNode, where: str) -> None:
+    """A shared notebook must not show where it ran: the graph's summary names the
+    scanned directory, not its absolute path."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4) if where == "stored" else executed
+    text = json.dumps(_outputs(notebook))
+    repository = str(NOTEBOOK.resolve().parent.parent)
+    for path in {repository, os.path.realpath(repository)}:
+        assert path not in text
+    assert "<code>fleet</code>" in text

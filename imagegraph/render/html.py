@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
+import posixpath
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -237,7 +238,10 @@ def graph_html(graph: ImageGraph) -> str:
         ("diagnostics", _e(_severities(graph.diagnostics))),
         ("declared in", _e(sources)),
     ]
-    parts = [_title("ImageGraph", f"<code>{_e(inventory.root)}</code>"), _facts(facts)]
+    # The directory's name, not its path: a notebook's saved output must not
+    # carry a path of the machine it ran on.
+    shown = posixpath.basename(inventory.root.replace("\\", "/").rstrip("/")) or inventory.root
+    parts = [_title("ImageGraph", f"<code>{_e(shown)}</code>"), _facts(facts)]
     if top:
         rows = [[_e(familiar(node)), f"{direct:,}", f"{below:,}"] for node, direct, below in top]
         parts += [
