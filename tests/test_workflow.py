@@ -320,10 +320,13 @@ def run_plan_step(
     """Run the plan step as GitHub runs it (``bash -eo pipefail``), imagegraph for real."""
     output = cwd.parent / f"github-output-{cwd.name}"
     output.write_text("")
+    runner_temp = cwd.parent / f"runner-temp-{cwd.name}"
+    runner_temp.mkdir(exist_ok=True)
     environment = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "GITHUB_OUTPUT": str(output),
+        "RUNNER_TEMP": str(runner_temp),
         "FLEET": DATA["env"]["FLEET"],
         "MAX_WAVES": str(max_waves),
         # the cache tests.hostile.run_cli gives a run in cwd
@@ -377,6 +380,10 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     requirements = top / DATA["env"]["FLEET"] / "apps" / "api" / "requirements.txt"
     requirements.write_text(requirements.read_text() + "requests==2.32.3\n")
     git(top, "commit", "-q", "-am", "pull request")
+    # a pull request's links where a plan job might write its plan
+    (top.parent / "runner-file").write_text(SECRET)
+    for where in (top, top / DATA["env"]["FLEET"]):
+        (where / "plan.json").symlink_to(top.parent / "runner-file")
     return top
 
 
@@ -479,6 +486,7 @@ def test_plan_step(
 ) -> None:
     ran, text, outputs = run_plan_step(repository, env, max_waves)
     assert ran == code, text
+    assert (repository.parent / "runner-file").read_text() == SECRET  # not written through
     assert printed in text
     assert not (repository / "pwned").exists()
     if same_as is None:
@@ -528,6 +536,7 @@ def test_readme_plan_job_runs_as_written(
     where = repository / DATA["env"]["FLEET"] / cwd
     ran, text, written = run_plan_step(where, {"BASE": base}, script=plan_script(data))
     assert ran == code, text
+    assert (repository.parent / "runner-file").read_text() == SECRET  # not written through
     assert set(written) == set(outputs)
     for key, value in outputs.items():
         if key == "waves":
