@@ -365,6 +365,8 @@ class _Block:
     line: int | None
     nested: list[str] = field(default_factory=list)
     """Names of blocks written inside this one."""
+    validations: list[dict[str, object]] = field(default_factory=list)
+    """The bodies of a variable's ``validation`` blocks."""
 
 
 @dataclass
@@ -408,6 +410,17 @@ def _load_hcl(text: str, display: str) -> _File:
                         continue
                     if _is_block_list(raw):
                         block.nested.append(name)
+                        if key == "variable" and name == "validation":
+                            assert isinstance(raw, list)
+                            block.validations += [
+                                {
+                                    k: _hcl_value(v, display, block.line)
+                                    for k, v in entry.items()
+                                    if not _is_meta(k)
+                                }
+                                for entry in raw
+                                if "__is_block__" in entry
+                            ]
                     else:
                         block.body[name] = _hcl_value(raw, display, block.line)
                 _add_block(file, key, block)
@@ -721,6 +734,11 @@ class _Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Invalid(_Refused):
+    """A value that is not there (a missing map element, an index out of range): refused,
+    unless ``try()`` or ``can()`` catch it, as they do in bake."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1200,15 +1218,24 @@ def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> o
         case _Binary(op, left, right):
             return _binary(op, left, right, scope)
         case _Call("try" | "can" as name, args):
-            # Only the first argument is tried: when it fails here, imagegraph cannot tell
-            # whether it fails for buildx too, or only because imagegraph does not evaluate it.
-            if not args:
-                raise _Refused(f"{name}() takes at least one argument")
-            try:
-                value = _evaluate(args[0], scope)
-            except _Unresolved as err:
-                raise _Unresolved(f"{name}(): {err.reason}") from None
-            return True if name == "can" else value
+            # An argument that fails as it fails for buildx (a missing element) gives way to
+            # the next; one imagegraph does not evaluate leaves the call unevaluated, as
+            # imagegraph cannot tell whether it would fail.
+            if not args or (name == "can" and len(args) != 1):
+                raise _Refused(f"{name}() takes {'one argument' if name == 'can' else 'arguments'}")
+            reasons: list[str] = []
+            for arg in args:
+                try:
+                    value = _evaluate(arg, scope)
+                except _Invalid as err:
+                    reasons.append(err.reason)
+                    continue
+                except _Unresolved as err:
+                    raise _Unresolved(f"{name}(): {err.reason}") from None
+                return True if name == "can" else value
+            if name == "can":
+                return False
+            raise _Refused(f"try() found no argument without an error: {'; '.join(reasons)}")
         case _Call(name, args):
             function = _FUNCTIONS.get(name)
             if function is None:
@@ -1308,14 +1335,14 @@ def _bounded(number: object) -> object:
 def _get(base: object, key: object) -> object:
     if isinstance(base, dict) and isinstance(key, str):
         if key not in base:
-            raise _Unresolved(f"the object has no attribute {_brief(key)}")
+            raise _Invalid(f"the map has no element {_brief(key)}")
         return base[key]
     if isinstance(base, list) and isinstance(key, int | float) and not isinstance(key, bool):
         if isinstance(key, float) and not math.isfinite(key):
             raise _Unresolved(f"index {key} is not a number of an item")
         index = int(key)
         if not 0 <= index < len(base):
-            raise _Unresolved(f"index {index} is out of range")
+            raise _Invalid(f"index {index} is out of range")
         return base[index]
     raise _Unresolved(f"cannot look up {_brief(key)} in {_brief(base)}")
 
@@ -1934,7 +1961,7 @@ class _Reader:
                         "variable, so it changes nothing", self.display,
                     )
                 )  # fmt: skip
-        self.evaluate_variables()
+        result.diagnostics += self.evaluate_variables()
         for block in self.file.targets:
             self.add_target_block(block)
         for block in self.file.groups:
@@ -1994,7 +2021,7 @@ class _Reader:
         self.values[name] = value
         return value
 
-    def evaluate_variables(self) -> None:
+    def evaluate_variables(self) -> list[Diagnostic]:
         """Evaluate every variable, used or not, as buildx does: one that names no variable of
         the file, or calls a function buildx does not have, is an error. What this costs does
         not count against the targets (the values are kept, so nothing is paid twice)."""
@@ -2003,8 +2030,55 @@ class _Reader:
         for name in [*self.file.variables, *self.file.attributes]:
             with contextlib.suppress(_Unresolved, _TooLarge):  # reported where it is used
                 self.variable(name)
+        notes: list[Diagnostic] = []
+        for name, block in self.file.variables.items():
+            for validation in block.validations:
+                with contextlib.suppress(_TooLarge):
+                    self.validate(name, block, validation, notes)
         if meter is not None:
             meter.used = used
+        return notes
+
+    def validate(
+        self, name: str, block: _Block, validation: dict[str, object], notes: list[Diagnostic]
+    ) -> None:
+        """Check one ``validation`` block of variable *name*, as bake does: a condition that
+        is false is an error with the block's ``error_message``."""
+        try:
+            condition = self.value(validation.get("condition"), self.variable)
+        except _Unresolved as err:
+            notes.append(
+                Diagnostic(
+                    "bake-unresolved", Severity.WARNING,
+                    f"variable {name!r}: a validation condition is not evaluated: {err.reason}; "
+                    "it is not checked", self.display, block.line,
+                )
+            )  # fmt: skip
+            return
+        except _Refused as err:
+            raise self.error(
+                f"variable {name!r}: validation: {err.reason}, and docker buildx bake refuses "
+                "the file",
+                block.line,
+            ) from None
+        if not isinstance(condition, bool):
+            raise self.error(
+                f"variable {name!r}: a validation condition must be true or false, not "
+                f"{_brief(condition)}, and docker buildx bake refuses the file",
+                block.line,
+            )
+        if condition:
+            return
+        raw = validation.get("error_message")
+        try:
+            message = _text(self.value(raw, self.variable))
+        except (_Unresolved, _Refused):
+            message = _shown(raw)
+        raise self.error(
+            f"variable {name!r} fails its validation: {_brief(message)} (docker buildx bake "
+            "refuses the file)",
+            block.line,
+        )
 
     def check(self, raw: object, known: set[str] | None, owner: str, line: int | None) -> None:
         """Raise :class:`ConfigError` if *raw* names a variable outside *known* (any name when
@@ -2282,8 +2356,10 @@ class _Reader:
             else:
                 self.targets[name] = target
         names = list(made)
-        if names != [label]:
-            self.matrix_groups[label] = names
+        if names != [label] or label in self.matrix_groups:
+            # Blocks with one label may each rename theirs (name = "y", name = "z"): all count.
+            known = self.matrix_groups.get(label, [label] if label in self.targets else [])
+            self.matrix_groups[label] = list(dict.fromkeys([*known, *names]))
 
     def matrix(self, block: _Block, notes: list[Diagnostic]) -> list[dict[str, object]] | None:
         raw = block.body.get("matrix")
@@ -2370,6 +2446,11 @@ class _Reader:
                     "digits, '_' and '-' (sanitize() or replace() can make it one)",
                     line,
                 )
+        for key in [k for k in body if k in _IGNORED_KEYS]:
+            # Nothing imagegraph reads, but bake evaluates them too: what it refuses there
+            # (a variable the file lacks) refuses the file.
+            with contextlib.suppress(_Unresolved):
+                self.value(body[key], scope)
         attrs = _Attributes(self, name, body, scope, line, notes)
         return _Target(
             name=name,
@@ -2510,12 +2591,13 @@ class _Reader:
         while True:
             if item is not None:
                 group = path[-1][0] if path else None
-                if item in self.groups:
-                    if item not in expanded:
-                        expanded.add(item)
-                        members, notes, _ = self.groups[item]
-                        diagnostics.extend(notes)
-                        path.append((item, iter(members)))
+                if item in self.groups and item not in expanded:
+                    expanded.add(item)
+                    members, notes, _ = self.groups[item]
+                    diagnostics.extend(notes)
+                    path.append((item, iter(members)))
+                elif item in self.groups and item not in self.targets:
+                    pass  # expanded already
                 elif item in self.matrix_groups:
                     diagnostics.extend(self.skipped.get(item, []))
                     for member in self.matrix_groups[item]:
@@ -2628,7 +2710,8 @@ class _Reader:
             dockerfile = relative(self.root, self.base / context, target.dockerfile or "Dockerfile")
         contexts = {
             key: value
-            if "://" in value or value.startswith(("target:", *_REMOTE_PREFIXES))
+            if not value.startswith("cwd://")
+            and ("://" in value or value.startswith(("target:", *_REMOTE_PREFIXES)))
             else relative(self.root, self.base, value.removeprefix("cwd://"))
             for key, value in (target.contexts or {}).items()
         }
@@ -2636,10 +2719,13 @@ class _Reader:
             name=target.name,
             dockerfile=dockerfile,
             context=context_rel,
-            tags=parse_tags(target.tags or [], aliases, path=self.display, line=target.line),
+            # bake drops empty tags and platforms (removeDupesStr in bake/bake.go).
+            tags=parse_tags(
+                [t for t in target.tags or [] if t], aliases, path=self.display, line=target.line
+            ),
             args={k: v for k, v in (target.args or {}).items() if v is not None},
             target=target.target,
-            platforms=tuple(dict.fromkeys(target.platforms or [])),
+            platforms=tuple(dict.fromkeys(p for p in target.platforms or [] if p)),
             contexts=contexts,
             variant=dict(target.variant),
             origin=f"{self.display}:{target.line}" if target.line else self.display,

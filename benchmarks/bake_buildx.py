@@ -1,0 +1,214 @@
+"""Differential check: imagegraph's bake reader next to the real ``docker buildx bake --print``.
+
+Usage::
+
+    python benchmarks/bake_buildx.py BUILDX_BINARY BUILDX_SOURCE [--show N] [--only NAME]
+
+BUILDX_SOURCE is a checkout of docker/buildx. Every raw Go string in its
+``bake/hcl_test.go`` and ``bake/bake_test.go`` that is a bake file (it
+declares a ``target``) becomes one case, named after the Go test it comes
+from; nothing of buildx is copied into this repository, the cases are read
+from the checkout each run. Each case is written to an empty directory as
+``docker-bake.hcl`` (or ``.json``) and given to both readers, asking for
+every target the file declares:
+
+* buildx: ``BUILDX_BINARY bake -f FILE --print TARGETS...`` with an empty
+  environment (no variable overrides, an empty ``DOCKER_CONFIG``);
+* imagegraph: ``read_bake`` on the same file and targets.
+
+Per case the outcome is one of: both refuse the file; both read it and
+agree on every target (context, Dockerfile, tags, args, target, platforms,
+named contexts, compared after normalising paths); both read it and
+disagree; imagegraph leaves a value unevaluated (``bake-unresolved``) where
+buildx has one; only buildx refuses; only imagegraph refuses. Targets built
+from a remote context, which imagegraph does not read, are not compared.
+The figures are printed; nothing here is a pass/fail check. Many cases set
+environment variables or pass overrides in Go, which this run does not:
+both readers see the file's defaults, so the cases still compare like with
+like, though not with the Go test's own expectations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import posixpath
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from imagegraph import ImageGraphError
+from imagegraph._sources.bake import read_bake
+from imagegraph.inventory import ImageBuild
+
+TEST_FILES = ("bake/hcl_test.go", "bake/bake_test.go")
+RAW_STRING = re.compile(r"`([^`]*)`", re.DOTALL)
+TEST_NAME = re.compile(r"^func (Test\w+)\(", re.MULTILINE)
+HCL_TARGET = re.compile(r'^\s*target\s+"([^"]+)"', re.MULTILINE)
+REMOTE = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
+
+
+def cases(source: Path) -> list[tuple[str, str]]:
+    """(name, text) of every bake file written in buildx's bake tests, each once."""
+    found: dict[str, str] = {}
+    for name in TEST_FILES:
+        go = (source / name).read_text(encoding="utf-8")
+        starts = [(m.start(), m.group(1)) for m in TEST_NAME.finditer(go)]
+        for match in RAW_STRING.finditer(go):
+            text = match.group(1)
+            if not (HCL_TARGET.search(text) or '"target"' in text):
+                continue
+            test = next((t for start, t in reversed(starts) if start < match.start()), "?")
+            if text not in found.values():
+                index = sum(1 for key in found if key.startswith(f"{test}#"))
+                found[f"{test}#{index + 1}"] = text
+    return list(found.items())
+
+
+def target_names(text: str) -> list[str]:
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return []
+        targets = data.get("target") if isinstance(data, dict) else None
+        return list(targets) if isinstance(targets, dict) else []
+    return list(dict.fromkeys(HCL_TARGET.findall(text)))
+
+
+def run_buildx(binary: str, directory: Path, file: str, targets: list[str]) -> dict | str:
+    """The targets buildx prints, or its error message."""
+    config = directory / ".docker"
+    config.mkdir(exist_ok=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(directory), "DOCKER_CONFIG": str(config)}
+    try:
+        ran = subprocess.run(
+            [binary, "bake", "-f", file, "--print", *targets],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    if ran.returncode != 0:
+        errors = [line for line in ran.stderr.splitlines() if line.startswith("ERROR")]
+        return (errors or ["exit status " + str(ran.returncode)])[-1]
+    printed = json.loads(ran.stdout)
+    return printed.get("target", {})
+
+
+def norm(path: str) -> str:
+    return posixpath.normpath(path) if path else "."
+
+
+def context_value(value: str) -> str:
+    """A named context's value: a local path normalised, anything else as it is."""
+    if value.startswith(("target:", *REMOTE)) or "://" in value:
+        return value
+    return norm(value)
+
+
+def from_buildx(target: dict) -> dict:
+    context = target.get("context", ".")
+    dockerfile = target.get("dockerfile", "Dockerfile")
+    inline = target.get("dockerfile-inline")
+    contexts = {
+        key: context_value(value.removeprefix("cwd://"))
+        for key, value in (target.get("contexts") or {}).items()
+    }
+    return {
+        "context": norm(context),
+        "dockerfile": None if inline is not None else norm(posixpath.join(context, dockerfile)),
+        "dockerfile-inline": inline,
+        "tags": sorted(target.get("tags") or []),
+        "args": {k: v for k, v in (target.get("args") or {}).items() if v is not None},
+        "target": target.get("target"),
+        "platforms": sorted(dict.fromkeys(target.get("platforms") or [])),
+        "contexts": contexts,
+    }
+
+
+def from_imagegraph(build: ImageBuild) -> dict:
+    return {
+        "context": norm(build.context),
+        "dockerfile": None if build.dockerfile_inline is not None else norm(build.dockerfile),
+        "dockerfile-inline": build.dockerfile_inline,
+        "tags": sorted(tag.text or tag.familiar for tag in build.tags),
+        "args": dict(build.args),
+        "target": build.target,
+        "platforms": sorted(build.platforms),
+        "contexts": {k: context_value(v) for k, v in build.contexts.items()},
+    }
+
+
+def compare(name: str, text: str, binary: str) -> tuple[str, str]:
+    """The outcome of one case and what it says."""
+    targets = target_names(text)
+    if not targets:
+        return "skipped", "no target names found"
+    file = "docker-bake.json" if text.lstrip().startswith("{") else "docker-bake.hcl"
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        (directory / file).write_text(text, encoding="utf-8")
+        theirs = run_buildx(binary, directory, file, targets)
+        try:
+            result = read_bake(directory / file, directory, aliases={}, targets=targets)
+            ours: dict[str, dict] | str = {b.name: from_imagegraph(b) for b in result.builds}
+            unresolved = [d for d in result.diagnostics if d.code == "bake-unresolved"]
+        except ImageGraphError as err:
+            ours, unresolved = str(err), []
+    if isinstance(theirs, str) and isinstance(ours, str):
+        return "both refuse", f"buildx: {theirs} | imagegraph: {ours}"
+    if isinstance(theirs, str):
+        return "only buildx refuses", theirs
+    if isinstance(ours, str):
+        return "only imagegraph refuses", ours
+    expected = {
+        key: from_buildx(value)
+        for key, value in theirs.items()
+        if not str(value.get("context", "")).startswith(REMOTE)
+        and "://" not in str(value.get("context", ""))
+    }
+    if set(expected) != set(ours):
+        return "disagree", f"targets: buildx {sorted(expected)} imagegraph {sorted(ours)}"
+    for key in expected:
+        for field, value in expected[key].items():
+            if ours[key][field] != value:
+                kind = "unresolved" if unresolved else "disagree"
+                return kind, f"{key}.{field}: buildx {value!r} imagegraph {ours[key][field]!r}"
+    return "agree", f"{len(expected)} targets"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("buildx", help="the buildx binary")
+    parser.add_argument("source", type=Path, help="a checkout of docker/buildx")
+    parser.add_argument("--show", type=int, default=20, help="cases shown per outcome")
+    parser.add_argument("--only", help="run the cases whose name contains this")
+    args = parser.parse_args()
+    outcomes: dict[str, list[tuple[str, str]]] = {}
+    for name, text in cases(args.source):
+        if args.only and args.only not in name:
+            continue
+        outcome, detail = compare(name, text, os.path.abspath(args.buildx))
+        outcomes.setdefault(outcome, []).append((name, detail))
+    counts = Counter({k: len(v) for k, v in outcomes.items()})
+    total = sum(counts.values())
+    for outcome, count in counts.most_common():
+        print(f"{outcome:>24}: {count:4d}")
+        for name, detail in outcomes[outcome][: args.show if outcome != "agree" else 0]:
+            print(f"{'':>26}{name}: {detail[:300]}")
+    same = counts["agree"] + counts["both refuse"]
+    print(f"{'same answer':>24}: {same} of {total} ({100 * same / max(total, 1):.0f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
