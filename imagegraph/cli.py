@@ -642,7 +642,7 @@ def _why_command(args: argparse.Namespace) -> int:
     from imagegraph.render.graph import display_name
 
     graph = _scan(args)
-    node = graph.node(args.image)
+    node = graph.node(args.image, suggest=True)
     result = graph.impact(args.changed)
     code = _report([*graph.diagnostics, *result.diagnostics])
     # Each line escaped on its own: a name or a Dockerfile line holding a

@@ -239,10 +239,12 @@ class ImageGraph:
         """True for an image this fleet uses but does not build."""
         return bool(self._graph.nodes[self.node(image)]["kind"] == "external")
 
-    def node(self, image: str | ImageRef) -> str:
+    def node(self, image: str | ImageRef, *, suggest: bool = False) -> str:
         """The node name for a build name, a tag of a build, or an image reference.
 
-        Raises :class:`UnknownImage` when nothing matches.
+        Raises :class:`UnknownImage` when nothing matches; with *suggest*, its
+        ``suggestions`` name the closest images (a comparison with every name
+        of the fleet: for a person's typo, not for a loop over many names).
         """
         if isinstance(image, str) and image in self._graph:
             return image
@@ -253,12 +255,16 @@ class ImageGraph:
                 else ImageRef.parse(image, aliases=self.inventory.aliases)
             )
         except InvalidReference:
-            raise UnknownImage(str(image)) from None
-        if ref in self._tags:
+            ref = None
+        if ref is not None and ref in self._tags:
             return self._tags[ref]
-        if str(ref) in self._graph:
+        if ref is not None and str(ref) in self._graph:
             return str(ref)
-        raise UnknownImage(str(image))
+        if not suggest:
+            raise UnknownImage(str(image))
+        from imagegraph.impact import _suggestions
+
+        raise UnknownImage(str(image), _suggestions(self, str(image)))
 
     def base(self, image: str | ImageRef) -> str | None:
         """The image a build's final stage starts from (through its stages), or ``None``

@@ -134,6 +134,23 @@ def test_the_cli_stops_on_a_mistyped_image(tmp_path: Path, argv: list[str], mess
     assert_contained(ran)
 
 
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (["why", "ci-runer", str(FLEET), "--changed", "debian"], "ci-runner"),  # the image asked
+        (["why", "ci-runner", str(FLEET), "--changed", "debain"], "debian"),  # the change
+        (["graph", str(FLEET), "--changed", "debain:bookworm"], "debian:bookworm"),
+    ],
+)
+def test_other_commands_name_the_closest_image_too(
+    argv: list[str], suggestion: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--no-cache"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.endswith(f"did you mean {suggestion}?\n")
+
+
 def test_a_suggestion_from_a_hostile_fleet_is_printed_escaped(tmp_path: Path) -> None:
     root = build(
         tmp_path / "repo",
