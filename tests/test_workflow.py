@@ -233,6 +233,8 @@ def test_wave_jobs_chain_on_the_plan_outputs() -> None:
     assert DATA["on"]["push"] == {"branches": ["main"]}
     assert "pull_request" in DATA["on"]
     assert set(DATA["on"]["workflow_dispatch"]["inputs"]) == {"changed"}
+    # a pending run of main is never cancelled (its changes would not be built)
+    assert "github.run_id" in DATA["concurrency"]["group"]
     jobs = DATA["jobs"]
     assert set(jobs) == {"plan", *WAVE_JOBS}
     outputs = jobs["plan"]["outputs"]
