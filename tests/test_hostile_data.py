@@ -308,8 +308,15 @@ FLEET = {
 
 
 def _plan(root: Path, capsys: pytest.CaptureFixture[str], *options: str) -> str:
+    """The JSON plan run from inside *root*, as the hostile runs are (paths are
+    written as seen from where imagegraph runs)."""
     capsys.readouterr()
-    code = main(["plan", str(root), "--changed", "debian:12", "--format", "json", *options])
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        code = main(["plan", ".", "--changed", "debian:12", "--format", "json", *options])
+    finally:
+        os.chdir(here)
     out = capsys.readouterr().out
     assert code == 0, out
     return out
