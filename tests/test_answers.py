@@ -404,3 +404,15 @@ def test_frames_name_layer_and_chain_length_apart(fleet: ImageGraph) -> None:
     assert "depth" not in frame.columns
     assert frame.loc["ci-runner", "chain_length"] == 2
     assert frame.loc["ci-runner", "wave_reason"].endswith("-> debian -> node-20 -> ci-runner")
+
+
+def test_the_notebook_table_says_the_same(fleet: ImageGraph) -> None:
+    """The plan's HTML table (Jupyter) shows the wave's chain and the causes as the table does."""
+    html = fleet.plan(["debian:bookworm"])._repr_html_()
+    assert "ci-runner</td><td" in html
+    row = html.split("ci-runner</td>", 1)[1].split("</tr>", 1)[0]
+    assert "debian:bookworm → debian → node-20" in row
+    html = _package_plan(fleet)._repr_html_()
+    row = html.split("jvm-base</td>", 1)[1].split("</tr>", 1)[0]
+    assert "debian:bookworm → debian → jdk<br/>" in row
+    assert "openssl 3.0.11-1~deb12u2 (sboms/debian-bookworm.cdx.json): openssl below 3.0.13" in row

@@ -268,13 +268,19 @@ def graph_html(graph: ImageGraph) -> str:
 
 
 def _because(chain: tuple[Edge, ...], cause: tuple[str, ...]) -> str:
-    """Why a build is in: what reached it directly, or the chain through its parents."""
-    if cause:
-        return "<br/>".join(_e(c) for c in cause)
+    """Why a build is in, as the plan's table says it: the chain through its parents
+    (for a plan, the one that sets its wave), then what the change found (files,
+    packages; one found where the chain starts follows it without ``via``)."""
+    lines = []
+    via = None
     if chain:
-        steps = [familiar(chain[0].parent), *(edge.child for edge in chain[:-1])]
-        return _e(" → ".join(steps))
-    return _muted("changed")
+        root = familiar(chain[0].parent)
+        lines.append(" → ".join([root, *(edge.child for edge in chain[:-1])]))
+        via = f"via {root}: "
+    lines += [c[len(via) :] if via and c.startswith(via) else c for c in cause]
+    if not lines:
+        return _muted("changed")
+    return "<br/>".join(_e(line) for line in lines)
 
 
 def _changes_table(changes: Sequence[str], matched: Mapping[str, tuple[str, ...]]) -> str:
@@ -376,7 +382,7 @@ def _wave_rows(plan: RebuildPlan) -> tuple[str, int]:
             if everything:
                 why = "<br/>".join(_e(tag.familiar) for tag in planned.build.tags)
             else:
-                why = _because(planned.reason, planned.cause)
+                why = _because(planned.wave_reason or planned.reason, planned.cause)
             first = f'<td rowspan="{span}"{_CELL}>{label}</td>' if position == 0 else ""
             rows.append(f"<tr>{first}<td{_CELL}>{_e(planned.name)}</td><td{_CELL}>{why}</td></tr>")
         if hidden:
