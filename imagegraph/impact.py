@@ -10,6 +10,15 @@ tag also reaches parents pinned by digest to that tag
 Every descendant of a changed image must rebuild; a changed image that is
 built here rebuilds too. Builds whose base could not be resolved are not
 guessed into the result: they are listed in :attr:`Impact.undetermined`.
+
+An image change that matches nothing (no build, tag, parent image, nor a
+repository for a change without tag) raises
+:class:`~imagegraph.UnknownImage`, whose ``suggestions`` are the closest
+names of the fleet: a typo never reads as "nothing to rebuild". Where some
+build's base is unresolved, the change may be that base: no error then, but
+those builds are listed as undetermined and a ``change-matches-nothing``
+warning suggests the closest names. A package no image ships is an empty
+answer with a ``change-matches-nothing`` warning.
 """
 
 from __future__ import annotations
