@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imagegraph import ImageBuild, ImageGraph, ImageGraphError, ImageRef
 from imagegraph.plan import RebuildPlan
@@ -361,6 +364,67 @@ def test_named_contexts_are_passed_or_refused(
     assert "target:" not in text or fmt in ("json", "bake")
     if fmt == "bake":
         _check_bake_rules(json.loads(text))
+
+
+_TEXT = st.text(
+    st.sampled_from(
+        ["a", "=", "\n", "\r", " ", "$", "{", "%", "'", '"', ":", "/", "\x85", "\u2028"]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(key=_TEXT, value=_TEXT, planned=st.booleans())
+def test_any_named_context_is_passed_as_it_is_or_refused(
+    key: str, value: str, planned: bool
+) -> None:
+    # A fork's declaration may hold any context: each format passes it as the
+    # one NAME=VALUE item it is, or refuses it naming the build.
+    app = _app(base="target:base", **{key: value})
+    plan = _graph(BASE, app).plan(["base" if planned else "app"])
+    resolved = "docker-image://docker.io/acme/base:1"
+    wanted = {k: resolved if k == "base" else v for k, v in sorted({**app.contexts}.items())}
+    if key == "base":
+        wanted = {"base": resolved if value == "target:base" else value}
+    for fmt, write in WRITERS.items():
+        refused: ImageGraphError | None = None
+        try:
+            text = write(plan)
+        except ImageGraphError as error:
+            refused = error
+        if refused is not None:
+            assert fmt != "json"
+            assert str(refused).startswith("build 'app'"), refused
+            assert "\n" not in str(refused)
+            continue
+        entry = _entry(fmt, text)
+        if fmt in ("gha", "argo"):
+            assert entry == "\n".join(f"{k}={v}" for k, v in wanted.items())
+        elif fmt == "json":
+            assert entry == wanted
+        elif fmt == "make":  # the words the shell gives the build command
+            assert _contexts_of(shlex.split(entry.replace("$$", "$"))) == wanted
+
+
+def _entry(fmt: str, text: str) -> Any:
+    """The app's named contexts in *fmt*'s output: as written for gha, argo and make."""
+    if fmt == "json":
+        builds = [b for w in json.loads(text)["waves"] for b in w["builds"]]
+        return next(b for b in builds if b["name"] == "app")["build_contexts"]
+    if fmt == "gha":
+        data = json.loads(text)
+        entries = [e for i in range(1, data["waves"] + 1) for e in data[f"wave{i}"]["include"]]
+        return next(e for e in entries if e["name"] == "app")["build-contexts"]
+    if fmt == "argo":
+        tasks = json.loads(text)["spec"]["templates"][0]["dag"]["tasks"]
+        task = next(t for t in tasks if t["name"] == "app")
+        return next(
+            p["value"] for p in task["arguments"]["parameters"] if p["name"] == "build-contexts"
+        )
+    if fmt == "make":
+        return next(line for line in text.split("\n") if "docker.io/acme/app:1" in line)
+    return json.loads(text)
 
 
 # -- bake, by buildx's rules ----------------------------------------------------------
