@@ -1428,10 +1428,10 @@ def _split(args: list[object]) -> list[str]:
 
 
 def _coalesce(args: list[object]) -> object:
-    for arg in args:
-        if arg is not None and arg != "":
+    for arg in args:  # go-cty's coalesce skips nulls only: coalesce("", "x") is ""
+        if arg is not None:
             return arg
-    raise _Unresolved("coalesce() found no value that is not null or empty")
+    raise _Refused("coalesce() found no value that is not null")
 
 
 def _sanitize(text: str) -> str:
@@ -1511,9 +1511,11 @@ def _format(args: list[object]) -> str:
 
 def _length(args: list[object]) -> int:
     (value,) = _arity("length", args, 1)
-    if isinstance(value, str | list | dict):
+    if isinstance(value, list | dict):
         return len(value)
-    raise _Unresolved(f"length() takes a string, list or map, not {_brief(value)}")
+    raise _Refused(
+        f"length() takes a list or a map, not {_brief(value)} (strlen() counts characters)"
+    )
 
 
 def _substr(args: list[object]) -> str:
