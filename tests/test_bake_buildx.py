@@ -201,6 +201,103 @@ target "t" {
             }
         },
     ),
+    "numbers, hashes, encodings, paths and format verbs": Case(
+        """target "t" {
+  args = {
+    TRIM = trim("--a-b--", "-")
+    REVERSE = reverse("abc")
+    SLICE = join(",", slice(["a", "b", "c", "d"], 1, 3))
+    COMPACT = join(",", compact(["a", "", "b"]))
+    ZIPMAP = jsonencode(zipmap(["a", "b"], [1, 2]))
+    REVERSELIST = join(",", reverselist(["a", "b"]))
+    ADD = add(1, 2)
+    SUB = subtract(5, 7)
+    MUL = multiply(3, 4)
+    GT = greaterthan(2, 1)
+    LE = lessthanorequalto(2, 1)
+    MAX = max(1, 5, 3)
+    MIN = min(4, 2)
+    NEG = negate(3)
+    ABS = absolute(-4)
+    FLOOR = floor(2.7)
+    CEIL = ceil(2.1)
+    MD5 = md5("x")
+    SHA1 = sha1("x")
+    SHA512 = substr(sha512("x"), 0, 16)
+    B64 = base64encode("hello")
+    B64D = base64decode("aGVsbG8=")
+    URL = urlencode("a b&c/d")
+    BASE = basename("/a/b/c.txt")
+    DIR = dirname("/a/b/c.txt")
+    DIR2 = dirname("c.txt")
+    JSON = jsonencode({ b = [1, "x", true], a = null })
+    FQ = format("%q", "a\\"b")
+    FW = format("[%5s][%-5s]", "ab", "cd")
+    FF = format("%.2f", 3.14159)
+    FD = format("%d", "7")
+    FV = format("%v", 1.5)
+    DIV = 7 / 2
+    MOD = 7 % 3
+    RANGE = join(",", range(5, 0, -2))
+    RANGE1 = join(",", range(3))
+    NUMSTR = "${1.50}"
+    BIG = 1e3
+    DISTINCT = length(distinct([1, "1"]))
+    CONTAINSNUM = contains([1, 2], "2")
+    EQ = equal(1, "1")
+    SORTN = join(",", sort([10, 9]))
+  }
+}
+""",
+        builds={
+            "t": {
+                "args": {
+                    "ABS": "4",
+                    "ADD": "3",
+                    "B64": "aGVsbG8=",
+                    "B64D": "hello",
+                    "BASE": "c.txt",
+                    "BIG": "1000",
+                    "CEIL": "3",
+                    "COMPACT": "a,b",
+                    "CONTAINSNUM": "false",
+                    "DIR": "/a/b",
+                    "DIR2": ".",
+                    "DISTINCT": "1",
+                    "DIV": "3.5",
+                    "EQ": "false",
+                    "FD": "7",
+                    "FF": "3.14",
+                    "FLOOR": "2",
+                    "FQ": '"a\\"b"',
+                    "FV": "1.5",
+                    "FW": "[   ab][cd   ]",
+                    "GT": "true",
+                    "JSON": '{"a":null,"b":[1,"x",true]}',
+                    "LE": "false",
+                    "MAX": "5",
+                    "MD5": "9dd4e461268c8034f5c8564e155c67a6",
+                    "MIN": "2",
+                    "MOD": "1",
+                    "MUL": "12",
+                    "NEG": "-3",
+                    "NUMSTR": "1.5",
+                    "RANGE": "5,3,1",
+                    "RANGE1": "0,1,2",
+                    "REVERSE": "cba",
+                    "REVERSELIST": "b,a",
+                    "SHA1": "11f6ad8ec52a2984abaafd7c3b516503785c2072",
+                    "SHA512": "a4abd4448c49562d",
+                    "SLICE": "b,c",
+                    "SORTN": "10,9",
+                    "SUB": "-2",
+                    "TRIM": "a-b",
+                    "URL": "a+b%26c%2Fd",
+                    "ZIPMAP": '{"a":1,"b":2}',
+                }
+            }
+        },
+    ),
     "for expressions": Case(
         """variable "VERSIONS" {
   default = ["3.11", "3.12", "3.13"]

@@ -1484,7 +1484,7 @@ def _format(args: list[object]) -> str:
             raise _Unresolved(f"format() has too few values for {spec!r}")
         value = values[index]
         index += 1
-        if kind in ("s", "v") and flags == "" and precision is None:
+        if kind in ("s", "v") and flags in ("", "-") and precision is None:
             shown = _text(value) if not isinstance(value, list | dict) else json.dumps(value)
         elif kind == "q" and flags == "" and precision is None:
             shown = json.dumps(_text(value), ensure_ascii=False)
@@ -1557,8 +1557,13 @@ _END = object()
 
 
 def _distinct(args: list[object]) -> list[object]:
+    items = _list("distinct", _arity("distinct", args, 1)[0])
+    if any(isinstance(i, str) for i in items) and all(
+        isinstance(i, str | int | float) for i in items
+    ):
+        items = _strings(items)  # go-cty makes a list of one type: strings and numbers, strings
     out: list[object] = []
-    for item in _list("distinct", _arity("distinct", args, 1)[0]):
+    for item in items:
         if not any(_equal(item, seen) for seen in out):
             out.append(item)
     return out
