@@ -34,7 +34,7 @@ from tests.hostile import assert_contained, build, run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet"
 MAKE = shutil.which("make")
-BUILDX = os.environ.get("IMAGEGRAPH_TEST_BUILDX") or shutil.which("docker-buildx")
+BUILDX = os.environ.get("IMAGEGRAPH_BUILDX") or shutil.which("docker-buildx")
 GIT = shutil.which("git")
 needs_make = pytest.mark.skipif(MAKE is None, reason="GNU make is not installed")
 JDK = "docker-image://registry.acme.internal/platform/jdk:21"
@@ -558,7 +558,7 @@ def test_a_git_repository_of_hostile_contexts_leaks_nothing(tmp_path: Path) -> N
 # -- the real buildx, where the machine has it ------------------------------------------
 
 
-@pytest.mark.skipif(BUILDX is None, reason="no buildx binary (set IMAGEGRAPH_TEST_BUILDX)")
+@pytest.mark.skipif(BUILDX is None, reason="no buildx binary (set IMAGEGRAPH_BUILDX)")
 @pytest.mark.parametrize(
     ("extra", "targets"),
     [((), 25), (("--changed", "jvm-base"), 3), (("--package", "no-such-package"), 0)],
