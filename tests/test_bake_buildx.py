@@ -510,3 +510,69 @@ def test_the_table_is_what_buildx_prints(tmp_path: Path, case: Case) -> None:
             "dockerfile": target.get("dockerfile"),
         }
         assert {k: shown[k] for k in expected} == expected
+
+
+def doubling_functions(depth: int) -> str:
+    """Functions that each call the next twice: 2**depth calls from a few lines."""
+    blocks = [
+        f'function "f{i}" {{\n  params = [x]\n  result = f{i + 1}(x) + f{i + 1}(x)\n}}\n'
+        for i in range(depth)
+    ]
+    blocks.append(f'function "f{depth}" {{\n  params = [x]\n  result = x\n}}\n')
+    return "".join(blocks)
+
+
+# Hostile files for what this reader newly evaluates: each must end in an error or a named
+# diagnostic, under run_cli's hang guard, and the other target "u" must stay (unless
+# buildx refuses the whole file).
+HOSTILE: dict[str, tuple[str, str]] = {
+    "functions calling the next twice, 30 deep": (
+        doubling_functions(30) + 'target "t" {\n  args = { A = f0(1) }\n}\n',
+        "expansion-too-large",
+    ),
+    "a for expression in a for expression, 3,000 by 3,000": (
+        'target "t" {\n  args = { A = length(flatten([for a in range(3000) : '
+        "[for b in range(3000) : b]])) }\n}\n",
+        "expansion-too-large",
+    ),
+    "distinct() of 200,000 numbers": (
+        'target "t" {\n  args = { A = length(distinct(range(200000))) }\n}\n',
+        "",
+    ),
+    "format() padding to a billion characters": (
+        'target "t" {\n  tags = [format("x:%999999999s", "a")]\n}\n',
+        "bake-unresolved",
+    ),
+    "format() with a width of 5,000 digits": (
+        'target "t" {\n  tags = [format("x:%' + "9" * 5000 + 's", "a")]\n}\n',
+        "bake-unresolved",
+    ),
+    "a function that calls itself through another": (
+        'function "f" {\n  params = [x]\n  result = g(x)\n}\n'
+        'function "g" {\n  params = [x]\n  result = f(x)\n}\n'
+        'target "t" {\n  args = { A = f(1) }\n}\n',
+        "calls itself",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_bake_files_end_in_an_error_or_a_diagnostic(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    files = {"Dockerfile": "FROM debian:bookworm\n", "docker-bake.hcl": text + 'target "u" {}\n'}
+    root = build(tmp_path / "repo", files)
+    ran = run_cli(["graph", ".", "--format", "json"], cwd=root)
+    if expected == "calls itself":  # buildx refuses the file: nothing is answered
+        assert (ran.code, ran.stdout) == (1, "")
+        assert ran.stderr.startswith("imagegraph: docker-bake.hcl:9: ")
+        return
+    assert '"id": "u"' in ran.stdout  # the other target stays
+    if expected in ("", "bake-unresolved"):  # read in full, or with a warning: t is there
+        assert ran.code == 0, ran.stderr
+        assert '"id": "t"' in ran.stdout
+        assert expected in ran.stderr
+        return
+    assert ran.code == 1
+    assert "docker-bake.hcl:" in ran.stderr
+    assert expected in ran.stderr

@@ -1322,6 +1322,8 @@ def _binary(op: str, left_node: _Node, right_node: _Node, scope: _Scope) -> obje
 
 
 _INT_DIGITS = 18
+_CALL_COST = 256
+"""What one call of a file's own function costs, in characters of the file's budget."""
 _INT_BITS = 64
 
 
@@ -1466,6 +1468,9 @@ def _between(name: str, args: list[object], low: int, high: int) -> list[object]
 _VERB = re.compile(r"%(?:%|([-+# 0]*)([0-9]*)(?:\.([0-9]+))?([a-zA-Z]))")
 
 
+_MAX_WIDTH = 4096
+
+
 def _format(args: list[object]) -> str:
     """go-cty's ``format``: the verbs bake files use (``%s %d %v %q %f %%``, width and precision)."""
     if not args:
@@ -1480,6 +1485,8 @@ def _format(args: list[object]) -> str:
             out.append("%")
             continue
         flags, width, precision, kind = verb.groups()
+        if len(width) > 4 or len(precision or "") > 4 or int(width or 0) > _MAX_WIDTH:
+            raise _Unresolved(f"format() verb {_brief(verb.group())} pads or rounds too far")
         if index >= len(values):
             raise _Unresolved(f"format() has too few values for {spec!r}")
         value = values[index]
@@ -1495,7 +1502,7 @@ def _format(args: list[object]) -> str:
         else:
             raise _Unresolved(f"format() verb {verb.group()!r} is not evaluated")
         if width:
-            size = min(int(width), 1024)
+            size = int(width)
             shown = (
                 shown.ljust(size)
                 if "-" in flags
@@ -1561,12 +1568,31 @@ def _distinct(args: list[object]) -> list[object]:
     if any(isinstance(i, str) for i in items) and all(
         isinstance(i, str | int | float) for i in items
     ):
-        items = _strings(items)  # go-cty makes a list of one type: strings and numbers, strings
+        items = list[object](
+            _strings(items)
+        )  # go-cty makes a list of one type: strings and numbers, strings
     out: list[object] = []
-    for item in items:
-        if not any(_equal(item, seen) for seen in out):
+    seen: set[str] = set()
+    for item in items:  # by a key, in linear time: a list may have a million items
+        _charge(_weight(item))
+        key = json.dumps(_canonical(item), sort_keys=True)
+        if key not in seen:
+            seen.add(key)
             out.append(item)
     return out
+
+
+def _canonical(value: object) -> object:
+    """*value* with numbers as floats, so that 1 and 1.0 are one item, as :func:`_equal` has it."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    return repr(value)
 
 
 def _contains(args: list[object]) -> bool:
@@ -1953,6 +1979,7 @@ class _Reader:
         self.resolved: dict[str, _Target] = {}
         self.calling: list[str] = []
         self.checked: set[str] = set()
+        self.function_nodes: dict[str, _Node] = {}
 
     def error(self, message: str, line: int | None = None) -> ConfigError:
         return ConfigError(message, path=self.display, line=line)
@@ -2180,9 +2207,18 @@ class _Reader:
         def scope(key: str) -> object:
             return bound[key] if key in bound else self.variable(key)
 
+        # Each call costs the file: functions that call others twice, 30 deep, would
+        # otherwise make a billion calls out of a few lines, none of them large.
+        _charge(_CALL_COST)
         self.calling.append(name)
         try:
-            return self.value(block.body["result"], scope)
+            raw = block.body["result"]
+            if isinstance(raw, _Expr):
+                node = self.function_nodes.get(name)
+                if node is None:
+                    node = self.function_nodes[name] = _parse(raw)
+                return _evaluate(node, scope)
+            return self.value(raw, scope)
         finally:
             self.calling.pop()
 
