@@ -11,6 +11,7 @@ against buildx itself again (CI has no buildx: it is skipped there).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imagegraph._sources.bake import read_bake
 from imagegraph.diagnostics import Severity
@@ -576,3 +579,52 @@ def test_hostile_bake_files_end_in_an_error_or_a_diagnostic(
     assert ran.code == 1
     assert "docker-bake.hcl:" in ran.stderr
     assert expected in ran.stderr
+
+
+PIECES = [
+    'target "t" {',
+    'function "f" {',
+    'variable "V" {',
+    "validation {",
+    "}",
+    "params = [a]",
+    "params = []",
+    "variadic_params = rest",
+    "result = f(a)",
+    'result = "${a}-${V}"',
+    "result = [for x in rest : x if x != a]",
+    'condition = V != ""',
+    'error_message = "need ${V}"',
+    'default = { a = "1" }',
+    "default = [1, 2, 2]",
+    'tags = [for v in V : "x:${v}"]',
+    'tags = f("x:1")',
+    "tags = [f()]",
+    "args = { for k, v in V : k => v }",
+    'args = { A = try(V["b"], "none"), B = can(V.a) }',
+    'args = { A = format("%s-%d", V, 1) }',
+    "args = { A = length(V) }",
+    'args = { A = lookup(V, "a", null) }',
+    "args = { A = distinct(V)[0] }",
+    "args = { A = element(V, -1) }",
+    "args = { A = range(1, 10, 0) }",
+    "platforms = [tostring(1)]",
+    "matrix = { i = V }",
+    'name = "t-${i}"',
+    "{",
+    "[for",
+    "=>",
+]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(PIECES), max_size=14))
+def test_any_bake_text_with_functions_gives_builds_or_a_config_error(
+    tmp_path: Path, lines: list[str]
+) -> None:
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with contextlib.suppress(ConfigError):
+        result = read_bake(path, tmp_path, aliases={})
+        assert all(d.path == "docker-bake.hcl" for d in result.diagnostics)
