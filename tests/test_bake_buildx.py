@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import posixpath
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -344,6 +345,32 @@ target "t" {
         'target "t" {\n  args = { X = try(M["b"], "none"), Y = can(M["a"]) }\n}\n',
         builds={"t": {"args": {"X": "none", "Y": "true"}}},
     ),
+    # --- references to other targets ---------------------------------------------------------
+    "target.<name>.<attribute>": Case(
+        'target "foo" {\n  dockerfile = "xxx"\n  context = target.bar.context\n}\n'
+        'target "bar" {\n  dockerfile = target.foo.dockerfile\n  context = "yyy"\n'
+        "  target = target.bar.context\n}\n",
+        targets=("foo", "bar"),
+        builds={
+            "foo": {"dockerfile": "yyy/xxx", "context": "yyy"},
+            "bar": {"dockerfile": "yyy/xxx", "context": "yyy", "target": "yyy"},
+        },
+    ),
+    "target.<name>.name, and an attribute no block sets": Case(
+        'target "t" {\n  dockerfile = target.t.name\n  target = target.t.context\n}\n',
+        builds={"t": {"dockerfile": "t", "target": None}},
+    ),
+    "target.<name> of a target renamed by its matrix": Case(
+        'target "t" {\n  dockerfile = target.xyz.dockerfile\n}\n'
+        'target "abc" {\n  name = "xyz"\n  matrix = {}\n  dockerfile = "foo"\n}\n',
+        builds={"t": {"dockerfile": "foo"}},
+    ),
+    "target.<label> of a target its matrix renamed": Case(
+        'target "t" {\n  dockerfile = target.abc.dockerfile\n}\n'
+        'target "abc" {\n  name = "xyz"\n  matrix = {}\n  dockerfile = "foo"\n}\n',
+        error="there is no target 'abc'",
+        line=1,
+    ),
     # --- variable validation -------------------------------------------------------------------
     "a validation that fails": Case(
         'variable "FOO" {\n  default = ""\n  validation {\n    condition = FOO != ""\n'
@@ -510,7 +537,11 @@ def test_the_table_is_what_buildx_prints(tmp_path: Path, case: Case) -> None:
             "tags": target.get("tags", []),
             "args": target.get("args", {}),
             "platforms": target.get("platforms", []),
-            "dockerfile": target.get("dockerfile"),
+            "dockerfile": posixpath.normpath(
+                posixpath.join(target.get("context", "."), target.get("dockerfile", "Dockerfile"))
+            ),
+            "context": posixpath.normpath(target.get("context", ".")),
+            "target": target.get("target"),
         }
         assert {k: shown[k] for k in expected} == expected
 

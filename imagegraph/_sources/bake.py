@@ -178,9 +178,11 @@ def read_bake(
         calls = _USER_FUNCTIONS.set(
             {name: functools.partial(reader.call, name) for name in file.functions}
         )
+        references = _BLOCK_REFERENCES.set(reader.attribute)
         try:
             return reader.read(targets, aliases)
         finally:
+            _BLOCK_REFERENCES.reset(references)
             _USER_FUNCTIONS.reset(calls)
     except _TooLarge as err:  # the reader reports it per target; this is the last stop
         raise ConfigError(err.reason, path=display) from None
@@ -294,6 +296,10 @@ def _walk(value: object, limit: int) -> tuple[int, int]:
 
 
 _METER: contextvars.ContextVar[_Meter | None] = contextvars.ContextVar("bake_meter", default=None)
+# ``target.<name>.<attribute>``: the value of another target's attribute, while a file is read.
+_BLOCK_REFERENCES: contextvars.ContextVar[Callable[[str, str], object] | None] = (
+    contextvars.ContextVar("bake_block_references", default=None)
+)
 # The file's own ``function`` blocks, by name, while it is read.
 _USER_FUNCTIONS: contextvars.ContextVar[Mapping[str, Callable[[list[object]], object]] | None] = (
     contextvars.ContextVar("bake_functions", default=None)
@@ -1206,6 +1212,11 @@ def _evaluate(node: _Node, scope: _Scope, partial: list[str] | None = None) -> o
             return _made({_text(_evaluate(k, scope)): _evaluate(v, scope) for k, v in items})
         case _For():
             return _made(_for(node, scope))
+        case _Get(_Get(_Var("target"), _Literal(str() as label)), _Literal(str() as key)):
+            refer = _BLOCK_REFERENCES.get()
+            if refer is None:
+                raise _Unresolved("references to other blocks (target.<name>...) are not evaluated")
+            return refer(label, key)
         case _Get(base, key):
             return _get(_evaluate(base, scope), _evaluate(key, scope))
         case _Cond(condition, then, otherwise):
@@ -1980,6 +1991,8 @@ class _Reader:
         self.calling: list[str] = []
         self.checked: set[str] = set()
         self.function_nodes: dict[str, _Node] = {}
+        self.referring: list[tuple[str, str]] = []
+        self.named_cache: dict[str, list[tuple[_Block, dict[str, object]]]] = {}
 
     def error(self, message: str, line: int | None = None) -> ConfigError:
         return ConfigError(message, path=self.display, line=line)
@@ -2180,6 +2193,58 @@ class _Reader:
                     block.line,
                 )
         return names, variadic if isinstance(variadic, str) else None
+
+    def attribute(self, label: str, key: str) -> object:
+        """``target.<label>.<key>``: the attribute as that target's blocks set it (the last
+        one that does), evaluated without a matrix; ``null`` where none sets it."""
+        if (label, key) in self.referring:
+            cycle = _chain([f"target.{a}.{b}" for a, b in [*self.referring, (label, key)]])
+            raise _Refused(f"target attributes refer to each other in a cycle: {cycle}")
+        self.referring.append((label, key))
+        try:
+            found = self.named(label)
+            if not found:
+                raise _Refused(f"there is no target {_brief(label)} for target.{label}.{key}")
+            setting = [(block, combination) for block, combination in found if key in block.body]
+            if not setting:
+                return label if key == "name" else None
+            block, combination = setting[-1]
+
+            def scope(name: str) -> object:
+                return combination[name] if name in combination else self.variable(name)
+
+            return self.value(block.body[key], scope)
+        finally:
+            self.referring.pop()
+
+    def named(self, name: str) -> list[tuple[_Block, dict[str, object]]]:
+        """The target blocks (and matrix combination) that make the build called *name*."""
+        if name in self.named_cache:
+            return self.named_cache[name]
+        found: list[tuple[_Block, dict[str, object]]] = []
+        for block in self.file.targets:
+            if "name" not in block.body:
+                if block.label == name and "matrix" not in block.body:
+                    found.append((block, {}))
+                continue
+            matrix = self.value(block.body.get("matrix", _Object(())), self.variable)
+            if not isinstance(matrix, dict) or not all(
+                isinstance(v, list) for v in matrix.values()
+            ):
+                continue
+            lists = [v for v in matrix.values() if isinstance(v, list)]
+            if math.prod(map(len, lists)) > MAX_MATRIX:
+                raise _Unresolved(f"the matrix of target {_brief(block.label)} is too large")
+            for values in itertools.product(*lists):
+                combination = dict(zip(matrix, values, strict=True))
+
+                def scope(key: str, combination: dict[str, object] = combination) -> object:
+                    return combination[key] if key in combination else self.variable(key)
+
+                if self.value(block.body["name"], scope) == name:
+                    found.append((block, combination))
+        self.named_cache[name] = found
+        return found
 
     def call(self, name: str, args: list[object]) -> object:
         """The value of the file's own function *name* for *args*."""
