@@ -138,6 +138,24 @@ def within(real: str, root: str) -> bool:
     return real.startswith(root if root.endswith(os.sep) else root + os.sep)
 
 
+def named_outside(path: str | os.PathLike[str], root: str | os.PathLike[str] | None) -> bool:
+    """Whether *path*, a file the user named on the command line, must be refused:
+    named inside *root* (a file of the repository, which a pull request may have
+    made a link), it resolves outside it. Named elsewhere, it may be anywhere.
+
+    >>> named_outside("/etc/hostname", "/work/repo")
+    False
+    """
+    if root is None:
+        return False
+    limit = _real_root(os.fspath(root))
+    written = os.fspath(path)
+    named = os.path.normpath(os.path.join(os.path.realpath(os.getcwd()), written))
+    if not (within(named, limit) or within(os.path.abspath(written), limit)):
+        return False
+    return not within(os.path.realpath(named), limit)
+
+
 def outside_message(root: str) -> str:
     """What a refusal of a file outside *root* says."""
     return f"outside the root {root!r}, so not read (--root DIR allows a larger one)"

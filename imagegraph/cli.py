@@ -433,6 +433,8 @@ def _plan_command(args: argparse.Namespace) -> int:
     max_parallel = args.max_parallel
     if fmt == "gha" and max_parallel is None:
         max_parallel = render.GHA_MAX_JOBS
+    for named in (args.durations, args.changed_files, *args.advisory):
+        _refuse_link_out(named, graph.inventory.readable_root)
     durations = load_durations(args.durations) if args.durations else None
     changes: list[Change] = list(args.changed)
     if args.changed_files is not None:
@@ -532,6 +534,16 @@ def _scan(args: argparse.Namespace) -> ImageGraph:
             args.path, config=args.config, root=args.root, cache=not args.no_cache,
             jobs=args.jobs, progress=progress,
         )  # fmt: skip
+
+
+def _refuse_link_out(path: str | None, root: str) -> None:
+    """A file named on the command line may be anywhere, but one named inside the
+    repository (``ci/durations.json``) must not be a link a pull request pointed at
+    a file of the runner, whose content an error would then quote."""
+    from imagegraph._files import named_outside, outside_message
+
+    if path is not None and path != "-" and named_outside(path, root):
+        raise ImageGraphError(f"{path}: cannot read: {outside_message(os.path.realpath(root))}")
 
 
 def _read_lines(source: str) -> list[str]:

@@ -459,6 +459,33 @@ def test_a_named_config_inside_the_repository_is_not_followed_out_of_it(
     assert [b.name for b in graph.builds] == ["app"]
 
 
+@pytest.mark.parametrize(
+    ("option", "content"),
+    [
+        ("--durations", f'{{"{SECRET}": "x"}}\n'),
+        ("--advisory", f'{{"id": "{SECRET}", "affected": 5}}\n'),
+        ("--changed-files", f"{SECRET}\n"),
+    ],
+)
+def test_a_named_input_inside_the_repository_is_not_followed_out_of_it(
+    tmp_path: Path, option: str, content: str
+) -> None:
+    # CI names ci/durations.json (or an advisory, a list of changed files) of the
+    # repository; the pull request made it a link to a file of the runner.
+    outside = _write(tmp_path / "home", {"x.json": content})
+    repo = _write(tmp_path / "repo", {"app/Dockerfile": "FROM alpine:3\n"})
+    (repo / "ci").mkdir()
+    (repo / "ci" / "input.json").symlink_to(outside / "x.json")
+    argv = ["plan", ".", "--changed", "alpine:3", "--format", "json", option, "ci/input.json"]
+    ran = run_cli(argv, cwd=repo)
+    assert ran.code == 1
+    assert "ci/input.json: cannot read: outside the root" in ran.stderr, ran.stderr
+    assert_contained(ran)
+    # Named outside the repository, it may be anywhere (a file of the job, a pipe).
+    ran = run_cli([*argv[:-1], str(outside / "x.json")], cwd=repo)
+    assert "outside the root" not in ran.stderr, ran.stderr
+
+
 def test_the_parse_cache_serves_nothing_for_a_path_now_refused(tmp_path: Path) -> None:
     # The same file, unchanged, read once under a wider root and cached: read
     # again without it, it is refused before the cache is looked at.

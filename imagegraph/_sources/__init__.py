@@ -6,7 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from imagegraph._files import Boundary, confined, current_root, exists, outside_message, within
+from imagegraph._files import (
+    Boundary,
+    confined,
+    current_root,
+    exists,
+    named_outside,
+    outside_message,
+    within,
+)
 from imagegraph._sources.common import SourceResult, declared_at, relative
 from imagegraph._sources.config import Config, config_images, read_config
 from imagegraph._sources.tree import convention_builds, find_dockerfiles
@@ -155,13 +163,14 @@ def _find_config(root: Path, config_path: Path | None) -> Config | None:
         if not os.path.lexists(config_path):
             raise ConfigError("config file not found", path=str(config_path))
         limit = current_root()
+        if named_outside(config_path, limit):
+            # Named inside the repository: a link there must not send it elsewhere.
+            assert limit is not None
+            raise ConfigError(f"cannot read: {outside_message(limit)}", path=str(config_path))
         named = os.path.normpath(os.path.join(os.path.realpath(os.getcwd()), config_path))
         if limit is not None and (
             within(named, limit) or within(os.path.abspath(config_path), limit)
         ):
-            # Named inside the repository: a link there must not send it elsewhere.
-            if not within(os.path.realpath(named), limit):
-                raise ConfigError(f"cannot read: {outside_message(limit)}", path=str(config_path))
             return read_config(config_path.resolve(), root)
         with confined(None):  # named by the user: it may be anywhere, what it names may not
             return read_config(config_path.resolve(), root)
