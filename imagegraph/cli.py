@@ -393,10 +393,16 @@ def _write(text: str) -> None:
 
 def _show(*renderables: RenderableType | str) -> None:
     """Print to standard output with rich; a failure is an :class:`ImageGraphError`."""
+    from imagegraph.diagnostics import no_runner_commands
+
     try:
         console = _console()
-        for renderable in renderables:
-            console.print(renderable)
+        # Rendered first, then written: a table or tree folds long names, and
+        # a fold may start a line with "::" a repository put in a name.
+        with console.capture() as captured:
+            for renderable in renderables:
+                console.print(renderable)
+        sys.stdout.write(no_runner_commands(captured.get()))
         sys.stdout.flush()
     except (OSError, UnicodeError) as err:
         raise _output_error(err) from None

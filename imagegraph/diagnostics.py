@@ -44,11 +44,26 @@ def printable(text: str, *, tabs: bool = True) -> str:
     text = _UNPRINTABLE.sub(_shown, text)
     if not tabs:
         text = text.replace("\t", "\\t")
+    return no_runner_commands(text)
+
+
+# A line's start: blanks and the SGR sequences a terminal renderer puts first.
+_COMMAND_START = re.compile(r"^((?:\s|\x1b\[[0-9;]*m)*)::", re.MULTILINE)
+
+
+def no_runner_commands(text: str) -> str:
+    r"""*text* with the GitHub Actions runner's workflow commands broken in every
+    line: ``##[`` anywhere (``#\x23[``) and ``::`` at a line's start (``\x3a:``).
+
+    For text already free of control characters, such as a table that a renderer
+    wrapped, where any fold may start a line with what a name held.
+
+    >>> print(no_runner_commands("a\n   ::error::x ##[group]"))
+    a
+       \x3a:error::x #\x23[group]
+    """
     text = text.replace("##[", "#\\x23[")
-    start = len(text) - len(text.lstrip())
-    if text.startswith("::", start):
-        text = f"{text[:start]}\\x3a{text[start + 1 :]}"
-    return text
+    return _COMMAND_START.sub(lambda m: f"{m.group(1)}\\x3a:", text)
 
 
 class Severity(StrEnum):

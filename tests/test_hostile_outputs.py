@@ -780,3 +780,26 @@ def test_load_durations_keeps_good_durations(tmp_path: Path) -> None:
     path = tmp_path / "durations.json"
     path.write_text('{"api": 0, "acme/os:1": 1e9, "b": 30.5}')
     assert load_durations(path) == {"api": 0.0, "acme/os:1": 1e9, "b": 30.5}
+
+
+@pytest.mark.parametrize(
+    "argv", [["graph", ".", "--format", "tree"], ["lint", ".", "--format", "table"]]
+)
+def test_a_folded_line_of_a_table_or_tree_starts_no_runner_command(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    # Rich folds a long name; the fold may start a printed line with what the name
+    # held after its break, which the GitHub Actions runner reads as a command.
+    name = "y " + "a" * 70 + " ::warning::forged ##[group]x"
+    root = build(
+        tmp_path / "fleet",
+        {
+            "imagegraph.toml": f'[[image]]\nname = "{name}"\ndockerfile = "Dockerfile"\n',
+            "Dockerfile": "FROM alpine:3\n",
+        },
+    )
+    ran = run_cli([*argv, "--no-cache"], cwd=root, env={"COLUMNS": "60"})
+    assert "forged" in ran.stdout, ran.output
+    for line in ran.output.splitlines():
+        assert not line.lstrip().startswith("::"), line
+        assert "##[" not in line, line

@@ -254,7 +254,7 @@ def test_graph_tree() -> None:
     graph = make_graph({"os": ["debian:12"], "a": ["os"], "b": ["os", "a"]})
     text = text_of(render_graph.to_rich(graph))
     assert text.splitlines() == [
-        "3 builds, 1 external images",
+        "3 builds, 1 external image",
         "└── debian:12",
         "    └── os",
         "        ├── a",

@@ -165,8 +165,10 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
     from rich.text import Text
     from rich.tree import Tree
 
+    builds, externals = len(graph.builds), len(graph.images) - len(graph.builds)
     top = Tree(
-        f"{len(graph.builds)} builds, {len(graph.images) - len(graph.builds)} external images"
+        f"{builds} build{'' if builds == 1 else 's'}, "
+        f"{externals} external image{'' if externals == 1 else 's'}"
     )
     shown: set[str] = set()
 
