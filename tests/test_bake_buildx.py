@@ -371,6 +371,34 @@ target "t" {
         error="there is no target 'abc'",
         line=1,
     ),
+    "target: contexts in a loop": Case(
+        'target "t" {\n  contexts = { m = "target:mid" }\n}\n'
+        'target "mid" {\n  contexts = { t = "target:t" }\n}\n',
+        error="targets take each other as contexts in a loop: t -> mid -> t",
+        line=4,  # the target whose context closes the loop
+    ),
+    "a target that takes itself as a context": Case(
+        'target "t" {\n  contexts = { m = "target:t" }\n}\n',
+        error="takes itself as a context",
+        line=1,
+    ),
+    "a context target without all of the platforms": Case(
+        'target "t" {\n  platforms = ["linux/amd64", "linux/riscv64"]\n'
+        '  contexts = { m = "target:mid" }\n}\n'
+        'target "mid" {\n  platforms = ["linux/amd64", "linux/arm64"]\n}\n',
+        error="only for linux/amd64, linux/arm64",
+        line=1,
+    ),
+    "a context target with more platforms": Case(
+        'target "t" {\n  platforms = ["linux/amd64", "linux/arm64"]\n'
+        '  contexts = { m = "target:mid" }\n}\n'
+        'target "mid" {\n  platforms = ["linux/amd64", "linux/arm64", "linux/riscv64"]\n}\n',
+        targets=("t",),
+        builds={
+            "t": {"platforms": ["linux/amd64", "linux/arm64"]},
+            "mid": {"platforms": ["linux/amd64", "linux/arm64", "linux/riscv64"]},
+        },
+    ),
     # --- variable validation -------------------------------------------------------------------
     "a validation that fails": Case(
         'variable "FOO" {\n  default = ""\n  validation {\n    condition = FOO != ""\n'

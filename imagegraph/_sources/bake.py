@@ -40,11 +40,14 @@ or not, and every target, in the branches a conditional takes), a function
 bake does not have (``tostring``), a call with the wrong number of
 arguments, a function that calls itself. Anything else imagegraph does not
 evaluate (the other library functions, values known only when bake runs
-such as ``timestamp()``, splats, ``%{`` directives, references to other
-blocks) is reported as ``bake-unresolved``: a tag or platform that needs it
+such as ``timestamp()``, splats, ``%{`` directives, references to blocks
+other than ``target.<name>.<attribute>``) is reported as ``bake-unresolved``: a tag or platform that needs it
 is left out, a build arg is not passed, and other values keep the text as
 written; a target or group member that cannot be named without it is an
-error, so no build leaves the plan unnoticed.
+error, so no build leaves the plan unnoticed. Variables' ``validation``
+blocks are checked, and ``target:`` contexts follow bake's rules (no loop,
+no target linking itself, a multi-platform target's context target builds
+all its platforms).
 
 A variable is evaluated after every variable its value names, as bake
 does, so a reference to another variable in a branch not taken still
@@ -2671,7 +2674,59 @@ class _Reader:
                     chosen.add(other)
                     names.append(other)
             index += 1
+        self.check_links(names)
         return names
+
+    def links(self, name: str) -> list[str]:
+        contexts = self.resolve(name).contexts or {}
+        return [
+            v.removeprefix("target:")
+            for _, v in sorted(contexts.items())
+            if v.startswith("target:")
+        ]
+
+    def check_links(self, names: list[str]) -> None:
+        """Refuse ``target:`` contexts as bake's loadLinks does: a target that links to itself
+        or back to one that links to it, and one of several platforms that takes a target
+        of several others that are not all of its own."""
+        done: set[str] = set()
+        for start in names:
+            if start in done:
+                continue
+            path, on_path = [start], {start}
+            stack = [iter(self.links(start))]
+            while stack:
+                name = path[-1]
+                other = next(stack[-1], None)
+                if other is None:
+                    stack.pop()
+                    done.add(path.pop())
+                    on_path.discard(name)
+                    continue
+                line = self.targets[name].line
+                if other == name:
+                    raise self.error(
+                        f"target {name!r} takes itself as a context (target:{name})", line
+                    )
+                if other in on_path:
+                    cycle = _chain([*path[path.index(other) :], other])
+                    raise self.error(
+                        f"targets take each other as contexts in a loop: {cycle}", line
+                    )
+                mine, theirs = (
+                    self.resolve(name).platforms or [],
+                    self.resolve(other).platforms or [],
+                )
+                if len(mine) > 1 and len(theirs) > 1 and not set(mine) <= set(theirs):
+                    raise self.error(
+                        f"target {name!r} builds for {', '.join(mine)}, and its context "
+                        f"target:{other} only for {', '.join(theirs)}; bake refuses it",
+                        line,
+                    )
+                if other not in done:
+                    path.append(other)
+                    on_path.add(other)
+                    stack.append(iter(self.links(other)))
 
     def match(self, pattern: str) -> list[str]:
         if not any(c in pattern for c in "*?[]"):
