@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,27 @@ from imagegraph.reference import ImageRef
 
 __all__ = [
     "SourceResult",
+    "brief",
     "declared_at",
     "expand_matrix",
     "interpolate",
     "parse_tags",
     "relative",
 ]
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlist = _BRIEF.maxdict = 4
+_BRIEF.maxlevel = 3
+
+
+def brief(value: object) -> str:
+    """*value* for a message: its repr, cut short however large or deep it is."""
+    try:
+        return _BRIEF.repr(value)
+    except ValueError:  # an integer of thousands of digits has no repr
+        return f"(a {type(value).__name__} too large to show)"
+
 
 # Relative, "/"-separated, no empty, "." or ".." components.
 _PLAIN_PATH = re.compile(r"(?!\.\.?(?:/|$))[^/\\]+(?:/(?!\.\.?(?:/|$))[^/\\]+)*/?")

@@ -34,7 +34,6 @@ name, so a "billion laughs" of anchors costs what it is written in.
 from __future__ import annotations
 
 import re
-import reprlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ import yaml
 
 from imagegraph._files import exists, read_text
 from imagegraph._sources.common import SourceResult, parse_tags, relative
+from imagegraph._sources.common import brief as _brief
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import InvalidReference
 from imagegraph.inventory import ConfigError, ImageBuild
@@ -835,20 +835,6 @@ def _merge_build(base: object, child: object) -> object:
         else:
             merged[key] = value
     return merged
-
-
-_BRIEF = reprlib.Repr()
-_BRIEF.maxstring = _BRIEF.maxother = 60
-_BRIEF.maxlist = _BRIEF.maxdict = 4
-_BRIEF.maxlevel = 3
-
-
-def _brief(value: object) -> str:
-    """*value* for a message: its repr, cut short however large or deep it is."""
-    try:
-        return _BRIEF.repr(value)
-    except ValueError:  # an integer of thousands of digits has no repr
-        return f"(a {type(value).__name__} too large to show)"
 
 
 def _some(names: Sequence[str]) -> str:

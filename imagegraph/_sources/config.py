@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import reprlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from imagegraph._sources.common import (
     parse_tags,
     relative,
 )
+from imagegraph._sources.common import brief as _brief
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
 
@@ -392,20 +392,6 @@ def _lint_lines(text: str, prefix: str) -> tuple[int | None, dict[str, int]]:
 def _toml_error_line(message: str) -> int | None:
     match = re.search(r"at line (\d+)", message)
     return int(match.group(1)) if match else None
-
-
-_BRIEF = reprlib.Repr()
-_BRIEF.maxstring = _BRIEF.maxother = 60
-_BRIEF.maxlist = _BRIEF.maxdict = 4
-_BRIEF.maxlevel = 3
-
-
-def _brief(value: object) -> str:
-    """*value* for a message: its repr, cut short however large or deep it is."""
-    try:
-        return _BRIEF.repr(value)
-    except ValueError:  # an integer of thousands of digits has no repr
-        return f"(a {type(value).__name__} too large to show)"
 
 
 def _string(value: object, key: str, path: str, line: int | None) -> str | None:
