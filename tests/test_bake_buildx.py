@@ -313,6 +313,12 @@ target "t" {
 """,
         builds={"t": {"tags": ["acme/py:3.12", "acme/py:3.13"], "args": {"A": "10", "B": "20"}}},
     ),
+    "a for expression binds a name a variable has": Case(
+        'variable "X" {\n  default = ["a", "b"]\n}\n'
+        'variable "v" {\n  default = [for v in X : "${v}-1"]\n}\n'
+        'target "t" {\n  tags = [for t in v : "x:${t}"]\n}\n',
+        builds={"t": {"tags": ["x:a-1", "x:b-1"]}},
+    ),
     "user functions with params and variadic_params": Case(
         """variable "REPO" {
   default = "acme"

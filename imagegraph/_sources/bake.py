@@ -85,7 +85,6 @@ import json
 import math
 import posixpath
 import re
-import reprlib
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +95,7 @@ import hcl2
 
 from imagegraph._files import read_text
 from imagegraph._sources.common import SourceResult, parse_tags, relative
+from imagegraph._sources.common import brief as _brief
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
 
@@ -331,20 +331,6 @@ def _charge(amount: int) -> None:
     meter = _METER.get()
     if meter is not None:
         meter.charge(amount)
-
-
-_BRIEF = reprlib.Repr()
-_BRIEF.maxstring = _BRIEF.maxother = 60
-_BRIEF.maxlist = _BRIEF.maxdict = 4
-_BRIEF.maxlevel = 3
-
-
-def _brief(value: object) -> str:
-    """*value* for a message: its repr, cut short however large or deep it is."""
-    try:
-        return _BRIEF.repr(value)
-    except ValueError:  # an integer of thousands of digits has no repr
-        return f"(a {type(value).__name__} too large to show)"
 
 
 # --- the file as parsed -----------------------------------------------------------------------
@@ -2342,16 +2328,23 @@ class _Reader:
                     node = _parse(value)
                 except _Unresolved:
                     continue  # evaluating it fails the same way, with the reason
-                nodes: list[_Node] = [node]
+                nodes: list[tuple[_Node, frozenset[str]]] = [(node, frozenset())]
                 while nodes:
-                    current = nodes.pop()
+                    current, bound = nodes.pop()
                     if isinstance(current, _Var):
-                        if current.name in self.file.variables or (
-                            current.name in self.file.attributes
+                        if current.name not in bound and (
+                            current.name in self.file.variables
+                            or current.name in self.file.attributes
                         ):
                             names[current.name] = None
+                    elif isinstance(current, _For):
+                        # The names a 'for' binds are its own, not the file's variables.
+                        inner = bound | {current.value_name, current.key_name or ""}
+                        rest = (current.condition, current.value, current.key)
+                        nodes.extend((n, inner) for n in rest if n is not None)
+                        nodes.append((current.collection, bound))
                     else:
-                        nodes.extend(reversed(_children(current)))
+                        nodes.extend((child, bound) for child in reversed(_children(current)))
         found = self.references[name] = list(names)
         return found
 
