@@ -87,6 +87,11 @@ CASES: dict[str, Case] = {
         error="there is no variable named 'OUT'",
         line=1,
     ),
+    "a variable without a default: null with a type, else empty": Case(
+        'variable "X" {\n  type = string\n}\nvariable "Y" {}\n'
+        'target "t" {\n  args = { X = X, Y = Y, Z = X == null ? "null" : "set" }\n}\n',
+        builds={"t": {"args": {"Y": "", "Z": "null"}}},
+    ),
     # --- inherits ------------------------------------------------------------------------------
     "inherits from a target the file lacks": Case(
         'target "t" {\n  inherits = ["nope"]\n}\n', error="inherits from 'nope'", line=1

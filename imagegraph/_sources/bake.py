@@ -2353,7 +2353,8 @@ class _Reader:
         if block is None:
             return self.value(self.file.attributes[name], scope)
         if "default" not in block.body:
-            return self.overrides.get(name, "")
+            # bake: a variable with a type and no default is null, one without either "".
+            return self.overrides.get(name, None if "type" in block.body else "")
         if name not in self.overrides:
             return self.value(block.body["default"], scope)
         override = self.overrides[name]
