@@ -92,6 +92,11 @@ CASES: dict[str, Case] = {
         'target "t" {\n  args = { X = X, Y = Y, Z = X == null ? "null" : "set" }\n}\n',
         builds={"t": {"args": {"Y": "", "Z": "null"}}},
     ),
+    "a null variable written into a tag": Case(
+        'variable "X" {\n  type = string\n}\ntarget "t" {\n  tags = ["a:${X}"]\n}\n',
+        error="is null, which cannot be written into a string",
+        line=4,
+    ),
     # --- inherits ------------------------------------------------------------------------------
     "inherits from a target the file lacks": Case(
         'target "t" {\n  inherits = ["nope"]\n}\n', error="inherits from 'nope'", line=1

@@ -1285,6 +1285,8 @@ def _interpolate(
 ) -> object:
     try:
         value = _evaluate(part.node, scope)
+        if text and value is None:
+            raise _Refused(f"{_brief(part.text)} is null, which cannot be written into a string")
         return _text(value) if text else value
     except _Unresolved as err:
         if partial is None:
