@@ -16,6 +16,10 @@ every target the file declares:
   environment (no variable overrides, an empty ``DOCKER_CONFIG``);
 * imagegraph: ``read_bake`` on the same file and targets.
 
+With ``--fuzz N`` the cases are instead N random files made of
+expressions bake evaluates, refuses, or that imagegraph leaves unevaluated
+(``--seed`` picks them), compared the same way.
+
 Per case the outcome is one of: both refuse the file; both read it and
 agree on every target (context, Dockerfile, tags, args, target, platforms,
 named contexts, compared after normalising paths); both read it and
@@ -34,6 +38,7 @@ import argparse
 import json
 import os
 import posixpath
+import random
 import re
 import subprocess
 import sys
@@ -67,6 +72,89 @@ def cases(source: Path) -> list[tuple[str, str]]:
                 index = sum(1 for key in found if key.startswith(f"{test}#"))
                 found[f"{test}#{index + 1}"] = text
     return list(found.items())
+
+
+# Pieces of random bake files for --fuzz: expressions that bake evaluates, refuses or that
+# imagegraph leaves unevaluated, over two variables and a function.
+FUZZ_VALUES = [
+    '"a"',
+    "V",
+    "L",
+    "M",
+    "null",
+    "1",
+    "true",
+    '"${V}-x"',
+    "L[0]",
+    "L[5]",
+    'M["a"]',
+    'M["z"]',
+    "UNDEF",
+    "upper(V)",
+    'lower("A")',
+    "length(L)",
+    "length(V)",
+    'join("-", L)',
+    'split(",", "a,b")',
+    'format("%s/%d", V, 2)',
+    'format("%q", V)',
+    "coalesce(null, V)",
+    'coalesce("", V)',
+    "concat(L, L)",
+    "flatten([L, [L]])",
+    "distinct(L)",
+    'contains(L, "a")',
+    "keys(M)",
+    "values(M)",
+    'lookup(M, "z", "d")',
+    'lookup(M, "z")',
+    "element(L, 3)",
+    "index(L, 1)",
+    'indexof(L, "b")',
+    "range(3)",
+    "sort(L)",
+    "tostring(1)",
+    'f("q")',
+    "f()",
+    'try(M["z"], "t")',
+    'can(M["z"])',
+    "substr(V, 0, 2)",
+    'trimprefix(V, "v")',
+    '[for x in L : "${x}!"]',
+    '{ for k, v in M : k => "${v}" }',
+    "true ? V : UNDEF",
+    "false ? V : UNDEF",
+    'notequal(V, "") ? "y" : "n"',
+    "1 + 2 * 3",
+    '"${1 / 0}"',
+    "target.t0.tags",
+    "target.t0.dockerfile",
+    "jsonencode(M)",
+    "sha1(V)",
+    "timestamp()",
+]
+FUZZ_ATTRIBUTES = ["tags", "args", "platforms", "dockerfile", "target", "context", "labels"]
+
+
+def fuzz_case(rng: random.Random) -> str:
+    lines = [
+        'variable "V" {\n  default = "v1"\n}\n',
+        'variable "L" {\n  default = ["a", "b"]\n}\n',
+        'variable "M" {\n  default = { a = "1" }\n}\n',
+        'function "f" {\n  params = [p]\n  result = "${p}-${V}"\n}\n',
+    ]
+    for index in range(rng.randint(1, 3)):
+        body = []
+        for key in rng.sample(FUZZ_ATTRIBUTES, rng.randint(1, 3)):
+            value = rng.choice(FUZZ_VALUES)
+            if key in ("tags", "platforms"):
+                body.append(f"  {key} = [{value}]")
+            elif key in ("args", "labels"):
+                body.append(f"  {key} = {{ K = {value} }}")
+            else:
+                body.append(f"  {key} = {value}")
+        lines.append(f'target "t{index}" {{\n' + "\n".join(body) + "\n}\n")
+    return "".join(lines)
 
 
 def target_names(text: str) -> list[str]:
@@ -192,9 +280,18 @@ def main() -> int:
     parser.add_argument("source", type=Path, help="a checkout of docker/buildx")
     parser.add_argument("--show", type=int, default=20, help="cases shown per outcome")
     parser.add_argument("--only", help="run the cases whose name contains this")
+    parser.add_argument(
+        "--fuzz", type=int, default=0, help="instead, this many random files (--seed)"
+    )
+    parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     outcomes: dict[str, list[tuple[str, str]]] = {}
-    for name, text in cases(args.source):
+    if args.fuzz:
+        rng = random.Random(args.seed)
+        chosen = [(f"fuzz#{i + 1}", fuzz_case(rng)) for i in range(args.fuzz)]
+    else:
+        chosen = cases(args.source)
+    for name, text in chosen:
         if args.only and args.only not in name:
             continue
         outcome, detail = compare(name, text, os.path.abspath(args.buildx))

@@ -432,6 +432,39 @@ target "t" {
         'target "t" {\n  tags = ["a:1", ""]\n  platforms = ["", "linux/amd64"]\n}\n',
         builds={"t": {"tags": ["a:1"], "platforms": ["linux/amd64"]}},
     ),
+    "platforms bake parses": Case(
+        'target "t" {\n  platforms = ["linux/foo", "amd64", "x86_64", "Linux/AMD64", "local", '
+        '"windows(10.0.17763)/amd64", "linux/arm/v7"]\n}\n',
+        builds={
+            "t": {
+                "platforms": [
+                    "linux/foo",
+                    "amd64",
+                    "x86_64",
+                    "Linux/AMD64",
+                    "local",
+                    "windows(10.0.17763)/amd64",
+                    "linux/arm/v7",
+                ]
+            }
+        },
+    ),
+    "a platform that is no operating system or architecture": Case(
+        'target "t" {\n  platforms = ["linux/amd64", "a"]\n}\n',
+        error="platform 'a' is refused by bake",
+        line=1,
+    ),
+    "a platform of four parts": Case(
+        'target "t" {\n  platforms = ["linux/arm64/v8/x"]\n}\n',
+        error="it is not os[/arch[/variant]]",
+        line=1,
+    ),
+    "lookup() without a default": Case(
+        'variable "M" {\n  default = { a = "1" }\n}\n'
+        'target "t" {\n  args = { A = lookup(M, "a") }\n}\n',
+        error="lookup() takes 3 arguments, not 2",
+        line=4,
+    ),
     "a group and a target of one name": Case(
         'group "foo" {\n  targets = ["foo"]\n}\ntarget "foo" {\n  dockerfile = "bar"\n}\n'
         'target "image" {\n  inherits = ["foo"]\n}\n',

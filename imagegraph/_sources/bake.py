@@ -1547,6 +1547,80 @@ def _chomp(args: list[object]) -> str:
     return text
 
 
+_OS_COMPONENT = re.compile(r"[A-Za-z0-9_-]+(?:\([A-Za-z0-9_.%-]*(?:\+[A-Za-z0-9_.%-]+)*\))?")
+_COMPONENT = re.compile(r"[A-Za-z0-9_.-]+")
+_KNOWN_OS = frozenset(
+    [
+        "aix",
+        "android",
+        "darwin",
+        "dragonfly",
+        "freebsd",
+        "hurd",
+        "illumos",
+        "ios",
+        "js",
+        "linux",
+        "nacl",
+        "netbsd",
+        "openbsd",
+        "plan9",
+        "solaris",
+        "windows",
+        "zos",
+        "macos",
+    ]
+)
+_KNOWN_ARCH = frozenset(
+    [
+        "386",
+        "amd64",
+        "amd64p32",
+        "arm",
+        "armbe",
+        "arm64",
+        "arm64be",
+        "ppc64",
+        "ppc64le",
+        "loong64",
+        "mips",
+        "mipsle",
+        "mips64",
+        "mips64le",
+        "mips64p32",
+        "mips64p32le",
+        "ppc",
+        "riscv",
+        "riscv64",
+        "s390",
+        "s390x",
+        "sparc",
+        "sparc64",
+        "wasm",
+        "i386",
+        "x86_64",
+        "x86-64",
+        "aarch64",
+        "armhf",
+        "armel",
+    ]
+)
+
+
+def _platform_error(platform: str) -> str | None:
+    """Why bake refuses *platform* (containerd's ``platforms.Parse``), or ``None``."""
+    if platform == "local":
+        return None
+    parts = platform.split("/")
+    if "*" in platform or len(parts) > 3:
+        return "it is not os[/arch[/variant]]"
+    if not _OS_COMPONENT.fullmatch(parts[0]) or not all(map(_COMPONENT.fullmatch, parts[1:])):
+        return "it may only use letters, digits, '_', '.' and '-' between its '/'"
+    if len(parts) == 1 and parts[0].lower() not in _KNOWN_OS | _KNOWN_ARCH:
+        return "it is no operating system or architecture"
+    return None
+
+
 def _flatten(args: list[object]) -> list[object]:
     out: list[object] = []
     stack: list[Iterator[object]] = [iter(_list("flatten", _arity("flatten", args, 1)[0]))]
@@ -1612,13 +1686,9 @@ def _values(args: list[object]) -> list[object]:
 
 
 def _lookup(args: list[object]) -> object:
-    mapping = _map("lookup", _between("lookup", args, 2, 3)[0])
+    mapping = _map("lookup", _arity("lookup", args, 3)[0])  # go-cty's takes a default
     key = _text(args[1])
-    if key in mapping:
-        return mapping[key]
-    if len(args) == 3:
-        return args[2]
-    raise _Unresolved(f"lookup() finds no key {_brief(key)}")
+    return mapping[key] if key in mapping else args[2]
 
 
 def _element(args: list[object]) -> object:
@@ -2848,6 +2918,18 @@ class _Reader:
             merged.contexts = {k: v for k, v in merged.contexts.items() if v}
         return merged
 
+    def platforms(self, target: _Target) -> tuple[str, ...]:
+        platforms = tuple(dict.fromkeys(p for p in target.platforms or [] if p))
+        for platform in platforms:
+            reason = _platform_error(platform)
+            if reason is not None:
+                raise self.error(
+                    f"target {target.name!r}: platform {_brief(platform)} is refused by bake: "
+                    f"{reason}",
+                    target.line,
+                )
+        return platforms
+
     def build(
         self, target: _Target, aliases: Mapping[str, str], diagnostics: list[Diagnostic]
     ) -> ImageBuild | None:
@@ -2884,7 +2966,7 @@ class _Reader:
             ),
             args={k: v for k, v in (target.args or {}).items() if v is not None},
             target=target.target,
-            platforms=tuple(dict.fromkeys(p for p in target.platforms or [] if p)),
+            platforms=self.platforms(target),
             contexts=contexts,
             variant=dict(target.variant),
             origin=f"{self.display}:{target.line}" if target.line else self.display,
