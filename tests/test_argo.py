@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imagegraph import ImageBuild, ImageGraph, ImageRef, scan
+from imagegraph import ImageBuild, ImageGraph, ImageGraphError, ImageRef, scan
 from imagegraph.cli import main
 from imagegraph.plan import RebuildPlan
 from imagegraph.render.argo import to_argo
@@ -16,7 +16,8 @@ from imagegraph.render.argo import to_argo
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 PARAMETERS = [
-    "image", "context", "dockerfile", "tags", "build-args", "build-contexts", "target", "platforms",
+    "image", "context", "dockerfile", "dockerfile-inline", "tags", "build-args", "build-contexts",
+    "target", "platforms",
 ]  # fmt: skip
 
 
@@ -77,10 +78,10 @@ def test_task_names_are_distinct_dns_labels() -> None:
 
 def test_a_large_plan_is_split_into_templates_run_wave_after_wave() -> None:
     plan = scan(EXAMPLE).plan(["debian:bookworm"])
-    listing = json.loads(to_argo(plan, max_bytes=3000))
+    listing = json.loads(to_argo(plan, max_bytes=3300))
     assert listing["kind"] == "List"
     items = listing["items"]
-    assert all(len(json.dumps(item, ensure_ascii=False).encode()) <= 3000 for item in items[:-1])
+    assert all(len(json.dumps(item, ensure_ascii=False).encode()) <= 3300 for item in items[:-1])
     templates = {i["metadata"]["name"]: i for i in items if i["kind"] == "WorkflowTemplate"}
     main_workflow = items[-1]
     runners = _check_workflow_shape(main_workflow, "Workflow")
@@ -109,7 +110,7 @@ def test_cli_writes_argo(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # The smallest limit that holds the build template and one task, and up.
-@pytest.mark.parametrize("limit", range(2900, 3900, 37))
+@pytest.mark.parametrize("limit", range(3210, 4210, 37))
 def test_no_slice_is_over_the_limit(limit: int) -> None:
     plan = scan(EXAMPLE).plan(["debian:bookworm"])
     items = json.loads(to_argo(plan, max_bytes=limit))["items"]
@@ -130,3 +131,35 @@ def test_an_empty_plan_is_a_workflow_that_does_nothing(
     # A package no image ships is a plain answer: nothing to rebuild.
     assert main(["plan", str(EXAMPLE), "--package", "no-such-package", "--format", "argo"]) == 0
     assert json.loads(capsys.readouterr().out) == workflow
+
+
+def test_an_inline_dockerfile_is_a_parameter_never_a_file_of_the_context() -> None:
+    text = "FROM alpine:3\nRUN echo '$HOME' \"a\\b\"\t%s\r\n"
+    builds = [
+        ImageBuild("inline", "d/Dockerfile", "d", (ImageRef.parse("acme/x:1"),),
+                   dockerfile_inline=text),
+        ImageBuild("file", "e/Dockerfile", "e", (ImageRef.parse("acme/y:1"),)),
+    ]  # fmt: skip
+    workflow = json.loads(to_argo(ImageGraph.from_builds(builds).plan()))
+    _check_workflow_shape(workflow, "Workflow")
+    values = {
+        t["name"]: {p["name"]: p["value"] for p in t["arguments"]["parameters"]}
+        for t in workflow["spec"]["templates"][0]["dag"]["tasks"]
+    }
+    # never d/Dockerfile, which the repository does not have (or has for something else)
+    assert (values["inline"]["dockerfile"], values["inline"]["dockerfile-inline"]) == ("", text)
+    assert (values["file"]["dockerfile"], values["file"]["dockerfile-inline"]) == (
+        "e/Dockerfile",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["FROM alpine\nRUN docker inspect -f '{{.Id}}' x\n", "FROM alpine\n\x1b]0;t\x07\n",
+     "FROM alpine\n\x0b", "FROM alpine\n\U000e0001"],
+)  # fmt: skip
+def test_an_inline_dockerfile_argo_cannot_pass_is_refused_naming_the_build(text: str) -> None:
+    build = ImageBuild("app", "d/Dockerfile", "d", dockerfile_inline=text)
+    with pytest.raises(ImageGraphError, match="build 'app': dockerfile-inline "):
+        to_argo(ImageGraph.from_builds([build]).plan())

@@ -537,6 +537,62 @@ def test_the_argo_template_passes_contexts_and_runs_without_a_process_sandbox(
         assert (repo / directory).is_dir()
 
 
+def _run_argo_build(workflow: dict[str, Any], task_name: str, cwd: Path, tmp: Path) -> list[str]:
+    """The argv the build template's script gives buildctl-daemonless.sh for a task,
+    the script run under sh with the task's parameters as Argo hands them (env)."""
+    template = workflow["spec"]["templates"][1]
+    (task,) = [
+        t for t in workflow["spec"]["templates"][0]["dag"]["tasks"] if t["name"] == task_name
+    ]
+    values = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "buildctl-daemonless.sh"
+    fake.write_text(_BUILDCTL)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    log = tmp / f"argv-{task_name}"
+    variables = {e["name"]: values[e["name"].lower().replace("_", "-")]
+                 for e in template["script"]["env"] if e["value"].startswith("{{inputs.")}  # fmt: skip
+    (tmp / "tmp").mkdir(exist_ok=True)
+    subprocess.run(
+        ["sh", "-c", template["script"]["source"]],
+        cwd=cwd, check=True, timeout=30,
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "ARGV_LOG": str(log),
+             "TMPDIR": str(tmp / "tmp"), **variables},
+    )  # fmt: skip
+    return log.read_bytes().decode("utf-8").split("\0")[:-1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FROM alpine:3\nRUN true\n",
+        "FROM alpine:3\r\nRUN echo \"$HOME\" '$(touch pwned)' `touch pwned` %s \\\n  x\r\n\n\n",
+        "-n",
+        "FROM alpine\n\t\x08\x0c\x85\u2028\u2029é\U0001f600\n::error::x\n",
+    ],
+)
+def test_the_argo_template_builds_an_inline_dockerfile_from_its_text(
+    tmp_path: Path, text: str
+) -> None:
+    repo = build(tmp_path / "repo", {"d/Dockerfile": "FROM evil\n", "d/x": "x"})
+    builds = [ImageBuild("app", "d/Dockerfile", "d", (ImageRef.parse("acme/x:1"),),
+                         dockerfile_inline=text)]  # fmt: skip
+    workflow = json.loads(to_argo(ImageGraph.from_builds(builds).plan()))
+    argv = _run_argo_build(workflow, "app", repo, tmp_path)
+    locals_ = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv[:-1]) if a == "--local")
+    opts = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--opt"]
+    assert locals_["context"] == "d"
+    # never d/Dockerfile: a file of the text, in a directory of its own outside the repository
+    directory = Path(locals_["dockerfile"])
+    assert directory.parent == tmp_path / "tmp"
+    assert "filename=Dockerfile" in opts
+    assert (directory / "Dockerfile").read_bytes() == text.encode("utf-8")
+    assert sorted(p.name for p in directory.iterdir()) == ["Dockerfile"]
+    assert not (repo / "pwned").exists()
+    assert (repo / "d" / "Dockerfile").read_text() == "FROM evil\n"
+
+
 def test_a_git_repository_of_hostile_contexts_leaks_nothing(tmp_path: Path) -> None:
     # A fork's bake file sends a context value that would start a second line.
     root = build(

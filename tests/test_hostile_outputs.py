@@ -24,6 +24,7 @@ import signal
 import stat
 import subprocess
 import sys
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
@@ -803,3 +804,92 @@ def test_a_folded_line_of_a_table_or_tree_starts_no_runner_command(
     for line in ran.output.splitlines():
         assert not line.lstrip().startswith("::"), line
         assert "##[" not in line, line
+
+
+# -- inline Dockerfiles: a text, never the context's file ------------------------------
+
+
+def _go_quote(text: str) -> str:
+    """Go's strconv.Quote without its quotes: how Argo writes a parameter into
+    the JSON of the template that reads it."""
+    out = []
+    for char in text:
+        code = ord(char)
+        named = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f",
+                 "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}  # fmt: skip
+        if char in named:
+            out.append(named[char])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\\ufffd")  # not UTF-8: Go reads U+FFFD
+        elif char == " " or unicodedata.category(char)[0] in "LMNPS":
+            out.append(char)
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)
+
+
+def _through_argo(value: str) -> str | None:
+    """The value the build template's variable gets, or ``None`` when Argo fails the
+    Workflow (its substitution left JSON that is not valid)."""
+    try:
+        result: str = json.loads(f'"{_go_quote(value)}"')
+    except json.JSONDecodeError:
+        return None
+    return result
+
+
+INLINE_HOSTILE = {
+    **HOSTILE,
+    "dockerfile": "FROM alpine:3\nRUN echo \"$HOME\" '$(x)' `x` \\\n  %s %n\r\n\n",
+    "controls": "FROM alpine\n\x01\x08\x0b\x0c\x1b\x7f\x85",
+    "not-printed": "FROM alpine\n\U000e0001\U000f0000\u00ad",
+    "emoji": "FROM alpine\n\U0001f600",
+    "expression": "FROM alpine\nRUN docker inspect -f '{{.Id}}' x\n${{ github.token }}\n",
+}
+
+
+@pytest.mark.parametrize("text", list(INLINE_HOSTILE.values()), ids=list(INLINE_HOSTILE))
+def test_an_inline_dockerfile_reaches_gha_and_argo_as_it_is_or_is_refused(text: str) -> None:
+    build_ = ImageBuild("app", "app/Dockerfile", "app", (ImageRef.parse("acme/app:1"),),
+                        dockerfile_inline=text)  # fmt: skip
+    plan = ImageGraph.from_builds([build_]).plan()
+    gha_text = _written(lambda: render_plan.to_gha(plan), build_)
+    if gha_text is not None:
+        (entry,) = _json(gha_text)["wave1"]["include"]
+        assert (entry["file"], entry["dockerfile-inline"]) == ("", text)
+    else:
+        assert "\x00" in text  # a step's environment holds all else
+    argo_text = _written(lambda: argo.to_argo(plan), build_)
+    if argo_text is not None:
+        (task,) = _json(argo_text)["spec"]["templates"][0]["dag"]["tasks"]
+        parameters = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+        assert (parameters["dockerfile"], parameters["dockerfile-inline"]) == ("", text)
+        assert _through_argo(text) == text  # what the template gets, byte-exact
+        assert "{{" not in text
+    else:  # refused only for what Argo would evaluate or fail on
+        assert "{{" in text or _through_argo(text) != text
+
+
+def test_a_compose_inline_dockerfile_is_planned_as_its_text(tmp_path: Path, cli: Cli) -> None:
+    # Review: gha and argo wrote "file": "d/Dockerfile", a file the repository
+    # does not have (or has for something else), and exited 0.
+    compose = (
+        "services:\n  x:\n    image: acme/x:1\n    build:\n      context: d\n"
+        '      dockerfile_inline: "FROM alpine:3\\nRUN true\\n"\n'
+    )
+    root = build(tmp_path / "repo", {"compose.yaml": compose, "d/Dockerfile": "FROM evil\n"})
+    ran = cli(["plan", ".", "--format", "gha", "--no-cache"], cwd=root)
+    assert ran.code == 0, ran.stderr
+    (entry,) = json.loads(ran.stdout)["wave1"]["include"]
+    assert (entry["context"], entry["file"]) == ("d", "")
+    assert entry["dockerfile-inline"] == "FROM alpine:3\nRUN true\n"
+    ran = cli(["plan", ".", "--format", "argo", "--no-cache"], cwd=root)
+    assert ran.code == 0, ran.stderr
+    (task,) = json.loads(ran.stdout)["spec"]["templates"][0]["dag"]["tasks"]
+    parameters = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+    assert (parameters["context"], parameters["dockerfile"]) == ("d", "")
+    assert parameters["dockerfile-inline"] == "FROM alpine:3\nRUN true\n"

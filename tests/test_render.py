@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -13,7 +14,7 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from imagegraph import ImageBuild, ImageGraph, ImageRef, PackageChange
+from imagegraph import ImageBuild, ImageGraph, ImageGraphError, ImageRef, PackageChange
 from imagegraph.render import graph as render_graph
 from imagegraph.render import plan as render_plan
 
@@ -87,7 +88,11 @@ def test_gha_matrix_per_wave() -> None:
             ImageBuild("app", "app/Dockerfile", "app", dockerfile_inline="FROM acme/py:3\n"),
         ]
     )  # fmt: skip
-    data = json.loads(render_plan.to_gha(graph.plan(["debian:12"])))
+    # py has a file (what a scan reads), app an inline Dockerfile (compose dockerfile_inline)
+    graph = ImageGraph.from_builds(
+        [dataclasses.replace(graph.build("py"), dockerfile_inline=None), graph.build("app")]
+    )
+    data = json.loads(render_plan.to_gha(graph.plan()))
     assert data["waves"] == 2
     assert data["wave1"] == {
         "include": [
@@ -95,6 +100,7 @@ def test_gha_matrix_per_wave() -> None:
                 "name": "py",
                 "context": "runtimes/py",
                 "file": "runtimes/py/Dockerfile",
+                "dockerfile-inline": "",
                 "build-contexts": "",
                 "tags": "docker.io/acme/py:3.12\ndocker.io/acme/py:3",
                 "build-args": "A=x\nV=3.12",
@@ -103,7 +109,15 @@ def test_gha_matrix_per_wave() -> None:
             }
         ]
     }
-    assert [job["name"] for job in data["wave2"]["include"]] == ["app"]
+    (app,) = data["wave2"]["include"]
+    # never app/Dockerfile, which the repository does not have (or has for something else)
+    assert (app["name"], app["file"], app["dockerfile-inline"]) == ("app", "", "FROM acme/py:3\n")
+
+
+def test_gha_refuses_an_inline_dockerfile_a_step_environment_cannot_hold() -> None:
+    build = ImageBuild("app", "app/Dockerfile", "app", dockerfile_inline="FROM alpine:3\n\x00")
+    with pytest.raises(ImageGraphError, match=r"build 'app': inline Dockerfile .* NUL"):
+        render_plan.to_gha(ImageGraph.from_builds([build]).plan())
 
 
 def test_gha_refuses_a_wave_over_256() -> None:

@@ -277,10 +277,67 @@ def matrix_fields() -> set[str]:
         fields = fields or read
         assert read == fields, name
         for key, value in build_step(job)["with"].items():
-            if key != "push":
+            if key == "file":
+                # an inline Dockerfile's file, written by the step before; else the entry's
+                assert value == "${{ steps.dockerfile.outputs.file || matrix.file }}"
+            elif key != "push":
                 # each input of the action is the entry's field of that name
                 assert value == f"${{{{ matrix.{key} }}}}"
     return fields
+
+
+def dockerfile_step(job: dict[str, Any]) -> dict[str, Any]:
+    """The step that writes an inline Dockerfile, just before the build step."""
+    steps: list[dict[str, Any]] = job["steps"]
+    (step,) = [s for s in steps if s.get("id") == "dockerfile"]
+    assert steps.index(step) + 1 == steps.index(build_step(job))
+    return step
+
+
+def test_every_wave_job_writes_an_inline_dockerfile_the_same_way() -> None:
+    steps = [dockerfile_step(DATA["jobs"][name]) for name in WAVE_JOBS]
+    assert all(step == steps[0] for step in steps)
+    # only for an entry without a file: the text through env, never ${{ }} in the script
+    assert steps[0]["if"] == "matrix.file == ''"
+    assert steps[0]["env"] == {"DOCKERFILE_INLINE": "${{ matrix.dockerfile-inline }}"}
+    assert "${{" not in steps[0]["run"]
+
+
+# Inline Dockerfiles as a repository may write them: line breaks of every kind,
+# the runner's commands, shell and expression syntax, controls but NUL.
+INLINE_TEXTS = [
+    "FROM alpine:3\nRUN true\n",
+    "FROM alpine:3\n\n\n",
+    "FROM alpine:3\r\nRUN echo \"$HOME\" '$(touch pwned)' `touch pwned` \\\n  x\r\n",
+    "FROM alpine\n::error::forged\n##[stop-commands]t\n${{ github.token }}\n{{x}}\n%s%n\n",
+    "FROM alpine\n\x1b]0;t\x07\x0b\x0c\x7f\x85\u2028\u2029\U000e0001 é\t-n -e\n",
+    "-n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", INLINE_TEXTS)
+def test_the_dockerfile_step_writes_the_inline_text_byte_exact(tmp_path: Path, text: str) -> None:
+    step = dockerfile_step(DATA["jobs"]["wave1"])
+    output = tmp_path / "github-output"
+    output.write_text("")
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=work, capture_output=True, timeout=30, check=False,
+        env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output),
+             "RUNNER_TEMP": str(runner_temp), "DOCKERFILE_INLINE": text},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list(work.iterdir()) == []  # nothing in the checkout: no pwned
+    (line,) = output.read_text().splitlines()
+    key, _, path = line.partition("=")
+    assert key == "file"
+    assert Path(path).parent.parent == runner_temp  # outside the checkout
+    assert Path(path).read_bytes() == text.encode("utf-8")
 
 
 def test_the_real_gha_plan_has_every_field_the_workflow_reads(tmp_path: Path) -> None:
@@ -289,6 +346,7 @@ def test_the_real_gha_plan_has_every_field_the_workflow_reads(tmp_path: Path) ->
     plan = json.loads(ran.stdout)
     fields = matrix_fields()
     assert {"context", "file", "tags", "build-args", "target", "platforms"} <= fields
+    assert "dockerfile-inline" in fields
     assert "build-contexts" in fields
     assert 1 <= plan["waves"] <= MAX_WAVES
     assert set(plan) == {"waves", *(f"wave{k}" for k in range(1, plan["waves"] + 1))}
@@ -299,7 +357,11 @@ def test_the_real_gha_plan_has_every_field_the_workflow_reads(tmp_path: Path) ->
         assert all(isinstance(entry[f], str) for f in fields)
         # the wave job checks the repository out and runs the action at its top
         assert (REPO / entry["context"]).is_dir(), entry
-        assert (REPO / entry["file"]).is_file(), entry
+        if entry["file"]:
+            assert (REPO / entry["file"]).is_file(), entry
+            assert entry["dockerfile-inline"] == "", entry
+        else:  # an inline Dockerfile: the step writes it
+            assert entry["dockerfile-inline"], entry
     contexts = {e["name"]: e["build-contexts"] for e in entries}
     # FROM jdk names bake's target: a job of its own pulls the parent's image
     assert (

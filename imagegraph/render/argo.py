@@ -7,7 +7,8 @@ is a ``dag`` template with one task per build: its ``dependencies`` are the
 build's planned parents, so a child starts as soon as its own parents are
 built, not when a whole wave is; ``spec.parallelism`` caps the builds that
 run at once. Each task passes the build's parameters (``context``,
-``dockerfile``, ``tags``, ``build-args``, ``target``, ``platforms``) to one
+``dockerfile``, ``dockerfile-inline``, ``tags``, ``build-args``, ``target``,
+``platforms``) to one
 ``build`` template that runs ``buildctl-daemonless.sh`` from the rootless
 BuildKit image on the repository at ``/workspace`` (mount or check it out
 there), pushing the tags; replace that template, or pass ``image=``, to
@@ -28,6 +29,8 @@ them and then the Workflow.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from typing import Any
 
 from imagegraph.plan import PlannedBuild, RebuildPlan
@@ -43,8 +46,22 @@ ARGO_MAX_BYTES = 1_000_000
 BUILDKIT_IMAGE = "moby/buildkit:v0.16.0-rootless"
 """The image of the default ``build`` template."""
 _PARAMETERS = (
-    "image", "context", "dockerfile", "tags", "build-args", "build-contexts", "target", "platforms",
+    "image", "context", "dockerfile", "dockerfile-inline", "tags", "build-args", "build-contexts",
+    "target", "platforms",
 )  # fmt: skip
+# Argo puts a parameter into the template's JSON as Go's strconv.Quote writes
+# it: \a, \v, \xNN (other C0 controls, DEL) and \UXXXXXXXX (a character
+# outside the BMP that Go does not print) are no JSON escapes, so the Workflow
+# would fail; a lone surrogate (a name that is not UTF-8) reaches it as U+FFFD.
+_NOT_ARGO = re.compile("[\x00-\x07\x0b\x0e-\x1f\x7f\ud800-\udfff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _argo_cannot_pass(value: str) -> bool:
+    """Whether Argo's substitution would not hand *value* to the template as it is."""
+    if _NOT_ARGO.search(value):
+        return True
+    return any(unicodedata.category(char)[0] in "CZ" for char in _ASTRAL.findall(value))
 
 
 def _task(
@@ -58,10 +75,13 @@ def _task(
     for platform in build.platforms:
         if "," in platform or LINE_BREAK.search(platform):
             raise refuse(build, "platform", platform, "cannot be one of a comma-separated list")
+    inline = build.dockerfile_inline
     values = {
         "image": build.name,
         "context": _context(plan, build),
-        "dockerfile": _dockerfile(plan, build),
+        # an inline Dockerfile: "" (the template writes the text to a file)
+        "dockerfile": "" if inline is not None else _dockerfile(plan, build),
+        "dockerfile-inline": inline or "",
         "tags": ",".join(str(tag) for tag in build.tags),
         "build-args": "\n".join(build_arguments(build, "the build template")),
         "build-contexts": "\n".join(contexts),
@@ -73,6 +93,12 @@ def _task(
             # Argo reads {{...}} in a parameter as a variable or an expression,
             # and has no way to write the braces themselves.
             raise refuse(build, key, value, "holds '{{', which Argo would evaluate")
+        if key == "dockerfile-inline" and _argo_cannot_pass(value):
+            raise refuse(
+                build, key, value,
+                "holds a control character (or a lone surrogate) that Argo cannot pass "
+                "to the build template",
+            )  # fmt: skip
     task: dict[str, Any] = {
         "name": names[build.name],
         "template": "build",
@@ -98,6 +124,9 @@ def _build_template(image: str) -> dict[str, Any]:
         '[ -z "$PLATFORMS" ] || set -- "$@" --opt "platform=$PLATFORMS"\n'
         'if [ -n "$TAGS" ]; then set -- "$@" --output "type=image,\\"name=$TAGS\\",push=true"\n'
         'else set -- "$@" --output type=cacheonly; fi  # no tag: build only\n'
+        'if [ -z "$DOCKERFILE" ]; then  # an inline Dockerfile: its text, as a file of its own\n'
+        '  DOCKERFILE="$(mktemp -d)/Dockerfile"\n'
+        '  printf \'%s\' "$DOCKERFILE_INLINE" > "$DOCKERFILE"\nfi\n'
         "exec buildctl-daemonless.sh build --frontend dockerfile.v0 \\\n"
         '  --local context="$CONTEXT" --local dockerfile="$(dirname "$DOCKERFILE")" \\\n'
         '  --opt filename="$(basename "$DOCKERFILE")" "$@"\n'
@@ -163,7 +192,15 @@ def to_argo(
     A value the Workflow cannot pass as it is raises
     :class:`~imagegraph.ImageGraphError` naming the build and the field: a
     build argument holding a line break (the template reads one a line), a
-    platform holding a comma, or any value holding ``{{`` (Argo evaluates it).
+    platform holding a comma, any value holding ``{{`` (Argo evaluates it),
+    or an inline Dockerfile holding a control character Argo's substitution
+    cannot write in JSON (``\\x1b``, ``\\x07``, NUL; a tab, ``\\r`` and line
+    breaks pass) or a lone surrogate.
+
+    A build whose Dockerfile is inline (compose ``dockerfile_inline``, bake
+    ``dockerfile-inline``) has ``dockerfile`` ``""`` and its text in
+    ``dockerfile-inline``: the template writes it to a file of a temporary
+    directory, the ``dockerfile`` local of the build.
 
     Paths are seen from where the plan's outputs run
     (:attr:`~imagegraph.RebuildPlan.root`): check the repository out at

@@ -224,13 +224,34 @@ def _named_contexts(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
     return contexts
 
 
+# What a process's environment cannot hold (NUL ends a variable), nor UTF-8
+# (a lone surrogate, from a name that is not UTF-8).
+_NOT_ENVIRONMENT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _gha_inline(build: ImageBuild) -> str:
+    """The build's inline Dockerfile (``""`` when it has a file): the workflow
+    hands it to a step through ``env:``, which writes it to a file."""
+    text = build.dockerfile_inline
+    if text is None:
+        return ""
+    if _NOT_ENVIRONMENT.search(text):
+        raise refuse(
+            build, "inline Dockerfile", text,
+            "holds a NUL or a lone surrogate, which a step's environment cannot hold",
+        )  # fmt: skip
+    return text
+
+
 def _gha_entry(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
     build = planned.build
     contexts = _named_contexts(plan, planned)
+    inline = build.dockerfile_inline is not None
     return {
         "name": build.name,
         "context": _gha_value(build, "context", _context(plan, build)),
-        "file": _gha_value(build, "file", _dockerfile(plan, build)),
+        "file": "" if inline else _gha_value(build, "file", _dockerfile(plan, build)),
+        "dockerfile-inline": _gha_inline(build),
         "build-contexts": _gha_list(
             build, "build context", (f"{key}={value}" for key, value in contexts.items()), "\n"
         ),
@@ -253,7 +274,11 @@ def to_gha(plan: RebuildPlan) -> str:
     have (an empty matrix is an error). Each entry carries the inputs of
     ``docker/build-push-action``: ``context``, ``file``, ``tags``,
     ``build-args`` and ``build-contexts`` (one per line), ``target``,
-    ``platforms`` (comma-separated). Paths are seen from where the plan's
+    ``platforms`` (comma-separated), and ``dockerfile-inline``: the text of
+    an inline Dockerfile (compose ``dockerfile_inline``, bake
+    ``dockerfile-inline``), whose ``file`` is then ``""`` (the action would
+    read ``<context>/Dockerfile``): write it to a file outside the checkout
+    and give that as ``file`` (``""`` for a build with a file). Paths are seen from where the plan's
     outputs run (:attr:`~imagegraph.RebuildPlan.root`); a named context
     ``target:<build>`` is that build's image, ``docker-image://<its first
     tag>``, pushed by an earlier wave (a build without a tag is refused).
@@ -262,7 +287,8 @@ def to_gha(plan: RebuildPlan) -> str:
     ``max_parallel=256``; and :class:`~imagegraph.ImageGraphError`, naming
     the build and the field, for a value the action would read otherwise
     (a build argument holding a line break would be two build arguments,
-    a platform holding a comma two platforms; the action trims each item).
+    a platform holding a comma two platforms; the action trims each item)
+    or a step's environment cannot hold (an inline Dockerfile holding NUL).
 
     ``name`` is the build's name as it is: pass it to a step through ``env``,
     never as ``${{ matrix.name }}`` inside a ``run`` script.
