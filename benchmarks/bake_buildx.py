@@ -26,7 +26,15 @@ named contexts, compared after normalising paths); both read it and
 disagree; imagegraph leaves a value unevaluated (``bake-unresolved``) where
 buildx has one; only buildx refuses; only imagegraph refuses. Targets built
 from a remote context, which imagegraph does not read, are not compared.
-The figures are printed; nothing here is a pass/fail check. Many cases set
+The figures are printed; nothing here is a pass/fail check. Last run
+(buildx built from its source of December 2026): 135 of buildx's 142 bake
+test files get buildx's answer (97 read alike, 38 refused by both); of the
+other seven, four are refused by buildx for what it checks when it builds
+(a secret file that does not exist, a matrix key that is a list, an arg that
+is a list, with a JSON override), one uses ``BAKE_CMD_CONTEXT`` and two
+combine several files. ``--fuzz 300`` gives 287 and 294 of 300 (seeds 13
+and 7); the rest are values imagegraph leaves unevaluated (``1 / 0``,
+``timestamp()``) or tags it refuses that ``bake --print`` does not check. Many cases set
 environment variables or pass overrides in Go, which this run does not:
 both readers see the file's defaults, so the cases still compare like with
 like, though not with the Go test's own expectations.

@@ -97,6 +97,11 @@ CASES: dict[str, Case] = {
         error="is null, which cannot be written into a string",
         line=4,
     ),
+    "labels that are not a map of strings": Case(
+        'target "t" {\n  labels = { K = ["a"] }\n}\n',
+        error="'labels' must be a map of strings",
+        line=1,
+    ),
     # --- inherits ------------------------------------------------------------------------------
     "inherits from a target the file lacks": Case(
         'target "t" {\n  inherits = ["nope"]\n}\n', error="inherits from 'nope'", line=1

@@ -2627,7 +2627,21 @@ class _Reader:
             # Nothing imagegraph reads, but bake evaluates them too: what it refuses there
             # (a variable the file lacks) refuses the file.
             with contextlib.suppress(_Unresolved):
-                self.value(body[key], scope)
+                value = self.value(body[key], scope)
+                if key == "labels" and not (
+                    value is None
+                    or (
+                        isinstance(value, dict)
+                        and all(
+                            v is None or isinstance(v, str | int | float) for v in value.values()
+                        )
+                    )
+                ):
+                    raise self.error(
+                        f"target {_brief(block.label)}: 'labels' must be a map of strings, and "
+                        "docker buildx bake refuses the file",
+                        line,
+                    )
         attrs = _Attributes(self, name, body, scope, line, notes)
         return _Target(
             name=name,
