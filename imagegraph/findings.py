@@ -199,7 +199,7 @@ LINT_CODES: tuple[str, ...] = tuple(RULES)
 """Every code :func:`findings` computes (scan diagnostics keep their own codes)."""
 
 SCAN_CODES: tuple[str, ...] = (
-    "bake-remote-context", "bake-unknown-attribute", "bake-unknown-parent",
+    "bake-remote-context", "bake-unknown-attribute",
     "bake-unknown-variable", "bake-unresolved", "compose-env-arg", "compose-extends",
     "compose-include", "compose-remote-context", "compose-unresolved", "copy-from-image",
     "digest-pinned-fleet-image", "dockerfile-error", "duplicate-stage-name", "duplicate-tag",
