@@ -3,6 +3,8 @@ the [lint] policy read from imagegraph.toml, and the scan's diagnostics carried 
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from textwrap import dedent
 
@@ -864,6 +866,11 @@ def test_a_cached_graph_keeps_the_policy(tmp_path: Path, monkeypatch: pytest.Mon
             "D": "FROM x\n",
         },
     )
+    # Files an hour old: no stamp can fall inside the window a snapshot is not
+    # kept for (a file changed while the scan read it), however loaded the machine.
+    hour_ago = time.time() - 3600
+    for path in (tmp_path / "imagegraph.toml", tmp_path / "D", tmp_path):
+        os.utime(path, (hour_ago, hour_ago))
     scan(tmp_path)
     kept = _snapshot.load_snapshot(tmp_path.resolve(), None, code_version())
     assert kept is not None
