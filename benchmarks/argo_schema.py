@@ -15,9 +15,10 @@ reads the list from this script's standard input.
 Each object is validated against the schema's definition for its kind
 (``io.argoproj.workflow.v1alpha1.<Kind>``); a ``List`` has each item
 validated the same way. Argo's schema allows any field it does not declare
-(it has no ``additionalProperties: false``) while ``argo lint`` and the
-controller read a manifest strictly, so a field the schema does not declare
-is reported as well (``unknown field``), unless ``--lenient``. Prints one
+(it has no ``additionalProperties: false``) while ``argo lint``,
+``argo submit`` and ``argo template create`` refuse an unknown field
+(``--strict``, their default), so a field the schema does not declare is
+reported as well (``unknown field``), unless ``--lenient``. Prints one
 line per object and one per problem; exits 1 if any object fails.
 
 Last run (Argo's schema at its commit of August 2026, strict): valid are
