@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Scan a repository's Dockerfiles and declarations and print the rebuild "
         "plan: every build a change reaches, parents before children, in waves whose builds "
         "may run in parallel. Without --changed, every build.",
-        epilog="Formats: table (for people), json (schema imagegraph/plan/v1), gha (a GitHub "
+        epilog="Formats: table (for people), json (schema imagegraph/plan/v2), gha (a GitHub "
         "Actions matrix per wave), bake (docker-bake.json, a group per wave), make (a Makefile "
         "for make -j), argo (an Argo Workflows Workflow). Paths in the output are relative to "
         "the directory imagegraph runs in (where CI runs the output), or to --relative-to DIR."

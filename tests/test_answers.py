@@ -107,7 +107,7 @@ def test_an_image_of_the_fleet_is_no_error(
 ) -> None:
     assert len(fleet.plan([change])) == builds
     assert main(["plan", str(FLEET), "--changed", change, "--no-cache"]) == 0
-    assert json.loads(capsys.readouterr().out)["builds"] == builds
+    assert json.loads(capsys.readouterr().out)["build_count"] == builds
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_a_package_no_image_ships_is_a_plain_answer(
     assert "no image of this fleet is known to ship no-such-package" in plan.diagnostics[0].message
     assert main(["plan", str(FLEET), "--package", "no-such-package", "--no-cache"]) == 0
     out, err = capsys.readouterr()
-    assert json.loads(out)["builds"] == 0
+    assert json.loads(out)["build_count"] == 0
     assert "warning[change-matches-nothing]" in err
 
 

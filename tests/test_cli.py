@@ -203,7 +203,7 @@ def test_broken_dockerfile_in_the_fleet_exits_1(
     (tmp_path / "tool/Dockerfile").write_text("FROM alpine:3\nRUN <<EOF\n")
     code, out, err = run(capsys, "plan", str(tmp_path), "--changed", "debian:bookworm")
     assert code == 1
-    assert json.loads(out)["builds"] == 2  # the plan is still printed
+    assert json.loads(out)["build_count"] == 2  # the plan is still printed
     assert "tool/Dockerfile:2: error[dockerfile-error]: unterminated heredoc" in err
 
 

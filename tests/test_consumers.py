@@ -462,7 +462,7 @@ def test_an_empty_plan_is_nothing_to_do_for_each_consumer(repo: Path) -> None:
     assert argo["spec"]["entrypoint"] == template["name"]
     assert "suspend" in template  # resumes at once: no pod, no image
     data = json.loads(render_plan.to_json(RebuildPlan((), ())))
-    assert (data["builds"], data["waves"]) == (0, [])
+    assert (data["build_count"], data["waves"]) == (0, [])
 
 
 def test_the_table_counts_in_the_singular_and_plural() -> None:

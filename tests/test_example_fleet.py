@@ -58,7 +58,7 @@ def test_readme_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(FLEET), "--changed", "debian:bookworm", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     jsonschema.validate(data, plan_schema())
-    assert data["builds"] == 18
+    assert data["build_count"] == 18
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_an_osv_advisory_on_the_fleet(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["plan", str(FLEET), "--advisory", str(advisory), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     jsonschema.validate(data, plan_schema())
-    assert data["builds"] == 18
+    assert data["build_count"] == 18
     assert (
         data["possibly"] == []
     )  # reports' openssl is an apk package: Debian's advisory does not name it

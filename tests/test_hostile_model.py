@@ -71,7 +71,7 @@ def test_a_change_that_matches_nothing_still_lists_the_undetermined_in_the_cli(
     undetermined_fleet: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, data = plan_json(capsys, str(undetermined_fleet), "--changed", "debian:12")
-    assert data["builds"] == 0
+    assert data["build_count"] == 0
     assert [u["build"] for u in data["undetermined"]] == ["app", "child"]  # type: ignore[attr-defined]
     codes = {d["code"] for d in data["diagnostics"]}  # type: ignore[attr-defined]
     assert "change-matches-nothing" in codes
@@ -207,7 +207,7 @@ def test_a_build_whose_dockerfile_is_not_read_is_undetermined_and_an_error(
 
     exit_code, data = plan_json(capsys, str(repo), "--changed", "debian:12")
     assert exit_code == 1
-    assert data["builds"] == 0
+    assert data["build_count"] == 0
     assert data["undetermined"] == [
         {"build": "app", "unresolved": [reason]},
         {"build": "child", "unresolved": ["via app"]},

@@ -42,7 +42,7 @@ def test_plan_json_follows_the_shipped_schema() -> None:
     data = json.loads(render_plan.to_json(plan))
     jsonschema.Draft202012Validator.check_schema(render_plan.plan_schema())
     jsonschema.validate(data, render_plan.plan_schema())
-    assert data["schema"] == "imagegraph/plan/v1"
+    assert data["schema"] == "imagegraph/plan/v2"
     assert data["changes"] == ["debian:bookworm", "nothing-here"]
     assert data["matched"] == {
         "debian:bookworm": ["docker.io/library/debian:bookworm"],
@@ -66,7 +66,7 @@ def test_plan_json_of_everything_follows_the_schema() -> None:
     data = json.loads(render_plan.to_json(make_graph(FLEET).plan()))
     jsonschema.validate(data, render_plan.plan_schema())
     assert data["changes"] is None
-    assert data["builds"] == len(FLEET)
+    assert data["build_count"] == len(FLEET)
 
 
 def test_schema_rejects_what_it_should() -> None:

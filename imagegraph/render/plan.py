@@ -1,7 +1,7 @@
 """A rebuild plan for tools and people: JSON, GitHub Actions matrices, bake, Makefile, a table.
 
 Every function returns text (or a rich renderable) and prints nothing.
-The JSON form follows ``imagegraph/schemas/plan-v1.json``, shipped in the
+The JSON form follows ``imagegraph/schemas/plan-v2.json``, shipped in the
 package (:func:`plan_schema`).
 """
 
@@ -39,14 +39,14 @@ __all__ = [
     "to_rich",
 ]
 
-SCHEMA = "imagegraph/plan/v1"
+SCHEMA = "imagegraph/plan/v2"
 GHA_MAX_JOBS = 256
 """GitHub Actions runs at most this many jobs from one matrix."""
 
 
 def plan_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) that :func:`to_data` output follows."""
-    text = resources.files("imagegraph").joinpath("schemas/plan-v1.json").read_text("utf-8")
+    text = resources.files("imagegraph").joinpath("schemas/plan-v2.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -99,7 +99,7 @@ def _build(planned: PlannedBuild) -> dict[str, Any]:
 
 
 def to_data(plan: RebuildPlan) -> dict[str, Any]:
-    """The plan as JSON-ready data (``"schema": "imagegraph/plan/v1"``).
+    """The plan as JSON-ready data (``"schema": "imagegraph/plan/v2"``).
 
     Paths are relative to the scanned root, and ``root`` says where that is
     from where the plan's outputs run (:attr:`~imagegraph.RebuildPlan.root`).
@@ -116,7 +116,7 @@ def to_data(plan: RebuildPlan) -> dict[str, Any]:
         if impact is None
         else {change: list(nodes) for change, nodes in impact.matched.items()},
         "max_parallel": plan.max_parallel,
-        "builds": len(plan),
+        "build_count": len(plan),
         "waves": [
             {"wave": index + 1, "builds": [_build(planned) for planned in wave]}
             for index, wave in enumerate(plan.waves)
