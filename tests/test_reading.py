@@ -192,4 +192,4 @@ def test_the_cli_can_skip_the_cache(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not list(cache_directory().glob("*.pickle"))
     assert main(["plan", str(root), "--changed", "debian:12", "--format", "json"]) == 0
     assert list(cache_directory().glob("parse-*.pickle"))
-    assert '"builds": 2' in capsys.readouterr().out
+    assert '"build_count": 2' in capsys.readouterr().out
