@@ -138,22 +138,40 @@ def within(real: str, root: str) -> bool:
     return real.startswith(root if root.endswith(os.sep) else root + os.sep)
 
 
+def _named_in(path: str | os.PathLike[str], root: str | os.PathLike[str] | None) -> str | None:
+    """*path* made absolute as written (its links not followed), when that lies
+    inside *root*: a file of the repository, which a pull request may have made a
+    link. ``None`` when it is named elsewhere (or there is no *root*)."""
+    if root is None:
+        return None
+    limit = _real_root(os.fspath(root))
+    written = os.fspath(path)
+    named = os.path.normpath(os.path.join(os.path.realpath(os.getcwd()), written))
+    return named if within(named, limit) or within(os.path.abspath(written), limit) else None
+
+
+def named_in(path: str | os.PathLike[str], root: str | os.PathLike[str] | None) -> bool:
+    """Whether *path*, a file the user named on the command line, is named inside
+    *root*: then it is held to *root* as the repository's own files are.
+
+    >>> named_in("/etc/hostname", "/work/repo")
+    False
+    """
+    return _named_in(path, root) is not None
+
+
 def named_outside(path: str | os.PathLike[str], root: str | os.PathLike[str] | None) -> bool:
     """Whether *path*, a file the user named on the command line, must be refused:
-    named inside *root* (a file of the repository, which a pull request may have
-    made a link), it resolves outside it. Named elsewhere, it may be anywhere.
+    named inside *root* (:func:`named_in`), it resolves outside it. Named
+    elsewhere, it may be anywhere.
 
     >>> named_outside("/etc/hostname", "/work/repo")
     False
     """
     if root is None:
         return False
-    limit = _real_root(os.fspath(root))
-    written = os.fspath(path)
-    named = os.path.normpath(os.path.join(os.path.realpath(os.getcwd()), written))
-    if not (within(named, limit) or within(os.path.abspath(written), limit)):
-        return False
-    return not within(os.path.realpath(named), limit)
+    named = _named_in(path, root)
+    return named is not None and not within(os.path.realpath(named), _real_root(os.fspath(root)))
 
 
 def outside_message(root: str) -> str:

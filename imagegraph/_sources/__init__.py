@@ -11,9 +11,9 @@ from imagegraph._files import (
     confined,
     current_root,
     exists,
+    named_in,
     named_outside,
     outside_message,
-    within,
 )
 from imagegraph._sources.common import SourceResult, declared_at, relative
 from imagegraph._sources.config import Config, config_images, read_config
@@ -167,11 +167,8 @@ def _find_config(root: Path, config_path: Path | None) -> Config | None:
             # Named inside the repository: a link there must not send it elsewhere.
             assert limit is not None
             raise ConfigError(f"cannot read: {outside_message(limit)}", path=str(config_path))
-        named = os.path.normpath(os.path.join(os.path.realpath(os.getcwd()), config_path))
-        if limit is not None and (
-            within(named, limit) or within(os.path.abspath(config_path), limit)
-        ):
-            return read_config(config_path.resolve(), root)
+        if named_in(config_path, limit):
+            return read_config(config_path.resolve(), root)  # held to the root as read
         with confined(None):  # named by the user: it may be anywhere, what it names may not
             return read_config(config_path.resolve(), root)
     if exists(root / "imagegraph.toml"):
