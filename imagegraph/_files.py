@@ -51,6 +51,9 @@ __all__ = [
     "current_root",
     "exists",
     "inspect",
+    "named_in",
+    "named_outside",
+    "open_kept",
     "outside_message",
     "read_bytes",
     "read_text",
@@ -325,6 +328,28 @@ def read_bytes(
     finally:
         os.close(fd)
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def open_kept(path: str | os.PathLike[str]) -> tuple[int, os.stat_result] | None:
+    """An open descriptor of *path* and its status when it is a regular file, not
+    reached through a link, else ``None``; opening never blocks. For files that
+    imagegraph or git keep (the caches, ``.git/index``) rather than files of the
+    scanned tree: a link or a FIFO there is simply not read. The caller closes it.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        status = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        os.close(fd)
+        return None
+    return fd, status
 
 
 def read_text(

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from imagegraph._files import open_kept
 from imagegraph.errors import ImageGraphError
 
 __all__ = ["GitChanges", "GitError", "changed_files"]
@@ -279,14 +280,11 @@ _Stat = tuple[int, int, int, int, int, int, int, int, int, int]
 def _index_stats(index: Path, hash_size: int) -> tuple[dict[bytes, _Stat], int] | None:
     """The stat data of the index's stage-0 entries and the index's own mtime (ns), or
     ``None`` when the index cannot be read here (then every file is hashed)."""
-    try:
-        handle = os.open(index, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    opened = open_kept(index)
+    if opened is None:
         return None
+    handle, info = opened
     try:
-        info = os.fstat(handle)
-        if not stat.S_ISREG(info.st_mode):
-            return None
         with os.fdopen(handle, "rb", closefd=False) as stream:
             data = stream.read()
     except OSError:

@@ -46,7 +46,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from imagegraph._files import inspect, read_bytes
+from imagegraph._files import inspect, open_kept, read_bytes
 from imagegraph._pickling import conforms, paused_gc
 from imagegraph.dockerfile import Prepared, prepare_dockerfile
 
@@ -300,29 +300,10 @@ def touch(path: Path) -> None:
         os.utime(path, follow_symlinks=False)
 
 
-def _open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result] | None:
-    """An open descriptor of *path* and its status, if it is a regular file (not a link,
-    pipe or device), else ``None``; opening never blocks."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        status = os.fstat(fd)
-    except OSError:
-        os.close(fd)
-        return None
-    if not stat_module.S_ISREG(status.st_mode):
-        os.close(fd)
-        return None
-    return fd, status
-
-
 def read_cache_file(path: Path) -> bytes | None:
     """The pickle in the cache file at *path*, after its :data:`MAGIC`; ``None`` when it is
     missing, not a regular file, larger than memory, or not a cache file imagegraph wrote."""
-    opened = _open_regular(path)
+    opened = open_kept(path)
     if opened is None:
         return None
     fd, _ = opened
@@ -341,7 +322,7 @@ def read_cache_file(path: Path) -> bytes | None:
 def _is_ours(path: Path, *, empty_ok: bool = False) -> bool:
     """Whether *path* is a regular file that starts with :data:`MAGIC` (or, with
     *empty_ok*, is empty: a temporary file its writer did not get to fill)."""
-    opened = _open_regular(path)
+    opened = open_kept(path)
     if opened is None:
         return False
     fd, status = opened
