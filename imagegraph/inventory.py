@@ -103,6 +103,12 @@ class ImageBuild:
     ``dockerfile_inline``, bake ``dockerfile-inline``) rather than in a file."""
     inferred: bool = False
     """True when nothing declared this build and its name was made up from its path."""
+    imported: bool = False
+    """True for an image imported from an OCI image layout rather than built
+    (bashbrew's ``Builder: oci-import``): :attr:`context` is the layout's
+    directory and :attr:`dockerfile` the index (or manifest) file in it, which
+    is not a Dockerfile and is never parsed. It has no parents; plans list it
+    as an import of that layout under its tags, never as a build command."""
 
 
 @dataclass(frozen=True, slots=True)
