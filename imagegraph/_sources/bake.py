@@ -74,6 +74,7 @@ like ``REGISTRY`` as plain text), which this module parses and evaluates.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import contextvars
 import difflib
@@ -94,7 +95,7 @@ from typing import Literal
 import hcl2
 
 from imagegraph._files import read_text
-from imagegraph._sources.common import SourceResult, parse_tags, relative
+from imagegraph._sources.common import LineIndex, SourceResult, parse_tags, relative
 from imagegraph._sources.common import brief as _brief
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
@@ -389,6 +390,7 @@ def _load_hcl(text: str, display: str) -> _File:
     if not isinstance(data, dict):
         raise ConfigError("not a bake file", path=display)
     file = _File(display)
+    places = _HclPlaces(text)
     seen: dict[str, int] = {}
     for key, value in data.items():
         if _is_meta(key):
@@ -399,7 +401,7 @@ def _load_hcl(text: str, display: str) -> _File:
                 label, body = _hcl_label(entry, key, display)
                 occurrence = seen.get(f"{key} {label}", 0)
                 seen[f"{key} {label}"] = occurrence + 1
-                block = _Block(label, {}, _hcl_line(text, key, label, occurrence))
+                block = _Block(label, {}, places.line(key, label, occurrence))
                 for name, raw in body.items():
                     if _is_meta(name):
                         continue
@@ -443,6 +445,7 @@ def _load_json(text: str, display: str) -> _File:
     if not isinstance(data, dict):
         raise ConfigError("a bake file must be a JSON object", path=display, line=1)
     file = _File(display)
+    places = _JsonPlaces(text)
     for key, value in data.items():
         if key == "//":
             continue
@@ -459,7 +462,7 @@ def _load_json(text: str, display: str) -> _File:
                     raise ConfigError(f"{key} {_brief(label)} must be an object", path=display)
                 occurrence = seen.get(label, 0)
                 seen[label] = occurrence + 1
-                line = _json_line(text, key, label, occurrence)
+                line = places.line(key, label, occurrence)
                 block = _Block(
                     label,
                     {k: _json_value(v, display, line) for k, v in body.items() if k != "//"},
@@ -645,25 +648,54 @@ def _json_value(raw: object, display: str, line: int | None, depth: int = 0) -> 
     return raw
 
 
-def _hcl_line(text: str, kind: str, label: str, occurrence: int) -> int | None:
-    pattern = re.compile(
-        rf'^[ \t]*{kind}[ \t]+(?:"{re.escape(label)}"|{re.escape(label)})[ \t]*\{{', re.MULTILINE
+class _HclPlaces:
+    """Where each ``kind "label" {`` block header of an HCL bake file starts: found
+    in one pass over the text and looked up per block (a search of the whole
+    text per block was quadratic in the number of targets)."""
+
+    _HEADER = re.compile(
+        r'^[ \t]*(variable|group|target|function)[ \t]+(?:"([^"\n]*)"|([^\s"{]+))[ \t]*\{',
+        re.MULTILINE,
     )
-    matches = list(pattern.finditer(text))
-    if occurrence >= len(matches):
-        return None
-    return text.count("\n", 0, matches[occurrence].start()) + 1
+
+    def __init__(self, text: str) -> None:
+        self._lines = LineIndex(text)
+        self._starts: dict[tuple[str, str], list[int]] = {}
+        for found in self._HEADER.finditer(text):
+            label = found.group(2) if found.group(2) is not None else found.group(3)
+            self._starts.setdefault((found.group(1), label), []).append(found.start())
+
+    def line(self, kind: str, label: str, occurrence: int) -> int | None:
+        """The line of the *occurrence*-th (from 0) ``kind "label"`` block, if it is found."""
+        starts = self._starts.get((kind, label), ())
+        return self._lines.line(starts[occurrence]) if occurrence < len(starts) else None
 
 
-def _json_line(text: str, kind: str, label: str, occurrence: int) -> int | None:
-    section = re.search(rf'"{kind}"\s*:', text)
-    if section is None:
-        return None
-    pattern = re.compile(rf'"{re.escape(label)}"\s*:\s*\{{')
-    matches = list(pattern.finditer(text, section.end()))
-    if occurrence >= len(matches):
-        return None
-    return text.count("\n", 0, matches[occurrence].start()) + 1
+class _JsonPlaces:
+    """Where each ``"label": {`` of a JSON bake file starts, after the first
+    ``"kind":`` key: one pass over the text, a bisection per block."""
+
+    _KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*(\{)?')
+
+    def __init__(self, text: str) -> None:
+        self._lines = LineIndex(text)
+        self._sections: dict[str, int] = {}
+        self._objects: dict[str, list[int]] = {}
+        for found in self._KEY.finditer(text):
+            key = found.group(1)
+            self._sections.setdefault(key, found.end())
+            if found.group(2) is not None:
+                self._objects.setdefault(key, []).append(found.start())
+
+    def line(self, kind: str, label: str, occurrence: int) -> int | None:
+        """The line of the *occurrence*-th (from 0) object keyed *label* after ``"kind":``."""
+        section = self._sections.get(kind)
+        if section is None:
+            return None
+        starts = self._objects.get(label, [])
+        first = bisect.bisect_left(starts, section)
+        at = first + occurrence
+        return self._lines.line(starts[at]) if at < len(starts) else None
 
 
 def _error_line(err: Exception) -> int | None:

@@ -347,6 +347,9 @@ class _Reader:
                     line=_key_line(data, "services"),
                 )
         self.services: dict[Any, Any] = raw
+        # Each service's line, read once: a look-up per service, where a scan of
+        # the keys for each one was quadratic in the number of services.
+        self.service_lines: dict[str, int | None] = {str(k): _line(k) for k in raw}
         self.resolved: dict[str, dict[Any, Any]] = {}
 
     def read(self, selection: Sequence[str] | None) -> SourceResult:
@@ -381,7 +384,7 @@ class _Reader:
                 self.note(
                     "expansion-too-large", Severity.ERROR,
                     f"service {name!r}: {err}; the service is left out",
-                    _key_line(self.services, name),
+                    self.service_lines.get(str(name)),
                 )  # fmt: skip
                 continue
             if build is not None:
@@ -471,7 +474,7 @@ class _Reader:
         current = name
         while current not in self.resolved:
             raw = _plain(self.services[current])
-            line = _key_line(self.services, current)
+            line = self.service_lines.get(str(current))
             if raw is None:
                 raw = {}
             if not isinstance(raw, dict):
@@ -529,7 +532,7 @@ class _Reader:
 
     def build(self, name: str) -> ImageBuild | None:
         service = self.service(name)
-        line = _key_line(self.services, name)
+        line = self.service_lines.get(str(name))
         raw = _get(service, "build")
         if raw is None:
             return None
