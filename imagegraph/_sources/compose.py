@@ -211,6 +211,8 @@ def _load(text: str, display: str) -> object:
         ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"not valid YAML: {_brief(str(err))}", path=display) from None
+    except UnicodeEncodeError:  # libyaml reads UTF-8: a lone surrogate cannot be passed to it
+        raise ConfigError("not valid YAML: a lone surrogate code point", path=display) from None
     finally:
         if loader is not None:
             loader.dispose()
