@@ -660,8 +660,15 @@ def _why_command(args: argparse.Namespace) -> int:
     from imagegraph.render.graph import display_name
 
     graph = _scan(args)
-    node = graph.node(args.image, suggest=True)
+    nodes = graph.nodes(args.image, suggest=True)
     result = graph.impact(args.changed)
+    # A tag of several builds (one multi-platform image): the build the change reaches.
+    node = (
+        [n for n in nodes if n in result.changed]
+        or sorted((n for n in nodes if n in result), key=lambda n: len(result.reasons[n]))
+        or [n for n in nodes if n in result.undetermined]
+        or [nodes[0]]
+    )[0]
     code = _report([*graph.diagnostics, *result.diagnostics])
     # Each line escaped on its own: a name or a Dockerfile line holding a
     # newline stays on its line.

@@ -25,6 +25,8 @@ children) as possibly reached instead of leaving it out of the plan unseen.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 import sys
 import time
@@ -187,10 +189,11 @@ class ImageGraph:
         """Builds with a parent that could not be resolved -> the references as written.
         A change may or may not reach them; :meth:`impact` says so."""
         self._cache: dict[tuple[str, str], Any] = {}
-        self._tags: dict[ImageRef, str] = {}
-        for build in inventory.builds:
-            for tag in build.tags:
-                self._tags.setdefault(tag, build.name)
+        owners = _tag_owners(inventory.builds)
+        self._tags: dict[ImageRef, str] = {tag: build.name for tag, build in owners.first.items()}
+        self._owners: dict[ImageRef, tuple[str, ...]] = {
+            tag: tuple(build.name for build in builds) for tag, builds in owners.shared.items()
+        }
 
     # -- construction -------------------------------------------------------
 
@@ -242,12 +245,37 @@ class ImageGraph:
     def node(self, image: str | ImageRef, *, suggest: bool = False) -> str:
         """The node name for a build name, a tag of a build, or an image reference.
 
+        A tag several builds share (one multi-platform image: a Linux and a
+        Windows entry of a manifest) names the first of them, as
+        :meth:`tag_owner` does; :meth:`nodes` names them all, and every query
+        (:meth:`parents`, :meth:`children`, :meth:`ancestors`,
+        :meth:`descendants`, :meth:`edges`, :meth:`why`, and a change)
+        covers them all.
+
         Raises :class:`UnknownImage` when nothing matches; with *suggest*, its
         ``suggestions`` name the closest images (a comparison with every name
         of the fleet: for a person's typo, not for a loop over many names).
         """
+        return self.nodes(image, suggest=suggest)[0]
+
+    def nodes(self, image: str | ImageRef, *, suggest: bool = False) -> tuple[str, ...]:
+        """Every node *image* names: one, except for a tag several builds share
+        (one multi-platform image), which names each of them in declaration order.
+
+        >>> graph = ImageGraph.from_builds([
+        ...     ImageBuild("tool", "tool/Dockerfile", "tool", (ImageRef.parse("acme/tool:1"),),
+        ...                platforms=("linux/amd64",), dockerfile_inline="FROM debian:12"),
+        ...     ImageBuild("tool-win", "win/Dockerfile", "win", (ImageRef.parse("acme/tool:1"),),
+        ...                platforms=("windows/amd64",),
+        ...                dockerfile_inline="FROM mcr.microsoft.com/windows/nanoserver:ltsc2022"),
+        ... ])
+        >>> graph.nodes("acme/tool:1"), graph.node("acme/tool:1")
+        (('tool', 'tool-win'), 'tool')
+        >>> graph.parents("acme/tool:1")
+        ['docker.io/library/debian:12', 'mcr.microsoft.com/windows/nanoserver:ltsc2022']
+        """
         if isinstance(image, str) and image in self._graph:
-            return image
+            return (image,)
         try:
             ref = (
                 image
@@ -256,10 +284,12 @@ class ImageGraph:
             )
         except InvalidReference:
             ref = None
-        if ref is not None and ref in self._tags:
-            return self._tags[ref]
-        if ref is not None and str(ref) in self._graph:
-            return str(ref)
+        if ref is not None:
+            owners = self.tag_owners(ref)
+            if owners:
+                return owners
+            if str(ref) in self._graph:
+                return (str(ref),)
         if not suggest:
             raise UnknownImage(str(image))
         from imagegraph.impact import _suggestions
@@ -291,31 +321,53 @@ class ImageGraph:
         return named
 
     def tag_owner(self, ref: ImageRef) -> str | None:
-        """The build that produces *ref*, if one does."""
+        """The build that produces *ref*, if one does: for a tag several builds
+        share (one multi-platform image), the first of them (see :meth:`tag_owners`)."""
         return self._tags.get(ref)
+
+    def tag_owners(self, ref: ImageRef) -> tuple[str, ...]:
+        """Every build that produces *ref*, in declaration order: several when the
+        tag is one multi-platform image of builds for different platforms (or, for
+        one platform, different :attr:`~imagegraph.inventory.ImageBuild.constraints`);
+        empty when none does. A second build of one tag for the same platform is a
+        ``duplicate-tag`` warning, and not an owner."""
+        shared = self._owners.get(ref)
+        if shared is not None:
+            return shared
+        owner = self._tags.get(ref)
+        return (owner,) if owner is not None else ()
 
     # -- edges and neighbourhoods -------------------------------------------
 
     def edges(self, parent: str | ImageRef, child: str | ImageRef) -> tuple[Edge, ...]:
         """Every use of *parent* by *child* (empty when there is none)."""
-        data = self._graph.get_edge_data(self.node(parent), self.node(child))
-        return tuple(data["uses"]) if data else ()
+        found: list[Edge] = []
+        for a in self.nodes(parent):
+            for b in self.nodes(child):
+                data = self._graph.get_edge_data(a, b)
+                if data:
+                    found.extend(data["uses"])
+        return tuple(found)
 
     def parents(self, image: str | ImageRef) -> list[str]:
-        """The images *image* is built from or copies from, sorted."""
-        return sorted(self._graph.predecessors(self.node(image)))
+        """The images *image* is built from or copies from, sorted (for a tag of
+        several builds, the parents of every one)."""
+        return sorted({p for node in self.nodes(image) for p in self._graph.predecessors(node)})
 
     def children(self, image: str | ImageRef) -> list[str]:
         """The builds that use *image* directly, sorted."""
-        return sorted(self._graph.successors(self.node(image)))
+        return sorted({c for node in self.nodes(image) for c in self._graph.successors(node)})
 
     def ancestors(self, image: str | ImageRef) -> list[str]:
         """Everything *image* depends on, however indirectly, sorted."""
-        return sorted(nx.ancestors(self._graph, self.node(image)))
+        return sorted({a for node in self.nodes(image) for a in nx.ancestors(self._graph, node)})
 
     def descendants(self, image: str | ImageRef) -> list[str]:
         """Every build that depends on *image*, however indirectly, sorted."""
-        return sorted(nx.descendants(self._graph, self.node(image)))
+        nodes = self.nodes(image)
+        if len(nodes) == 1:
+            return sorted(nx.descendants(self._graph, nodes[0]))
+        return sorted({d for node in nodes for d in nx.descendants(self._graph, node)})
 
     def roots(self) -> list[str]:
         """Images nothing here builds from: the external bases, and builds ``FROM scratch``."""
@@ -355,14 +407,17 @@ class ImageGraph:
 
     def why(self, image: str | ImageRef, change: Change) -> tuple[Edge, ...] | None:
         """The chain of edges from *change* to *image*; ``()`` if *image* is the
-        change itself, ``None`` if the change does not reach it."""
+        change itself, ``None`` if the change does not reach it. For a tag of
+        several builds (one multi-platform image), the shortest chain to any."""
         from imagegraph.impact import impact
 
-        node = self.node(image)
+        nodes = self.nodes(image)
         result = impact(self, [change])
-        if node in result.changed:
+        if any(node in result.changed for node in nodes):
             return ()
-        return result.reasons.get(node)
+        chains = [result.reasons[node] for node in nodes if node in result.reasons]
+        # For a tag of several builds: the shortest chain to any of them.
+        return min(chains, key=len) if chains else None
 
     def plan(
         self,
@@ -407,7 +462,15 @@ class ImageGraph:
             use = None
             for path in wanted:
                 cause = None
-                if path == own:
+                if build.imported:
+                    # An OCI layout is imported whole: any file of it changes the image.
+                    if path == declared:
+                        cause = f"{path}: declares {build.name!r}"
+                    elif path == build.dockerfile or (
+                        path.startswith(context) if context else not path.startswith("../")
+                    ):
+                        cause = f"{path}: in the OCI image layout {build.name!r} imports"
+                elif path == own:
                     cause = f"{path}: the Dockerfile"
                 elif path == declared:
                     cause = f"{path}: declares {build.name!r}"
@@ -455,6 +518,8 @@ class ImageGraph:
 
         A scan keeps only what the graph needs of each file; this reads the
         file again, once, the first time a build's instructions are asked for.
+        An imported build (:attr:`~imagegraph.inventory.ImageBuild.imported`)
+        has no Dockerfile: ``None``.
         """
         build = self.build(image)
         key = (build.name, "dockerfile")
@@ -468,7 +533,7 @@ class ImageGraph:
         build once (a package change) would otherwise hold every file's
         instructions at once (gigabytes at 100,000 builds)."""
         cached: Dockerfile | None = self._cache.get((build.name, "dockerfile"))
-        if cached is not None:
+        if cached is not None or build.imported:
             return cached
         text: str | bytes | None = build.dockerfile_inline
         if text is None:
@@ -625,7 +690,16 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = list(inventory.diagnostics)
         self.undetermined: dict[str, tuple[str, ...]] = {}
         self.tags: dict[ImageRef, str] = {}
+        self.shared: dict[ImageRef, tuple[str, ...]] = {}
+        """Tags several builds share (one multi-platform image) -> those builds."""
+        self.platforms: dict[str, frozenset[str]] = {}
+        """Builds that name platforms -> those platforms, normalised."""
         self.repositories: dict[str, list[ImageRef]] = {}
+        # The missing Dockerfiles a declaration reader reported at the declaration.
+        self.reported_missing: dict[tuple[str | None, int | None], list[str]] = {}
+        for d in inventory.diagnostics:
+            if d.code == "missing-dockerfile" and d.line is not None:
+                self.reported_missing.setdefault((d.path, d.line), []).append(d.message)
         self.prepared: dict[str, Prepared | OSError] = {}
         self.declared: dict[str, frozenset[str]] = {}
         self.resolved: dict[
@@ -636,6 +710,7 @@ class _Builder:
         # a set beside its list, so that checking for a repeat stays constant.
         self.many_uses: dict[tuple[str, str], set[Edge]] = {}
         self.parents_of: dict[str, list[str]] = {}
+        self.shown_tags: dict[str, list[str]] = {}
 
     def build(
         self,
@@ -645,7 +720,7 @@ class _Builder:
         progress: Callable[[int, int], None] | None = None,
     ) -> ImageGraph:
         builds = self.inventory.builds
-        paths = [b.dockerfile for b in builds if b.dockerfile_inline is None]
+        paths = [b.dockerfile for b in builds if b.dockerfile_inline is None and not b.imported]
         total = len(set(paths))
         done = 0
 
@@ -661,16 +736,24 @@ class _Builder:
         )  # fmt: skip
         for build in builds:
             self.graph.add_node(build.name, kind="build", build=build)
+            if build.platforms:
+                self.platforms[build.name] = _platform_keys(build.platforms)
             for tag in build.tags:
-                owner = self.tags.setdefault(tag, build.name)
-                if owner != build.name and not self.split_by_platform(owner, build):
-                    self.note(
-                        "duplicate-tag", Severity.WARNING,
-                        f"{tag.familiar} is built by {owner!r} ({self.origin(owner)}) and by "
-                        f"{build.name!r} ({build.origin or build.dockerfile}); children use {owner!r}",
-                        build.origin.partition(":")[0] or build.dockerfile,
-                    )  # fmt: skip
                 self.repositories.setdefault(tag.name, []).append(tag)
+        owners = _tag_owners(builds)
+        self.tags = {tag: build.name for tag, build in owners.first.items()}
+        self.shared = {
+            tag: tuple(build.name for build in members) for tag, members in owners.shared.items()
+        }
+        for tag, kept, again in owners.duplicates:
+            path, line = declared_at(again)
+            self.note(
+                "duplicate-tag", Severity.WARNING,
+                f"{tag.familiar} is built by {kept.name!r} ({kept.origin or kept.dockerfile}) "
+                f"and by {again.name!r} ({again.origin or again.dockerfile}) for the same "
+                f"platform{_platforms_text(kept, again)}; children use {kept.name!r}",
+                path, line,
+            )  # fmt: skip
         for build in builds:
             self.add_parents(build)
         self.graph.add_edges_from(
@@ -693,14 +776,6 @@ class _Builder:
             return graph
         edges = tuple(self.graph.edges[a, b]["uses"][0] for a, b in cycle)
         raise GraphCycleError(edges)
-
-    def split_by_platform(self, owner: str, build: ImageBuild) -> bool:
-        # One tag built for different platforms by different Dockerfiles (a
-        # Linux and a Windows entry of a manifest) is one multi-platform image.
-        first: ImageBuild = self.graph.nodes[owner]["build"]
-        return bool(
-            first.platforms and build.platforms and not set(first.platforms) & set(build.platforms)
-        )
 
     def origin(self, name: str) -> str:
         build: ImageBuild = self.graph.nodes[name]["build"]
@@ -731,13 +806,16 @@ class _Builder:
             self.unknown_parents(build, "read", found.code)
             return None
         if isinstance(found, OSError):
+            self.unknown_parents(build, "read", "missing-dockerfile")
+            said = self.reported_missing.get(declared_at(build), ())
+            if any(build.dockerfile in message for message in said):
+                return None  # reported once, where the build is declared
             self.note(
                 "missing-dockerfile", Severity.ERROR,
                 f"build {build.name!r} ({build.origin or 'declared'}) needs this Dockerfile: "
                 f"{found.strerror or found}",
                 build.dockerfile,
             )  # fmt: skip
-            self.unknown_parents(build, "read", "missing-dockerfile")
             return None
         return found
 
@@ -773,6 +851,8 @@ class _Builder:
         return found
 
     def add_parents(self, build: ImageBuild) -> None:
+        if build.imported:
+            return  # an imported OCI layout: a root, with no Dockerfile to read
         prepared = self.read(build)
         if prepared is None:
             return
@@ -867,21 +947,22 @@ class _Builder:
             # image it meant is unknown, so the build may be reached by any change.
             unresolved.append(f"{text} (not an image reference)")
             return
-        owner = self.tags.get(ref)
-        if owner is None and ref.digest is not None and ref.tag is not None:
+        owners = self.owners(ref)
+        if not owners and ref.digest is not None and ref.tag is not None:
             # ``FROM x:1@sha256:...`` of a tag the fleet builds is that build,
             # pinned: it must rebuild when the build does (with its pin moved
             # on, or it keeps the old image), never fall out of the graph.
-            owner = self.tags.get(ImageRef(ref.registry, ref.path, ref.tag, None))
-            if owner is not None:
+            owners = self.owners(ImageRef(ref.registry, ref.path, ref.tag, None))
+            if owners:
+                shown = ", ".join(repr(owner) for owner in owners)
                 self.note(
                     "digest-pinned-fleet-image", Severity.WARNING,
                     f"{parent.value} pins a digest of {ref.familiar_name}:{ref.tag}, which "
-                    f"{owner!r} builds: it is planned after {owner!r}, and its digest must be "
+                    f"{shown} builds: it is planned after {shown}, and its digest must be "
                     "updated to the rebuilt image or it keeps using the old one",
                     build.dockerfile, parent.line,
                 )  # fmt: skip
-        if owner is None:
+        if not owners:
             node = sys.intern(str(ref))
             if node not in self.graph:
                 self.graph.add_node(node, kind="external", ref=ref)
@@ -891,16 +972,71 @@ class _Builder:
                     "build it; rename the build"
                 )
             self.check_unbuilt(build, parent, ref, stage_names)
+            owners = (node,)
         else:
-            node = owner
+            owners = self.serving(build, dockerfile, parent, owners)
         # Interned: the same few texts recur on thousands of edges, and a
         # snapshot then stores (and loads) each of them once.
-        self.link(
-            Edge(
-                node, build.name, parent.kind, build.dockerfile, parent.line,
-                sys.intern(parent.text), sys.intern(stage), sys.intern(parent.value),
+        text, label, value = sys.intern(parent.text), sys.intern(stage), sys.intern(parent.value)
+        for node in owners:
+            self.link(
+                Edge(
+                    node, build.name, parent.kind, build.dockerfile, parent.line, text, label, value
+                )
             )
+
+    def owners(self, ref: ImageRef) -> tuple[str, ...]:
+        """The builds that produce *ref*: one, several (a multi-platform image) or none."""
+        shared = self.shared.get(ref)
+        if shared is not None:
+            return shared
+        owner = self.tags.get(ref)
+        return (owner,) if owner is not None else ()
+
+    def serving(
+        self, build: ImageBuild, dockerfile: Dockerfile, parent: Parent, owners: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The *owners* of the image *parent* names that serve the platforms *build*
+        asks of it: its ``FROM --platform=`` when that is a value, else its own.
+
+        A build without platforms serves (and asks for) any. When no owner
+        serves a platform asked for, BuildKit would not find it in the image:
+        a ``platform-not-built`` warning, and every owner, so that the child
+        still rebuilds with any of them.
+        """
+        platforms = self.platforms
+        if len(owners) == 1 and owners[0] not in platforms:
+            return owners
+        wanted = platforms.get(build.name, frozenset())
+        if parent.kind == "from":
+            stage = dockerfile.stages[parent.stage]
+            if stage.platform_value is not None:
+                wanted = _platform_keys((stage.platform_value,))
+        if not wanted:
+            return owners
+        chosen: list[str] = []
+        served: set[str] = set()
+        for owner in owners:
+            offered = platforms.get(owner)
+            if offered is None:
+                chosen.append(owner)
+                served.update(wanted)
+            elif not offered.isdisjoint(wanted):
+                chosen.append(owner)
+                served.update(offered & wanted)
+        missing = sorted(wanted - served)
+        if not missing:
+            return tuple(chosen)
+        built = sorted({p for owner in owners for p in platforms.get(owner, ())})
+        names = ", ".join(repr(owner) for owner in owners)
+        self.note(
+            "platform-not-built", Severity.WARNING,
+            f"{parent.value} is built here ({names}) for {', '.join(built)}, not for "
+            f"{', '.join(missing)}, which {build.name!r} asks for: BuildKit finds no such "
+            "image; counting every build of it as a parent",
+            build.dockerfile, parent.line,
         )  # fmt: skip
+        return owners
 
     def named_context(self, build: ImageBuild, value: str) -> tuple[str, str] | None:
         if not build.contexts:
@@ -943,11 +1079,10 @@ class _Builder:
         built = self.repositories.get(ref.name)
         value = parent.value or ""
         if built:
-            shown = ", ".join(sorted({t.familiar for t in built}))
             self.note(
                 "unbuilt-tag", Severity.WARNING,
-                f"{value} is not built here, though {ref.familiar_name} is ({shown}); "
-                "treating it as external",
+                f"{value} is not built here, though {ref.familiar_name} is "
+                f"({self.closest_tags(ref)}); treating it as external",
                 build.dockerfile, parent.line,
             )  # fmt: skip
         elif parent.kind != "from" and "/" not in value and ":" not in value and "@" not in value:
@@ -958,6 +1093,19 @@ class _Builder:
                 f"{ref.familiar}" + (f" (stages: {', '.join(near)})" if near else ""),
                 build.dockerfile, parent.line,
             )  # fmt: skip
+
+    def closest_tags(self, ref: ImageRef) -> str:
+        """The tags the fleet builds of *ref*'s repository nearest to *ref*'s, at
+        most :data:`_SHOWN_TAGS` of them, then how many more there are."""
+        tags = self.shown_tags.get(ref.name)
+        if tags is None:
+            tags = self.shown_tags[ref.name] = sorted(
+                {t.familiar for t in self.repositories[ref.name]}
+            )
+        if len(tags) <= _SHOWN_TAGS:
+            return ", ".join(tags)
+        near = difflib.get_close_matches(ref.familiar, tags, n=_SHOWN_TAGS, cutoff=0.0)
+        return f"{', '.join(near)} and {len(tags) - len(near)} more"
 
     def link(self, edge: Edge) -> None:
         # Collected here and added to the graph at once: far cheaper than
@@ -977,6 +1125,107 @@ class _Builder:
             if edge not in seen:
                 seen.add(edge)
                 uses.append(edge)
+
+
+_SHOWN_TAGS = 5
+"""Tags an ``unbuilt-tag`` warning names (the closest to the one used) before "and N more"."""
+
+
+@dataclass
+class _Owners:
+    """Who builds each tag of a fleet (see :func:`_tag_owners`)."""
+
+    first: dict[ImageRef, ImageBuild] = field(default_factory=dict)
+    """Each tag -> the first build that has it."""
+    shared: dict[ImageRef, list[ImageBuild]] = field(default_factory=dict)
+    """Tags of several builds that are one multi-platform image -> those builds."""
+    duplicates: list[tuple[ImageRef, ImageBuild, ImageBuild]] = field(default_factory=list)
+    """``(tag, owner, build)``: *build* has the tag, and so has *owner*, for the same image."""
+
+
+def _tag_owners(builds: Iterable[ImageBuild]) -> _Owners:
+    """Which builds own each tag: the builds of one tag for different platforms
+    (or, for one platform, with different constraints: a Windows image per host
+    version) are one multi-platform image, each an owner; a later build of a
+    platform an owner has, with the same constraints, is a duplicate, and not an owner.
+
+    >>> tag = ImageRef.parse("acme/tool:1")
+    >>> owners = _tag_owners([
+    ...     ImageBuild("a", "a/Dockerfile", "a", (tag,), platforms=("linux/amd64",)),
+    ...     ImageBuild("b", "b/Dockerfile", "b", (tag,), platforms=("linux/arm64",)),
+    ...     ImageBuild("c", "c/Dockerfile", "c", (tag,), platforms=("linux/amd64",)),
+    ... ])
+    >>> [b.name for b in owners.shared[tag]], [(o.name, d.name) for _, o, d in owners.duplicates]
+    (['a', 'b'], [('a', 'c')])
+    """
+    owners = _Owners()
+    first = owners.first
+    for build in builds:
+        for tag in build.tags:
+            found = first.setdefault(tag, build)
+            if found is build:
+                continue
+            members = owners.shared.get(tag)
+            clash = next(
+                (m for m in (members or (found,)) if m is build or _same_image(m, build)), None
+            )
+            if clash is build:
+                continue  # the tag listed twice by one build
+            if clash is not None:
+                owners.duplicates.append((tag, clash, build))
+            elif members is None:
+                owners.shared[tag] = [found, build]
+            else:
+                members.append(build)
+    return owners
+
+
+def _same_image(a: ImageBuild, b: ImageBuild) -> bool:
+    """Whether *a* and *b* would push the same image of a tag: their platforms
+    overlap (none named is any) and they have the same constraints."""
+    if a.constraints != b.constraints:
+        return False
+    if not a.platforms or not b.platforms:
+        return True
+    return not _platform_keys(a.platforms).isdisjoint(_platform_keys(b.platforms))
+
+
+def _platforms_text(a: ImageBuild, b: ImageBuild) -> str:
+    shared = sorted(_platform_keys(a.platforms) & _platform_keys(b.platforms))
+    return f" ({', '.join(shared)})" if shared else ""
+
+
+_ARCH_ALIASES = {
+    "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386",
+    "armhf": "arm", "armel": "arm",
+}  # fmt: skip
+_DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _platform_keys(platforms: tuple[str, ...]) -> frozenset[str]:
+    """*platforms* normalised as containerd compares them (``os/arch/variant``, lower
+    case, ``aarch64`` as ``arm64``, a default variant spelled out), so that
+    ``linux/arm64`` and ``linux/arm64/v8`` are one platform.
+
+    >>> sorted(_platform_keys(("linux/arm64", "linux/arm64/v8", "Linux/x86_64", "windows/amd64")))
+    ['linux/amd64/v1', 'linux/arm64/v8', 'windows/amd64/v1']
+    """
+    keys: set[str] = set()
+    for platform in platforms:
+        parts = platform.strip().lower().split("/")
+        if len(parts) < 2 or len(parts) > 3 or not all(parts):
+            keys.add(platform)  # not os/arch[/variant]: compared as written
+            continue
+        os_name, arch = parts[0], _ARCH_ALIASES.get(parts[1], parts[1])
+        variant = parts[2] if len(parts) == 3 else ""
+        if parts[1] == "armel" and not variant:
+            variant = "v6"
+        variant = variant or _DEFAULT_VARIANTS.get(arch, "")
+        if arch == "arm64" and variant == "8":
+            variant = "v8"
+        keys.add(f"{os_name}/{arch}/{variant}" if variant else f"{os_name}/{arch}")
+    return frozenset(keys)
 
 
 _FEW_USES = 16

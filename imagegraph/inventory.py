@@ -109,6 +109,12 @@ class ImageBuild:
     directory and :attr:`dockerfile` the index (or manifest) file in it, which
     is not a Dockerfile and is never parsed. It has no parents; plans list it
     as an import of that layout under its tags, never as a build command."""
+    constraints: tuple[str, ...] = ()
+    """What the build needs of the host that builds it, beyond its platform
+    (bashbrew's ``Constraints``, such as ``windowsservercore-ltsc2022``). Two
+    builds of one tag for the same platform with different constraints are
+    distinct images of one multi-platform index (a Windows image per host
+    version), not the same image built twice."""
 
 
 @dataclass(frozen=True, slots=True)
