@@ -165,22 +165,24 @@ def test_real_python_manifest(tmp_path: Path) -> None:
 
 def test_real_hello_world_manifest_arch_directories(tmp_path: Path) -> None:
     result = read(tmp_path, HELLO_WORLD_EXCERPT, name="library/hello-world")
-    linux, nanoserver = result.builds
-    # every architecture has its own directory: amd64's is the one read
-    assert (linux.name, linux.dockerfile) == ("hello-world:linux", "checkout/amd64/Dockerfile")
-    assert len(linux.platforms) == 9
-    assert nanoserver.dockerfile == "checkout/amd64/nanoserver-ltsc2025/Dockerfile"
-    assert result.covered == {
-        f"checkout/{arch}/Dockerfile"
-        for arch in (
-            "arm32v5", "arm32v6", "arm32v7", "arm64v8", "i386", "ppc64le", "riscv64", "s390x",
-        )
-    }  # fmt: skip
-    assert codes(result) == [
-        ("library-arch-override", 6),
-        ("missing-dockerfile", 6),
-        ("missing-dockerfile", 19),
+    *linux, nanoserver = result.builds
+    # every architecture has its own directory, so its own build: amd64's keeps the name
+    assert [(b.name, b.dockerfile, b.platforms) for b in linux[:3]] == [
+        ("hello-world:linux", "checkout/amd64/Dockerfile", ("linux/amd64",)),
+        ("hello-world:linux-arm32v5", "checkout/arm32v5/Dockerfile", ("linux/arm/v5",)),
+        ("hello-world:linux-arm32v6", "checkout/arm32v6/Dockerfile", ("linux/arm/v6",)),
     ]
+    assert len(linux) == 9
+    assert {t.familiar for b in linux for t in b.tags} == {"hello-world:linux", "hello-world"}
+    assert all(b.origin == "library/hello-world:6" for b in linux)
+    assert (nanoserver.name, nanoserver.dockerfile) == (
+        "hello-world:nanoserver-ltsc2025", "checkout/amd64/nanoserver-ltsc2025/Dockerfile",
+    )  # fmt: skip
+    assert nanoserver.constraints == ("nanoserver-ltsc2025",)
+    assert result.covered == set()
+    # one missing-dockerfile per file, at the entry that names it
+    assert codes(result) == [("missing-dockerfile", 6)] * 9 + [("missing-dockerfile", 19)]
+    assert "checkout/arm32v5/Dockerfile" in result.diagnostics[1].message
 
 
 # --- blocks and inheritance ---------------------------------------------------------
@@ -331,32 +333,86 @@ def test_platforms_named_in_full() -> None:
 # --- architecture overrides and diagnostics -------------------------------------------
 
 
-def test_arch_overrides_are_covered_not_built(tmp_path: Path) -> None:
+def test_arch_overrides_are_builds_of_their_own(tmp_path: Path) -> None:
     result = read(
         tmp_path,
         f"{HEADER}arm64v8-Directory: shared/arm64\n\n"
-        "Tags: 1.5\nArchitectures: amd64, arm64v8, ppc64le, s390x, i386\nDirectory: 1.5\n"
-        "ppc64le-Directory: 1.5/ppc64le/\ns390x-File: Dockerfile.s390x\n"
-        "i386-Directory:\ni386-GitCommit: 0123456789abcdef0123456789abcdef01234567\n",
-        dockerfiles=("1.5/Dockerfile",),
-    )
-    (build,) = result.builds
-    assert build.dockerfile == "checkout/1.5/Dockerfile"
-    assert len(build.platforms) == 5  # every architecture is still built
-    assert result.covered == {
-        "checkout/shared/arm64/Dockerfile",  # inherited from the header
-        "checkout/1.5/ppc64le/Dockerfile",
-        "checkout/1.5/Dockerfile.s390x",
-    }
-    (diagnostic,) = result.diagnostics
-    assert (diagnostic.code, diagnostic.severity, diagnostic.line) == (
-        "library-arch-override", Severity.INFO, 5,
+        "Tags: 1.5\nSharedTags: 1\nArchitectures: amd64, arm64v8, ppc64le, s390x, i386\n"
+        "Directory: 1.5\nppc64le-Directory: 1.5/ppc64le/\ns390x-File: Dockerfile.s390x\n"
+        "i386-Directory:\n",
+        dockerfiles=(
+            "1.5/Dockerfile", "shared/arm64/Dockerfile", "1.5/ppc64le/Dockerfile",
+            "1.5/Dockerfile.s390x",
+        ),
     )  # fmt: skip
-    assert diagnostic.message == (
-        "app:1.5: some architectures build another Dockerfile (arm64v8: "
-        "checkout/shared/arm64/Dockerfile; ppc64le: checkout/1.5/ppc64le/Dockerfile; s390x: "
-        "checkout/1.5/Dockerfile.s390x); only checkout/1.5/Dockerfile is read for the graph"
+    assert [(b.name, b.dockerfile, b.context, b.platforms) for b in result.builds] == [
+        ("app:1.5", "checkout/1.5/Dockerfile", "checkout/1.5", ("linux/amd64", "linux/386")),
+        ("app:1.5-arm64v8", "checkout/shared/arm64/Dockerfile", "checkout/shared/arm64",
+         ("linux/arm64/v8",)),  # inherited from the header
+        ("app:1.5-ppc64le", "checkout/1.5/ppc64le/Dockerfile", "checkout/1.5/ppc64le",
+         ("linux/ppc64le",)),
+        ("app:1.5-s390x", "checkout/1.5/Dockerfile.s390x", "checkout/1.5", ("linux/s390x",)),
+    ]  # fmt: skip
+    assert all(tags(result)[i] == ["app:1.5", "app:1"] for i in range(4))
+    assert result.diagnostics == []
+    assert result.covered == set()
+
+
+def test_an_arch_build_name_never_takes_a_tag_of_the_manifest(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        f"{HEADER}\nTags: 1\nArchitectures: amd64, arm64v8\narm64v8-Directory: arm\n\n"
+        "Tags: 1-arm64v8\nDirectory: other\n\nTags: 1-arm64v8-2\nDirectory: third\n",
+        dockerfiles=("Dockerfile", "arm/Dockerfile", "other/Dockerfile", "third/Dockerfile"),
     )
+    assert [b.name for b in result.builds] == [
+        "app:1", "app:1-arm64v8-3", "app:1-arm64v8", "app:1-arm64v8-2",
+    ]  # fmt: skip
+
+
+def test_architectures_built_from_another_commit_are_one_warning(tmp_path: Path) -> None:
+    # library/debian: every architecture from its own dist-<arch> branch and commit
+    result = read(
+        tmp_path,
+        f"{HEADER}GitCommit: {'a' * 40}\namd64-GitFetch: refs/heads/dist-amd64\n"
+        f"amd64-GitCommit: {'b' * 40}\narm64v8-GitFetch: refs/heads/dist-arm64v8\n"
+        f"arm64v8-GitCommit: {'c' * 40}\n\n"
+        "Tags: bookworm\nArchitectures: amd64, arm64v8, i386\nDirectory: bookworm\n"
+        "i386-GitRepo: https://example.com/fork.git\n",
+        dockerfiles=("bookworm/Dockerfile",),
+    )
+    assert [(b.name, b.dockerfile, b.platforms) for b in result.builds] == [
+        ("app:bookworm", "checkout/bookworm/Dockerfile", ("linux/amd64",)),
+        ("app:bookworm-arm64v8", "checkout/bookworm/Dockerfile", ("linux/arm64/v8",)),
+        ("app:bookworm-i386", "checkout/bookworm/Dockerfile", ("linux/386",)),
+    ]
+    (diagnostic,) = result.diagnostics
+    assert (diagnostic.code, diagnostic.severity, diagnostic.path, diagnostic.line) == (
+        "library-arch-source", Severity.WARNING, "library/app", 9,
+    )  # fmt: skip
+    assert "amd64 (GitFetch, GitCommit); arm64v8 (GitFetch, GitCommit); i386 (GitRepo)" in (
+        diagnostic.message
+    )
+    assert "work tree" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    ("fetch", "warned"),
+    [("refs/heads/dist-x", True), ("refs/tags/v1", True), ("refs/heads/main", False),
+     ("refs/heads/master", False)],
+)  # fmt: skip
+def test_an_entry_on_another_branch_is_one_warning(
+    tmp_path: Path, fetch: str, warned: bool
+) -> None:
+    result = read(
+        tmp_path,
+        f"{HEADER}GitFetch: {fetch}\n\nTags: 1\nArchitectures: amd64, arm64v8\n",
+        dockerfiles=("Dockerfile",),
+    )
+    assert len(result.builds) == 1
+    assert codes(result) == ([("library-git-fetch", 5)] if warned else [])
+    if warned:
+        assert fetch in result.diagnostics[0].message
 
 
 def test_arch_overrides_count_as_declared_in_the_inventory(tmp_path: Path) -> None:
@@ -376,10 +432,12 @@ def test_arch_overrides_count_as_declared_in_the_inventory(tmp_path: Path) -> No
         },
     )
     inventory = load_inventory(tmp_path)
-    (build,) = inventory.builds
-    assert (build.name, build.dockerfile, build.context) == ("acme/app:1", "src/Dockerfile", "src")
+    assert [(b.name, b.dockerfile, b.context) for b in inventory.builds] == [
+        ("acme/app:1", "src/Dockerfile", "src"),
+        ("acme/app:1-arm32v7", "src/Dockerfile.arm", "src"),
+    ]
     assert inventory.sources == ("imagegraph.toml", "library/app")
-    assert [d.code for d in inventory.diagnostics] == ["library-arch-override"]
+    assert inventory.diagnostics == ()
 
 
 def test_missing_dockerfile_keeps_the_build(tmp_path: Path) -> None:
@@ -394,14 +452,43 @@ def test_missing_dockerfile_keeps_the_build(tmp_path: Path) -> None:
     assert "checkout/gone/Dockerfile" in diagnostic.message
 
 
-def test_oci_import_is_reported(tmp_path: Path) -> None:
+def test_oci_import_is_an_imported_build(tmp_path: Path) -> None:
     result = read(
         tmp_path,
-        f"{HEADER}Builder: oci-import\nFile: index.json\n\nTags: bookworm\nDirectory: bookworm/oci\n",
-        dockerfiles=("bookworm/oci/index.json",),
+        f"{HEADER}Builder: oci-import\nFile: index.json\n\nTags: bookworm\nDirectory: bookworm/oci\n"
+        "\nTags: slim\nDirectory: slim/oci\nFile: \n\nTags: 2\nBuilder: buildkit\nFile: Dockerfile\n",
+        dockerfiles=("bookworm/oci/index.json", "slim/oci/index.json", "Dockerfile"),
     )
-    assert result.builds[0].dockerfile == "checkout/bookworm/oci/index.json"
-    assert codes(result) == [("library-oci-import", 6)]
+    bookworm, slim, built = result.builds
+    assert (bookworm.imported, bookworm.dockerfile, bookworm.context) == (
+        True, "checkout/bookworm/oci/index.json", "checkout/bookworm/oci",
+    )  # fmt: skip
+    assert (slim.imported, slim.dockerfile) == (True, "checkout/slim/oci/index.json")
+    assert (built.imported, built.dockerfile) == (False, "checkout/Dockerfile")
+    # the build says it is imported: no diagnostic repeats it for every entry
+    assert result.diagnostics == []
+
+
+def test_oci_import_per_architecture(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        f"{HEADER}\nTags: 1\nArchitectures: amd64, arm64v8\narm64v8-Builder: oci-import\n"
+        "arm64v8-Directory: oci/arm64\n",
+        dockerfiles=("Dockerfile", "oci/arm64/index.json"),
+    )
+    assert [(b.name, b.imported, b.dockerfile) for b in result.builds] == [
+        ("app:1", False, "checkout/Dockerfile"),
+        ("app:1-arm64v8", True, "checkout/oci/arm64/index.json"),
+    ]
+
+
+def test_a_missing_oci_layout_is_one_error(tmp_path: Path) -> None:
+    result = read(tmp_path, f"{HEADER}\nTags: 1\nBuilder: oci-import\nDirectory: gone\n")
+    (diagnostic,) = result.diagnostics
+    assert (diagnostic.code, diagnostic.severity, diagnostic.line) == (
+        "missing-dockerfile", Severity.ERROR, 4,
+    )  # fmt: skip
+    assert "OCI image layout index checkout/gone/index.json" in diagnostic.message
 
 
 # --- errors -------------------------------------------------------------------------

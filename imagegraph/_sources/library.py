@@ -12,17 +12,33 @@ may not have ``Tags``. List fields (``Tags``, ``SharedTags``,
 ``Architectures`` or ``SharedTags`` replace the header's rather than add to
 them. Entries with the same build artifacts are merged, as bashbrew does.
 
-Each entry is one :class:`~imagegraph.inventory.ImageBuild`: the Dockerfile
-``<checkout>/<Directory>/<File>`` (``File`` defaults to ``Dockerfile``) with
-its directory as the context, tagged ``<repository>:<tag>`` for every
-``Tags`` and ``SharedTags`` value and built for its ``Architectures``.
-Architectures with their own ``<arch>-Directory`` or ``<arch>-File`` build
-another Dockerfile; only the entry's main one is read, the others are
-counted as declared (``library-arch-override``).
+Each entry is built, per architecture, from ``<checkout>/<Directory>/<File>``
+(``File`` defaults to ``Dockerfile``, and to ``index.json`` for ``Builder:
+oci-import``) with its directory as the context, where ``<arch>-GitRepo``,
+``-GitFetch``, ``-GitCommit``, ``-Directory``, ``-File`` and ``-Builder``
+override the entry's values for one architecture. The entry becomes one
+:class:`~imagegraph.inventory.ImageBuild` per distinct source among its
+``Architectures``: each is tagged ``<repository>:<tag>`` for every ``Tags``
+and ``SharedTags`` value and built for its own architectures only, so that
+together they are one multi-platform image (as are the entries that share a
+``SharedTags`` value). The build of the entry's own source (else amd64's,
+else the first architecture's) is named ``<repository>:<first tag>``, the
+others ``<repository>:<first tag>-<arch>``. ``Constraints`` are kept
+(:attr:`~imagegraph.inventory.ImageBuild.constraints`): two Windows builds of
+one platform for different hosts are distinct images of one index.
 
-``GitRepo``, ``GitFetch`` and ``GitCommit`` are not checked against the
-checkout: imagegraph reads the working tree as it is, and bashbrew would
-build the commit the manifest names.
+``Builder: oci-import`` imports an OCI image layout instead of building a
+Dockerfile: the build is :attr:`~imagegraph.inventory.ImageBuild.imported`,
+its ``dockerfile`` the layout's index file, which is never parsed.
+
+A file the manifest names that is not in the checkout is one
+``missing-dockerfile`` error at the entry's line. ``GitRepo``, ``GitFetch``
+and ``GitCommit`` are not checked against the checkout: imagegraph reads
+the working tree as it is, and bashbrew would build the commit the manifest
+names. Where that may differ it says so: ``library-arch-source`` (some
+architectures name another repository, branch or commit than the entry)
+and ``library-git-fetch`` (the entry names a branch other than
+``master``/``main``), one warning per entry each.
 
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -131,13 +147,6 @@ class _Entry:
     def file(self) -> str:
         return self.get("File", _DEFAULT_FILE) or _DEFAULT_FILE
 
-    def arch_dockerfile(self, arch: str) -> tuple[str, str]:
-        directory = self.arch_values.get(f"{arch}-Directory")
-        return (
-            _clean(directory) if directory else self.directory,
-            self.arch_values.get(f"{arch}-File") or self.file,
-        )
-
 
 def read_library(
     path: Path,
@@ -191,12 +200,16 @@ def read_library(
             entries.append(entry)
             by_artifacts[artifacts] = entry
         claimed.add(entry)
+    # Names of the builds of other architectures may not be any tag of the manifest.
+    names = {f"{repository}:{tag}" for entry in entries for tag in entry.tags}
+    names.update(f"{repository}:{tag}" for entry in entries for tag in entry.shared_tags)
     for entry in entries:
-        result.builds.append(
-            _build(
-                entry, result, repository, aliases, display=display, root=root, checkout=checkout
+        result.builds.extend(
+            _builds(
+                entry, result, repository, aliases, names,
+                display=display, root=root, checkout=checkout,
             )
-        )
+        )  # fmt: skip
     return result
 
 
@@ -370,80 +383,180 @@ def _check_tags(entry: _Entry, claimed: _Claims, display: str) -> None:
             )
 
 
-def _build(
+_DEFAULT_FETCH = ("", "refs/heads/master", "refs/heads/main")
+"""``GitFetch`` values that name the repository's default branch: the checkout as it is."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where one architecture of an entry is built from (bashbrew's ``Arch*`` values)."""
+
+    repo: str
+    fetch: str
+    commit: str
+    directory: str
+    file: str
+    builder: str
+
+
+def _source(entry: _Entry, arch: str | None) -> _Source:
+    """The source of *arch* (``None``: the entry's own values, no override)."""
+
+    def value(name: str) -> str:
+        if arch is not None:
+            found = entry.arch_values.get(f"{arch}-{name}")
+            if found:
+                return found
+        return entry.get(name)
+
+    builder = value("Builder")
+    directory = value("Directory")
+    file = value("File") or (_OCI_INDEX if builder == _OCI_IMPORT else _DEFAULT_FILE)
+    return _Source(
+        value("GitRepo"),
+        value("GitFetch"),
+        value("GitCommit"),
+        _clean(directory) if directory else ".",
+        file,
+        builder,
+    )
+
+
+_OCI_IMPORT = "oci-import"
+_OCI_INDEX = "index.json"
+
+
+def _builds(
     entry: _Entry,
     result: SourceResult,
     repository: str,
     aliases: Mapping[str, str],
+    names: set[str],
     *,
     display: str,
     root: Path,
     checkout: Path,
-) -> ImageBuild:
-    name = f"{repository}:{entry.tags[0]}"
-    per_arch = {arch: entry.arch_dockerfile(arch) for arch in entry.architectures}
-    main = (entry.directory, entry.file)
-    if main not in per_arch.values():
-        # Every architecture has its own Dockerfile: read amd64's, else the first one's.
-        main = per_arch.get(_DEFAULT_ARCHITECTURE, per_arch[entry.architectures[0]])
-    directory, file = main
-    dockerfile = relative(root, checkout, posixpath.join(directory, file))
-    repo = entry.get("GitRepo")
-    others: dict[str, list[str]] = {}
-    elsewhere: list[str] = []
-    for arch, (arch_directory, arch_file) in per_arch.items():
-        arch_repo = entry.arch_values.get(f"{arch}-GitRepo")
-        if arch_repo and arch_repo != repo:
-            elsewhere.append(arch)
-        elif (arch_directory, arch_file) != main:
-            path = relative(root, checkout, posixpath.join(arch_directory, arch_file))
-            result.covered.add(path)
-            others.setdefault(path, []).append(arch)
-    if others or elsewhere:
-        parts = [f"{', '.join(archs)}: {path}" for path, archs in others.items()]
-        parts.extend(f"{arch}: another GitRepo" for arch in elsewhere)
-        result.diagnostics.append(
-            Diagnostic(
-                "library-arch-override",
-                Severity.INFO,
-                f"{name}: some architectures build another Dockerfile ({'; '.join(parts)}); "
-                f"only {dockerfile} is read for the graph",
-                display,
-                entry.line,
-            )
-        )
-    builder = entry.get("Builder")
-    if builder == "oci-import":
-        result.diagnostics.append(
-            Diagnostic(
-                "library-oci-import",
-                Severity.INFO,
-                f"{name} is imported from the OCI image layout {dockerfile} (Builder: "
-                "oci-import), not built from a Dockerfile",
-                display,
-                entry.line,
-            )
-        )
-    if not exists(checkout / directory / file):  # a FIFO is refused by name when read
-        result.diagnostics.append(
-            Diagnostic(
-                "missing-dockerfile",
-                Severity.ERROR,
-                f"{name} is built from {dockerfile}, which is not in the checkout",
-                display,
-                entry.line,
-            )
-        )
-    tags = [f"{repository}:{tag}" for tag in [*entry.tags, *entry.shared_tags]]
-    return ImageBuild(
-        name=name,
-        dockerfile=dockerfile,
-        context=relative(root, checkout, directory),
-        tags=parse_tags(tags, aliases, path=display, line=entry.tags_line),
-        platforms=tuple(PLATFORMS[arch] for arch in entry.architectures),
-        variant={},
-        origin=f"{display}:{entry.line}",
+) -> list[ImageBuild]:
+    """One build per distinct source among the entry's architectures.
+
+    Every build carries all of the entry's tags and its own architectures'
+    platforms: together they are one multi-platform image. The build of the
+    entry's own source (else amd64's, else the first architecture's) is
+    named ``<repository>:<first tag>``, the others
+    ``<repository>:<first tag>-<architecture>`` after their first
+    architecture (with ``-2``, ``-3``, ... when the manifest has a tag or a
+    build of that name already).
+    """
+    main_name = f"{repository}:{entry.tags[0]}"
+    groups: dict[_Source, list[str]] = {}
+    for arch in entry.architectures:
+        groups.setdefault(_source(entry, arch), []).append(arch)
+    own = _source(entry, None)
+    if own in groups:
+        main = own
+    else:
+        main = _source(entry, _DEFAULT_ARCHITECTURE if _DEFAULT_ARCHITECTURE in
+                       entry.architectures else entry.architectures[0])  # fmt: skip
+    ordered = [main, *(source for source in groups if source != main)]
+    _note_sources(entry, groups, result, main_name, display)
+    tags = parse_tags(
+        [f"{repository}:{tag}" for tag in [*entry.tags, *entry.shared_tags]],
+        aliases,
+        path=display,
+        line=entry.tags_line,
     )
+    builds: list[ImageBuild] = []
+    reported: set[str] = set()
+    for source in ordered:
+        archs = groups[source]
+        if source == main:
+            name = main_name
+        else:
+            name = candidate = f"{main_name}-{archs[0]}"
+            counter = 2
+            while name in names:
+                name, counter = f"{candidate}-{counter}", counter + 1
+        names.add(name)
+        dockerfile = relative(root, checkout, posixpath.join(source.directory, source.file))
+        imported = source.builder == _OCI_IMPORT
+        # A FIFO is refused by name when read; a missing file is reported
+        # here once, at the entry, and not again by the graph.
+        if dockerfile not in reported and not exists(checkout / source.directory / source.file):
+            reported.add(dockerfile)
+            what = "the OCI image layout index" if imported else "the Dockerfile"
+            result.diagnostics.append(
+                Diagnostic(
+                    "missing-dockerfile",
+                    Severity.ERROR,
+                    f"{name} is {'imported from' if imported else 'built from'} {what} "
+                    f"{dockerfile}, which is not in the checkout",
+                    display,
+                    entry.line,
+                )
+            )
+        builds.append(
+            ImageBuild(
+                name=name,
+                dockerfile=dockerfile,
+                context=relative(root, checkout, source.directory),
+                tags=tags,
+                platforms=tuple(PLATFORMS[arch] for arch in archs),
+                variant={},
+                origin=f"{display}:{entry.line}",
+                imported=imported,
+                constraints=tuple(entry.constraints),
+            )
+        )
+    return builds
+
+
+def _note_sources(
+    entry: _Entry,
+    groups: Mapping[_Source, list[str]],
+    result: SourceResult,
+    name: str,
+    display: str,
+) -> None:
+    """One diagnostic for the architectures bashbrew builds from another repository,
+    branch or commit than the entry's, and one for an entry on another branch:
+    imagegraph reads the checkout's work tree as it is."""
+    own = _source(entry, None)
+    elsewhere: list[str] = []
+    for source, archs in groups.items():
+        differs = [
+            label
+            for label, mine, theirs in (
+                ("GitRepo", own.repo, source.repo),
+                ("GitFetch", own.fetch, source.fetch),
+                ("GitCommit", own.commit, source.commit),
+            )
+            if mine != theirs
+        ]
+        if differs:
+            elsewhere.append(f"{', '.join(archs)} ({', '.join(differs)})")
+    if elsewhere:
+        result.diagnostics.append(
+            Diagnostic(
+                "library-arch-source",
+                Severity.WARNING,
+                f"{name}: the manifest builds some architectures from another repository, "
+                f"branch or commit than the entry's: {'; '.join(elsewhere)}; imagegraph reads "
+                "their files from the checkout's work tree as it is",
+                display,
+                entry.line,
+            )
+        )
+    if own.fetch not in _DEFAULT_FETCH:
+        result.diagnostics.append(
+            Diagnostic(
+                "library-git-fetch",
+                Severity.WARNING,
+                f"{name}: the manifest builds from GitFetch {own.fetch}, not the default "
+                "branch; imagegraph reads the checkout's work tree as it is",
+                display,
+                entry.line,
+            )
+        )
 
 
 def _clean(directory: str) -> str:
