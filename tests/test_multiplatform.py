@@ -1,0 +1,433 @@
+"""Multi-platform images: a tag several builds share, per-architecture Dockerfiles,
+OCI imports, and the diagnostics of docker-library manifests (issue 14)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imagegraph import ImageBuild, ImageGraph, ImageRef, scan
+from imagegraph.cli import main
+from imagegraph.impact import FileChange
+
+HEADER = "Maintainers: Jane Doe <jane@example.com> (@jane)\nGitRepo: https://example.com/x.git\n"
+
+# The shape of library/golang: a Linux entry, then two Windows entries for the
+# same platform on different hosts, all three in the index 'latest'.
+LINUX = (
+    "Tags: 1.22-bookworm\nSharedTags: 1.22, latest\nArchitectures: amd64, arm64v8\n"
+    "Directory: bookworm\n"
+)
+LTSC2025 = (
+    "Tags: 1.22-windowsservercore-ltsc2025\nSharedTags: 1.22, latest\n"
+    "Architectures: windows-amd64\nDirectory: ltsc2025\nConstraints: windowsservercore-ltsc2025\n"
+)
+LTSC2022 = (
+    "Tags: 1.22-windowsservercore-ltsc2022\nSharedTags: 1.22, latest\n"
+    "Architectures: windows-amd64\nDirectory: ltsc2022\nConstraints: windowsservercore-ltsc2022\n"
+)
+SERVERCORE = "mcr.microsoft.com/windows/servercore"
+GOLANG_FILES = {
+    "src/bookworm/Dockerfile": "FROM buildpack-deps:bookworm-scm\n",
+    "src/ltsc2025/Dockerfile": f"FROM {SERVERCORE}:ltsc2025\n",
+    "src/ltsc2022/Dockerfile": f"FROM {SERVERCORE}:ltsc2022\n",
+}
+CHILDREN = """
+[[image]]
+name = "app-linux"
+dockerfile = "app/Dockerfile"
+platforms = ["linux/amd64"]
+
+[[image]]
+name = "app-windows"
+dockerfile = "app/Dockerfile.windows"
+platforms = ["windows/amd64"]
+
+[[image]]
+name = "app-any"
+dockerfile = "app/Dockerfile"
+"""
+CHILD_FILES = {
+    "app/Dockerfile": "FROM golang:latest\n",
+    "app/Dockerfile.windows": "FROM golang:latest\n",
+}
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text))
+    return root
+
+
+def fleet(root: Path, manifest: str, files: dict[str, str], images: str = "") -> Path:
+    """A fleet of the manifest ``library/golang`` (checkout ``src``) and *images*."""
+    toml = '[[manifests]]\npath = "library/golang"\ncheckout = "src"\n'
+    return write(root, {"imagegraph.toml": toml + images, "library/golang": manifest, **files})
+
+
+def golang(root: Path, *entries: str) -> ImageGraph:
+    manifest = HEADER + "".join(f"\n{entry}" for entry in entries)
+    return scan(fleet(root, manifest, {**GOLANG_FILES, **CHILD_FILES}, CHILDREN), cache=False)
+
+
+def codes(graph: ImageGraph) -> list[str]:
+    return [d.code for d in graph.diagnostics]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- a tag shared across entries is one image -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "order",
+    [(LINUX, LTSC2025, LTSC2022), (LTSC2025, LTSC2022, LINUX), (LTSC2022, LINUX, LTSC2025)],
+    ids=["linux-first", "windows-first", "mixed"],
+)
+def test_a_shared_tag_is_every_build_of_it(tmp_path: Path, order: tuple[str, ...]) -> None:
+    graph = golang(tmp_path, *order)
+    linux, w2025, w2022 = (
+        "golang:1.22-bookworm",
+        "golang:1.22-windowsservercore-ltsc2025",
+        "golang:1.22-windowsservercore-ltsc2022",
+    )
+    declared = [b.name for b in graph.builds if b.name.startswith("golang:")]
+    latest = ImageRef.parse("golang:latest")
+    assert graph.tag_owners(latest) == tuple(declared)
+    assert graph.tag_owner(latest) == declared[0]
+    assert graph.nodes("golang:latest") == tuple(declared)
+    assert graph.node("golang:latest") == declared[0]
+    assert graph.node("golang:1.22-bookworm") == linux  # a tag of one build: that build
+    # the same platform under different Constraints is no duplicate, and nothing is
+    # reported twice
+    assert codes(graph) == []
+    assert graph.parents("golang:latest") == [
+        "docker.io/library/buildpack-deps:bookworm-scm",
+        f"{SERVERCORE}:ltsc2022",
+        f"{SERVERCORE}:ltsc2025",
+    ]
+    # each child goes to the builds of its platform, whatever the order of the entries
+    assert graph.parents("app-linux") == [linux]
+    assert graph.parents("app-windows") == sorted([w2022, w2025])
+    assert graph.parents("app-any") == sorted([linux, w2022, w2025])
+    assert graph.children("golang:latest") == ["app-any", "app-linux", "app-windows"]
+    assert graph.children(w2022) == ["app-any", "app-windows"]
+    assert graph.descendants("golang:latest") == ["app-any", "app-linux", "app-windows"]
+    assert f"{SERVERCORE}:ltsc2025" in graph.ancestors("golang:latest")
+    assert [e.child for e in graph.edges("golang:latest", "app-windows")] == [
+        "app-windows",
+        "app-windows",
+    ]
+
+
+def test_why_and_impact_see_every_build_of_a_shared_tag(tmp_path: Path) -> None:
+    graph = golang(tmp_path, LINUX, LTSC2025, LTSC2022)
+    chain = graph.why("golang:latest", ImageRef.parse(f"{SERVERCORE}:ltsc2022"))
+    assert chain is not None
+    assert [(e.parent, e.child) for e in chain] == [
+        (f"{SERVERCORE}:ltsc2022", "golang:1.22-windowsservercore-ltsc2022")
+    ]
+    assert graph.why("golang:latest", "golang:latest") == ()
+    assert graph.why("app-linux", f"{SERVERCORE}:ltsc2022") is None
+    result = graph.impact([f"{SERVERCORE}:ltsc2022"])
+    assert result.affected == ("app-any", "app-windows", "golang:1.22-windowsservercore-ltsc2022")
+    result = graph.impact(["golang:latest"])
+    assert result.affected == (
+        "app-any", "app-linux", "app-windows", "golang:1.22-bookworm",
+        "golang:1.22-windowsservercore-ltsc2022", "golang:1.22-windowsservercore-ltsc2025",
+    )  # fmt: skip
+
+
+def test_the_cli_why_and_plan_see_every_build_of_a_shared_tag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    golang(tmp_path, LINUX, LTSC2025, LTSC2022)
+    root = str(tmp_path)
+    code, out, _ = run(
+        capsys, "why", "golang:latest", root, "--changed", f"{SERVERCORE}:ltsc2022", "--no-cache"
+    )
+    assert code == 0, out
+    assert "golang:1.22-windowsservercore-ltsc2022" in out
+    code, out, _ = run(capsys, "why", "golang:latest", root, "--changed", "alpine", "--no-cache")
+    assert code != 0
+    code, out, _ = run(
+        capsys, "plan", root, "--changed", "golang:latest", "--format", "json", "--no-cache"
+    )
+    assert code == 0, out
+    planned = sorted(b["name"] for wave in json.loads(out)["waves"] for b in wave["builds"])
+    assert planned == [
+        "app-any", "app-linux", "app-windows", "golang:1.22-bookworm",
+        "golang:1.22-windowsservercore-ltsc2022", "golang:1.22-windowsservercore-ltsc2025",
+    ]  # fmt: skip
+
+
+# --- which builds of a tag a child uses ----------------------------------------------
+
+
+def build(name: str, text: str, *tags: str, platforms: tuple[str, ...] = ()) -> ImageBuild:
+    return ImageBuild(
+        name, f"{name}/Dockerfile", name, tuple(ImageRef.parse(t) for t in tags),
+        platforms=platforms, dockerfile_inline=text,
+    )  # fmt: skip
+
+
+BASES = [
+    build("base-amd64", "FROM debian:12\n", "acme/base:1", platforms=("linux/amd64",)),
+    build("base-arm64", "FROM debian:12\n", "acme/base:1", platforms=("linux/arm64/v8",)),
+    build("base-win", "FROM nanoserver\n", "acme/base:1", platforms=("windows/amd64",)),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "platforms", "parents"),
+    [
+        ("FROM acme/base:1\n", ("linux/amd64",), ["base-amd64"]),
+        ("FROM acme/base:1\n", ("linux/amd64", "linux/arm64"), ["base-amd64", "base-arm64"]),
+        ("FROM acme/base:1\n", (), ["base-amd64", "base-arm64", "base-win"]),
+        ("FROM --platform=linux/arm64 acme/base:1\n", ("linux/amd64",), ["base-arm64"]),
+        ("FROM --platform=$BUILDPLATFORM acme/base:1\n", ("windows/amd64",), ["base-win"]),
+        ("ARG P=windows/amd64\nFROM --platform=$P acme/base:1\n", (), ["base-win"]),
+        # COPY --from an image is for the build's own platforms
+        (
+            "FROM --platform=linux/arm64 alpine\nCOPY --from=acme/base:1 /a /a\n",
+            ("linux/amd64",),
+            ["base-amd64", "docker.io/library/alpine:latest"],
+        ),
+    ],
+)
+def test_a_child_uses_the_builds_of_its_platforms(
+    text: str, platforms: tuple[str, ...], parents: list[str]
+) -> None:
+    for bases in (BASES, BASES[::-1]):  # the order of the builds changes nothing
+        graph = ImageGraph.from_builds([*bases, build("app", text, platforms=platforms)])
+        assert graph.parents("app") == parents
+        assert "platform-not-built" not in codes(graph)
+
+
+def test_a_platform_no_build_serves_is_a_warning_and_uses_every_build() -> None:
+    app = build("app", "ARG X\nFROM acme/base:1\n", platforms=("linux/s390x", "linux/amd64"))
+    graph = ImageGraph.from_builds([*BASES, app])
+    assert graph.parents("app") == ["base-amd64", "base-arm64", "base-win"]
+    (warning,) = graph.diagnostics
+    assert (warning.code, warning.path, warning.line) == ("platform-not-built", "app/Dockerfile", 2)
+    built, missing = warning.message.split("not for")
+    assert "linux/s390x" in missing
+    assert "linux/amd64/v1" in built
+    assert "linux/amd64/v1" not in missing
+    # one build for another platform is the same mistake
+    lone = build("lone", "FROM acme/lone:1\n", platforms=("linux/arm64",))
+    only = build("only", "FROM debian:12\n", "acme/lone:1", platforms=("linux/amd64",))
+    graph = ImageGraph.from_builds([only, lone])
+    assert graph.parents("lone") == ["only"]
+    assert codes(graph) == ["platform-not-built"]
+
+
+def test_duplicate_tag_is_the_same_platform_and_constraints_with_its_line(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "imagegraph.toml": """\
+                [[image]]
+                name = "a"
+                dockerfile = "a/Dockerfile"
+                tags = ["acme/x:1"]
+                platforms = ["linux/amd64"]
+
+                [[image]]
+                name = "b"
+                dockerfile = "a/Dockerfile"
+                tags = ["acme/x:1"]
+                platforms = ["linux/amd64", "linux/arm64"]
+                """,
+            "a/Dockerfile": "FROM debian:12\n",
+        },
+    )
+    graph = scan(tmp_path, cache=False)
+    (duplicate,) = graph.diagnostics
+    assert (duplicate.code, duplicate.path, duplicate.line) == (
+        "duplicate-tag",
+        "imagegraph.toml",
+        7,
+    )
+    assert "(linux/amd64/v1)" in duplicate.message
+    assert graph.tag_owners(ImageRef.parse("acme/x:1")) == ("a",)
+    # for one platform, different constraints make distinct images of one index
+    graph = ImageGraph.from_builds(
+        [
+            ImageBuild("w1", "w/Dockerfile", "w", (ImageRef.parse("acme/w:1"),),
+                       platforms=("windows/amd64",), constraints=("ltsc2022",),
+                       dockerfile_inline="FROM scratch"),
+            ImageBuild("w2", "w/Dockerfile", "w", (ImageRef.parse("acme/w:1"),),
+                       platforms=("windows/amd64",), constraints=("ltsc2025",),
+                       dockerfile_inline="FROM scratch"),
+        ]
+    )  # fmt: skip
+    assert codes(graph) == []
+    assert graph.nodes("acme/w:1") == ("w1", "w2")
+
+
+# --- per-architecture Dockerfiles -------------------------------------------------------
+
+
+def test_each_architecture_is_built_from_its_own_dockerfile(tmp_path: Path) -> None:
+    manifest = (
+        f"{HEADER}\nTags: 1.0\nSharedTags: latest\nArchitectures: amd64, arm64v8, s390x\n"
+        "arm64v8-Directory: arm\ns390x-File: Dockerfile.s390x\n"
+    )
+    files = {
+        "src/Dockerfile": "FROM alpine:3.20\n",
+        "src/arm/Dockerfile": "FROM debian:12\n",
+        "src/Dockerfile.s390x": "FROM ubuntu:24.04\n",
+        "app/Dockerfile": "FROM golang:1.0\n",
+    }
+    images = '\n[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\n'
+    graph = scan(fleet(tmp_path, manifest, files, images), cache=False)
+    assert [b.name for b in graph.builds if b.name != "app"] == [
+        "golang:1.0", "golang:1.0-arm64v8", "golang:1.0-s390x",
+    ]  # fmt: skip
+    assert graph.parents("golang:latest") == [
+        "docker.io/library/alpine:3.20",
+        "docker.io/library/debian:12",
+        "docker.io/library/ubuntu:24.04",
+    ]
+    assert graph.impact(["debian:12"]).affected == ("app", "golang:1.0-arm64v8")
+    assert graph.impact(["alpine:3.20"]).affected == ("app", "golang:1.0")
+    assert codes(graph) == []
+
+
+def test_architectures_from_another_commit_are_read_from_the_work_tree(tmp_path: Path) -> None:
+    manifest = (
+        f"{HEADER}GitCommit: {'a' * 40}\n\nTags: 12\nArchitectures: amd64, arm64v8\n"
+        f"arm64v8-GitFetch: refs/heads/dist-arm64v8\narm64v8-GitCommit: {'b' * 40}\n"
+    )
+    graph = scan(fleet(tmp_path, manifest, {"src/Dockerfile": "FROM scratch\n"}), cache=False)
+    assert [(b.name, b.platforms) for b in graph.builds] == [
+        ("golang:12", ("linux/amd64",)),
+        ("golang:12-arm64v8", ("linux/arm64/v8",)),
+    ]
+    (warning,) = graph.diagnostics
+    assert (warning.code, warning.path, warning.line) == (
+        "library-arch-source", "library/golang", 5,
+    )  # fmt: skip
+
+
+# --- OCI imports ----------------------------------------------------------------------
+
+
+def test_an_oci_import_is_a_root_that_is_never_parsed(tmp_path: Path) -> None:
+    manifest = (
+        f"{HEADER}Builder: oci-import\n\nTags: bookworm, 12\nDirectory: bookworm/oci\n\n"
+        "Tags: gone\nDirectory: gone/oci\n"
+    )
+    files = {
+        "src/bookworm/oci/index.json": '{"schemaVersion": 2, "manifests": []}\n',
+        "src/bookworm/oci/blobs/sha256/ab": "layer\n",
+        "app/Dockerfile": "FROM golang:bookworm\nRUN apt-get install -y curl=8.0\n",
+    }
+    images = '\n[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\n'
+    graph = scan(fleet(tmp_path, manifest, files, images), cache=False)
+    imported = graph.build("golang:12")
+    assert imported.imported
+    assert imported.dockerfile == "src/bookworm/oci/index.json"
+    assert graph.parents("golang:bookworm") == []
+    assert "golang:bookworm" in graph.roots()
+    assert graph.children("golang:12") == ["app"]
+    assert "golang:bookworm" not in graph.undetermined
+    assert graph.dockerfile("golang:bookworm") is None
+    assert graph.packages("golang:bookworm") == ()
+    # the layout it imports is not a Dockerfile: no parse error; the missing one is one
+    # error, at the manifest line
+    missing = [d for d in graph.diagnostics if d.code == "missing-dockerfile"]
+    assert [(d.path, d.line) for d in missing] == [("library/golang", 8)]
+    assert "src/gone/oci/index.json" in missing[0].message
+    assert codes(graph) == ["missing-dockerfile"]
+    assert graph.impact(["golang:12"]).affected == ("app", "golang:bookworm")
+    # a file of the layout changes the image
+    changed = graph.impact([FileChange(("src/bookworm/oci/blobs/sha256/ab",))])
+    assert changed.affected == ("app", "golang:bookworm")
+    assert "OCI image layout" in changed.causes["golang:bookworm"][0]
+
+
+def test_a_missing_dockerfile_is_reported_once_at_its_declaration(tmp_path: Path) -> None:
+    manifest = f"{HEADER}\nTags: 1\nArchitectures: amd64, arm64v8\nDirectory: gone\n"
+    graph = scan(fleet(tmp_path, manifest, {}), cache=False)
+    (missing,) = graph.diagnostics
+    assert (missing.code, missing.path, missing.line) == ("missing-dockerfile", "library/golang", 4)
+    assert "src/gone/Dockerfile" in missing.message
+    assert graph.undetermined["golang:1"]  # its parents are still unknown
+
+
+def test_an_unbuilt_tag_names_the_closest_few(tmp_path: Path) -> None:
+    builds = [
+        build(f"v{i}", "FROM scratch\n", f"acme/base:1.{i}", f"acme/base:1.{i}-slim")
+        for i in range(200)
+    ]
+    graph = ImageGraph.from_builds([*builds, build("app", "FROM acme/base:1.2000\n")])
+    (warning,) = [d for d in graph.diagnostics if d.code == "unbuilt-tag"]
+    assert len(warning.message) < 300
+    assert warning.message.endswith("and 395 more); treating it as external")
+    shown = warning.message.split("(")[1].split(" and ")[0].split(", ")
+    assert len(shown) == 5
+    assert shown[0] == "acme/base:1.20"  # the closest first
+    assert all(tag.startswith("acme/base:1.") for tag in shown)
+
+
+# --- the rule as a property -------------------------------------------------------------
+
+PLATFORMS = ["linux/amd64", "linux/arm64", "windows/amd64", "linux/s390x"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(PLATFORMS), unique=True, min_size=1, max_size=2),
+        min_size=1,
+        max_size=4,
+    ),
+    st.lists(st.lists(st.sampled_from(PLATFORMS), unique=True, max_size=3), max_size=4),
+)
+def test_children_use_exactly_the_builds_serving_their_platforms(
+    owners: list[list[str]], children: list[list[str]]
+) -> None:
+    # Index members only: no two owners share a platform (a later one would be a duplicate).
+    kept: list[tuple[str, ...]] = []
+    for platforms in owners:
+        if platforms and all(set(platforms).isdisjoint(other) for other in kept):
+            kept.append(tuple(platforms))
+    bases = [
+        build(f"base{i}", f"FROM os:{i}\n", "acme/base:1", platforms=platforms)
+        for i, platforms in enumerate(kept)
+    ]
+    apps = [
+        build(f"app{i}", "FROM acme/base:1\n", platforms=tuple(platforms))
+        for i, platforms in enumerate(children)
+    ]
+    graph = ImageGraph.from_builds([*bases, *apps])
+    names = [b.name for b in bases]
+    assert list(graph.tag_owners(ImageRef.parse("acme/base:1"))) == names
+    assert graph.parents("acme/base:1") == sorted(
+        f"docker.io/library/os:{i}" for i in range(len(kept))
+    )
+    warned = {d.message.split("which ")[1].split(" asks")[0] for d in graph.diagnostics}
+    for app, platforms in zip(apps, children, strict=True):
+        serving = [b.name for b in bases if not set(b.platforms).isdisjoint(platforms)]
+        served = {p for b in bases for p in b.platforms}
+        if not platforms:
+            expected, gap = names, False
+        elif set(platforms) <= served:
+            expected, gap = serving, False
+        else:
+            expected, gap = names, True
+        assert graph.parents(app.name) == sorted(expected)
+        assert (repr(app.name) in warned) == gap
