@@ -56,9 +56,10 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import posixpath
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Self
 
 from imagegraph._pickling import paused_gc
@@ -477,14 +478,19 @@ _CODENAMES: Mapping[str, tuple[str, tuple[int, ...]]] = {
     # Debian
     "jessie": ("debian", (8,)), "stretch": ("debian", (9,)), "buster": ("debian", (10,)),
     "bullseye": ("debian", (11,)), "bookworm": ("debian", (12,)), "trixie": ("debian", (13,)),
-    "forky": ("debian", (14,)),
+    "forky": ("debian", (14,)), "duke": ("debian", (15,)),
     # Ubuntu
     "xenial": ("ubuntu", (16, 4)), "bionic": ("ubuntu", (18, 4)), "focal": ("ubuntu", (20, 4)),
     "jammy": ("ubuntu", (22, 4)), "kinetic": ("ubuntu", (22, 10)), "lunar": ("ubuntu", (23, 4)),
     "mantic": ("ubuntu", (23, 10)), "noble": ("ubuntu", (24, 4)), "oracular": ("ubuntu", (24, 10)),
-    "plucky": ("ubuntu", (25, 4)),
+    "plucky": ("ubuntu", (25, 4)), "questing": ("ubuntu", (25, 10)),
+    "resolute": ("ubuntu", (26, 4)),
 }  # fmt: skip
 _CODENAME_OF = {found: name for name, found in _CODENAMES.items()}
+DEBIAN_STABLE = 13
+"""Debian's current stable release (trixie). A newer Debian release (forky, 14;
+duke, 15) is testing or unstable until it is released: a build may choose it,
+lint never advises it. Update this when Debian releases forky."""
 _FAMILY = {"debian": "Debian", "ubuntu": "Ubuntu"}
 # A codename names a Debian release (bookworm is 12) or an Ubuntu one (jammy is
 # 22.04): one number for Debian, two for Ubuntu.
@@ -497,6 +503,19 @@ _RELEASE_DEPTH: Mapping[str, int] = {
     "postgres": 1, "ubuntu": 2,
 }  # fmt: skip
 _VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)(.*)", re.ASCII | re.DOTALL)
+# A word of a tag that marks what is not a stable release: a pre-release
+# (3.15.0a1, 8.5.0RC1, 1.2-beta.2, 26-ea), a development or nightly build, a
+# rolling suite (Debian sid, testing, unstable, experimental, rc-buggy; Ubuntu
+# devel, rolling; Alpine edge). Such a tag may be built on, never advised.
+_UNSTABLE_WORD = re.compile(
+    r"(?:a|b|alpha|beta|rc|pre|preview|dev|devel|snapshot|nightly|edge|canary|ea|insiders"
+    r"|latest|testing|unstable|sid|experimental|rolling|buggy)\d*",
+    re.ASCII | re.IGNORECASE,
+)
+# A date stamp (YYYYMMDD): alpine:20260805 is a snapshot of edge, and
+# debian:bookworm-20260803 or ubuntu:noble-20260801 a snapshot of its release.
+_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", re.ASCII)
+_WORDS = re.compile(r"[-_.+]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +527,52 @@ class _Version:
     number: versions of different families never compare."""
     written: str | None = None
     """The numbers as the tag writes them (``22.04``, ``1.31.2``); ``None`` for a codename."""
+    snapshot: bool = False
+    """Not a stable release, so never advised: a pre-release (``3.15.0a1``,
+    ``8.5-rc``), a date-stamped snapshot (``bookworm-20260803``), a nightly or
+    edge build, or (with :func:`_tag_version`) Debian testing (``forky``)."""
+    distribution: str = ""
+    """``debian`` or ``ubuntu`` when the version is one of that distribution's
+    releases (a codename, or a number of ``debian``/``ubuntu`` themselves)."""
+    lts: bool = False
+    """A long-term support line (:data:`_LTS_LINES`): its users are advised LTS
+    lines only (Ubuntu 22.04 -> 24.04, never 24.10; Java 21 -> 25, never 26)."""
+
+    @property
+    def shape(self) -> tuple[bool, int]:
+        """How the tag writes its version: a codename or how many numbers. Advice
+        keeps it (``php:8.3-apache`` -> ``php:8.5-apache``, never ``8.5.9-apache``)."""
+        return (self.written is None, len(self.numbers))
+
+
+def _ubuntu_lts(numbers: tuple[int, ...]) -> bool:
+    """An Ubuntu LTS: the April release of an even year (22.04, 24.04, 26.04)."""
+    return len(numbers) >= 2 and numbers[0] % 2 == 0 and numbers[1] == 4
+
+
+def _java_lts(numbers: tuple[int, ...]) -> bool:
+    """A Java LTS feature release: 8, 11, then every fourth from 17 (21, 25, 29)."""
+    major = numbers[0]
+    return major in (8, 11) or (major >= 17 and (major - 17) % 4 == 0)
+
+
+_LTS_LINES: Mapping[str, Callable[[tuple[int, ...]], bool]] = {
+    "ubuntu": _ubuntu_lts,
+    # Node: even majors become LTS
+    "node": lambda numbers: numbers[0] % 2 == 0,
+    **dict.fromkeys(
+        ("eclipse-temurin", "amazoncorretto", "openjdk", "ibm-semeru-runtimes", "ibmjava",
+         "sapmachine", "azul-zulu", "zulu-openjdk", "graalvm-ce"),
+        _java_lts,
+    ),
+}  # fmt: skip
+"""Repositories (by their last path component) whose releases include long-term
+support lines, and which releases are: a user of an LTS is advised LTS only."""
+
+
+def _snapshot(flavour: str) -> bool:
+    """True when what follows a tag's version says it is no stable release."""
+    return any(_UNSTABLE_WORD.fullmatch(w) or _DATE.fullmatch(w) for w in _WORDS.split(flavour))
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -516,17 +581,31 @@ def _version(tag: str | None) -> _Version | None:
 
     A Debian or Ubuntu codename is that distribution's version, in its family:
     what it means beside a plain number depends on the repository (:func:`_tag_version`).
+    A date stamp alone (``alpine:20260805``, an edge snapshot) is no version.
+
+    >>> v = _version("3.15.0a1-bookworm")
+    >>> v.numbers, v.flavour, v.snapshot
+    ((3, 15, 0), 'a1-bookworm', True)
+    >>> _version("20260805") is None, _version("bookworm-20260803").snapshot
+    (True, True)
     """
     if tag is None or tag == "latest":
         return None
     match = _VERSION_RE.fullmatch(tag)
     if match is not None:
-        numbers = tuple(int(n) for n in match.group(1).split("."))
-        return _Version(numbers, match.group(2).lstrip("-_."), "", match.group(1))
+        written = match.group(1)
+        if _DATE.fullmatch(written):
+            return None
+        numbers = tuple(int(n) for n in written.split("."))
+        flavour = match.group(2).lstrip("-_.")
+        return _Version(numbers, flavour, "", written, _snapshot(match.group(2)))
     head, _, rest = tag.partition("-")
     codename = _CODENAMES.get(head)
     if codename is not None:
-        return _Version(codename[1], rest, codename[0])
+        family, numbers = codename
+        testing = family == "debian" and numbers[0] > DEBIAN_STABLE
+        lts = family == "ubuntu" and _ubuntu_lts(numbers)
+        return _Version(numbers, rest, family, None, testing or _snapshot(rest), family, lts)
     return None
 
 
@@ -547,10 +626,38 @@ def _tag_version(ref: ImageRef, tag: str | None) -> _Version | None:
     ``debian:12``); elsewhere it stays in its family and compares with nothing
     but codenames of the same distribution (``base:bookworm`` is no older than
     ``base:jammy``, nor the same as ``base:12``)."""
+    return _repository_version(ref.path, tag)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _repository_version(path: str, tag: str | None) -> _Version | None:
     version = _version(tag)
-    if version is not None and version.family and version.family == _distribution(ref.path):
-        return _Version(version.numbers, version.flavour)
+    if version is None:
+        return None
+    distribution = _distribution(path)
+    if version.family and version.family == distribution:
+        return replace(version, family="")
+    if version.family:
+        return version
+    testing = distribution == "debian" and version.numbers[0] > DEBIAN_STABLE
+    lines = _LTS_LINES.get(path.rpartition("/")[2])
+    lts = lines is not None and lines(version.numbers)
+    if distribution or lts:
+        snapshot = version.snapshot or testing
+        return replace(version, snapshot=snapshot, distribution=distribution, lts=lts)
     return version
+
+
+def _advisable(target: _Version, user: _Version) -> bool:
+    """True when *target* may be advised to a user of *user*: a stable release
+    (no pre-release, snapshot or Debian testing), and an LTS for an Ubuntu LTS
+    user (never an interim release).
+
+    >>> lts, interim = _version("jammy"), _version("plucky")
+    >>> _advisable(interim, lts), _advisable(lts, interim), _advisable(_version("forky"), lts)
+    (False, True, False)
+    """
+    return not target.snapshot and (target.lts or not user.lts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,6 +752,9 @@ def findings(graph: ImageGraph, policy: LintPolicy | None = None) -> Findings:
     return _Lint(graph, policy or LintPolicy.from_inventory(graph.inventory)).run()
 
 
+_NewestKey = tuple[str, str, str, tuple[bool, int], bool]
+
+
 @dataclass(slots=True)
 class _BaseUse:
     """One FROM of an external image, for base-drift."""
@@ -655,6 +765,8 @@ class _BaseUse:
     written: str
     release: _Release
     """The release (``3.12``)."""
+    version: _Version
+    """The version as the tag writes it (``3.12.4``), with its flavour."""
     flavour: str
     exempt: bool
     """A use on purpose: a matrix variant naming the release, or an older line of ours."""
@@ -673,20 +785,22 @@ class _Lint:
         self.aliases = graph.inventory.aliases
         self.out: list[Finding] = []
         self.ignored = set(policy.ignore)
-        # (repository, family, flavour) -> the newest version this fleet builds, its
-        # tag and build
-        self.newest: dict[tuple[str, str, str], tuple[tuple[int, ...], ImageRef, str]] = {}
+        # (repository, family, flavour, shape, LTS only) -> the newest stable version
+        # this fleet builds, its tag and build: what a straggler is advised
+        self.newest: dict[_NewestKey, tuple[tuple[int, ...], ImageRef, str]] = {}
         self.built_repositories: set[str] = set()
         for build in graph.builds:
             for tag in build.tags:
                 self.built_repositories.add(tag.name)
                 version = _tag_version(tag, tag.tag)
-                if version is None:
+                if version is None or version.snapshot:
                     continue
-                key = (tag.name, version.family, version.flavour)
-                known = self.newest.get(key)
-                if known is None or version.numbers > known[0]:
-                    self.newest[key] = (version.numbers, tag, build.name)
+                # An LTS is also what an LTS user may be advised
+                for lts_only in (False, True) if version.lts else (False,):
+                    key = (tag.name, version.family, version.flavour, version.shape, lts_only)
+                    known = self.newest.get(key)
+                    if known is None or version.numbers > known[0]:
+                        self.newest[key] = (version.numbers, tag, build.name)
         self.older_line: dict[str, bool] = {}
         # Where the scan says COPY --from names no stage (a typo, most likely): no
         # unpinned-copy-source there, unless the policy ignores that diagnostic.
@@ -741,7 +855,8 @@ class _Lint:
                     continue
                 if internal:
                     ref = self.parse(edge.value)
-                    if ref is None or self.graph.tag_owner(ref) != parent:
+                    # A digest pins a build's tag (debian:12@sha256:...): the tag is its.
+                    if ref is None or self.graph.tag_owner(replace(ref, digest=None)) != parent:
                         continue  # a named context pointing at a build: no tag written
                     written = edge.value or ref.familiar
                 else:
@@ -799,22 +914,33 @@ class _Lint:
             release = _release(ref)
             if version is not None and release is not None:
                 exempt = self.is_older_line(build) or _variant_names(build, ref)
-                use = _BaseUse(child, edge, ref, written, release, version.flavour, exempt)
+                use = _BaseUse(child, edge, ref, written, release, version, version.flavour, exempt)
                 self.base_uses.setdefault((ref.name, release.family), []).append(use)
 
     def versioned_tag(self, parent: str, ref: ImageRef) -> str | None:
         """The newest versioned tag build *parent* is pushed as, in *ref*'s repository
         if it has one there (``acme/base:1.0`` beside ``acme/base:latest``), else in
-        any; ``None`` when it has none."""
-        best: tuple[bool, tuple[int, ...], str] | None = None
+        any; ``None`` when it has none. Of the newest release, its tag that names
+        the release (``alpine:3.24`` rather than ``alpine:3.24.1``, which a rebuild
+        for 3.24.2 leaves behind); never a pre-release or date-stamped snapshot."""
+        best: tuple[bool, tuple[int, ...], int, bool, str] | None = None
         for tag in self.graph.build(parent).tags:
             version = _tag_version(tag, tag.tag)
-            if version is None or self.graph.tag_owner(tag) != parent:
-                continue  # no version, or children of that tag get another build
-            key = (tag.name == ref.name, version.numbers, tag.familiar)
+            release = _release(tag)
+            if (
+                version is None
+                or release is None
+                or version.snapshot
+                or self.graph.tag_owner(tag) != parent
+            ):
+                continue  # no stable version, or children of that tag get another build
+            key = (
+                tag.name == ref.name, release.numbers, -len(version.numbers),
+                version.written is not None, tag.familiar,
+            )  # fmt: skip
             if best is None or key > best:
                 best = key
-        return best[2] if best is not None else None
+        return best[4] if best is not None else None
 
     def check_digest(self, build: ImageBuild, edge: Edge, ref: ImageRef, written: str) -> bool:
         """Report an external image without the digest the policy asks for; True if asked."""
@@ -865,16 +991,22 @@ class _Lint:
             known = False
             for tag in build.tags:
                 version = _tag_version(tag, tag.tag)
-                newest = (
-                    self.newest.get((tag.name, version.family, version.flavour))
-                    if version
-                    else None
-                )
+                newest = self.newest_for(tag, version) if version else None
                 if version and newest and _newer(newest[0], version.numbers):
                     known = True
                     break
             self.older_line[build.name] = known
         return known
+
+    def newest_for(
+        self, ref: ImageRef, version: _Version
+    ) -> tuple[tuple[int, ...], ImageRef, str] | None:
+        """The newest stable tag this fleet builds that a user of *ref* (at *version*)
+        may be advised: of its flavour, written as it is (``8.3`` -> ``8.5``, not
+        ``8.5.9``), an LTS for an Ubuntu LTS user."""
+        return self.newest.get(
+            (ref.name, version.family, version.flavour, version.shape, version.lts)
+        )
 
     def check_straggler(
         self, build: ImageBuild, parent: str, edge: Edge, ref: ImageRef, written: str
@@ -882,24 +1014,28 @@ class _Lint:
         version = _tag_version(ref, ref.tag)
         if version is None:
             return
-        newest = self.newest.get((ref.name, version.family, version.flavour))
+        newest = self.newest_for(ref, version)
         if newest is None or not _newer(newest[0], version.numbers):
             return
         if self.is_older_line(build) or _variant_names(build, ref):
             return
-        _, tag, owner = newest
-        if owner == build.name:
+        numbers, tag, owner = newest
+        if owner == build.name or _names_parent_line(build, ref, version, numbers):
             return
         child = build.name
+        pinned = ref.digest is not None
+        move = f"{tag.familiar} and pin its digest" if pinned else tag.familiar
         message = (
             f"FROM {written}{_stage(edge)} is an older version of {tag.familiar}, which "
-            f"this fleet also builds ({owner}): build {child} FROM {tag.familiar}, so it "
+            f"this fleet also builds ({owner}): build {child} FROM {move}, so it "
             "stays on the line the fleet maintains"
         )
-        self.add(
-            "straggler", child, edge.path, edge.line, message, edge,
-            reference=written, parent=parent, newer=tag.familiar, newer_build=owner,
-        )  # fmt: skip
+        facts: dict[str, Any] = {
+            "reference": written, "parent": parent, "newer": tag.familiar, "newer_build": owner,
+        }  # fmt: skip
+        if pinned:
+            facts["pin_digest"] = True
+        self.add("straggler", child, edge.path, edge.line, message, edge, **facts)
 
     # -- drift ---------------------------------------------------------------
 
@@ -911,10 +1047,26 @@ class _Lint:
             keys = {use.release.numbers for use in uses}
             if len(keys) < 2:
                 continue
-            newest = max(keys)
-            # A release that is a prefix of the newest is its line's floating tag
+            # What may be advised: the newest stable release in use (no pre-release,
+            # snapshot or Debian testing) and, for an Ubuntu LTS user, the newest LTS.
+            stable = [u.release.numbers for u in uses if not u.version.snapshot]
+            lts = [u.release.numbers for u in uses if not u.version.snapshot and u.version.lts]
+            newest_stable, newest_lts = max(stable, default=None), max(lts, default=None)
+            # A release that is a prefix of the target is its line's floating tag
             # (python:3 beside python:3.12): the same line, no drift.
-            drifting = [u for u in uses if not u.exempt and _newer(newest, u.release.numbers)]
+            drifting: list[tuple[_BaseUse, tuple[int, ...]]] = []
+            for use in uses:
+                target_key = newest_lts if use.version.lts else newest_stable
+                if (
+                    use.exempt
+                    or target_key is None
+                    or not _newer(target_key, use.release.numbers)
+                    or _names_parent_line(
+                        self.graph.build(use.child), use.ref, use.version, target_key
+                    )
+                ):
+                    continue
+                drifting.append((use, target_key))
             if not drifting:
                 continue
             # Per release: the builds on it and those whose image is on it (their final
@@ -944,25 +1096,50 @@ class _Lint:
             name = ref0.familiar_name
             of = f"{_FAMILY[family]} releases of {name}" if family else f"{name} releases"
             one = f"{_FAMILY[family]} {name}" if family else name
-            target = shown[newest]
-            target_builds, target_images, target_usage = usage[newest]
-            suggestion = {u.flavour: u.ref for u in uses if u.release.numbers == newest}
-            for use in drifting:
-                same = suggestion.get(use.flavour)
-                instead = same.familiar if same is not None else f"a {name} {target.short} tag"
+            # The tag to move to: one the fleet uses at the target release, of the
+            # user's flavour and written as the user writes theirs (8.3 -> 8.5).
+            suggestion: dict[tuple[tuple[int, ...], str, tuple[bool, int]], ImageRef] = {}
+            for u in uses:
+                if not u.version.snapshot:
+                    suggestion.setdefault((u.release.numbers, u.flavour, u.version.shape), u.ref)
+            newest = max(keys)
+            for use, target_key in drifting:
+                target = shown[target_key]
+                target_builds, target_images, target_usage = usage[target_key]
+                same = suggestion.get((target_key, use.flavour, use.version.shape))
+                instead = (
+                    same.familiar.partition("@")[0]
+                    if same is not None
+                    else f"a {name} {target.short} tag"
+                )
+                pinned = use.ref.digest is not None
+                if pinned:
+                    instead += " and pin its digest"
+                # Say which newest it is when a newer release is in use but not advised.
+                kind = ""
+                if newest != target_key:
+                    kind = "LTS " if use.version.lts else "stable "
                 release = shown[use.release.numbers]
                 builds, images, own_usage = usage[use.release.numbers]
                 message = (
                     f"FROM {use.written}{_stage(use.edge)} is {release.describe(name)}, "
-                    f"{own_usage}; the newest of the {lines} {of} this fleet builds on is "
-                    f"{target.describe()}, {target_usage}: move it to {instead} so the "
+                    f"{own_usage}; the newest {kind}of the {lines} {of} this fleet builds on "
+                    f"is {target.describe()}, {target_usage}: move it to {instead} so the "
                     f"fleet has one {one} to patch"
                 )
+                facts: dict[str, Any] = {
+                    "repository": name, "reference": use.written, "release": release.label,
+                    "builds": builds, "images": images, "target": target.label,
+                    "target_builds": target_builds, "target_images": target_images,
+                    "release_count": lines,
+                }  # fmt: skip
+                if same is not None:
+                    facts["suggested"] = same.familiar.partition("@")[0]
+                if pinned:
+                    facts["pin_digest"] = True
                 self.add(
                     "base-drift", use.child, use.edge.path, use.edge.line, message, use.edge,
-                    repository=name, reference=use.written, release=release.label,
-                    builds=builds, images=images, target=target.label,
-                    target_builds=target_builds, target_images=target_images, release_count=lines,
+                    **facts,
                 )  # fmt: skip
 
     def images_below(self) -> dict[str, int]:
@@ -1083,10 +1260,14 @@ class _Lint:
         owners: dict[str, list[ImageBuild]] = {}
         for build in self.graph.builds:
             owners.setdefault(build.dockerfile, []).append(build)
+        grouped: dict[tuple[str, Severity, str], list[str]] = {}
         for d in self.graph.diagnostics:
             if d.severity is Severity.INFO:
                 continue
             builds = owners.get(d.path, []) if d.path else []
+            if d.code in _AGGREGATED and d.path and d.line is None and not builds:
+                grouped.setdefault((d.code, d.severity, d.message), []).append(d.path)
+                continue
             if d.code == "missing-dockerfile" and d.line is None:
                 declared = _declaration(builds, d.message)
                 if declared is not None:
@@ -1097,6 +1278,124 @@ class _Lint:
                     continue
             image = builds[0].name if builds else None
             self.out.append(Finding(d.code, d.severity, image, d.path, d.line, d.message))
+        if grouped:
+            trees = _Trees(self.graph.builds)
+            for (code, severity, message), paths in grouped.items():
+                for group in trees.group(paths):
+                    self.add_group(code, severity, message, group)
+
+    def add_group(self, code: str, severity: Severity, message: str, group: _Group) -> None:
+        """One finding for the files of *group* when they are :data:`AGGREGATE_AT` or
+        more, else one each: the diagnostic's own message stands for a few files."""
+        paths = sorted(set(group.paths))
+        if len(paths) < AGGREGATE_AT:
+            for path in paths:
+                self.out.append(Finding(code, severity, None, path, None, message))
+            return
+        directory = group.directory(paths)
+        under = f"{directory}/" if directory else "the root"
+        shown = ", ".join(paths[:_EXAMPLES])
+        more = f" and {len(paths) - _EXAMPLES} more" if len(paths) > _EXAMPLES else ""
+        declared = (
+            f"; the builds beside them are declared in {group.source}" if group.source else ""
+        )
+        text = _GROUP_MESSAGES.get(code, "{n} files under {under} have this diagnostic: " + message)
+        self.out.append(
+            Finding(
+                code, severity, None, paths[0], None,
+                f"{text.format(n=len(paths), under=under)} ({shown}{more}){declared}",
+                None,
+                {"count": len(paths), "directory": directory, "source": group.source,
+                 "paths": paths},
+            )
+        )  # fmt: skip
+
+
+AGGREGATE_AT = 3
+"""The fewest files of one diagnostic in one tree reported as one finding: one
+or two stray Dockerfiles are each a finding of their own; three or more in a
+tree (old versions kept beside the ones a manifest builds) are one finding with
+a count, its ``facts`` listing every path."""
+_AGGREGATED = frozenset({"undeclared-dockerfile"})
+"""The scan's diagnostics about a whole file that :data:`AGGREGATE_AT` or more
+files of one tree share, word for word: read as one finding."""
+_GROUP_MESSAGES = {
+    "undeclared-dockerfile": (
+        "{n} Dockerfiles under {under} are built by no declaration, so no plan will rebuild them"
+    ),
+}
+_EXAMPLES = 3
+
+
+@dataclass(slots=True)
+class _Group:
+    """Files of one diagnostic in one tree: the declaration source of the builds
+    nearest them (``""`` when none or several), and the tree they share with them."""
+
+    source: str
+    anchor: str
+    paths: list[str] = field(default_factory=list)
+
+    def directory(self, paths: list[str]) -> str:
+        """The deepest directory that holds all *paths* (``""``: the root)."""
+        return posixpath.commonpath([posixpath.dirname(p) for p in paths])
+
+
+class _Trees:
+    """Which declaration source each directory holding a build belongs to, to group
+    files by the tree they share with the nearest declared builds."""
+
+    def __init__(self, builds: Iterable[ImageBuild]) -> None:
+        self.sources: dict[str, set[str]] = {}
+        for build in builds:
+            source = _source_file(build.origin)
+            directory = posixpath.dirname(build.dockerfile)
+            while directory and directory not in ("..", "/"):
+                self.sources.setdefault(directory, set()).add(source)
+                directory = posixpath.dirname(directory)
+
+    def place(self, path: str) -> tuple[str, str]:
+        """*path*'s declaration source and anchor: the deepest directory above it that
+        holds builds, if all are declared in one source; else, below the deepest that
+        holds builds of several sources (or none), the directory on its way to *path*."""
+        parts = path.split("/")[:-1]
+        for depth in range(len(parts), 0, -1):
+            sources = self.sources.get("/".join(parts[:depth]))
+            if sources is None:
+                continue
+            if len(sources) == 1:
+                return next(iter(sources)), "/".join(parts[:depth])
+            return "", "/".join(parts[: depth + 1])
+        return "", parts[0] if parts else ""
+
+    def group(self, paths: Iterable[str]) -> list[_Group]:
+        """*paths* grouped by source and anchor, an anchor inside another of the same
+        source joining it (files at the root each their own group)."""
+        groups: dict[tuple[str, str], _Group] = {}
+        for path in paths:
+            source, anchor = self.place(path)
+            groups.setdefault((source, anchor), _Group(source, anchor)).paths.append(path)
+        merged: list[_Group] = []
+        outer: dict[str, list[_Group]] = {}
+        for (source, anchor), group in sorted(groups.items()):
+            if not anchor:
+                merged.extend(_Group(source, "", [p]) for p in group.paths)
+                continue
+            into = next(
+                (g for g in outer.get(source, []) if anchor.startswith(g.anchor + "/")), None
+            )
+            if into is not None:
+                into.paths.extend(group.paths)
+            else:
+                outer.setdefault(source, []).append(group)
+                merged.append(group)
+        return merged
+
+
+def _source_file(origin: str) -> str:
+    """``library/neo4j`` for a build declared at ``library/neo4j:12``."""
+    path, _, line = origin.rpartition(":")
+    return path if path and line.isdigit() else origin
 
 
 def _declaration(builds: Iterable[ImageBuild], message: str) -> tuple[str, str, int | None] | None:
@@ -1174,4 +1473,48 @@ def _variant_names(build: ImageBuild, ref: ImageRef) -> bool:
             and version.numbers[: len(named.numbers)] == named.numbers
         ):
             return True
+    return False
+
+
+_LETTERS = re.compile(r"[A-Za-z]*", re.ASCII)
+
+
+def _names_parent_line(
+    build: ImageBuild, ref: ImageRef, version: _Version, target: tuple[int, ...]
+) -> bool:
+    """True when *build*'s own tags name the version of *ref* it is built on, at
+    a depth where *target* differs: ``maven:3.9-eclipse-temurin-17`` FROM
+    ``eclipse-temurin:17-jdk`` (not to move to 26), ``wordpress:6-php8.3-apache``
+    FROM ``php:8.3-apache``, ``python:3.12-bookworm`` FROM ``buildpack-deps:bookworm``.
+    The build chose that line on purpose: no advice to leave it. A word of a tag
+    names a version when it is the version, or letters and the version (``php8.3``,
+    ``jdk17``); ``py3`` does not hold a user of 3.12 back from 3.13, the same 3.
+
+    >>> build = ImageBuild("m", "m/Dockerfile", "m", (ImageRef.parse("maven:3.9-temurin-17"),))
+    >>> ref = ImageRef.parse("eclipse-temurin:17-jdk")
+    >>> _names_parent_line(build, ref, _version("17-jdk"), (26,))
+    True
+    """
+    if version.written is None:
+        # A codename: the tag's head names it (bookworm-slim)
+        names = {(ref.tag or "").partition("-")[0].lower()}
+    else:
+        written = version.written.split(".")
+        names = {
+            ".".join(written[:depth])
+            for depth in range(1, len(written) + 1)
+            if target[:depth] != version.numbers[:depth]
+        }
+        depth = _FAMILY_DEPTH.get(version.distribution, 0)
+        codename = _CODENAME_OF.get((version.distribution, version.numbers[:depth]))
+        if codename is not None and target[:depth] != version.numbers[:depth]:
+            names.add(codename)  # ubuntu:22.04 is jammy
+    if not names:
+        return False
+    for tag in build.tags:
+        for word in re.split(r"[-_]", (tag.tag or "").lower()):
+            letters = _LETTERS.match(word)
+            rest = word[letters.end() :] if letters else word
+            if word in names or rest in names:
+                return True
     return False

@@ -224,7 +224,7 @@ def test_one_base_at_two_releases() -> None:
     assert finding.facts == {
         "repository": "debian", "reference": "debian:11", "release": "11", "builds": 1,
         "images": 2, "target": "12", "target_builds": 2, "target_images": 2,
-        "release_count": 2,
+        "release_count": 2, "suggested": "debian:12",
     }  # fmt: skip
 
 

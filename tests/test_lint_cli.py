@@ -208,7 +208,7 @@ def test_the_example_fleet(capsys: pytest.CaptureFixture[str]) -> None:
         "reference": "nginxinc/nginx-unprivileged:1.26-alpine",
         "release": "1.26", "builds": 1, "images": 1,  # docs
         "target": "1.27", "target_builds": 1, "target_images": 1,  # web
-        "release_count": 2,
+        "release_count": 2, "suggested": "nginxinc/nginx-unprivileged:1.27-alpine",
     }  # fmt: skip
     assert drift["message"] == (
         "FROM nginxinc/nginx-unprivileged:1.26-alpine is nginxinc/nginx-unprivileged 1.26, used "

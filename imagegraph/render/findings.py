@@ -230,9 +230,16 @@ _PLACE = re.compile(
 
 def _fingerprint(finding: Finding, path: str) -> str:
     """What the finding is about, not where it is: its code, image, file, and the
-    reference (or stage) it concerns, so moving lines keeps its alert."""
+    reference (or stage) it concerns, so moving lines keeps its alert. A finding
+    for the files of a tree (``facts`` with ``paths`` and ``directory``) is about
+    that tree."""
     edge = finding.edge
-    if finding.code in _LINE_FREE:
+    directory = finding.facts.get("directory") if "paths" in finding.facts else None
+    if isinstance(directory, str):
+        # Files of one tree as one finding: the tree, not the first file in it
+        # nor the count, so adding or removing a file keeps its alert.
+        subject, path = f"tree\0{directory}", ""
+    elif finding.code in _LINE_FREE:
         subject = ""  # about the whole build
     elif edge is not None:
         subject = f"{edge.kind}\0{edge.stage}\0{edge.value or edge.text}"

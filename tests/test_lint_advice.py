@@ -1,0 +1,388 @@
+"""Lint advice a maintainer would take, and many stray files read as one finding.
+
+Advice (straggler, base-drift, the tag unpinned-base suggests) names only a
+stable release of the same line, written as the user writes theirs; keeps a
+digest pin; and leaves builds whose own tags name the version they build on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imagegraph import ImageBuild, ImageGraph, ImageRef, scan
+from imagegraph.findings import AGGREGATE_AT, Finding, Findings, LintPolicy, findings
+from imagegraph.findings import _version as version_of
+from imagegraph.render.findings import to_data, to_sarif, to_table
+
+DIGEST = "sha256:" + "b" * 64
+
+
+def inline(name: str, text: str, *tags: str) -> ImageBuild:
+    return ImageBuild(
+        name=name,
+        dockerfile=f"{name}/Dockerfile",
+        context=name,
+        tags=tuple(ImageRef.parse(t) for t in tags),
+        dockerfile_inline=dedent(text),
+    )
+
+
+def lint(*builds: ImageBuild) -> Findings:
+    return findings(ImageGraph.from_builds(builds), LintPolicy())
+
+
+def built(*tags: str) -> list[ImageBuild]:
+    """A build of each tag (an image of the fleet), from scratch."""
+    return [inline(f"b{i}", "FROM scratch\n", tag) for i, tag in enumerate(tags)]
+
+
+def uses(*refs: str) -> list[ImageBuild]:
+    """A build FROM each reference."""
+    return [inline(f"u{i}", f"FROM {ref}\n") for i, ref in enumerate(refs)]
+
+
+def advice(found: Findings) -> dict[str, str]:
+    """The image each straggler or drift finding's build is told to move to."""
+    out: dict[str, str] = {}
+    for f in found:
+        if f.code == "straggler":
+            out[str(f.facts["reference"])] = str(f.facts["newer"])
+        elif f.code == "base-drift":
+            out[str(f.facts["reference"])] = str(f.facts.get("suggested", f.facts["target"]))
+    return out
+
+
+# -- date-stamped tags -----------------------------------------------------------------
+
+
+def test_a_date_stamped_tag_is_never_advised() -> None:
+    # alpine:20260805 is an edge snapshot; 3.23 is the newest release
+    found = lint(*built("alpine:3.19", "alpine:3.23", "alpine:20260805"), *uses("alpine:3.19"))
+    assert advice(found) == {"alpine:3.19": "alpine:3.23"}
+    found = lint(*uses("alpine:3.19", "alpine:3.23", "alpine:20260805"))
+    assert advice(found) == {"alpine:3.19": "alpine:3.23"}
+    (drift,) = found.with_code("base-drift")
+    assert "move it to alpine:3.23 so" in drift.message
+
+
+def test_a_date_stamped_snapshot_of_a_release_is_no_newer_release() -> None:
+    found = lint(
+        *built("debian:bookworm-slim", "debian:trixie-slim", "debian:trixie-20260803"),
+        *uses("debian:bookworm-slim", "debian:bookworm-20260803"),
+    )
+    assert advice(found) == {"debian:bookworm-slim": "debian:trixie-slim"}
+
+
+# -- Debian testing, Ubuntu interim releases, edge ----------------------------------------
+
+
+def test_debian_testing_is_never_advised() -> None:
+    found = lint(
+        *built("debian:bookworm-slim", "debian:trixie-slim", "debian:forky-slim"),
+        *uses("debian:trixie-slim", "debian:bookworm-slim"),
+    )
+    assert advice(found) == {"debian:bookworm-slim": "debian:trixie-slim"}
+    # the same for external images: forky and 14 are testing, sid and duke no target
+    found = lint(
+        *uses(
+            "debian:bookworm", "debian:trixie", "debian:forky", "debian:14", "debian:sid",
+            "debian:testing", "debian:duke", "debian:experimental", "debian:rc-buggy",
+        )
+    )  # fmt: skip
+    assert advice(found) == {"debian:bookworm": "debian:trixie"}
+    (drift,) = found.with_code("base-drift")
+    assert "the newest stable of the 4 debian releases this fleet builds on is 13" in (
+        drift.message
+    )
+
+
+def test_a_codename_of_debian_testing_elsewhere_is_never_advised() -> None:
+    found = lint(*uses("buildpack-deps:bookworm-curl", "buildpack-deps:forky-curl"))
+    assert advice(found) == {}
+    found = lint(*uses("buildpack-deps:bookworm-curl", "buildpack-deps:trixie-curl"))
+    assert advice(found) == {"buildpack-deps:bookworm-curl": "buildpack-deps:trixie-curl"}
+
+
+def test_an_ubuntu_lts_is_advised_lts_only() -> None:
+    fleet = built("ubuntu:22.04", "ubuntu:24.04", "ubuntu:24.10", "ubuntu:25.04")
+    found = lint(*fleet, *uses("ubuntu:22.04", "ubuntu:24.10", "ubuntu:devel", "ubuntu:rolling"))
+    assert advice(found) == {"ubuntu:22.04": "ubuntu:24.04", "ubuntu:24.10": "ubuntu:25.04"}
+    found = lint(*uses("ubuntu:jammy", "ubuntu:noble", "ubuntu:plucky"))
+    assert advice(found) == {"ubuntu:jammy": "ubuntu:noble"}
+    # only interim releases newer than an LTS: nothing to advise its users
+    assert not lint(*uses("ubuntu:noble", "ubuntu:plucky")).with_code("base-drift")
+
+
+def test_a_java_lts_is_advised_lts_only() -> None:
+    found = lint(
+        *built("eclipse-temurin:21-jdk", "eclipse-temurin:25-jdk", "eclipse-temurin:26-jdk"),
+        *uses("eclipse-temurin:21-jdk", "eclipse-temurin:24-jdk"),
+    )
+    assert advice(found) == {
+        "eclipse-temurin:21-jdk": "eclipse-temurin:25-jdk",
+        "eclipse-temurin:24-jdk": "eclipse-temurin:26-jdk",
+    }
+
+
+@pytest.mark.parametrize(
+    "newer",
+    ["3.15.0a1-slim", "3.15-rc-slim", "3.15.0rc1-slim", "3.15-beta-slim", "3.15-dev-slim",
+     "3.15-nightly-slim", "3.15-slim-sid", "3.15-edge-slim"],
+)  # fmt: skip
+def test_a_pre_release_is_never_advised(newer: str) -> None:
+    found = lint(*built("acme/py:3.13-slim", f"acme/py:{newer}"), *uses("acme/py:3.13-slim"))
+    assert advice(found) == {}
+    found = lint(*uses("python:3.13-slim", f"python:{newer}"))
+    assert advice(found) == {}
+
+
+def test_alpine_edge_is_never_advised() -> None:
+    found = lint(*built("alpine:3.22", "alpine:edge"), inline("app", "FROM alpine\n"))
+    assert not advice(found)
+    assert not lint(*uses("alpine:3.22", "alpine:edge")).with_code("base-drift")
+
+
+# -- digests, granularity ----------------------------------------------------------------
+
+
+def test_a_digest_pin_is_kept() -> None:
+    pinned = f"debian:bullseye-slim@{DIGEST}"
+    found = lint(*uses(pinned, "debian:trixie-slim", "debian:forky-slim"))
+    (drift,) = found.with_code("base-drift")
+    assert "move it to debian:trixie-slim and pin its digest so the fleet" in drift.message
+    assert drift.facts["pin_digest"] is True
+    assert "forky" not in drift.message
+    found = lint(
+        *built("acme/base:1-slim", "acme/base:2-slim"), *uses(f"acme/base:1-slim@{DIGEST}")
+    )
+    (straggler,) = found.with_code("straggler")
+    assert "FROM acme/base:2-slim and pin its digest," in straggler.message
+    assert straggler.facts["pin_digest"] is True
+    # an unpinned user is not asked to pin
+    found = lint(*uses("debian:bullseye-slim", "debian:trixie-slim"))
+    assert "pin" not in found.with_code("base-drift")[0].message
+
+
+def test_advice_keeps_the_users_granularity() -> None:
+    fleet = built("php:8.3-apache", "php:8.5-apache", "php:8.5.9-apache")
+    found = lint(*fleet, *uses("php:8.3-apache"))
+    assert advice(found) == {"php:8.3-apache": "php:8.5-apache"}
+    found = lint(*fleet, *uses("php:8.3.1-apache"))
+    assert advice(found) == {"php:8.3.1-apache": "php:8.5.9-apache"}
+    # a codename user is told a codename, a number user a number
+    found = lint(*built("debian:12", "debian:13", "debian:bookworm", "debian:trixie"),
+                 *uses("debian:bookworm", "debian:12"))  # fmt: skip
+    assert advice(found) == {"debian:bookworm": "debian:trixie", "debian:12": "debian:13"}
+    # external: the same, from the tags in use
+    found = lint(*uses("php:8.3-apache", "php:8.5.9-apache", "php:8.5-apache"))
+    assert advice(found) == {"php:8.3-apache": "php:8.5-apache"}
+    # no tag of the user's shape at the newest release: the release, not a finer tag
+    found = lint(*uses("php:8.3-apache", "php:8.5.9-apache"))
+    (drift,) = found.with_code("base-drift")
+    assert "move it to a php 8.5 tag" in drift.message
+    assert "suggested" not in drift.facts
+
+
+def test_unpinned_base_suggests_the_newest_release_tag() -> None:
+    base = inline("base", "FROM scratch\n", "alpine:latest", "alpine:3.24", "alpine:3.24.1",
+                  "alpine:3", "alpine:20260805")  # fmt: skip
+    found = lint(base, inline("app", "FROM alpine\n"))
+    (finding,) = found.with_code("unpinned-base")
+    assert finding.facts["suggested"] == "alpine:3.24"
+
+
+# -- builds that chose their parent's line ---------------------------------------------------
+
+
+def test_a_build_whose_tags_name_its_parents_version_is_left_alone() -> None:
+    fleet = built("eclipse-temurin:17-jdk-noble", "eclipse-temurin:25-jdk-noble")
+    maven = inline(
+        "maven", "FROM eclipse-temurin:17-jdk-noble\n", "maven:3.9.9-eclipse-temurin-17-noble"
+    )
+    assert advice(lint(*fleet, maven)) == {}
+    # wordpress names its PHP line (php8.3), as a word of letters and the version
+    wordpress = inline("wp", "FROM php:8.3-apache\n", "wordpress:6.7-php8.3-apache")
+    assert advice(lint(*built("php:8.3-apache", "php:8.5-apache"), wordpress)) == {}
+    # external parents too: python's bookworm images are built on bookworm on purpose
+    python = [
+        inline(f"py-{c}", f"FROM buildpack-deps:{c}\n", f"python:3.13-{c}")
+        for c in ("bookworm", "trixie")
+    ]
+    assert not lint(*python).with_code("base-drift")
+    # ubuntu:22.04 is jammy: a -jammy image chose it
+    jammy = inline("t", "FROM ubuntu:22.04\n", "eclipse-temurin:25-jdk-jammy")
+    assert not lint(jammy, *uses("ubuntu:24.04")).with_code("base-drift")
+    # a child not naming it, or naming only what the target shares (py3), is advised
+    tool = inline("tool", "FROM eclipse-temurin:17-jdk-noble\n", "acme/tool:2.0-py3")
+    assert advice(lint(*fleet, tool)) == {
+        "eclipse-temurin:17-jdk-noble": "eclipse-temurin:25-jdk-noble"
+    }
+    py3 = inline("py3", "FROM python:3.12-slim\n", "acme/tool:2.0-py3")
+    assert advice(lint(py3, *uses("python:3.13-slim"))) == {"python:3.12-slim": "python:3.13-slim"}
+
+
+# -- a property ---------------------------------------------------------------------------
+
+_SUFFIXES = ("", "-rc1", "a1", "-beta", "-20250101", "-dev", "-nightly")
+
+
+@st.composite
+def versions(draw: st.DrawFn) -> str:
+    numbers = draw(st.lists(st.integers(0, 30), min_size=1, max_size=3))
+    return ".".join(map(str, numbers)) + draw(st.sampled_from(_SUFFIXES)) + "-slim"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(versions(), min_size=1, max_size=8, unique=True), versions())
+def test_advice_is_a_stable_release_at_the_users_granularity(fleet: list[str], user: str) -> None:
+    found = lint(*built(*(f"acme/tool:{v}" for v in fleet)), *uses(f"acme/tool:{user}"))
+    used = version_of(user)
+    assert used is not None
+    for finding in found.with_code("straggler"):
+        newer = ImageRef.parse(str(finding.facts["newer"])).tag
+        target = version_of(newer)
+        assert target is not None
+        assert not target.snapshot
+        assert len(target.numbers) == len(used.numbers)
+        assert target.numbers > used.numbers
+        assert target.flavour == used.flavour
+    found = lint(*uses(*(f"python:{v}" for v in [*fleet, user])))
+    for finding in found.with_code("base-drift"):
+        suggested = finding.facts.get("suggested")
+        if suggested is None:
+            continue
+        target = version_of(ImageRef.parse(str(suggested)).tag)
+        written = version_of(ImageRef.parse(str(finding.facts["reference"])).tag)
+        assert target is not None
+        assert written is not None
+        assert not target.snapshot
+        assert len(target.numbers) == len(written.numbers)
+
+
+# -- many stray Dockerfiles: one finding ------------------------------------------------------
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text))
+    return root
+
+
+HEADER = "Maintainers: Jane Doe <jane@example.com> (@jane)\nGitRepo: https://example.com/x.git\n"
+
+
+def library_fleet(root: Path, strays: dict[str, int]) -> Path:
+    """Two manifests (neo4j, redis) building one Dockerfile each, and *strays*
+    Dockerfiles no manifest builds under each of the given directories."""
+    files = {
+        "imagegraph.toml": """\
+            [[manifests]]
+            path = "library/neo4j"
+            checkout = "src/neo4j"
+            repository = "neo4j"
+
+            [[manifests]]
+            path = "library/redis"
+            checkout = "src/redis"
+            repository = "redis"
+            """,
+        "library/neo4j": f"{HEADER}\nTags: 5\nDirectory: 5/community\n",
+        "library/redis": f"{HEADER}\nTags: 8\nDirectory: 8/debian\n",
+        "src/neo4j/5/community/Dockerfile": "FROM debian:trixie-slim\n",
+        "src/redis/8/debian/Dockerfile": "FROM debian:trixie-slim\n",
+    }
+    for directory, n in strays.items():
+        for i in range(n):
+            files[f"{directory}/{i:02d}/Dockerfile"] = "FROM debian:bookworm-slim\n"
+    return write(root, files)
+
+
+def undeclared(found: Findings) -> list[Finding]:
+    return list(found.with_code("undeclared-dockerfile"))
+
+
+def test_fifty_stray_dockerfiles_of_one_tree_are_one_finding(tmp_path: Path) -> None:
+    graph = scan(library_fleet(tmp_path, {"src/neo4j/old/3.5": 30, "src/neo4j/old/4.4": 20}))
+    # the scan keeps a diagnostic per file; lint reads them as one finding
+    assert sum(d.code == "undeclared-dockerfile" for d in graph.diagnostics) == 50
+    (finding,) = undeclared(findings(graph))
+    paths = sorted(f"src/neo4j/old/{v}/{i:02d}/Dockerfile" for v, n in (("3.5", 30), ("4.4", 20))
+                   for i in range(n))  # fmt: skip
+    assert finding.facts == {
+        "count": 50, "directory": "src/neo4j/old", "source": "library/neo4j", "paths": paths,
+    }  # fmt: skip
+    assert (finding.path, finding.line, finding.image) == (paths[0], None, None)
+    assert finding.message == (
+        "50 Dockerfiles under src/neo4j/old/ are built by no declaration, so no plan will "
+        f"rebuild them ({paths[0]}, {paths[1]}, {paths[2]} and 47 more); the builds beside "
+        "them are declared in library/neo4j"
+    )
+
+
+def test_a_few_stray_dockerfiles_are_each_a_finding(tmp_path: Path) -> None:
+    graph = scan(library_fleet(tmp_path, {"src/neo4j/old": 1, "src/redis/tmp": AGGREGATE_AT - 1}))
+    found = undeclared(findings(graph))
+    assert [(f.path, f.message) for f in found] == [
+        ("src/neo4j/old/00/Dockerfile",
+         "no declaration builds this Dockerfile, so no plan will rebuild it"),
+        *[(f"src/redis/tmp/{i:02d}/Dockerfile",
+           "no declaration builds this Dockerfile, so no plan will rebuild it")
+          for i in range(AGGREGATE_AT - 1)],
+    ]  # fmt: skip
+    assert all(f.facts == {} for f in found)
+
+
+def test_strays_group_per_declaration_source(tmp_path: Path) -> None:
+    graph = scan(
+        library_fleet(tmp_path, {"src/neo4j/old": 5, "src/redis/old": 4, "elsewhere/x": 3})
+    )
+    found = undeclared(findings(graph))
+    assert [(f.facts["count"], f.facts["directory"], f.facts["source"]) for f in found] == [
+        (3, "elsewhere/x", ""),
+        (5, "src/neo4j/old", "library/neo4j"),
+        (4, "src/redis/old", "library/redis"),
+    ]
+    assert " more)" not in found[0].message  # three files: all named
+    assert "declared in" not in found[0].message  # under no manifest's checkout
+
+
+def test_an_aggregated_finding_in_json_sarif_and_the_table(tmp_path: Path) -> None:
+    graph = scan(library_fleet(tmp_path, {"src/neo4j/old": 40}))
+    found = findings(graph)
+    (_finding,) = undeclared(found)
+    data = to_data(found)
+    (entry,) = [f for f in data["findings"] if f["code"] == "undeclared-dockerfile"]
+    assert entry["facts"]["count"] == 40
+    assert entry["facts"]["paths"] == [f"src/neo4j/old/{i:02d}/Dockerfile" for i in range(40)]
+    assert json.loads(json.dumps(data)) == data
+    log = json.loads(to_sarif(found, tool_version="0"))
+    (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "undeclared-dockerfile"]
+    (location,) = result["locations"]
+    assert location["physicalLocation"]["artifactLocation"]["uri"] == (
+        "src/neo4j/old/00/Dockerfile"
+    )
+    assert result["properties"]["facts"]["count"] == 40
+    assert len(result["properties"]["facts"]["paths"]) == 40
+    # the alert is the tree's: one more stray file keeps its fingerprint
+    write(
+        tmp_path,
+        {"src/neo4j/old/zz/Dockerfile": "FROM debian\n", "src/neo4j/old/00/Dockerfile": ""},
+    )
+    (tmp_path / "src/neo4j/old/00/Dockerfile").unlink()
+    again = json.loads(to_sarif(findings(scan(tmp_path, cache=False)), tool_version="0"))
+    (moved,) = [r for r in again["runs"][0]["results"] if r["ruleId"] == "undeclared-dockerfile"]
+    assert moved["partialFingerprints"] == result["partialFingerprints"]
+    assert moved["properties"]["facts"]["count"] == 40
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(to_table(found))
+    assert "40 Dockerfiles under src/neo4j/old/" in console.export_text()
