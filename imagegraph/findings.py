@@ -205,9 +205,9 @@ SCAN_CODES: tuple[str, ...] = (
     "compose-include", "compose-remote-context", "compose-unresolved", "copy-from-image",
     "digest-pinned-fleet-image", "dockerfile-error", "duplicate-stage-name", "duplicate-tag",
     "empty-continuation-line", "expansion-limit", "expansion-too-large", "file-too-large",
-    "inferred-name", "invalid-reference", "invalid-utf8", "library-arch-override",
-    "library-oci-import", "matrix-too-large", "missing-dockerfile", "not-regular-file",
-    "outside-root", "stage-order", "unbuilt-tag", "undeclared-dockerfile",
+    "inferred-name", "invalid-reference", "invalid-utf8", "library-arch-source",
+    "library-git-fetch", "matrix-too-large", "missing-dockerfile", "not-regular-file",
+    "outside-root", "platform-not-built", "stage-order", "unbuilt-tag", "undeclared-dockerfile",
     "unknown-context-target", "unknown-target", "unreadable-directory", "unresolved-arg",
 )  # fmt: skip
 """The codes of the scan's diagnostics (:attr:`ImageGraph.diagnostics`), which
