@@ -1312,10 +1312,12 @@ class _Lint:
 
 
 AGGREGATE_AT = 3
-"""The fewest files of one diagnostic in one tree reported as one finding: one
-or two stray Dockerfiles are each a finding of their own; three or more in a
-tree (old versions kept beside the ones a manifest builds) are one finding with
-a count, its ``facts`` listing every path."""
+"""The fewest files of one diagnostic reported as one finding, when they are
+beside the builds of one declaration source (a library manifest, a config file)
+or, beside none, in one tree: one or two stray Dockerfiles are each a finding of
+their own; three or more (old versions kept beside the ones a manifest builds,
+templates, variants) are one finding that names the deepest directory holding
+them all and a count, its ``facts`` listing every path."""
 _AGGREGATED = frozenset({"undeclared-dockerfile"})
 """The scan's diagnostics about a whole file that :data:`AGGREGATE_AT` or more
 files of one tree share, word for word: read as one finding."""
@@ -1329,8 +1331,8 @@ _EXAMPLES = 3
 
 @dataclass(slots=True)
 class _Group:
-    """Files of one diagnostic in one tree: the declaration source of the builds
-    nearest them (``""`` when none or several), and the tree they share with them."""
+    """Files of one diagnostic: the declaration source of the builds nearest them
+    (``""`` when none or several), or else the tree they are in."""
 
     source: str
     anchor: str
@@ -1369,27 +1371,15 @@ class _Trees:
         return "", parts[0] if parts else ""
 
     def group(self, paths: Iterable[str]) -> list[_Group]:
-        """*paths* grouped by source and anchor, an anchor inside another of the same
-        source joining it (files at the root each their own group)."""
+        """*paths* grouped by the declaration source of the builds nearest them (one
+        group per manifest or config file); a path that no single source holds, by
+        the tree it is in below the builds (or the root's first directory)."""
         groups: dict[tuple[str, str], _Group] = {}
         for path in paths:
             source, anchor = self.place(path)
-            groups.setdefault((source, anchor), _Group(source, anchor)).paths.append(path)
-        merged: list[_Group] = []
-        outer: dict[str, list[_Group]] = {}
-        for (source, anchor), group in sorted(groups.items()):
-            if not anchor:
-                merged.extend(_Group(source, "", [p]) for p in group.paths)
-                continue
-            into = next(
-                (g for g in outer.get(source, []) if anchor.startswith(g.anchor + "/")), None
-            )
-            if into is not None:
-                into.paths.extend(group.paths)
-            else:
-                outer.setdefault(source, []).append(group)
-                merged.append(group)
-        return merged
+            key = (source, "") if source else ("", anchor)
+            groups.setdefault(key, _Group(source, key[1])).paths.append(path)
+        return [groups[key] for key in sorted(groups)]
 
 
 def _source_file(origin: str) -> str:

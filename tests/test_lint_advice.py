@@ -341,13 +341,16 @@ def test_a_few_stray_dockerfiles_are_each_a_finding(tmp_path: Path) -> None:
 
 
 def test_strays_group_per_declaration_source(tmp_path: Path) -> None:
-    graph = scan(
-        library_fleet(tmp_path, {"src/neo4j/old": 5, "src/redis/old": 4, "elsewhere/x": 3})
-    )
-    found = undeclared(findings(graph))
+    strays = {
+        "src/neo4j/old": 5, "src/neo4j/5/community/variants": 2, "src/redis/old": 4,
+        "elsewhere/x": 2, "elsewhere/y": 1,
+    }  # fmt: skip
+    found = undeclared(findings(scan(library_fleet(tmp_path, strays))))
+    # one finding per manifest, the strays beside its builds and in its old/ tree
+    # together; files under no manifest's builds, by their top directory
     assert [(f.facts["count"], f.facts["directory"], f.facts["source"]) for f in found] == [
-        (3, "elsewhere/x", ""),
-        (5, "src/neo4j/old", "library/neo4j"),
+        (3, "elsewhere", ""),
+        (7, "src/neo4j", "library/neo4j"),
         (4, "src/redis/old", "library/redis"),
     ]
     assert " more)" not in found[0].message  # three files: all named
