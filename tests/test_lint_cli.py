@@ -639,3 +639,32 @@ def test_the_table(tmp_path: Path) -> None:
     assert text.startswith("No findings.")
     assert "warning unpinned-base · app" in text
     assert "2 findings: 1 warning, 1 info" in text
+
+
+def test_many_stray_dockerfiles_are_one_finding_in_every_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {
+        "imagegraph.toml": '[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\n',
+        "app/Dockerfile": "FROM scratch\nCOPY x /x\n",
+    }
+    files |= {f"app/old/{i}/Dockerfile": "FROM scratch\n" for i in range(12)}
+    write(tmp_path, files)
+    strays = sorted(f"app/old/{i}/Dockerfile" for i in range(12))
+    _, out, _ = run(capsys, "lint", str(tmp_path), "--no-cache", "--format", "json")
+    data = json.loads(out)
+    jsonschema.Draft202012Validator(findings_schema()).validate(data)
+    (entry,) = [f for f in data["findings"] if f["code"] == "undeclared-dockerfile"]
+    assert entry["facts"] == {
+        "count": 12, "directory": "app/old", "source": "imagegraph.toml", "paths": strays,
+    }  # fmt: skip
+    assert entry["where"] == strays[0]
+    assert entry["message"].startswith("12 Dockerfiles under app/old/ are built by no declaration")
+    _, out, _ = run(capsys, "lint", str(tmp_path), "--no-cache", "--format", "sarif")
+    (result,) = [
+        r for r in json.loads(out)["runs"][0]["results"] if r["ruleId"] == "undeclared-dockerfile"
+    ]
+    assert len(result["locations"]) == 1
+    assert result["properties"]["facts"]["paths"] == strays
+    _, out, _ = run(capsys, "lint", str(tmp_path), "--no-cache", "--format", "table")
+    assert "12 Dockerfiles under app/old/" in " ".join(out.split())
