@@ -33,11 +33,25 @@ reports, for the builds of this fleet:
 ``isolated-build`` (info)
     A build that builds on nothing of this fleet and that nothing here uses.
 
+Advice (the tag ``straggler`` and ``base-drift`` move to, the tag
+``unpinned-base`` suggests) is what a maintainer would take: a stable release
+only (never a pre-release such as ``3.15.0a1`` or ``-rc``, a nightly or edge
+build, a date-stamped snapshot such as ``alpine:20260805`` or
+``bookworm-20260803``, nor Debian testing: :data:`DEBIAN_STABLE`); for a user
+of a long-term support line (Ubuntu 24.04, Java 21, Node 22), another LTS line;
+written as the user writes theirs (``php:8.3-apache`` -> ``php:8.5-apache``,
+``bookworm`` -> ``trixie``); with "and pin its digest" for a user who pins one.
+A build whose own tags name the version it is built on
+(``maven:3.9-eclipse-temurin-17`` FROM ``eclipse-temurin:17-jdk``) chose that
+line: it is not told to leave it.
+
 The scan's own warnings and errors (a Dockerfile BuildKit refuses, a tag
 built twice, ...) are findings too, with their diagnostic code
 (:data:`SCAN_CODES`), so a lint run hides nothing the scan found. A
 ``missing-dockerfile`` is placed where the build is declared, when that is
-known: the file it names is not there to point at.
+known: the file it names is not there to point at. :data:`AGGREGATE_AT` or
+more ``undeclared-dockerfile`` files beside the builds of one declaration
+source are one finding with their count, every path in its ``facts``.
 
 The analysis is linear in the size of the graph: one pass over the edges,
 one over the builds in topological order.
@@ -74,6 +88,8 @@ if TYPE_CHECKING:
     from imagegraph.graph import Edge, ImageGraph
 
 __all__ = [
+    "AGGREGATE_AT",
+    "DEBIAN_STABLE",
     "DEFAULT_MAX_DEPTH",
     "IGNORABLE_CODES",
     "LINT_CODES",
