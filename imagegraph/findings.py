@@ -520,12 +520,12 @@ _RELEASE_DEPTH: Mapping[str, int] = {
 }  # fmt: skip
 _VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)(.*)", re.ASCII | re.DOTALL)
 # A word of a tag that marks what is not a stable release: a pre-release
-# (3.15.0a1, 8.5.0RC1, 1.2-beta.2, 26-ea), a development or nightly build, a
+# (3.15.0a1, 8.5.0RC1, 1.2-beta.2, 26-ea, 11.0.0-M1), a development or nightly build, a
 # rolling suite (Debian sid, testing, unstable, experimental, rc-buggy; Ubuntu
 # devel, rolling; Alpine edge). Such a tag may be built on, never advised.
 _UNSTABLE_WORD = re.compile(
     r"(?:a|b|alpha|beta|rc|pre|preview|dev|devel|snapshot|nightly|edge|canary|ea|insiders"
-    r"|latest|testing|unstable|sid|experimental|rolling|buggy)\d*",
+    r"|latest|testing|unstable|sid|experimental|rolling|buggy)\d*|m\d+",
     re.ASCII | re.IGNORECASE,
 )
 # A date stamp (YYYYMMDD): alpine:20260805 is a snapshot of edge, and

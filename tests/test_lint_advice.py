@@ -133,7 +133,7 @@ def test_a_java_lts_is_advised_lts_only() -> None:
 @pytest.mark.parametrize(
     "newer",
     ["3.15.0a1-slim", "3.15-rc-slim", "3.15.0rc1-slim", "3.15-beta-slim", "3.15-dev-slim",
-     "3.15-nightly-slim", "3.15-slim-sid", "3.15-edge-slim"],
+     "3.15-nightly-slim", "3.15-slim-sid", "3.15-edge-slim", "3.15.0-M1-slim"],
 )  # fmt: skip
 def test_a_pre_release_is_never_advised(newer: str) -> None:
     found = lint(*built("acme/py:3.13-slim", f"acme/py:{newer}"), *uses("acme/py:3.13-slim"))
