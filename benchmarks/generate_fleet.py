@@ -17,16 +17,42 @@ OUT (which must not exist) becomes a repository of about N Dockerfiles:
   ``COPY --from`` the builder and an external tool image, an ARG in FROM,
   pinned packages, 20 to 200 lines each.
 
-Most applications are declared one by one in ``imagegraph.toml``; a tenth
-(``--matrix-share``) are variants of shared Dockerfiles declared with a
-``matrix`` (one Dockerfile per directory, several images from it). With
-``--dockerfiles N`` the fleet has N Dockerfiles (and somewhat more images). Everything is
-deterministic for a seed: the same arguments write the same bytes.
+Most applications are declared one by one; a tenth (``--matrix-share``)
+are variants of shared Dockerfiles (one Dockerfile per directory, several
+images from it, told apart by a ``VARIANT`` build argument that the
+Dockerfile never declares). With ``--dockerfiles N`` the fleet has N
+Dockerfiles (and somewhat more images). Everything is deterministic for a
+seed: the same arguments write the same bytes.
+
+``--format`` picks how the images are declared; the Dockerfiles, images,
+tags and parent links are the same in every format but the last:
+
+* ``toml`` (the default): ``[[image]]`` tables in ``imagegraph.toml``, the
+  variants as a ``matrix``;
+* ``bake-hcl``, ``bake-json``: ``docker-bake.hcl`` / ``docker-bake.json``,
+  one target per image with its directory as the context, the variants as a
+  ``matrix`` target named ``<app>-${VARIANT}``, and a ``default`` group of
+  every target;
+* ``compose``: ``compose.yaml``, one service per image; compose has no
+  matrix, so each variant is a service of its own (with its build arg);
+* ``manifests``: docker-library manifests, one file per repository under
+  ``library/`` (``Tags`` and ``Directory`` per entry), each listed as a
+  ``[[manifests]]`` table in ``imagegraph.toml`` with its repository. A
+  manifest has no build arguments; since no Dockerfile reads ``VARIANT``,
+  each variant is an entry of its own repository without it;
+* ``convention``: no declaration at all. imagegraph then names each image
+  after its directory (``apps/app00/app000001``, tagged
+  ``apps/app00/app000001:latest``), one per Dockerfile, so variants are one
+  image. The Dockerfiles' ``FROM`` lines name ``registry.example.com/...``
+  tags, which no convention name matches: every image is a root whose
+  parents are all external, and a change reaches only the images that name
+  it (or read the changed file) themselves.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +152,25 @@ class Image:
     def ref(self) -> str:
         return f"{REGISTRY}/{self.name}:{self.tag}"
 
+    @property
+    def toml_name(self) -> str:
+        """The build's name: ``<name>-<tag>``, ``<name>-${VARIANT}`` for a matrix."""
+        return f"{self.name.replace(':', '-')}-{self.tag}".replace("${VARIANT}-1", "${VARIANT}")
+
+    def variants(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(name, reference, args) of each image this declaration makes, the matrix expanded."""
+        if not self.matrix:
+            return [(self.toml_name, self.ref, dict(self.args))]
+        made = []
+        for value in self.matrix["VARIANT"]:
+
+            def sub(text: str, value: str = value) -> str:
+                return text.replace("${VARIANT}", value)
+
+            args = {key: sub(arg) for key, arg in self.args.items()}
+            made.append((sub(self.toml_name), sub(self.ref), args))
+        return made
+
 
 def os_dockerfile(rng: random.Random, os_name: str, release: str) -> str:
     upstream = UPSTREAM[os_name].format(release=release, major=release.split(".")[0])
@@ -208,14 +253,26 @@ def app_dockerfile(rng: random.Random, name: str, parent: Image, builder: Image)
 
 
 def generate(
-    out: Path, images: int, seed: int, *, dockerfiles: int | None = None, matrix_share: float = 0.1
+    out: Path,
+    images: int,
+    seed: int,
+    *,
+    dockerfiles: int | None = None,
+    matrix_share: float = 0.1,
+    format: str = "toml",
 ) -> int:
-    """Write the fleet; return the number of images declared.
+    """Write the fleet, declared in *format* (one of :data:`FORMATS`); return the number of
+    images declared.
 
     With *dockerfiles*, the fleet grows until it has that many Dockerfiles
     (and *images* is ignored); *matrix_share* is the share of applications
-    declared as a matrix of 2 to 4 variants of one Dockerfile.
+    declared as a matrix of 2 to 4 variants of one Dockerfile. The format
+    changes only the declaration files: for one seed and size every format
+    gets the same Dockerfiles, images, tags and parents (bar ``convention``,
+    which declares nothing: see the module's docstring).
     """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r} (known: {', '.join(FORMATS)})")
     rng = random.Random(seed)
     declared: list[Image] = []
     files: dict[str, str] = {}
@@ -298,15 +355,20 @@ def generate(
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
-    config = ["# Generated by benchmarks/generate_fleet.py; do not edit.", ""]
-    count = 0
+    if format == "convention":
+        return len({image.dockerfile for image in declared})
+    WRITERS[format](out, declared)
+    return sum(len(image.variants()) for image in declared)
+
+
+HEADER = "# Generated by benchmarks/generate_fleet.py; do not edit."
+
+
+def write_toml(out: Path, declared: list[Image]) -> None:
+    """``imagegraph.toml``: one ``[[image]]`` per image, a ``matrix`` for the variants."""
+    config = [HEADER, ""]
     for image in declared:
-        config += [
-            "[[image]]",
-            f'name = "{image.name.replace(":", "-")}-{image.tag}"'.replace(
-                "${VARIANT}-1", "${VARIANT}"
-            ),
-        ]
+        config += ["[[image]]", f'name = "{image.toml_name}"']
         config.append(f'dockerfile = "{image.dockerfile}"')
         config.append(f'tags = ["{image.ref}"]')
         if image.args:
@@ -319,12 +381,117 @@ def generate(
                 + ", ".join(f"{k} = {v!r}".replace("'", '"') for k, v in image.matrix.items())
                 + " }"
             )
-            count += len(next(iter(image.matrix.values())))
-        else:
-            count += 1
         config.append("")
     (out / "imagegraph.toml").write_text("\n".join(config))
-    return count
+
+
+def _bake_targets(declared: list[Image]) -> dict[str, dict[str, object]]:
+    """Target label -> attributes, as both bake syntaxes write them (a matrix stays one target)."""
+    targets: dict[str, dict[str, object]] = {}
+    for image in declared:
+        target: dict[str, object] = {}
+        if image.matrix:
+            label = image.toml_name.replace("-${VARIANT}", "")
+            target["name"] = image.toml_name
+            target["matrix"] = image.matrix
+        else:
+            label = image.toml_name.replace(".", "_")  # bake names: [a-zA-Z0-9_-]+
+        target["context"] = image.directory
+        if image.args:
+            target["args"] = image.args
+        target["tags"] = [image.ref]
+        targets[label] = target
+    return targets
+
+
+def write_bake_hcl(out: Path, declared: list[Image]) -> None:
+    """``docker-bake.hcl``: a ``default`` group of every target, a ``matrix`` for the variants."""
+    targets = _bake_targets(declared)
+    lines = [HEADER, "", 'group "default" {', "  targets = ["]
+    lines += [f'    "{label}",' for label in targets]
+    lines += ["  ]", "}", ""]
+    for label, target in targets.items():
+        lines.append(f'target "{label}" {{')
+        for key, value in target.items():
+            if isinstance(value, dict):
+                lines.append(f"  {key} = {{")
+                lines += [f"    {k} = {json.dumps(v)}" for k, v in value.items()]
+                lines.append("  }")
+            else:
+                lines.append(f"  {key} = {json.dumps(value)}")
+        lines += ["}", ""]
+    (out / "docker-bake.hcl").write_text("\n".join(lines))
+
+
+def write_bake_json(out: Path, declared: list[Image]) -> None:
+    """``docker-bake.json``: the same targets and group as the HCL file."""
+    targets = _bake_targets(declared)
+    document = {"group": {"default": {"targets": list(targets)}}, "target": targets}
+    (out / "docker-bake.json").write_text(json.dumps(document, indent=2) + "\n")
+
+
+def write_compose(out: Path, declared: list[Image]) -> None:
+    """``compose.yaml``: compose has no matrix, so each variant is a service of its own."""
+    lines = [HEADER, "", "services:"]
+    for image in declared:
+        for name, ref, args in image.variants():
+            lines += [f"  {name}:", f'    image: "{ref}"']
+            if args:
+                lines += ["    build:", f'      context: "{image.directory}"', "      args:"]
+                lines += [f'        {k}: "{v}"' for k, v in args.items()]
+            else:
+                lines.append(f'    build: "{image.directory}"')
+    (out / "compose.yaml").write_text("\n".join(lines) + "\n")
+
+
+def write_manifests(out: Path, declared: list[Image]) -> None:
+    """docker-library manifests: one file per repository under ``library/``, listed in
+    ``imagegraph.toml`` as ``[[manifests]]``.
+
+    A manifest has no build arguments. The variants' only argument,
+    ``VARIANT``, is one no Dockerfile declares (it changes nothing that is
+    built), so each variant is an entry of its own repository, without it.
+    """
+    repositories: dict[str, list[tuple[str, str]]] = {}
+    for image in declared:
+        for _, ref, _args in image.variants():
+            repository, _, tag = ref.rpartition(":")
+            repositories.setdefault(repository, []).append((tag, image.directory))
+    config = [HEADER, ""]
+    (out / "library").mkdir()
+    for repository, entries in repositories.items():
+        name = repository.rpartition("/")[2]
+        blocks = [
+            f"{HEADER}\nMaintainers: Catalogue Team <catalogue@example.com> (@catalogue)\n"
+            "GitRepo: https://git.example.com/catalogue.git\n"
+        ]
+        blocks += [f"Tags: {tag}\nDirectory: {directory}\n" for tag, directory in entries]
+        (out / "library" / name).write_text("\n".join(blocks))
+        config += [
+            "[[manifests]]",
+            f'path = "library/{name}"',
+            f'repository = "{repository}"',
+            "",
+        ]
+    (out / "imagegraph.toml").write_text("\n".join(config))
+
+
+WRITERS = {
+    "toml": write_toml,
+    "bake-hcl": write_bake_hcl,
+    "bake-json": write_bake_json,
+    "compose": write_compose,
+    "manifests": write_manifests,
+}
+FORMATS = (*WRITERS, "convention")
+DECLARED_IN = {
+    "toml": "imagegraph.toml",
+    "bake-hcl": "docker-bake.hcl",
+    "bake-json": "docker-bake.json",
+    "compose": "compose.yaml",
+    "manifests": "library/* (listed in imagegraph.toml)",
+    "convention": "nothing (images named after their directories)",
+}
 
 
 def main() -> int:
@@ -338,15 +505,22 @@ def main() -> int:
         "--matrix-share", type=float, default=0.1,
         help="share of applications declared as a matrix of 2-4 variants (default 0.1)",
     )  # fmt: skip
+    parser.add_argument(
+        "--format", choices=FORMATS, default="toml",
+        help="how the images are declared (default toml; see the module's docstring)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists; give a new directory")
     count = generate(
         args.out, args.images, args.seed, dockerfiles=args.dockerfiles,
-        matrix_share=args.matrix_share,
+        matrix_share=args.matrix_share, format=args.format,
     )  # fmt: skip
     files = sum(1 for _ in args.out.rglob("Dockerfile"))
-    print(f"{args.out}: {count} images from {files} Dockerfiles declared in imagegraph.toml")
+    print(
+        f"{args.out}: {count} images from {files} Dockerfiles, declared in "
+        f"{DECLARED_IN[args.format]}"
+    )
     return 0
 
 
