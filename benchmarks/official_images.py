@@ -1,0 +1,1039 @@
+"""The official library as a real fleet: build a corpus from docker-library's manifests,
+then check imagegraph's graph against an independent reading of bashbrew's rules.
+
+Usage::
+
+    python benchmarks/official_images.py corpus --mirror /work/.mirror --out /work/corpus/official
+    python benchmarks/official_images.py check --corpus /work/corpus/official [--mirror /work/.mirror]
+
+What it needs: bare git snapshots of ``docker-library/official-images`` and of every
+GitHub repository its ``library/*`` manifests name, as ``<mirror>/<owner>+<name>/repo``
+(the search tool's ``fetch`` lays them out so), ``git`` on the PATH, and the PyPI
+package ``dockerfile`` (BuildKit's own parser, compiled; the reference side reads
+Dockerfiles with it). Only read-only git commands are run on the snapshots
+(``cat-file``, ``archive``, ``for-each-ref``, ``show``); nothing they bring is run.
+
+``corpus`` lays out ``<out>`` as bashbrew would build it: ``library/<name>`` (the
+manifests, copied), ``src/<name>/`` (per manifest, every Directory an entry or an
+architecture names, extracted from its GitRepo at its GitCommit with ``git archive``),
+``imagegraph.toml`` (one ``[[manifests]]`` per manifest) and ``corpus.json`` (what was
+extracted from where, the conflicts -- two entries or architectures wanting one
+directory at different commits; the first in the manifest wins -- the commits the
+snapshot lacks and what stood in for them, and the repositories not to be had).
+
+``check`` reads the manifests with its own parser (header defaults, ``<arch>-``
+overrides, SharedTags, merged entries), and for every official tag ``<repo>:<tag>``
+takes as its parents the union, over every entry carrying the tag and every
+architecture of the entry, of the images that architecture's Dockerfile is built
+FROM or copies from (``COPY --from``, ``RUN --mount=from=``), read from the git
+snapshot at the commit the corpus used: stage names and ``scratch`` excluded, global
+ARG defaults substituted, references normalised; ``Builder: oci-import`` has none.
+imagegraph's side is ``imagegraph.scan(corpus)``: for each tag the union over the
+builds carrying it of the references its edges name (``Edge.value``); every edge to
+a fleet build is checked to go to a build that has that reference as a tag and serves
+the child's platforms. It prints the agreement, every disagreeing tag with a
+diagnosis, the scan's timings and the graph's size and diagnostics.
+
+Measured 2026-12-06 (official-images 37079fb336, 141 manifests; figures in the
+report of that day, /tmp/s14/official-before.txt and official-after.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OFFICIAL = "docker-library+official-images"
+
+# bashbrew's architecture names and the platforms they stand for.
+PLATFORMS = {
+    "amd64": ("linux", "amd64", ""),
+    "arm32v5": ("linux", "arm", "v5"),
+    "arm32v6": ("linux", "arm", "v6"),
+    "arm32v7": ("linux", "arm", "v7"),
+    "arm64v8": ("linux", "arm64", "v8"),
+    "i386": ("linux", "386", ""),
+    "loong64": ("linux", "loong64", ""),
+    "mips64le": ("linux", "mips64le", ""),
+    "ppc64le": ("linux", "ppc64le", ""),
+    "riscv64": ("linux", "riscv64", ""),
+    "s390x": ("linux", "s390x", ""),
+    "windows-amd64": ("windows", "amd64", ""),
+}
+ARCH_FIELDS = ("GitRepo", "GitFetch", "GitCommit", "Directory", "File")
+
+
+# -- git, read only ----------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
+
+
+def has_commit(repo: Path, commit: str) -> bool:
+    found = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"],
+        capture_output=True,
+    )
+    return found.returncode == 0
+
+
+class Blobs:
+    """``git cat-file --batch`` (or ``--batch-check``) on one snapshot: many objects
+    read through one process."""
+
+    def __init__(self, repo: Path, *, check: bool = False) -> None:
+        self.process = subprocess.Popen(
+            ["git", "-C", str(repo), "cat-file", "--batch-check" if check else "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+
+    def _ask(self, name: str) -> list[str]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(f"{name}\n".encode("utf-8", "surrogateescape"))
+        self.process.stdin.flush()
+        return self.process.stdout.readline().decode().split()
+
+    def has(self, commit: str) -> bool:
+        header = self._ask(f"{commit}^{{commit}}")
+        return len(header) >= 2 and header[1] == "commit"
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        assert self.process.stdout is not None
+        header = self._ask(f"{commit}:{path}")
+        if len(header) < 3 or header[1] == "missing":
+            return None
+        size = int(header[2])
+        body = self.process.stdout.read(size)
+        self.process.stdout.read(1)
+        return body if header[1] == "blob" else None
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def mirror_of(url: str, mirror: Path) -> Path | None:
+    """The snapshot of a GitRepo URL, if it is a GitHub one and was fetched."""
+    match = re.fullmatch(r"(?:https?|git)://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url)
+    if match is None:
+        return None
+    repo = mirror / f"{match[1]}+{match[2]}" / "repo"
+    return repo if (repo / "objects").is_dir() or (repo / "HEAD").is_file() else None
+
+
+# -- bashbrew's manifests, read here independently ---------------------------
+
+
+@dataclass
+class Entry:
+    """One entry with the header's defaults applied, as bashbrew reads it."""
+
+    line: int
+    tags: list[str]
+    shared_tags: list[str]
+    architectures: list[str]
+    values: dict[str, str]
+    arch_values: dict[str, str]
+
+    def get(self, name: str, arch: str | None = None) -> str:
+        if arch is not None and name in ARCH_FIELDS:
+            value = self.arch_values.get(f"{arch}-{name}", "")
+            if value:
+                return value
+        return self.values.get(name, "")
+
+    def directory(self, arch: str) -> str:
+        return clean(self.get("Directory", arch) or ".")
+
+    def file(self, arch: str) -> str:
+        return self.get("File", arch) or "Dockerfile"
+
+    @property
+    def builder(self) -> str:
+        return self.values.get("Builder", "")
+
+
+def clean(directory: str) -> str:
+    return posixpath.normpath(directory.strip().lstrip("/") or ".")
+
+
+def blocks(text: str) -> list[tuple[int, dict[str, str]]]:
+    """RFC 2822-like paragraphs: comment lines dropped, continuation lines joined."""
+    found: list[tuple[int, dict[str, str]]] = []
+    current: dict[str, str] | None = None
+    last = ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        if raw.lstrip().startswith("#"):
+            continue
+        if not raw.strip():
+            current = None
+            continue
+        if raw[0] in " \t" and current is not None and last:
+            current[last] += "\n" + raw.strip()
+            continue
+        name, _, value = raw.partition(":")
+        if current is None:
+            current = {}
+            found.append((number, current))
+        last = name.strip()
+        current[last] = value.strip()
+    return found
+
+
+def listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def read_manifest(text: str) -> list[Entry]:
+    paragraphs = blocks(text)
+    if not paragraphs:
+        return []
+    (_, header), rest = paragraphs[0], paragraphs[1:]
+    defaults = {"GitFetch": "refs/heads/master", "Directory": ".", "File": "Dockerfile"}
+
+    def arch_fields(fields: Mapping[str, str]) -> dict[str, str]:
+        return {
+            k: v
+            for k, v in fields.items()
+            if "-" in k and k.rsplit("-", 1)[1] in ARCH_FIELDS and k.rsplit("-", 1)[0]
+        }
+
+    entries: list[Entry] = []
+    for line, fields in rest:
+        values = {**defaults, **header, **fields}
+        arches = listed(fields.get("Architectures", "")) or listed(header.get("Architectures", ""))
+        shared = listed(fields.get("SharedTags", "")) or listed(header.get("SharedTags", ""))
+        entry = Entry(
+            line=line,
+            tags=listed(fields.get("Tags", "")),
+            shared_tags=list(dict.fromkeys(shared)),
+            architectures=sorted(set(arches or ["amd64"])),
+            values=values,
+            arch_values={**arch_fields(header), **arch_fields(fields)},
+        )
+        entries.append(entry)
+    return entries
+
+
+def manifests(mirror: Path) -> dict[str, str]:
+    """Every ``library/<name>`` of the official-images snapshot, by name."""
+    repo = mirror / OFFICIAL / "repo"
+    names = git(repo, "ls-tree", "--name-only", "HEAD", "library/").decode().split()
+    return {
+        posixpath.basename(name): git(repo, "show", f"HEAD:{name}").decode("utf-8")
+        for name in names
+    }
+
+
+# -- the corpus --------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    """One entry's (or architecture's) directory at one commit."""
+
+    manifest: str
+    directory: str
+    url: str
+    fetch: str
+    commit: str
+    arch: str
+    line: int
+    tags: list[str]
+
+
+@dataclass
+class Resolution:
+    commit: str
+    reason: str = ""
+
+
+def resolve_commit(repo: Path, commit: str, fetch: str) -> Resolution:
+    """The commit to read: the one named, else the GitFetch ref's tip, else HEAD."""
+    if has_commit(repo, commit):
+        return Resolution(commit)
+    refs = git(repo, "for-each-ref", "--format=%(objectname) %(refname)").decode().split("\n")
+    for row in refs:
+        objectname, _, refname = row.partition(" ")
+        if refname == fetch:
+            return Resolution(objectname, f"{commit} not in the snapshot; used {fetch}")
+    head = git(repo, "rev-parse", "HEAD").decode().strip()
+    return Resolution(head, f"{commit} not in the snapshot (nor {fetch}); used HEAD")
+
+
+def claims_of(name: str, entries: Iterable[Entry]) -> Iterator[Claim]:
+    for entry in entries:
+        for arch in entry.architectures:
+            yield Claim(
+                name,
+                entry.directory(arch),
+                entry.get("GitRepo", arch),
+                entry.get("GitFetch", arch),
+                entry.get("GitCommit", arch),
+                arch,
+                entry.line,
+                entry.tags,
+            )
+
+
+def extract(repo: Path, commit: str, directory: str, into: Path, blobs: Blobs) -> list[str]:
+    """The files of *directory* at *commit* written under *into*, read blob by blob
+    (``git archive`` stops at the first blob a snapshot lacks: its large tarballs);
+    what could not be written (absent blob, link out of the checkout, submodule)."""
+    args = ["ls-tree", "-r", "-z", commit]
+    if directory != ".":
+        args += ["--", directory]
+    listing = git(repo, *args).decode("utf-8", "surrogateescape").split("\0")
+    if directory != "." and not any(listing):
+        raise LookupError(f"{directory} is not in {commit}")
+    skipped: list[str] = []
+    base = into.resolve()
+    for row in listing:
+        if not row:
+            continue
+        meta, _, path = row.partition("\t")
+        mode, kind, _ = meta.split()
+        target = into / path
+        if kind != "blob" or ".." in path.split("/"):
+            skipped.append(f"{path}: {kind}")
+            continue
+        body = blobs.read(commit, path)
+        if body is None:
+            skipped.append(f"{path}: blob absent from the snapshot")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            link = os.fsdecode(body)
+            resolved = (target.parent / link).resolve()
+            if link.startswith("/") or not resolved.is_relative_to(base):
+                skipped.append(f"{path}: link out of the checkout ({link})")
+                continue
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            target.symlink_to(link)
+            continue
+        if target.is_symlink():
+            target.unlink()
+        target.write_bytes(body)
+        if mode == "100755":
+            target.chmod(0o755)
+    return skipped
+
+
+def choose_revision(
+    official: Path, name: str, mirror: Path, present: dict[Path, Blobs], depth: int = 300
+) -> tuple[str, str, int, int]:
+    """The newest revision of ``library/<name>`` whose commits the snapshots all hold
+    (the snapshots are older than official-images' own): (revision, text, revisions
+    back, commits missing); if none of the last *depth* does, the one missing fewest."""
+    revisions = git(official, "log", f"-{depth}", "--format=%H", "--", f"library/{name}")
+    best: tuple[int, int, str, str] | None = None
+    for back, revision in enumerate(revisions.decode().split()):
+        try:
+            text = git(official, "show", f"{revision}:library/{name}").decode("utf-8")
+        except subprocess.CalledProcessError:
+            continue  # the file was removed at that revision
+        missing = 0
+        for claim in claims_of(name, read_manifest(text)):
+            repo = mirror_of(claim.url, mirror)
+            if repo is None:
+                continue
+            if repo not in present:
+                present[repo] = Blobs(repo, check=True)
+            if not present[repo].has(claim.commit):
+                missing += 1
+        if missing == 0:
+            return revision, text, back, 0
+        if best is None or missing < best[0]:
+            best = (missing, back, revision, text)
+    assert best is not None
+    return best[2], best[3], best[1], best[0]
+
+
+def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
+    started = time.perf_counter()
+    official = mirror / OFFICIAL / "repo"
+    names = [
+        posixpath.basename(n)
+        for n in git(official, "ls-tree", "--name-only", "HEAD", "library/").decode().split()
+    ]
+    final, out = out, out.with_name(out.name + ".new")  # swapped in once whole
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "library").mkdir(parents=True)
+    record: dict[str, Any] = {
+        "official_images": git(official, "rev-parse", "HEAD").decode().strip(),
+        "revisions": {},
+        "unavailable": {},
+        "missing_commits": [],
+        "conflicts": [],
+        "extracted": {},
+        "skipped_files": collections.Counter(),
+    }
+    config = ["# generated by benchmarks/official_images.py corpus", ""]
+    resolved: dict[tuple[str, str], Resolution] = {}
+    checks: dict[Path, Blobs] = {}
+    readers: dict[Path, Blobs] = {}
+    for name in sorted(names):
+        if head:
+            revision, back, missing = "HEAD", 0, -1
+            text = git(official, "show", f"HEAD:library/{name}").decode("utf-8")
+        else:
+            revision, text, back, missing = choose_revision(official, name, mirror, checks)
+        record["revisions"][name] = {"revision": revision, "back": back, "missing": missing}
+        (out / "library" / name).write_text(text, encoding="utf-8")
+        config += [
+            "[[manifests]]",
+            f'path = "library/{name}"',
+            f'checkout = "src/{name}"',
+            f'repository = "{name}"',
+            "",
+        ]
+        by_directory: dict[str, list[Claim]] = {}
+        for claim in claims_of(name, read_manifest(text)):
+            by_directory.setdefault(claim.directory, []).append(claim)
+        checkout = out / "src" / name
+        checkout.mkdir(parents=True)
+        # Shallow directories first, so a nested one gets its own commit.
+        for directory in sorted(by_directory, key=lambda d: (d.count("/"), d != ".", d)):
+            claims = by_directory[directory]
+            winner = claims[0]
+            repo = mirror_of(winner.url, mirror)
+            if repo is None:
+                record["unavailable"].setdefault(winner.url, []).append(f"{name}:{directory}")
+                continue
+            key = (str(repo), winner.commit)
+            if key not in resolved:
+                resolved[key] = resolve_commit(repo, winner.commit, winner.fetch)
+                if resolved[key].reason:
+                    record["missing_commits"].append(
+                        {"manifest": name, "repo": winner.url, "reason": resolved[key].reason}
+                    )
+            used = resolved[key].commit
+            if len({(c.url, c.commit) for c in claims}) > 1:
+                record["conflicts"].append(
+                    {
+                        "manifest": name,
+                        "directory": directory,
+                        "used": f"{winner.url}@{winner.commit} ({winner.arch}, line {winner.line})",
+                        "others": sorted(
+                            f"{c.url}@{c.commit} ({c.arch}, line {c.line})"
+                            for c in claims
+                            if (c.url, c.commit) != (winner.url, winner.commit)
+                        ),
+                    }
+                )
+            target = checkout / directory
+            if directory != "." and (target.exists() or target.is_symlink()):
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            if repo not in readers:
+                readers[repo] = Blobs(repo)
+            try:
+                skipped = extract(repo, used, directory, checkout, readers[repo])
+            except (LookupError, subprocess.CalledProcessError) as err:
+                record["unavailable"].setdefault(winner.url, []).append(
+                    f"{name}:{directory}@{used}: {err}"
+                )
+                continue
+            for why in skipped:
+                record["skipped_files"][why.rpartition(": ")[2].split(" (")[0]] += 1
+            record["extracted"][f"{name}:{directory}"] = {"repo": winner.url, "commit": used}
+    for blobs in [*checks.values(), *readers.values()]:
+        blobs.close()
+    (out / "imagegraph.toml").write_text("\n".join(config), encoding="utf-8")
+    (out / "corpus.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    if final.exists():
+        shutil.rmtree(final)
+    out.rename(final)
+    out = final
+    (out / ".ready").touch()
+    print(f"corpus: {out} ({len(names)} manifests) in {time.perf_counter() - started:.1f}s")
+    moved = {n: r for n, r in record["revisions"].items() if r["back"]}
+    print(
+        f"  manifests taken at an older revision (the newest whose commits the snapshots "
+        f"hold): {len(moved)}; still missing commits: "
+        f"{sum(1 for r in record['revisions'].values() if r['missing'] > 0)}"
+    )
+    print(f"  directories extracted: {len(record['extracted'])}")
+    print(f"  files not written: {dict(record['skipped_files'])}")
+    print(f"  unavailable repositories or directories: {len(record['unavailable'])}")
+    for url, where in sorted(record["unavailable"].items()):
+        print(f"    {url}: {len(where)} directories, e.g. {where[0]}")
+    print(f"  commits missing from the snapshot: {len(record['missing_commits'])}")
+    for missing in record["missing_commits"]:
+        print(f"    {missing['manifest']}: {missing['repo']}: {missing['reason']}")
+    print(f"  conflicts (one directory, several commits): {len(record['conflicts'])}")
+    by_manifest = collections.Counter(c["manifest"] for c in record["conflicts"])
+    print("    " + ", ".join(f"{m} {n}" for m, n in sorted(by_manifest.items())))
+
+
+# -- the reference: bashbrew's parents, read here ---------------------------
+
+_DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def escape_of(text: str) -> str:
+    """The escape character a Dockerfile's parser directives set (``\\`` by default)."""
+    for line in text.splitlines():
+        match = _DIRECTIVE.fullmatch(line.strip())
+        if match is None:
+            break
+        if match[1].lower() == "escape" and match[2] in ("`", "\\"):
+            return match[2]
+    return "\\"
+
+
+def expand(word: str, env: Mapping[str, str], escape: str = "\\") -> str:
+    """BuildKit's single-word expansion as FROM and --from see it: quotes removed,
+    ``$V``, ``${V}``, ``${V:-x}``, ``${V-x}``, ``${V:+x}``, ``${V+x}``; an unset
+    variable is empty."""
+    out: list[str] = []
+    i, quote = 0, ""
+    while i < len(word):
+        c = word[i]
+        if c == escape and quote != "'" and i + 1 < len(word):
+            out.append(word[i + 1])
+            i += 2
+        elif c in "\"'" and (not quote or quote == c):
+            quote = "" if quote else c
+            i += 1
+        elif c == "$" and quote != "'" and i + 1 < len(word):
+            if word[i + 1] == "{":
+                end, depth = i + 2, 1
+                while end < len(word) and depth:
+                    depth += {"{": 1, "}": -1}.get(word[end], 0)
+                    end += 1
+                body = word[i + 2 : end - 1]
+                i = end
+                match = re.match(r"[A-Za-z_][A-Za-z0-9_]*", body)
+                name = match[0] if match else body
+                rest = body[len(name) :]
+                value = env.get(name)
+                if rest[:2] in (":-", ":+") or rest[:1] in ("-", "+"):
+                    colon = rest.startswith(":")
+                    op = rest[1] if colon else rest[0]
+                    alt = expand(rest[2 if colon else 1 :], env, escape)
+                    is_set = value is not None and (value != "" or not colon)
+                    if op == "-":
+                        out.append(value if is_set and value is not None else alt)
+                    else:
+                        out.append(alt if is_set else "")
+                else:
+                    out.append(value or "")
+            else:
+                match = _NAME.match(word, i + 1)
+                if match is None:
+                    out.append(c)
+                    i += 1
+                else:
+                    out.append(env.get(match[0]) or "")
+                    i = match.end()
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def platform_args(arch: str) -> dict[str, str]:
+    os_, cpu, variant = PLATFORMS[arch]
+    target = "/".join(p for p in (os_, cpu, variant) if p)
+    return {
+        "TARGETPLATFORM": target,
+        "TARGETOS": os_,
+        "TARGETARCH": cpu,
+        "TARGETVARIANT": variant,
+        "BUILDPLATFORM": "linux/amd64",
+        "BUILDOS": "linux",
+        "BUILDARCH": "amd64",
+        "BUILDVARIANT": "",
+    }
+
+
+@dataclass
+class Read:
+    """The parents of one Dockerfile for one architecture."""
+
+    parents: set[str] = field(default_factory=set)
+    reachable: set[str] = field(default_factory=set)
+    """Only the stages the last one needs (what BuildKit builds by default)."""
+    expanded: bool = False
+    """A variable was substituted in an image reference."""
+    copied: bool = False
+    """A parent comes from ``COPY --from`` or ``RUN --mount=from=``."""
+    error: str = ""
+
+
+def dockerfile_parents(text: str, arch: str) -> Read:
+    import dockerfile  # type: ignore[import-not-found]
+
+    read = Read()
+    try:
+        commands = dockerfile.parse_string(text)
+    except dockerfile.GoParseError as err:
+        read.error = f"parse error: {err}"
+        return read
+    escape = escape_of(text)
+    auto = platform_args(arch)
+    meta: dict[str, str | None] = {}
+    names: list[str | None] = []  # stage names, lowercased
+    uses: list[list[tuple[str, str]]] = []  # per stage: (kind, reference as expanded)
+    stage_env: dict[str, str] = {}
+
+    def visible(values: Mapping[str, str | None]) -> dict[str, str]:
+        return {k: v for k, v in values.items() if v is not None}
+
+    for command in commands:
+        keyword = command.cmd.upper()
+        if keyword == "FROM":
+            if not command.value:
+                continue
+            env = {**auto, **visible(meta)}
+            image = expand(command.value[0], env, escape)
+            read.expanded |= "$" in command.value[0]
+            name = (
+                command.value[2].lower()
+                if len(command.value) >= 3 and command.value[1].lower() == "as"
+                else None
+            )
+            uses.append([("from", image)])
+            names.append(name)
+            stage_env = {}
+        elif keyword == "ARG":
+            for item in command.value:
+                key, eq, default = item.partition("=")
+                if not names:
+                    env = {**auto, **visible(meta)}
+                    meta[key] = expand(default, env, escape) if eq else auto.get(key)
+                else:
+                    outer = meta.get(key, auto.get(key)) if key in meta or key in auto else None
+                    if eq:
+                        stage_env[key] = expand(default, stage_env, escape)
+                    elif outer is not None:
+                        stage_env[key] = outer
+        elif keyword == "ENV" and names:
+            pairs = list(command.value)
+            for key, value in zip(pairs[::2], pairs[1::2], strict=False):
+                stage_env[key] = expand(value, stage_env, escape)
+        elif keyword in ("COPY", "RUN") and names:
+            for flag in command.flags:
+                option, _, value = flag.partition("=")
+                option = option.lower()
+                if keyword == "COPY" and option == "--from":
+                    read.expanded |= "$" in value
+                    uses[-1].append(("copy", expand(value, stage_env, escape)))
+                elif keyword == "RUN" and option == "--mount":
+                    for part in value.split(","):
+                        key, _, found = part.partition("=")
+                        if key.strip().lower() == "from":
+                            read.expanded |= "$" in found
+                            uses[-1].append(("mount", expand(found, stage_env, escape)))
+    every = {n for n in names if n}
+    needs: list[set[int]] = []
+    for index, stage_uses in enumerate(uses):
+        deps: set[int] = set()
+        for kind, image in stage_uses:
+            lowered = image.lower()
+            earlier = {n: i for i, n in enumerate(names[:index]) if n}
+            if kind == "from" and lowered in earlier:
+                deps.add(earlier[lowered])
+            elif kind != "from" and image.isdigit():
+                deps.add(int(image))
+            elif kind != "from" and lowered in every:
+                deps.add(names.index(lowered))
+            elif lowered != "scratch" and image:
+                read.parents.add(normalise(image))
+                read.copied |= kind != "from"
+        needs.append(deps)
+    # What the last stage needs, through its stages.
+    todo, seen = [len(uses) - 1], set()
+    while todo:
+        index = todo.pop()
+        if index in seen or not 0 <= index < len(uses):
+            continue
+        seen.add(index)
+        todo.extend(needs[index])
+    for index in seen:
+        names_here = {n for n in names[:index] if n}
+        for kind, image in uses[index]:
+            lowered = image.lower()
+            if kind == "from" and lowered in names_here:
+                continue
+            if kind != "from" and (image.isdigit() or lowered in every):
+                continue
+            if lowered != "scratch" and image:
+                read.reachable.add(normalise(image))
+    return read
+
+
+def normalise(reference: str) -> str:
+    """docker's normalisation: ``docker.io/library/`` for a bare name, ``:latest`` when
+    no tag or digest is given."""
+    name, at, digest = reference.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repository, tag = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "")
+    first, sep, rest = repository.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, rest
+    else:
+        registry, path = "docker.io", repository
+    if registry == "index.docker.io":
+        registry = "docker.io"
+    if registry == "docker.io" and "/" not in path:
+        path = f"library/{path}"
+    if not tag and not at:
+        tag = "latest"
+    return f"{registry}/{path}" + (f":{tag}" if tag else "") + (f"@{digest}" if at else "")
+
+
+@dataclass
+class Source:
+    """One architecture of one entry: what bashbrew builds for it."""
+
+    manifest: str
+    line: int
+    arch: str
+    url: str
+    commit: str
+    path: str
+    imported: bool
+    read: Read | None = None
+    unavailable: str = ""
+    body: bytes = b""
+
+
+def reference(corpus: Path, mirror: Path) -> tuple[dict[str, list[Source]], dict[str, Any]]:
+    """Every official tag (``docker.io/library/<repo>:<tag>``) -> what builds it."""
+    record = json.loads((corpus / "corpus.json").read_text())
+    tags: dict[str, list[Source]] = {}
+    blobs: dict[Path, Blobs] = {}
+    parsed: dict[tuple[bytes, str], Read] = {}
+    resolved: dict[tuple[Path, str, str], str] = {}
+    for manifest in sorted((corpus / "library").iterdir()):
+        name = manifest.name
+        for entry in read_manifest(manifest.read_text(encoding="utf-8")):
+            sources = []
+            for arch in entry.architectures:
+                url, commit = entry.get("GitRepo", arch), entry.get("GitCommit", arch)
+                path = posixpath.normpath(posixpath.join(entry.directory(arch), entry.file(arch)))
+                source = Source(
+                    name, entry.line, arch, url, commit, path, entry.builder == "oci-import"
+                )
+                sources.append(source)
+                if source.imported:
+                    continue
+                repo = mirror_of(url, mirror)
+                if repo is None:
+                    source.unavailable = f"{url} not fetched"
+                    continue
+                if repo not in blobs:
+                    blobs[repo] = Blobs(repo)
+                key = (repo, commit, entry.get("GitFetch", arch))
+                if key not in resolved:
+                    resolved[key] = resolve_commit(repo, commit, key[2]).commit
+                source.commit = resolved[key]
+                body = blobs[repo].read(source.commit, path)
+                if body is None:
+                    source.unavailable = f"{path} not at {source.commit[:12]}"
+                    continue
+                if (body, arch) not in parsed:
+                    parsed[body, arch] = dockerfile_parents(body.decode("utf-8", "replace"), arch)
+                source.read = parsed[body, arch]
+                source.body = body
+            for tag in [*entry.tags, *entry.shared_tags]:
+                tags.setdefault(f"docker.io/library/{name}:{tag}", []).extend(sources)
+    for reader in blobs.values():
+        reader.close()
+    return tags, record
+
+
+# -- the check ---------------------------------------------------------------
+
+
+def run_check(corpus: Path, mirror: Path) -> int:
+    import imagegraph
+
+    print(f"imagegraph: {Path(imagegraph.__file__).parent}")
+    started = time.perf_counter()
+    tags, record = reference(corpus, mirror)
+    print(f"reference read in {time.perf_counter() - started:.1f}s")
+    revisions = record["revisions"].values()
+    print(
+        f"corpus: official-images {record['official_images'][:10]}, "
+        f"{len(record['revisions'])} manifests ({sum(1 for r in revisions if r['back'])} at an "
+        f"older revision, the newest whose commits the snapshots hold), "
+        f"{len(record['extracted'])} directories, {len(record['conflicts'])} conflicts, "
+        f"{len(record['missing_commits'])} commits missing"
+    )
+    timings = {}
+    started = time.perf_counter()
+    graph = imagegraph.scan(corpus, cache=False)
+    timings["scan, no cache"] = time.perf_counter() - started
+    cache = corpus.with_name(corpus.name + ".cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    os.environ["IMAGEGRAPH_CACHE_DIR"] = str(cache)
+    for label in ("scan, cache filled", "scan, from the cache"):
+        started = time.perf_counter()
+        imagegraph.scan(corpus, cache=True)
+        timings[label] = time.perf_counter() - started
+    shutil.rmtree(cache, ignore_errors=True)
+    view = graph.nx
+    builds = [n for n, d in view.nodes(data=True) if d["kind"] == "build"]
+    print(
+        f"graph: {len(builds)} builds, {view.number_of_nodes() - len(builds)} external images, "
+        f"{view.number_of_edges()} edges ({sum(len(d['uses']) for *_, d in view.edges(data=True))}"
+        " uses)"
+    )
+    for label, seconds in timings.items():
+        print(f"  {label}: {seconds:.2f}s")
+    codes = collections.Counter(d.code for d in graph.diagnostics)
+    print("diagnostics: " + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())))
+
+    # imagegraph's side: tag -> builds carrying it -> the references their edges name.
+    carriers: dict[str, list[str]] = {}
+    for node in builds:
+        for tag in view.nodes[node]["build"].tags:
+            carriers.setdefault(normalise(str(tag)), []).append(node)
+    named: dict[str, set[str]] = {}
+    wrong_edges: list[str] = []
+    unserved: list[str] = []
+    for node in builds:
+        child = view.nodes[node]["build"]
+        refs = named.setdefault(node, set())
+        linked: dict[str, set[str]] = {}
+        for parent in view.predecessors(node):
+            data = view.nodes[parent]
+            for use in view.edges[parent, node]["uses"]:
+                if use.value is None:
+                    continue
+                value = normalise(use.value)
+                refs.add(value)
+                if data["kind"] == "build":
+                    linked.setdefault(value, set()).add(parent)
+        wanted = set(child.platforms)
+        for value, parents in sorted(linked.items()):
+            for parent in sorted(parents):
+                owner = view.nodes[parent]["build"]
+                if value not in {normalise(str(t)) for t in owner.tags}:
+                    wrong_edges.append(f"{node} -> {parent}: {value} is no tag of {parent}")
+                elif wanted and owner.platforms and not wanted & set(owner.platforms):
+                    wrong_edges.append(
+                        f"{node} -> {parent} ({value}): serves none of {sorted(wanted)}"
+                    )
+            # Every build of the tag serving one of the child's platforms is linked.
+            serving = {
+                b
+                for b in carriers.get(value, [])
+                if not wanted
+                or not view.nodes[b]["build"].platforms
+                or wanted & set(view.nodes[b]["build"].platforms)
+            }
+            if serving - parents:
+                wrong_edges.append(
+                    f"{node}: {value} is also built for its platforms by "
+                    f"{', '.join(sorted(serving - parents))}, not linked"
+                )
+            served = {p for b in parents for p in view.nodes[b]["build"].platforms}
+            if wanted and served and wanted - served:
+                unserved.append(
+                    f"{node} ({value}): no build of it serves {', '.join(sorted(wanted - served))}"
+                )
+
+    checked = agree = 0
+    arch_checked = arch_agree = 0
+    arch_differ: list[str] = []
+    unavailable: list[str] = []
+    disagreements: list[tuple[str, tuple[str, str], set[str], set[str], list[Source]]] = []
+    unreachable_only = 0
+    for tag, sources in sorted(tags.items()):
+        if any(s.unavailable for s in sources):
+            unavailable.append(tag)
+            continue
+        checked += 1
+        expected: set[str] = set()
+        expected_reachable: set[str] = set()
+        for source in sources:
+            if source.read is not None:
+                expected |= source.read.parents
+                expected_reachable |= source.read.reachable
+        got: set[str] = set()
+        for node in carriers.get(tag, []):
+            got |= named[node]
+        # The same, one architecture at a time: the builds serving its platform.
+        for arch in sorted({s.arch for s in sources}):
+            platform = "/".join(p for p in PLATFORMS[arch] if p)
+            arch_expected = set().union(
+                *(s.read.parents for s in sources if s.arch == arch and s.read is not None)
+            )
+            arch_got = set().union(
+                *(
+                    named[n]
+                    for n in carriers.get(tag, [])
+                    if platform in view.nodes[n]["build"].platforms
+                )
+            )
+            arch_checked += 1
+            if arch_got == arch_expected:
+                arch_agree += 1
+            elif len(arch_differ) < 10_000:
+                arch_differ.append(
+                    f"{tag.removeprefix('docker.io/library/')} {arch}: reference only "
+                    f"{sorted(arch_expected - arch_got)}, imagegraph only "
+                    f"{sorted(arch_got - arch_expected)}"
+                )
+        if got == expected:
+            agree += 1
+            continue
+        if got == expected_reachable:
+            unreachable_only += 1
+        diagnosis = diagnose(corpus, tag, sources, expected, got, carriers)
+        disagreements.append((tag, diagnosis, expected, got, sources))
+    reads = [s.read for group in tags.values() for s in group if s.read is not None]
+    per_tag = [
+        [s.read for s in group if s.read is not None]
+        for group in tags.values()
+        if not any(s.unavailable for s in group)
+    ]
+    print(
+        f"reference: {len({id(r) for r in reads})} Dockerfile readings (file x architecture); "
+        f"tags with a parent: {sum(1 for rs in per_tag if any(r.parents for r in rs))}, with one "
+        f"from COPY --from or a mount: {sum(1 for rs in per_tag if any(r.copied for r in rs))}, "
+        f"with a variable in a reference: {sum(1 for rs in per_tag if any(r.expanded for r in rs))}"
+        f", whose unneeded stages add a parent (bashbrew counts them, BuildKit does not build "
+        f"them): {sum(1 for rs in per_tag if any(r.parents != r.reachable for r in rs))}; "
+        f"unparsed: {sum(1 for r in reads if r.error)}"
+    )
+    print()
+    print(
+        f"official tags: {len(tags)}; not checkable (Dockerfile not to be had): {len(unavailable)}"
+    )
+    print(f"tags checked: {checked}; both agree: {agree} ({100 * agree / max(checked, 1):.2f}%)")
+    print(
+        f"(tag, architecture) pairs checked: {arch_checked}; both agree: {arch_agree} "
+        f"({100 * arch_agree / max(arch_checked, 1):.2f}%)"
+    )
+    for line in arch_differ[:15]:
+        print(f"  {line}")
+    if len(arch_differ) > 15:
+        print(f"  ... and {len(arch_differ) - 15} more")
+    if unreachable_only:
+        print(
+            f"  of the rest, agreeing once stages the target does not need are left out: "
+            f"{unreachable_only}"
+        )
+    print(
+        "edges to fleet builds that name no tag of the build, serve none of the child's "
+        f"platforms, or leave out a build of the tag that serves one: {len(wrong_edges)}"
+    )
+    for line in wrong_edges[:20]:
+        print(f"  {line}")
+    print(
+        f"children with a platform no build of a fleet parent serves (the library's own gap): "
+        f"{len(unserved)}"
+    )
+    for line in unserved[:20]:
+        print(f"  {line}")
+    print()
+    by_reason = collections.Counter(reason[0] for _, reason, *_ in disagreements)
+    print("disagreements by diagnosis: " + "; ".join(f"{r}: {n}" for r, n in by_reason.items()))
+    conflicts = by_reason.get(CONFLICT, 0)
+    if conflicts:
+        print(
+            f"tags checked whose Dockerfiles the corpus holds as the manifest names them: "
+            f"{checked - conflicts}; both agree: {agree} "
+            f"({100 * agree / max(checked - conflicts, 1):.2f}%)"
+        )
+    for tag, (reason, detail), expected, got, sources in disagreements:
+        print(f"- {tag.removeprefix('docker.io/library/')}: {reason}: {detail}")
+        if expected - got:
+            print(f"    reference only: {', '.join(sorted(expected - got))}")
+        if got - expected:
+            print(f"    imagegraph only: {', '.join(sorted(got - expected))}")
+        for source in sources:
+            if source.read is not None and source.read.error:
+                print(f"    {source.manifest} {source.arch} {source.path}: {source.read.error}")
+    print()
+    by_repo = collections.Counter(t.split("/")[-1].split(":")[0] for t in unavailable)
+    print("not checkable: " + ", ".join(f"{r} {n}" for r, n in sorted(by_repo.items())))
+    return 0
+
+
+CONFLICT = "corpus conflict"
+
+
+def diagnose(
+    corpus: Path,
+    tag: str,
+    sources: list[Source],
+    expected: set[str],
+    got: set[str],
+    carriers: Mapping[str, list[str]],
+) -> tuple[str, str]:
+    """Why imagegraph and the reference differ on *tag*: (kind, detail)."""
+    if not carriers.get(tag):
+        return "imagegraph wrong", "no build carries the tag"
+    for source in sources:
+        held = corpus / "src" / source.manifest / source.path
+        try:
+            differs = not source.imported and held.read_bytes() != source.body
+        except OSError:
+            differs = True
+        if differs:
+            return CONFLICT, (
+                f"src/{source.manifest}/{source.path} is another entry's commit, not "
+                f"{source.commit[:12]} (entry on line {source.line}, {source.arch})"
+            )
+    if any(s.imported for s in sources) and got - expected:
+        return "imagegraph wrong (H1 area)", "an oci-import entry was given parents"
+    entries = {(s.manifest, s.line) for s in sources}
+    files = {(s.url, s.commit, s.path) for s in sources}
+    if len(files) > 1:
+        return "imagegraph wrong (H1 area)", (
+            f"{len(entries)} entries / {len(files)} Dockerfiles build the tag "
+            "(shared tag or per-architecture sources)"
+        )
+    if any(s.read is not None and s.read.expanded for s in sources):
+        return "undiagnosed", "a variable is substituted in a reference: see the Dockerfile"
+    return "undiagnosed", "see the Dockerfile"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    corpus = commands.add_parser("corpus", help="lay out the corpus from the git snapshots")
+    corpus.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
+    corpus.add_argument("--out", type=Path, default=Path("/work/corpus/official"))
+    corpus.add_argument(
+        "--head",
+        action="store_true",
+        help="take every manifest at official-images' HEAD, not at its newest revision "
+        "whose commits the snapshots hold",
+    )
+    check = commands.add_parser("check", help="compare imagegraph's graph with the reference")
+    check.add_argument("--corpus", type=Path, default=Path("/work/corpus/official"))
+    check.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
+    args = parser.parse_args(argv)
+    if args.command == "corpus":
+        build_corpus(args.mirror, args.out, head=args.head)
+        return 0
+    return run_check(args.corpus, args.mirror)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
