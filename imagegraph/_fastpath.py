@@ -73,7 +73,9 @@ _BLANKS = r"[ \t]+"
 # would be split every way on a line that fails, quadratic in its blanks.
 _JSON_STRINGS = r'\[[ \t]*(?:"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*[ \t]*)?\][ \t]*'
 _JSON_SOME = r'\[[ \t]*"[^"\\\x00-\x1f]*"(?:[ \t]*,[ \t]*"[^"\\\x00-\x1f]*")*[ \t]*\][ \t]*'
-_MOUNT_FIELD = r"(?![Ff][Rr][Oo][Mm]=)[^\s\"'\\,]*"
+# Flags are read byte by byte (a non-ASCII character in one is kept byte for byte
+# as Latin-1): only printable ASCII here, quotes, backslashes and commas aside.
+_MOUNT_FIELD = r"(?![Ff][Rr][Oo][Mm]=)[!#-&(-+\--\[\]-~]*"
 _MOUNT = rf"(?-i:--mount=){_MOUNT_FIELD}(?:,{_MOUNT_FIELD})*"  # flags are case-sensitive
 _PAIR = r"""[^\s"'\\=]+=(?:"[^"\\\n]*"|'[^'\\\n]*'|[^\s"'\\]*)"""
 _ID_VALUE = r"[A-Za-z_][A-Za-z0-9_]*(?:=[^\s\"'\\]*)?"
@@ -121,7 +123,7 @@ _PLAIN_PAIRS = re.compile(
 # The words end at their last character that is no blank: a lazy "[^...]*?[ \t]*"
 # would try every blank run to the end of the line, quadratic in its blanks.
 _PLAIN_WORDS = re.compile(
-    r"([A-Za-z]+)((?:[ \t]+--[A-Za-z-]+(?:=[^\s\"'\\]*)?)*)[ \t]+"
+    r"([A-Za-z]+)((?:[ \t]+--[A-Za-z-]+(?:=[!#-&(-\[\]-~]*)?)*)[ \t]+"
     r"((?!--)[^\s\"'\\\[](?:[^\"'\\]*[^ \t\"'\\])?)[ \t]*"
 )
 _WORDS = re.compile(r"[ \t]+")

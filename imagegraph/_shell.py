@@ -596,14 +596,18 @@ def heredoc_words(line: str) -> list[str]:
     """The words of *line* as BuildKit splits them when it looks for heredocs.
 
     Quotes and escapes stay in the words; unset variables stay as written.
-    BuildKit ignores lexing errors here, and so does this.
+    BuildKit ignores lexing errors here, and so does this: a line its lexer
+    cannot read (an unclosed quote) has no words, hence no heredoc.
+
+    >>> heredoc_words('cat <<EOF "x y"'), heredoc_words('cat <<EOF "x')
+    (['cat', '<<EOF', '"x y"'], [])
     """
     lexer = _Lexer(line, {}, "\\", raw_quotes=True, raw_escapes=True, skip_unset=True)
     words = _Words()
     try:
         lexer.process(_EOF, True, words)
     except ShellError:
-        return words.words
+        return []  # BuildKit's lexer returns no words with its error
     return words.finish()
 
 

@@ -70,6 +70,7 @@ from imagegraph.instructions import (
     ParsedInstructions,
     _LineParser,
     csv_fields,
+    go_lower,
     parse_instructions,
 )
 from imagegraph.reference import ImageRef
@@ -396,9 +397,9 @@ def load_dockerfile(
 
 
 def _decode(data: bytes, path: str | None, diagnostics: list[Diagnostic]) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    wide = _wide_encoding(data)
+    # One byte-order mark is BuildKit's to drop, and the parser's (a second one
+    # is part of the first keyword); only the check for UTF-16 looks past it.
+    wide = _wide_encoding(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
     if wide is not None:
         # BuildKit reads the bytes as UTF-8 and fails on the first instruction
         # ("unknown instruction" with NULs in it); say what is wrong instead.
@@ -524,7 +525,7 @@ class _Builder:
         for index, (begin, _) in enumerate(spans):
             args = instructions[begin].args
             if len(args) == 3:
-                name = args[2].lower()
+                name = go_lower(args[2])
                 if name in names:
                     self.note(
                         "duplicate-stage-name",
@@ -648,7 +649,7 @@ class _Builder:
     ) -> Stage:
         head = body[0]
         args = head.args
-        name = args[2].lower() if len(args) == 3 else None
+        name = go_lower(args[2]) if len(args) == 3 else None
         base_text = args[0]
         base = self.base(index, head, base_text, earlier)
         uses: list[Parent | StageRef] = [] if base is None else [base]
@@ -727,9 +728,9 @@ class _Builder:
             if not 0 <= position < self.stage_count:
                 raise self.error(f"invalid stage index {position}", instruction)
             return self.stage_use(index, instruction, position, None, "copy")
-        target = names.get(source.lower())
+        target = names.get(go_lower(source))
         if target is not None:
-            return self.stage_use(index, instruction, target, source.lower(), "copy")
+            return self.stage_use(index, instruction, target, go_lower(source), "copy")
         return Parent(
             "copy", source, source, self.reference(source, instruction), index, instruction.line
         )
@@ -737,9 +738,9 @@ class _Builder:
     def mount_source(
         self, index: int, instruction: Instruction, source: str, names: dict[str, int]
     ) -> Parent | StageRef:
-        target = names.get(source.lower())
+        target = names.get(go_lower(source))
         if target is not None:
-            return self.stage_use(index, instruction, target, source.lower(), "mount")
+            return self.stage_use(index, instruction, target, go_lower(source), "mount")
         return Parent(
             "mount", source, source, self.reference(source, instruction), index, instruction.line
         )
@@ -825,6 +826,6 @@ def _mount_from(spec: str) -> str:
     found = ""
     for item in csv_fields(spec):
         key, has_value, value = item.partition("=")
-        if has_value and key.lower() == "from":
+        if has_value and go_lower(key) == "from":
             found = value
     return found

@@ -36,6 +36,8 @@ _ASCII_SPACE = " \t\n\r\f\v"
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
 _HEREDOC_SPACE = "\t\n\f\r "
+# The bytes Go's unicode.IsSpace calls blank when BuildKit tests a byte as a rune.
+_BYTE_SPACE = "\t\n\v\f\r \x85\xa0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,27 @@ class _LineParser:
             out.append(instruction)
         if not out:
             raise self.error("file with no instructions", max(self.pos, 1), source="")
+        if self.validate:
+            self.check(out)
         return ParsedInstructions(tuple(out), self.directives, self.escape, tuple(self.diagnostics))
+
+    def check(self, instructions: list[Instruction]) -> None:
+        """BuildKit's instruction checks, after its parser has read the whole file
+        (its errors come first), one instruction after another, with the check
+        that each but a global ARG comes after a FROM in between, as in
+        BuildKit's ``instructions.Parse``."""
+        staged = False
+        for instruction in instructions:
+            _check(instruction, self.escape, self.error)
+            if instruction.keyword == "FROM":
+                staged = True
+            elif not staged and instruction.keyword != "ARG":
+                raise self.error(
+                    "no build stage in current context",
+                    instruction.line,
+                    instruction.end_line,
+                    source=instruction.original,
+                )
 
     # -- directives and continuations ----------------------------------------
     def directive(self, line: str, lineno: int) -> None:
@@ -317,8 +339,6 @@ class _LineParser:
             trigger=node.trigger,
             written=node.written,
         )
-        if self.validate:
-            _check(instruction, self.escape, self.error)
         return instruction
 
     def read_heredocs(self, logical: str, start: int) -> tuple[Heredoc, ...]:
@@ -402,6 +422,57 @@ class _Node:
     trigger: Instruction | None
 
 
+# Go's unicode.ToLower / ToUpper map one rune to one rune (the simple case
+# mappings); Python's str.lower / str.upper apply the full ones. Where the two
+# differ on a rune that could make or unmake a keyword, Go's answer is here:
+# U+0130 lowers to "i" (Python: "i" and U+0307); U+212A KELVIN SIGN lowers to
+# "k" in both. To upper case, U+0131 and U+017F become "I" and "S" in both,
+# and no other rune becomes ASCII; a rune whose full upper case is several
+# runes keeps its single-rune title case, or itself.
+_GO_LOWER = {"\u0130": "i"}
+
+
+def go_lower(text: str) -> str:
+    """*text* lower-cased as Go's ``strings.ToLower`` does it (rune by rune).
+
+    >>> go_lower("WOR\u212aDIR"), go_lower("\u017fHELL"), go_lower("\u0130")
+    ('workdir', '\u017fhell', 'i')
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(_GO_LOWER.get(ch) or ch.lower() for ch in text)
+
+
+def go_upper(text: str) -> str:
+    """*text* upper-cased as Go's ``strings.ToUpper`` does it (rune by rune).
+
+    >>> go_upper("onbu\u0131ld"), go_upper("stra\u00dfe")
+    ('ONBUILD', 'STRA\u00dfE')
+    """
+    if text.isascii():
+        return text.upper()
+    out = []
+    for ch in text:
+        upper = ch.upper()
+        if len(upper) != 1:
+            title = ch.title()
+            upper = title if len(title) == 1 else ch
+        out.append(upper)
+    return "".join(out)
+
+
+def _keyword(written: str) -> str:
+    """The keyword BuildKit dispatches on: Go's lower case of what is written, in
+    upper case; as written when that is no ASCII (never a keyword then)."""
+    lowered = go_lower(written)
+    return lowered.upper() if lowered.isascii() else written
+
+
+def _equal_fold_as(word: str) -> bool:
+    """Whether Go's ``strings.EqualFold(word, "as")`` holds (U+017F folds to s)."""
+    return len(word) == 2 and word[0] in "aA" and word[1] in "sS\u017f"
+
+
 def _split_node(line: str, escape: str) -> _Node:
     """BuildKit's splitCommand plus the per-keyword argument parser."""
     parts = _WHITESPACE.split(line.strip(GO_SPACE), maxsplit=1)
@@ -411,7 +482,7 @@ def _split_node(line: str, escape: str) -> _Node:
     if rest:
         rest, flags = _extract_flags(rest, escape)
         rest = rest.strip(GO_SPACE)
-    keyword = written.upper()
+    keyword = _keyword(written)
     is_json = False
     trigger: Instruction | None = None
     args: tuple[str, ...]
@@ -457,50 +528,195 @@ def _ws_split(rest: str) -> tuple[str, ...]:
     return tuple(_WHITESPACE.split(rest))
 
 
-class _NotStrings(Exception):
-    pass
+class _NotGoJSON(ValueError):
+    """Text Go's encoding/json refuses where Python's json module may not."""
 
 
 def _reject_constant(name: str) -> object:
     # Go's encoding/json has no NaN or Infinity; such text is not JSON there.
-    raise ValueError(name)
+    raise _NotGoJSON(name)
+
+
+def _go_number(text: str) -> float:
+    # Go decodes a number into a float64 and fails on one out of its range
+    # (1e999); Python would give inf, or an int of any size.
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise _NotGoJSON(text)
+    return value
+
+
+_INF = float("inf")
+_NOT_STRINGS = "when using JSON array syntax, arrays must be comprised of strings only"
+# What Go's JSON scanner reads, one token at a time, for text too deeply nested
+# for Python's recursive decoder.
+_JSON_TOKEN = re.compile(
+    r"[ \t\n\r]*(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<sep>[,:])"
+    r'|(?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")'
+    r"|(?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
+    r"|(?P<literal>true|false|null))"
+)
+_GO_JSON_MAX_DEPTH = 10000  # encoding/json's maxNestingDepth
+
+
+def _go_json_valid(text: str) -> bool:
+    """Whether Go's ``json.Unmarshal`` into ``[]any`` accepts *text*, without recursion:
+    syntax, nesting of at most 10,000, numbers within a float64's range."""
+    stack: list[str] = []
+    pos = 0
+    # "value" (a value may come), "after" (a value just ended), "key" (a key or "}")
+    state = "value"
+    while True:
+        match = _JSON_TOKEN.match(text, pos)
+        if match is None:
+            return state == "after" and not stack and not text[pos:].strip(" \t\n\r")
+        pos = match.end()
+        kind = match.lastgroup
+        token = match.group(kind or "")
+        if state in ("value", "first"):
+            if kind == "open":
+                if len(stack) >= _GO_JSON_MAX_DEPTH:
+                    return False
+                stack.append(token)
+                state = "first" if token == "[" else "key"
+                continue
+            if kind == "close" and state == "first" and token == "]":
+                stack.pop()
+                state = "after"
+                continue
+            if kind == "number":
+                try:
+                    _go_number(token)
+                except _NotGoJSON:
+                    return False
+            elif kind not in ("string", "literal"):
+                return False
+            state = "after"
+        elif state in ("key", "key-only"):
+            if kind == "close" and token == "}" and state == "key":
+                stack.pop()
+                state = "after"
+            elif kind == "string":
+                state = "colon"
+            else:
+                return False
+        elif state == "colon":
+            if token != ":":
+                return False
+            state = "value"
+        else:  # after a value
+            if not stack:
+                return False
+            if kind == "close" and token == ("]" if stack[-1] == "[" else "}"):
+                stack.pop()
+            elif token == ",":
+                state = "value" if stack[-1] == "[" else "key-only"
+            else:
+                return False
 
 
 def _maybe_json(rest: str) -> tuple[tuple[str, ...], bool]:
-    """The exec form when *rest* is a JSON array of strings, else the shell form."""
+    """The exec form when *rest* is a JSON array of strings, else the shell form.
+
+    JSON as Go's encoding/json reads it (BuildKit's ``json.Unmarshal``):
+    nothing after the array, no NaN, no number out of a float64's range, a
+    lone surrogate escape decoded as U+FFFD, nesting up to 10,000 deep.
+
+    >>> _maybe_json('["a", "\\\\ud800"]'), _maybe_json("[1e999]"), _maybe_json('["a"] b')
+    ((('a', '\ufffd'), True), (('[1e999]',), False), (('["a"] b',), False))
+    """
     if not rest:
         return (), False
     candidate = rest.lstrip(GO_SPACE)
     if candidate.startswith("["):
+        value: object
         try:
-            value = json.loads(candidate, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
+            value = json.loads(
+                candidate,
+                parse_constant=_reject_constant,
+                parse_float=_go_number,
+                parse_int=_go_number,
+            )
+        except RecursionError:
+            # Deeper than Python's decoder goes: an array in the array, so when
+            # Go reads it at all it is not an array of strings.
+            if _go_json_valid(candidate):
+                raise ShellError(_NOT_STRINGS) from None
+            value = None
+        except ValueError:
             value = None
         if isinstance(value, list):
             if not all(isinstance(item, str) for item in value):
-                raise ShellError(
-                    "when using JSON array syntax, arrays must be comprised of strings only"
-                )
-            return tuple(value), True
+                raise ShellError(_NOT_STRINGS)
+            return tuple(_no_surrogates(item) for item in value), True
     return (rest,), False
 
 
+def _no_surrogates(text: str) -> str:
+    # Go's decoder turns an escaped surrogate that is not half of a pair into U+FFFD.
+    if text.isascii():
+        return text
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def _health(rest: str) -> tuple[tuple[str, ...], bool]:
+    """HEALTHCHECK's type and command; BuildKit finds the end of the type byte by byte
+    (see :func:`_extract_flags`), so ``CMD\u00a0x`` has the type ``CMD`` and a stray byte.
+
+    >>> _health("CMD  curl -f x"), _health("CMD\u00a0x")
+    ((('CMD', 'curl -f x'), False), (('CMD\ufffd', 'x'), False))
+    """
+    view = _bytes_view(rest)
     sep = 0
-    while sep < len(rest) and rest[sep] not in GO_SPACE:
+    while sep < len(view) and view[sep] not in _BYTE_SPACE:
         sep += 1
     if sep == 0:
         return (), False
-    kind = rest[:sep]
-    command, is_json = _maybe_json(rest[sep:].lstrip(GO_SPACE))
+    after = sep
+    while after < len(view) and view[after] in _BYTE_SPACE:
+        after += 1
+    kind = _from_bytes_view(view[:sep])
+    command, is_json = _maybe_json(_from_bytes_view(view[after:]))
     return (kind, *command), is_json
 
 
+def _bytes_view(text: str) -> str:
+    """*text* with one character per UTF-8 byte, as Go code indexing a string sees it
+    (and as its ``WriteRune(rune(byte))`` writes it back: Latin-1)."""
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def _from_bytes_view(view: str) -> str:
+    """Text again from a slice of :func:`_bytes_view` (a cut inside a character, which
+    Go would keep as a stray byte, becomes U+FFFD as elsewhere in imagegraph)."""
+    return view if view.isascii() else view.encode("latin-1").decode("utf-8", "replace")
+
+
 def _extract_flags(line: str, escape: str) -> tuple[str, tuple[str, ...]]:
-    """The leading ``--flag`` words of *line* and the text after them."""
+    """The leading ``--flag`` words of *line* and the text after them.
+
+    BuildKit reads flags byte by byte: a byte is blank when Go's
+    ``unicode.IsSpace`` says so of it as a rune (the bytes 0x85 and 0xA0
+    too, which occur inside UTF-8 characters), and each byte of a flag is
+    kept as the character of that code point, so ``--from=café`` gives
+    ``--from=cafÃ©`` and U+00A0 (bytes C2 A0) ends a flag after ``Â``.
+
+    >>> _extract_flags("--from=a\u00a0/b /c", "\\\\")
+    ('/b /c', ('--from=a\u00c2',))
+    >>> _extract_flags("\u2028--from=x a b", "\\\\")
+    ('\u2028--from=x a b', ())
+    """
+    if line.isascii():
+        return _extract_flag_bytes(line, escape)
+    rest, words = _extract_flag_bytes(_bytes_view(line), escape)
+    return _from_bytes_view(rest), words
+
+
+def _extract_flag_bytes(line: str, escape: str) -> tuple[str, tuple[str, ...]]:
+    """:func:`_extract_flags` on one character per byte (see :func:`_bytes_view`)."""
     start = 0
     end = len(line)
-    while start < end and line[start] in GO_SPACE:
+    while start < end and line[start] in _BYTE_SPACE:
         start += 1
     if not line.startswith("--", start):
         return line, ()
@@ -508,7 +724,7 @@ def _extract_flags(line: str, escape: str) -> tuple[str, tuple[str, ...]]:
     pos = start
     while True:
         # At the start of a word: only a "--" word is a flag.
-        while pos < end and line[pos] in GO_SPACE:
+        while pos < end and line[pos] in _BYTE_SPACE:
             pos += 1
         if pos >= end:
             return "", tuple(words)
@@ -534,7 +750,7 @@ def _extract_flags(line: str, escape: str) -> tuple[str, tuple[str, ...]]:
                 buf.append(ch)
                 pos += 1
                 continue
-            if ch in GO_SPACE:
+            if ch in _BYTE_SPACE:
                 break
             if ch in ("'", '"'):
                 quote = ch
@@ -688,8 +904,20 @@ _EXACTLY_ONE = frozenset({"MAINTAINER", "WORKDIR", "USER", "STOPSIGNAL"})
 _AT_LEAST_ONE = frozenset({"EXPOSE", "VOLUME", "ARG", "ENV", "LABEL", "HEALTHCHECK"})
 
 
+# Keywords whose argument count BuildKit checks before their flags; ARG and
+# STOPSIGNAL have no flags parsed at all (any --x is accepted and ignored), nor
+# has HEALTHCHECK NONE.
+_ARGS_FIRST = frozenset(
+    {"MAINTAINER", "ADD", "COPY", "FROM", "ONBUILD", "WORKDIR", "EXPOSE", "USER", "VOLUME"}
+)
+_NO_FLAGS = frozenset({"ARG", "STOPSIGNAL"})
+_NETWORKS = ("default", "none", "host")
+_SECURITY = ("insecure", "sandbox")
+_HEALTH_INTERVALS = ("interval", "timeout", "start-period", "start-interval")
+
+
 def _check(instruction: Instruction, escape: str, error: _ErrorFactory) -> None:
-    """Raise what BuildKit's instruction parser raises for this instruction."""
+    """Raise what BuildKit's instruction parser raises for this instruction, in its order."""
     keyword = instruction.keyword
     args = instruction.args
     line, end = instruction.line, instruction.end_line
@@ -698,8 +926,12 @@ def _check(instruction: Instruction, escape: str, error: _ErrorFactory) -> None:
         return error(message, line, end)
 
     if keyword not in _KEYWORDS:
-        raise fail(f"unknown instruction: {instruction.written}")
-    _check_flags(instruction, fail)
+        hint = ""
+        if instruction.written.startswith("\ufeff"):
+            hint = " (a byte-order mark U+FEFF; BuildKit drops only one, at the file's start)"
+        raise fail(f"unknown instruction: {instruction.written}{hint}")
+    if keyword not in _ARGS_FIRST and keyword not in _NO_FLAGS and keyword != "HEALTHCHECK":
+        _check_flags(instruction, fail)
     if keyword in _EXACTLY_ONE and len(args) != 1:
         raise fail(f"{keyword} requires exactly one argument")
     if keyword in _AT_LEAST_ONE and not args:
@@ -714,36 +946,32 @@ def _check(instruction: Instruction, escape: str, error: _ErrorFactory) -> None:
                 f"{keyword} requires at least two arguments, but only one was provided. "
                 "Destination could not be determined"
             )
-        if _heredoc_marker(args[-1]) is not None:
-            raise fail(f"{keyword} cannot accept a heredoc as a destination")
     elif keyword == "FROM":
-        if len(args) == 3 and args[1].lower() == "as":
-            if not _STAGE_NAME.fullmatch(args[2].lower()):
+        if len(args) == 3 and _equal_fold_as(args[1]):
+            if not _STAGE_NAME.fullmatch(go_lower(args[2])):
                 raise fail(
                     f'invalid name for build stage: "{args[2]}", name can\'t start with a '
                     "number or contain symbols"
                 )
         elif len(args) != 1:
             raise fail("FROM requires either one or three arguments")
+    elif keyword == "ONBUILD" and instruction.trigger is None:
+        raise fail("ONBUILD requires at least one argument")
+    if keyword in _ARGS_FIRST:
+        _check_flags(instruction, fail)
+    if keyword in ("COPY", "ADD"):
+        if _heredoc_marker(args[-1]) is not None:
+            raise fail(f"{keyword} cannot accept a heredoc as a destination")
     elif keyword == "ONBUILD":
-        trigger = instruction.trigger
-        if trigger is None:
-            raise fail("ONBUILD requires at least one argument")
-        if trigger.keyword == "ONBUILD":
+        assert instruction.trigger is not None
+        trigger = go_upper(instruction.trigger.written.strip(GO_SPACE))
+        if trigger == "ONBUILD":
             raise fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
-        if trigger.keyword in ("MAINTAINER", "FROM"):
-            raise fail(f"{trigger.keyword} isn't allowed as an ONBUILD trigger")
+        if trigger in ("MAINTAINER", "FROM"):
+            raise fail(f"{trigger} isn't allowed as an ONBUILD trigger")
     elif keyword == "HEALTHCHECK":
-        kind = args[0].upper()
-        if kind == "NONE":
-            if len(args) != 1:
-                raise fail("HEALTHCHECK NONE takes no arguments")
-        elif kind == "CMD":
-            if len(args) < 2:
-                raise fail("Missing command after HEALTHCHECK CMD")
-        else:
-            raise fail(f'Unknown type "{kind}" in HEALTHCHECK (try CMD)')
-    elif keyword == "VOLUME" and any(item == "" for item in args):
+        _check_health(instruction, fail)
+    elif keyword == "VOLUME" and any(not item.strip(GO_SPACE) for item in args):
         raise fail("VOLUME specified can not be an empty string")
     elif keyword == "SHELL":
         if not args:
@@ -751,18 +979,168 @@ def _check(instruction: Instruction, escape: str, error: _ErrorFactory) -> None:
         if not instruction.json:
             raise fail("SHELL requires the arguments to be in JSON form")
     elif keyword == "RUN":
-        for mount in instruction.flag_values("mount"):
-            _check_mount(mount, fail)
+        _check_run(instruction, fail)
+
+
+def _check_health(instruction: Instruction, fail: _Fail) -> None:
+    args = instruction.args
+    kind = go_upper(args[0])
+    if kind == "NONE":
+        if len(args) != 1:
+            raise fail("HEALTHCHECK NONE takes no arguments")
+        return
+    _check_flags(instruction, fail)
+    if kind != "CMD":
+        raise fail(f"Unknown type {_go_quote(kind)} in HEALTHCHECK (try CMD)")
+    if len(args) < 2:
+        raise fail("Missing command after HEALTHCHECK CMD")
+    for name in _HEALTH_INTERVALS:
+        value = instruction.flag(name)
+        if not value:
+            continue
+        try:
+            nanoseconds = go_duration(value)
+        except ValueError as err:
+            raise fail(str(err)) from None
+        if nanoseconds and nanoseconds < 1_000_000:
+            raise fail(f"Interval {_go_quote(name)} cannot be less than 1ms")
+    retries = instruction.flag("retries")
+    if retries:
+        count = _go_int32(retries)
+        if count is None:
+            raise fail(f"strconv.ParseInt: parsing {_go_quote(retries)}: invalid syntax")
+        if not -(1 << 31) <= count < 1 << 31:
+            raise fail(f"strconv.ParseInt: parsing {_go_quote(retries)}: value out of range")
+        if count < 0:
+            raise fail(f"--retries cannot be negative ({count})")
+
+
+def _check_run(instruction: Instruction, fail: _Fail) -> None:
+    # BuildKit's RUN hooks run in the order of their files: devices, mounts,
+    # network, security.
+    for device in instruction.flag_values("device"):
+        _check_device(device, fail)
+    for mount in instruction.flag_values("mount"):
+        _check_mount(mount, fail)
+    network = instruction.flag("network")
+    if network is not None and network not in _NETWORKS:
+        raise fail(f"invalid network mode {_go_quote(network)}")
+    security = instruction.flag("security")
+    if security is not None and security not in _SECURITY:
+        raise fail(f"security {_go_quote(security)} is not valid")
+
+
+_GO_BOOLS = frozenset(
+    {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
+)
+
+
+def _check_device(spec: str, fail: _Fail) -> None:
+    """BuildKit's ParseDevice: ``name[,required[=bool]]`` or ``name=...,required=...``."""
+    try:
+        fields = csv_fields(spec)
+    except ValueError as err:
+        raise fail(f"failed to parse csv devices: {err}") from None
+    name = ""
+    for item in fields:
+        key, has_value, value = item.partition("=")
+        key = go_lower(key)
+        if not has_value:
+            if key == "required":
+                continue
+            if not name:
+                name = item
+                continue
+            raise fail(f"invalid field '{item}' must be a key=value pair")
+        if key == "name":
+            if name:
+                raise fail(f"device name already set to {name}")
+            name = value
+        elif key == "required":
+            if value not in _GO_BOOLS:
+                raise fail(f"invalid value for {key}: {value}")
+        elif not name:
+            name = item
+        else:
+            raise fail(f"unexpected key '{key}' in '{item}'")
+
+
+def _go_quote(text: str) -> str:
+    """A string quoted about as Go's ``%q`` quotes it."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,
+    "\u03bcs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)", re.ASCII)
+
+
+def _go_int32(text: str) -> int | None:
+    """``strconv.ParseInt(text, 10, 32)``'s number (range unchecked), ``None`` for bad syntax."""
+    return int(text) if _GO_INT.fullmatch(text) else None
+
+
+def go_duration(text: str) -> int:
+    """Nanoseconds of a duration as Go's ``time.ParseDuration`` reads it; ``ValueError``
+    with Go's message when it does not.
+
+    >>> go_duration("1m30s"), go_duration("1.5h"), go_duration("-2ms"), go_duration("0")
+    (90000000000, 5400000000000, -2000000, 0)
+    >>> go_duration("abc")
+    Traceback (most recent call last):
+    ...
+    ValueError: time: invalid duration "abc"
+    """
+    invalid = ValueError(f"time: invalid duration {_go_quote(text)}")
+    rest = text
+    negative = rest[:1] == "-"
+    if rest[:1] in ("-", "+"):
+        rest = rest[1:]
+    if rest == "0":
+        return 0
+    if not rest:
+        raise invalid
+    total = 0
+    pos = 0
+    while pos < len(rest):
+        if not (rest[pos] == "." or "0" <= rest[pos] <= "9"):
+            raise invalid
+        match = _DURATION_PART.match(rest, pos)
+        assert match is not None
+        whole, fraction, unit = match.group(1), match.group(2) or "", match.group(3)
+        if not whole and not fraction:
+            raise invalid
+        if not unit:
+            raise ValueError(f"time: missing unit in duration {_go_quote(text)}")
+        scale = _DURATION_UNITS.get(unit)
+        if scale is None:
+            raise ValueError(f"time: unknown unit {_go_quote(unit)} in duration {_go_quote(text)}")
+        value = int(whole or "0")
+        if value > (1 << 63) // scale:
+            raise invalid
+        value *= scale
+        if fraction.strip("0"):
+            value += int(int(fraction) * scale / 10 ** len(fraction))
+        total += value
+        if total > 1 << 63:
+            raise invalid
+        pos = match.end()
+    if not negative and total > (1 << 63) - 1:
+        raise invalid
+    return -total if negative else total
 
 
 def _check_flags(instruction: Instruction, fail: _Fail) -> None:
     if not instruction.flags:
-        return
-    if instruction.keyword == "HEALTHCHECK" and (
-        not instruction.args or instruction.args[0].upper() != "CMD"
-    ):
-        # BuildKit reads HEALTHCHECK flags only for the CMD form (and fails
-        # earlier on an unknown form).
         return
     known = _FLAGS.get(instruction.keyword, {})
     seen: set[str] = set()
@@ -780,7 +1158,7 @@ def _check_flags(instruction: Instruction, fail: _Fail) -> None:
         if kind == _BOOL:
             if has_value and value == "":
                 raise fail(f"missing a value on flag: {name}")
-            if value.lower() not in ("true", "false", ""):
+            if go_lower(value) not in ("true", "false", ""):
                 raise fail(f"expecting boolean value for flag {name}, not: {value}")
         elif not has_value:
             raise fail(f"missing a value on flag: {name}")
@@ -795,7 +1173,7 @@ def _check_mount(spec: str, fail: _Fail) -> None:
         key, has_value, value = item.partition("=")
         if not has_value:
             continue
-        if key.lower() == "from":
+        if go_lower(key) == "from":
             dollar = value.find("$")
             if dollar != -1 and dollar != len(value) - 1:
                 raise fail("'from' doesn't support variable expansion, define alias stage instead")

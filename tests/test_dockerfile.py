@@ -388,3 +388,18 @@ def test_result_is_immutable_and_comparable() -> None:
     assert one == two
     with pytest.raises(AttributeError):
         one.path = "b"  # type: ignore[misc]
+
+
+def test_one_byte_order_mark_is_dropped_not_two() -> None:
+    assert [i.keyword for i in parse_dockerfile(b"\xef\xbb\xbfFROM a\n").instructions] == ["FROM"]
+    with pytest.raises(DockerfileSyntaxError) as caught:
+        parse_dockerfile(b"\xef\xbb\xbf\xef\xbb\xbfFROM a\n", path="Dockerfile")
+    assert caught.value.line == 1
+    assert caught.value.message.startswith("unknown instruction: \ufeffFROM")
+
+
+def test_stage_names_are_lower_cased_as_go_does() -> None:
+    # Go's ToLower maps U+0130 to "i" (Python's str.lower gives two code points).
+    df = parse_dockerfile("FROM a AS \u0130x\nFROM \u0131x\nFROM ix")
+    assert df.stages[0].name == "ix"
+    assert df.stages[2].base == StageRef(0, "ix", "from", 3)

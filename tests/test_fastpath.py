@@ -117,8 +117,35 @@ CASES = [
     ("FROM a\nENV --foo=bar\n", False),
     ("FROM a\nLABEL --x=1\n", False),
     ("FROM a\nHEALTHCHECK CMD []\n", False),
-    ("FROM a\nWOR\u212aDIR /x\n", False),
-    ('FROM a\nENTRYPO\u0130NT ["x"]\n', False),
+    ("FROM a\nWOR\u212aDIR /x\n", True),  # Go lower-cases KELVIN SIGN to k: WORKDIR
+    ('FROM a\nENTRYPO\u0130NT ["x"]\n', True),  # and U+0130 to i
+    # BuildKit's last parser differences (issue 14): the full parser's answer, both routes.
+    ('FROM a\n\u017fHELL ["sh"]\n', False),  # LONG S lowers to itself: no SHELL
+    ("FROM a\nCOPY --from=builder\u00a0/app /x\n", False),  # flags are read byte by byte
+    ("FROM a AS b\nCOPY --from=b\u00e9 /a /x\n", True),
+    ("FROM a\nRUN --mount=type=cache,id=\u00e9,target=/x make\n", True),
+    ("FROM a\nCOPY \u2028--from=x a b\n", False),
+    ("FROM a\nHEALTHCHECK CMD\u00a0x\n", False),
+    ('FROM a\nRUN <<EOF "\nx\n', False),
+    ("FROM a\nCMD [1e999]\n", True),
+    ('FROM a\nCMD ["\\ud800"]\n', True),
+    ("FROM a\nCMD " + "[" * 1500 + "]" * 1500 + "\n", False),
+    ("FROM a\nCMD " + "[" * 10001 + "]" * 10001 + "\n", False),  # a long line: full route
+    ('FROM a\nCMD ["a"] b\n', True),
+    ("ARG --x=1 A=1\nFROM a\n", True),
+    ("FROM a\nSTOPSIGNAL --x SIGTERM\n", True),
+    ("FROM a\nHEALTHCHECK --x=1 NONE\n", True),
+    ("FROM a\nHEALTHCHECK --interval=abc CMD true\n", False),
+    ("FROM a\nHEALTHCHECK --retries=-1 CMD true\n", False),
+    ("FROM a\nHEALTHCHECK --interval=1m30s --retries=3 CMD true\n", True),
+    ("FROM a\nRUN --network=bridge make\n", False),
+    ("FROM a\nRUN --security=foo make\n", False),
+    ("FROM a\nRUN --device=/dev/x,bogus=1 make\n", False),
+    ("FROM a\nRUN --network=none --device=/dev/x,required make\n", True),
+    ('FROM a\nVOLUME [" "]\n', False),
+    ("RUN x\nFROM a\nFOO y\n", False),
+    ("\ufeff\ufeffFROM a\n", False),
+    ("FROM a AS b\nFROM b\nCOPY --from=B\u0130 x y\n", True),
 ]
 
 

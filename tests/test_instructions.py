@@ -171,6 +171,93 @@ SYNTAX_CASES = [
             ("HEALTHCHECK", ("NONE",), (), 3, 3),
         ],
     ),
+    # BuildKit's last parser differences (issue 14), each as today's BuildKit reads it.
+    (
+        "flags are split byte by byte: U+00A0 ends a flag after its first byte",
+        "FROM a\nCOPY --from=builder\u00a0/app /x",
+        [("FROM", ("a",), (), 1, 1), ("COPY", ("/app", "/x"), ("--from=builder\u00c2",), 2, 2)],
+    ),
+    (
+        "a flag keeps each UTF-8 byte as one character, as Go's WriteRune(rune(byte))",
+        "FROM a\nCOPY --chown=caf\u00e9 x y",
+        [("FROM", ("a",), (), 1, 1), ("COPY", ("x", "y"), ("--chown=caf\u00c3\u00a9",), 2, 2)],
+    ),
+    (
+        "U+2028 before -- is no blank to the flag splitter: no flag, three words",
+        "FROM a\nCOPY \u2028--from=x a b",
+        [("FROM", ("a",), (), 1, 1), ("COPY", ("--from=x", "a", "b"), (), 2, 2)],
+    ),
+    (
+        "keywords are lower-cased as Go does: KELVIN SIGN is k",
+        "FROM a\nWOR\u212aDIR /x\nENTRYPO\u0130NT top",
+        [
+            ("FROM", ("a",), (), 1, 1),
+            ("WORKDIR", ("/x",), (), 2, 2),
+            ("ENTRYPOINT", ("top",), (), 3, 3),
+        ],
+    ),
+    (
+        "no heredoc after an unclosed quote: BuildKit's lexer gives no words",
+        'FROM a\nRUN <<EOF "\nUSER x',
+        [("FROM", ("a",), (), 1, 1), ("RUN", ('<<EOF "',), (), 2, 2), ("USER", ("x",), (), 3, 3)],
+    ),
+    (
+        "JSON as Go decodes it: a number out of float64's range is no JSON",
+        'FROM a\nCMD [1e999]\nCMD ["\\ud800", "\\ud83d\\ude00"]',
+        [
+            ("FROM", ("a",), (), 1, 1),
+            ("CMD", ("[1e999]",), (), 2, 2),
+            ("CMD", ("\ufffd", "\U0001f600"), (), 3, 3),
+        ],
+    ),
+    (
+        "JSON nested past Go's 10,000 levels is the shell form",
+        "FROM a\nCMD " + "[" * 10001 + "]" * 10001,
+        [("FROM", ("a",), (), 1, 1), ("CMD", ("[" * 10001 + "]" * 10001,), (), 2, 2)],
+    ),
+    (
+        "ARG and STOPSIGNAL parse no flags, HEALTHCHECK NONE neither",
+        "ARG --x=1 A=1\nFROM a\nSTOPSIGNAL --x SIGTERM\nHEALTHCHECK --y NONE",
+        [
+            ("ARG", ("A=1",), ("--x=1",), 1, 1),
+            ("FROM", ("a",), (), 2, 2),
+            ("STOPSIGNAL", ("SIGTERM",), ("--x",), 3, 3),
+            ("HEALTHCHECK", ("NONE",), ("--y",), 4, 4),
+        ],
+    ),
+    (
+        "HEALTHCHECK durations and retries as Go reads them",
+        "FROM a\nHEALTHCHECK --interval=1m30s --timeout=0 --start-period=1.5h --retries=+3 CMD x",
+        [
+            ("FROM", ("a",), (), 1, 1),
+            (
+                "HEALTHCHECK",
+                ("CMD", "x"),
+                ("--interval=1m30s", "--timeout=0", "--start-period=1.5h", "--retries=+3"),
+                2,
+                2,
+            ),
+        ],
+    ),
+    (
+        "RUN network, security and device values BuildKit knows",
+        "FROM a\nRUN --network=host --security=insecure --device=/dev/fuse,required=true x",
+        [
+            ("FROM", ("a",), (), 1, 1),
+            (
+                "RUN",
+                ("x",),
+                ("--network=host", "--security=insecure", "--device=/dev/fuse,required=true"),
+                2,
+                2,
+            ),
+        ],
+    ),
+    (
+        "FROM ... AS compares as Go's EqualFold: LONG S folds to s",
+        "FROM a a\u017f b",
+        [("FROM", ("a", "a\u017f", "b"), (), 1, 1)],
+    ),
 ]
 
 
@@ -429,6 +516,138 @@ ERROR_CASES = [
         "FROM a\nRUN " + "x" * 70_000,
         2,
         "dockerfile line greater than max allowed size of 65535",
+    ),
+    # Issue 14: what BuildKit checks of values when it parses, and in which order.
+    ("\u017fHELL is no SHELL", 'FROM a\n\u017fHELL ["sh"]', 2, "unknown instruction: \u017fHELL"),
+    (
+        "a second byte-order mark",
+        "\ufeff\ufeffFROM a",
+        1,
+        "unknown instruction: \ufeffFROM (a byte-order mark U+FEFF; BuildKit drops only one, "
+        "at the file's start)",
+    ),
+    (
+        "HEALTHCHECK bad interval",
+        "FROM a\nHEALTHCHECK --interval=abc CMD x",
+        2,
+        'time: invalid duration "abc"',
+    ),
+    (
+        "HEALTHCHECK interval without unit",
+        "FROM a\nHEALTHCHECK --timeout=5 CMD x",
+        2,
+        'time: missing unit in duration "5"',
+    ),
+    (
+        "HEALTHCHECK interval unit",
+        "FROM a\nHEALTHCHECK --timeout=5d CMD x",
+        2,
+        'time: unknown unit "d" in duration "5d"',
+    ),
+    (
+        "HEALTHCHECK interval under 1ms",
+        "FROM a\nHEALTHCHECK --start-interval=10us CMD x",
+        2,
+        'Interval "start-interval" cannot be less than 1ms',
+    ),
+    (
+        "HEALTHCHECK negative retries",
+        "FROM a\nHEALTHCHECK --retries=-1 CMD x",
+        2,
+        "--retries cannot be negative (-1)",
+    ),
+    (
+        "HEALTHCHECK retries not a number",
+        "FROM a\nHEALTHCHECK --retries=3x CMD x",
+        2,
+        'strconv.ParseInt: parsing "3x": invalid syntax',
+    ),
+    (
+        "HEALTHCHECK retries past int32",
+        "FROM a\nHEALTHCHECK --retries=2147483648 CMD x",
+        2,
+        'strconv.ParseInt: parsing "2147483648": value out of range',
+    ),
+    (
+        "HEALTHCHECK flags before the type",
+        "FROM a\nHEALTHCHECK --x=1 BOGUS x",
+        2,
+        "unknown flag: --x",
+    ),
+    (
+        "HEALTHCHECK's type ends at a blank byte",
+        "FROM a\nHEALTHCHECK CMD\u00a0x",
+        2,
+        'Unknown type "CMD\ufffd" in HEALTHCHECK (try CMD)',
+    ),
+    ("RUN network", "FROM a\nRUN --network=bridge x", 2, 'invalid network mode "bridge"'),
+    ("RUN security", "FROM a\nRUN --security=foo x", 2, 'security "foo" is not valid'),
+    (
+        "RUN device field",
+        "FROM a\nRUN --device=/dev/a,ro x",
+        2,
+        "invalid field 'ro' must be a key=value pair",
+    ),
+    (
+        "RUN device name twice",
+        "FROM a\nRUN --device=/dev/a,name=b x",
+        2,
+        "device name already set to /dev/a",
+    ),
+    (
+        "RUN device required",
+        "FROM a\nRUN --device=name=a,required=maybe x",
+        2,
+        "invalid value for required: maybe",
+    ),
+    (
+        "RUN device csv",
+        "FROM a\nRUN --device='a\"b' x",
+        2,
+        'failed to parse csv devices: bare " in non-quoted-field',
+    ),
+    (
+        "RUN devices before mounts",
+        "FROM a\nRUN --mount=from=$X --device=a,ro x",
+        2,
+        "invalid field 'ro' must be a key=value pair",
+    ),
+    ("VOLUME of blanks", 'FROM a\nVOLUME [" "]', 2, "VOLUME specified can not be an empty string"),
+    (
+        "VOLUME word of Unicode blanks",
+        "FROM a\nVOLUME a \u3000 b",
+        2,
+        "VOLUME specified can not be an empty string",
+    ),
+    (
+        "no build stage before a later error",
+        "RUN x\nFROM a\nFOO y",
+        1,
+        "no build stage in current context",
+    ),
+    (
+        "an instruction's own error before no build stage",
+        "RUN --x=1 y\nFROM a",
+        1,
+        "unknown flag: --x",
+    ),
+    (
+        "the parser's errors before the instructions'",
+        "FROM a\nFOO x\nRUN <<EOF\n",
+        3,
+        "unterminated heredoc",
+    ),
+    (
+        "deep JSON is still an array",
+        "FROM a\nCMD " + "[" * 1500 + "]" * 1500,
+        2,
+        "when using JSON array syntax, arrays must be comprised of strings only",
+    ),
+    (
+        "ONBUILD trigger upper-cased as Go does",
+        "FROM a\nONBUILD onbu\u0131ld RUN x",
+        2,
+        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
     ),
 ]
 
