@@ -580,6 +580,15 @@ class Read:
     error: str = ""
 
 
+INSTRUCTIONS = frozenset(
+    (
+        *("ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK"),
+        *("LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME"),
+        "WORKDIR",
+    )
+)
+
+
 def dockerfile_parents(text: str, arch: str) -> Read:
     import dockerfile  # type: ignore[import-not-found]
 
@@ -588,6 +597,11 @@ def dockerfile_parents(text: str, arch: str) -> Read:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as err:
         read.error = f"parse error: {err}"
+        return read
+    unknown = sorted({c.cmd for c in commands if c.cmd.upper() not in INSTRUCTIONS})
+    if unknown:
+        # BuildKit parses such a file, then refuses it: "unknown instruction".
+        read.error = f"unknown instruction: {unknown[0]}"
         return read
     escape = escape_of(text)
     auto = platform_args(arch)
@@ -631,19 +645,32 @@ def dockerfile_parents(text: str, arch: str) -> Read:
             pairs = list(command.value)
             for key, value in zip(pairs[::2], pairs[1::2], strict=False):
                 stage_env[key] = expand(value, stage_env, escape)
+        elif keyword == "ADD" and any(f.startswith("--from") for f in command.flags):
+            read.error = f"line {command.start_line}: ADD has no --from"
+            return read
         elif keyword in ("COPY", "RUN") and names:
             for flag in command.flags:
                 option, _, value = flag.partition("=")
-                option = option.lower()
+                if option.lower() in ("--from", "--mount") and option not in ("--from", "--mount"):
+                    read.error = f"line {command.start_line}: unknown flag {option}"  # case counts
+                    return read
                 if keyword == "COPY" and option == "--from":
-                    read.expanded |= "$" in value
-                    uses[-1].append(("copy", expand(value, stage_env, escape)))
+                    if "$" in value:
+                        # BuildKit refuses it: "variable expansion is not supported for --from".
+                        read.error = f"line {command.start_line}: a variable in COPY --from"
+                        return read
+                    uses[-1].append(("copy", value))
                 elif keyword == "RUN" and option == "--mount":
                     for part in value.split(","):
                         key, _, found = part.partition("=")
                         if key.strip().lower() == "from":
-                            read.expanded |= "$" in found
-                            uses[-1].append(("mount", expand(found, stage_env, escape)))
+                            if "$" in found:
+                                # BuildKit refuses it: "'from' doesn't support variable expansion".
+                                read.error = (
+                                    f"line {command.start_line}: a variable in --mount from"
+                                )
+                                return read
+                            uses[-1].append(("mount", found))
     every = {n for n in names if n}
     needs: list[set[int]] = []
     for index, stage_uses in enumerate(uses):
@@ -658,6 +685,9 @@ def dockerfile_parents(text: str, arch: str) -> Read:
             elif kind != "from" and lowered in every:
                 deps.add(names.index(lowered))
             elif lowered != "scratch" and image:
+                if not valid(image):
+                    read.error = f"{image!r} is not an image reference"
+                    return read
                 read.parents.add(normalise(image))
                 read.copied |= kind != "from"
         needs.append(deps)
@@ -680,6 +710,18 @@ def dockerfile_parents(text: str, arch: str) -> Read:
             if lowered != "scratch" and image:
                 read.reachable.add(normalise(image))
     return read
+
+
+_REFERENCE = re.compile(
+    r"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+
+
+def valid(reference: str) -> bool:
+    """The distribution reference grammar, in short (a tag is never empty)."""
+    return _REFERENCE.fullmatch(reference) is not None
 
 
 def normalise(reference: str) -> str:
@@ -971,7 +1013,158 @@ def run_check(corpus: Path, mirror: Path) -> int:
     print()
     by_repo = collections.Counter(t.split("/")[-1].split(":")[0] for t in unavailable)
     print("not checkable: " + ", ".join(f"{r} {n}" for r, n in sorted(by_repo.items())))
+    every_dockerfile(corpus)
+    hand_written()
     return 0
+
+
+def every_dockerfile(corpus: Path) -> None:
+    """Beyond the manifests: every file named like a Dockerfile in the corpus, read by
+    both sides as one build for linux/amd64 with no build arguments (it exercises
+    ARGs in FROM, which the official tags' Dockerfiles never use)."""
+    from imagegraph import ImageBuild, ImageGraph
+
+    started = time.perf_counter()
+    paths = sorted(
+        p
+        for p in (corpus / "src").rglob("*")
+        if (p.name.startswith("Dockerfile") or p.name.endswith(".Dockerfile"))
+        and p.is_file()
+        and not p.is_symlink()
+    )
+    builds = [
+        ImageBuild(
+            f"file-{index}",
+            p.relative_to(corpus).as_posix(),
+            p.parent.relative_to(corpus).as_posix(),
+            platforms=("linux/amd64",),
+        )
+        for index, p in enumerate(paths)
+    ]
+    graph = ImageGraph.from_builds(builds, root=corpus)
+    view = graph.nx
+    agree = refused = 0
+    differ: list[str] = []
+    for build, path in zip(builds, paths, strict=True):
+        read = dockerfile_parents(path.read_text(encoding="utf-8", errors="replace"), "amd64")
+        got = {
+            normalise(use.value)
+            for parent in view.predecessors(build.name)
+            for use in view.edges[parent, build.name]["uses"]
+            if use.value is not None
+        }
+        undetermined = build.name in graph.undetermined
+        if read.error or undetermined:
+            refused += 1
+            if bool(read.error) != undetermined:
+                differ.append(
+                    f"{build.dockerfile}: reference {read.error or 'reads it'}; imagegraph "
+                    f"{'cannot determine its parents' if undetermined else 'reads it'}"
+                )
+            continue
+        if got == read.reachable:
+            agree += 1
+        else:
+            differ.append(
+                f"{build.dockerfile}: reference only {sorted(read.reachable - got)}, "
+                f"imagegraph only {sorted(got - read.reachable)}"
+            )
+    print()
+    print(
+        f"every Dockerfile-named file of the corpus: {len(paths)} "
+        f"(read in {time.perf_counter() - started:.1f}s); parents agree: {agree}; "
+        f"unparsed or undetermined: {refused}; differ: {len(differ)}"
+    )
+    for line in differ[:40]:
+        print(f"  {line}")
+
+
+CASES = {
+    "arg default": "ARG V=1.2\nFROM alpine:$V\n",
+    "arg braces": "ARG V=1.2\nFROM alpine:${V}\n",
+    "arg :- unset": "ARG V\nFROM alpine:${V:-3.20}\n",
+    "arg - set empty": "ARG V=\nFROM alpine:${V-3.19}\n",
+    "arg :- set empty": "ARG V=\nFROM alpine:${V:-3.18}\n",
+    "arg :+": "ARG V=x\nFROM alpine${V:+:3.17}\n",
+    "arg double quotes": 'ARG V="3.16"\nFROM alpine:$V\n',
+    "arg single quotes": "ARG V='3.15'\nFROM alpine:$V\n",
+    "arg from arg": "ARG A=3\nARG B=$A.14\nFROM alpine:$B\n",
+    "two args a line": "ARG R=docker.io/library T=3.13\nFROM $R/alpine:$T\n",
+    "never declared": "FROM alpine:${NOPE:-3.12}\n",
+    "nested default": "ARG A=\nARG B=1.23\nFROM busybox:${A:-${B}}\n",
+    "automatic TARGETARCH": "FROM acme/${TARGETARCH}-base:1\n",
+    "declared TARGETARCH": "ARG TARGETARCH\nFROM acme/base:$TARGETARCH\n",
+    "FROM --platform": "FROM --platform=$BUILDPLATFORM golang:1.22 AS b\nFROM alpine:3\nCOPY --from=b /x /x\n",
+    "stage name case": "FROM golang:1.22 AS Build\nFROM alpine:3\nCOPY --from=build /x /x\n",
+    "stage index": "FROM golang:1.22\nFROM alpine:3\nCOPY --from=0 /x /x\n",
+    "COPY --from image": "FROM alpine:3\nCOPY --from=busybox:1.36 /bin/busybox /b\n",
+    "COPY --from variable": "FROM alpine:3\nARG T=busybox:1.35\nCOPY --from=$T /b /b\n",
+    "COPY --link --from": "FROM alpine:3\nCOPY --link --from=busybox:1.21 /b /b\n",
+    "COPY --FROM": "from alpine:3.10\ncopy --FROM=busybox:1.25 /b /b\n",
+    "ADD --from": "FROM alpine:3\nADD --from=busybox:1.22 /b /b\n",
+    "mount from image": "FROM alpine:3\nRUN --mount=type=bind,from=busybox:1.30,target=/b true\n",
+    "mount from stage": "FROM busybox:1.29 AS s\nFROM alpine:3\nRUN --mount=from=s,target=/b true\n",
+    "mount cache from": "FROM alpine:3\nRUN --mount=type=cache,target=/c,from=busybox:1.28 true\n",
+    "mount from variable": "FROM alpine:3\nARG T=busybox:1.20\nRUN --mount=from=$T,target=/b true\n",
+    "escape directive": "# escape=`\nARG V=3.11\nFROM alpine:$V\nRUN echo `\n  hi\n",
+    "unneeded stage": "FROM golang:1.21 AS unused\nFROM alpine:3\n",
+    "FROM scratch": "FROM scratch\nADD rootfs.tar /\n",
+    "COPY --from=scratch": "FROM alpine:3\nCOPY --from=scratch / /\n",
+    "mount from=scratch": "FROM alpine:3\nRUN --mount=from=scratch,target=/s true\n",
+    "digest": "FROM alpine@sha256:" + "a" * 64 + "\n",
+    "tag and digest": "FROM alpine:3@sha256:" + "b" * 64 + "\n",
+    "registry port": "FROM localhost:5000/x\n",
+    "index.docker.io": "FROM index.docker.io/library/alpine:3.9\n",
+    "heredoc": "FROM alpine:3\nRUN <<EOF\nFROM notanimage\nEOF\n",
+    "ONBUILD": "FROM alpine:3\nONBUILD COPY --from=busybox:1.27 /b /b\n",
+    "FROM a stage, other case": "FROM alpine:3 AS X\nFROM x\n",
+    "upper-case repository": "FROM Alpine:3\n",
+    "unknown instruction": "{% set x = 1 %}\nFROM alpine:3\n",
+}
+"""Small Dockerfiles for what the official library's Dockerfiles never do (ARGs in a
+reference, variables in --from, odd flags): each read for linux/arm64/v8."""
+
+
+def hand_written() -> None:
+    from imagegraph import ImageBuild, ImageGraph
+
+    builds = [
+        ImageBuild(
+            f"case-{index}",
+            f"case-{index}/Dockerfile",
+            f"case-{index}",
+            platforms=("linux/arm64/v8",),
+            dockerfile_inline=text,
+        )
+        for index, text in enumerate(CASES.values())
+    ]
+    graph = ImageGraph.from_builds(builds)
+    view = graph.nx
+    differ = []
+    for label, build in zip(CASES, builds, strict=True):
+        assert build.dockerfile_inline is not None
+        read = dockerfile_parents(build.dockerfile_inline, "arm64v8")
+        got = {
+            normalise(use.value)
+            for parent in view.predecessors(build.name)
+            for use in view.edges[parent, build.name]["uses"]
+            if use.value is not None
+        }
+        undetermined = build.name in graph.undetermined
+        if bool(read.error) or undetermined:
+            if bool(read.error) == undetermined:
+                continue
+        elif got == read.reachable:
+            continue
+        notes = [d.message for d in graph.diagnostics if d.path == build.dockerfile]
+        differ.append(
+            f"{label}: reference {read.error or sorted(read.reachable)}; imagegraph "
+            f"{'undetermined' if undetermined else sorted(got)} ({'; '.join(notes) or 'no note'})"
+        )
+    print()
+    print(f"hand-written cases: {len(CASES)}; both agree: {len(CASES) - len(differ)}")
+    for line in differ:
+        print(f"  {line}")
 
 
 CONFLICT = "corpus conflict"
