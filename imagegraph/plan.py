@@ -17,13 +17,15 @@ NP-hard in general; the figure is an achievable upper bound and
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import os
 import posixpath
+import re
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -34,13 +36,22 @@ from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError
 from imagegraph.impact import Change, Impact, _changes_text, impact
 from imagegraph.inventory import ConfigError, ImageBuild
+from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from imagegraph.graph import Edge, ImageGraph
 
-__all__ = ["MAX_DURATION", "PlannedBuild", "RebuildPlan", "Schedule", "load_durations", "plan"]
+__all__ = [
+    "MAX_DURATION",
+    "PlannedBuild",
+    "RebuildPlan",
+    "Schedule",
+    "SharedTag",
+    "load_durations",
+    "plan",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +85,65 @@ class PlannedBuild:
     on its own passes instead (it cannot build another target). A context whose
     build has no tag (or that names no build) is missing: it cannot be passed
     to a separate build."""
+    own_tags: tuple[ImageRef, ...] | None = None
+    """The tags this build pushes when some of its tags are shared with other
+    builds (see :class:`SharedTag`): its tags without the shared ones, and the
+    source reference the index of a shared tag is made from; ``None`` when no
+    tag of it is shared (it pushes :attr:`ImageBuild.tags`). Read :attr:`pushes`."""
 
     @property
     def name(self) -> str:
         """The build's name."""
         return self.build.name
+
+    @property
+    def pushes(self) -> tuple[ImageRef, ...]:
+        """The tags this build pushes itself: :attr:`own_tags`, or all its tags."""
+        return self.build.tags if self.own_tags is None else self.own_tags
+
+
+@dataclass(frozen=True, slots=True)
+class SharedTag:
+    """A tag that several builds produce together: the multi-platform index of
+    their images (docker-library's ``SharedTags``, a manifest entry built from a
+    Dockerfile per architecture, a Linux and a Windows build of one tag).
+
+    No build pushes the tag itself, since each push would replace the others:
+    each pushes its image under its source (:attr:`sources`, one per build),
+    and after the last planned one an index step joins them under the tag
+    (``docker buildx imagetools create -t TAG SOURCE...``). A source is the
+    build's first tag of its own in the shared tag's repository (else its
+    first tag of its own), or, for a build with no tag of its own, a tag
+    derived from the shared one: ``<tag>-<its platforms>`` (or ``-<its
+    name>``), pushed for the index only. Builds of the fleet that are not
+    in the plan keep their source as pushed before, and the index joins it.
+
+    >>> from imagegraph import ImageBuild, ImageGraph, ImageRef
+    >>> tags = (ImageRef.parse("acme/go:1"),)
+    >>> graph = ImageGraph.from_builds([
+    ...     ImageBuild("go-linux", "linux/Dockerfile", "linux", tags, platforms=("linux/amd64",),
+    ...                dockerfile_inline="FROM scratch"),
+    ...     ImageBuild("go-windows", "win/Dockerfile", "win", tags, platforms=("windows/amd64",),
+    ...                dockerfile_inline="FROM scratch"),
+    ... ])
+    >>> (shared,) = graph.plan().shared
+    >>> shared.tag.familiar, shared.builds, [s.familiar for s in shared.sources]
+    ('acme/go:1', ('go-linux', 'go-windows'), ['acme/go:1-linux-amd64', 'acme/go:1-windows-amd64'])
+    >>> [t.familiar for t in graph.plan().builds[0].pushes]
+    ['acme/go:1-linux-amd64']
+    """
+
+    tag: ImageRef
+    builds: tuple[str, ...]
+    """Every build of the fleet that produces the tag, by name."""
+    sources: tuple[ImageRef, ...]
+    """For each of :attr:`builds`, the reference it pushes its image under."""
+    planned: tuple[str, ...]
+    """The builds of this plan among :attr:`builds`: the index waits for them."""
+    wave: int
+    """The 0-based wave of the last of :attr:`planned`: the index is made after it."""
+    users: tuple[str, ...] = ()
+    """Planned builds that use the tag (``FROM``, ``COPY --from``...): they wait for the index."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +179,10 @@ class RebuildPlan:
     when they run in the root, ``"fleet"`` when they run in the repository
     holding it. Build paths are relative to the root; :meth:`path` gives them
     as the outputs write them."""
+    shared: tuple[SharedTag, ...] = ()
+    """The tags several builds produce together that this plan rebuilds a build
+    of (see :class:`SharedTag`), by wave, then tag: each is an index step after
+    its last planned build."""
 
     def __iter__(self) -> Iterator[PlannedBuild]:
         for wave in self.waves:
@@ -224,7 +293,28 @@ def plan(
     nodes = nx_graph._node  # type: ignore[attr-defined]
     successors = nx_graph._succ  # type: ignore[attr-defined]
     wave_reasons: dict[str, tuple[Edge, ...]] = {}
-    for generation, needs in _generations(nx_graph, chosen):
+    groups = _tag_groups(graph.inventory.builds)
+    users = _users(nx_graph, chosen, groups) if groups else {}
+    extra = {
+        name: {b.name for tag in tags for b in groups[tag]} - {name} for name, tags in users.items()
+    }
+    generations = list(_generations(nx_graph, chosen, extra))
+    if extra and sum(len(generation) for generation, _ in generations) < len(set(chosen)):
+        # A producer of a shared tag built on one of the tag's users: the users
+        # cannot wait for the index, and say so.
+        generations = list(_generations(nx_graph, chosen))
+        users = {}
+        diagnostics = (
+            *diagnostics,
+            Diagnostic(
+                "shared-tag-cycle", Severity.WARNING,
+                "builds of shared tags are built on each other through those tags (used by "
+                + ", ".join(sorted(extra)) + "), so no build can wait for their indexes: "
+                "make the indexes after the whole plan",
+                None,
+            ),
+        )  # fmt: skip
+    for generation, needs in generations:
         for name in generation:
             wave_reasons[name] = _wave_reason(name, needs[name], wave_reasons, reasons, successors)
         size = max_parallel or len(generation)
@@ -243,6 +333,7 @@ def plan(
                         inputs=tuple(
                             edge
                             for parent in needs[name]
+                            if name in successors[parent]
                             for edge in successors[parent][name]["uses"]
                         ),
                         context_images=_context_images(nodes, nodes[name]["build"]),
@@ -250,6 +341,9 @@ def plan(
                     for name in generation[start : start + size]
                 )
             )
+    shared: tuple[SharedTag, ...] = ()
+    if groups:
+        shared, waves = _shared(graph.inventory.builds, groups, users, waves)
     schedule = None
     if durations is not None:
         widest = max((len(w) for w in waves), default=1)
@@ -264,7 +358,118 @@ def plan(
         schedule=schedule,
         diagnostics=found + diagnostics,
         root=_root(graph.inventory.root, relative_to),
+        shared=shared,
     )
+
+
+def _tag_groups(builds: Iterable[ImageBuild]) -> dict[ImageRef, list[ImageBuild]]:
+    """Each tag (not a digest) that more than one build produces -> those builds."""
+    producers: dict[ImageRef, list[ImageBuild]] = {}
+    for build in builds:
+        for tag in dict.fromkeys(build.tags):
+            if tag.digest is None:
+                producers.setdefault(tag, []).append(build)
+    return {tag: group for tag, group in producers.items() if len(group) > 1}
+
+
+def _build_of(graph: nx.DiGraph[str], name: str) -> ImageBuild:
+    build: ImageBuild = graph._node[name]["build"]  # type: ignore[attr-defined]
+    return build
+
+
+def _users(
+    graph: nx.DiGraph[str], chosen: Iterable[str], groups: Mapping[ImageRef, list[ImageBuild]]
+) -> dict[str, list[ImageRef]]:
+    """Each chosen build that uses a shared tag (an edge whose value is it) -> those tags."""
+    members = set(chosen)
+    producers = {build.name for group in groups.values() for build in group}
+    found: dict[str, list[ImageRef]] = {}
+    for parent in producers & members:
+        for child, data in graph._succ[parent].items():  # type: ignore[attr-defined]
+            if child not in members:
+                continue
+            own = set(_build_of(graph, child).tags)  # a build of the tag waits for no index of it
+            for edge in data["uses"]:
+                if edge.value is None:
+                    continue
+                try:
+                    ref = ImageRef.parse(edge.value)
+                except ValueError:
+                    continue
+                if ref in groups and ref not in own and ref not in found.get(child, ()):
+                    found.setdefault(child, []).append(ref)
+    return found
+
+
+_NOT_TAG = re.compile(r"[^A-Za-z0-9_.-]+")
+_TAG_MAX = 128
+
+
+def _derived_tag(
+    tag: ImageRef, build: ImageBuild, group: list[ImageBuild], taken: set[ImageRef]
+) -> ImageRef:
+    """A tag of *tag*'s repository for *build* alone: ``<tag>-<platforms>`` when no
+    other build of *group* has its platforms, else ``<tag>-<build name>``;
+    shortened with a digest of the name past 128 characters, and numbered if taken."""
+    same = [b for b in group if set(b.platforms) == set(build.platforms)]
+    text = "-".join(build.platforms) if build.platforms and len(same) == 1 else build.name
+    suffix = _NOT_TAG.sub("-", text).strip("-.") or "build"
+    candidate = f"{tag.tag or 'latest'}-{suffix}"
+    if len(candidate) > _TAG_MAX - 3:
+        digest = hashlib.sha256(build.name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        candidate = f"{candidate[: _TAG_MAX - 12]}-{digest}"
+    unique, counter = candidate, 2
+    while ImageRef(tag.registry, tag.path, unique, None) in taken:
+        unique, counter = f"{candidate}-{counter}", counter + 1
+    return ImageRef(tag.registry, tag.path, unique, None)
+
+
+def _shared(
+    builds: Iterable[ImageBuild],
+    groups: Mapping[ImageRef, list[ImageBuild]],
+    users: Mapping[str, list[ImageRef]],
+    waves: list[tuple[PlannedBuild, ...]],
+) -> tuple[tuple[SharedTag, ...], list[tuple[PlannedBuild, ...]]]:
+    """The shared tags the plan rebuilds a build of, and the waves with each such
+    build pushing its own tags and source instead of the shared ones."""
+    taken = {tag for build in builds for tag in build.tags}
+    sources: dict[str, ImageRef] = {}
+    own: dict[str, tuple[ImageRef, ...]] = {}
+    for tag, group in groups.items():
+        for build in group:
+            if build.name in sources:
+                continue
+            mine = [t for t in build.tags if t not in groups]
+            source = next((t for t in mine if t.name == tag.name), mine[0] if mine else None)
+            if source is None:
+                source = _derived_tag(tag, build, group, taken)
+                taken.add(source)
+                mine = [source]
+            sources[build.name] = source
+            own[build.name] = tuple(mine)
+    wave_of = {planned.name: planned.wave for wave in waves for planned in wave}
+    found = []
+    for tag, group in groups.items():
+        planned = tuple(b.name for b in group if b.name in wave_of)
+        if not planned:
+            continue
+        found.append(
+            SharedTag(
+                tag=tag,
+                builds=tuple(b.name for b in group),
+                sources=tuple(sources[b.name] for b in group),
+                planned=planned,
+                wave=max(wave_of[name] for name in planned),
+                users=tuple(sorted(name for name, tags in users.items() if tag in tags)),
+            )
+        )
+    found.sort(key=lambda s: (s.wave, str(s.tag)))
+    if found:
+        waves = [
+            tuple(replace(p, own_tags=own[p.name]) if p.name in own else p for p in wave)
+            for wave in waves
+        ]
+    return tuple(found), waves
 
 
 def _root(root: str, relative_to: str | os.PathLike[str] | None) -> str:
@@ -292,15 +497,28 @@ def _context_images(nodes: Mapping[str, Mapping[str, object]], build: ImageBuild
 
 
 def _generations(
-    graph: nx.DiGraph[str], chosen: Iterable[str]
+    graph: nx.DiGraph[str], chosen: Iterable[str], extra: Mapping[str, set[str]] | None = None
 ) -> Iterator[tuple[list[str], dict[str, tuple[str, ...]]]]:
     """The topological generations of the subgraph on *chosen*, each sorted, with
     each member's parents inside it (sorted): what ``topological_generations``
-    of a subgraph view gives, without the view's cost on a large graph."""
+    of a subgraph view gives, without the view's cost on a large graph. *extra*
+    adds parents that are no edge of the graph (every producer of a shared tag
+    a build uses)."""
     members = set(chosen)
     predecessors = graph._pred  # type: ignore[attr-defined]
-    successors = graph._succ  # type: ignore[attr-defined]
+    successors: Mapping[str, Iterable[str]] = graph._succ  # type: ignore[attr-defined]
     needs = {name: tuple(sorted(members.intersection(predecessors[name]))) for name in members}
+    if extra:
+        added: dict[str, set[str]] = {}
+        for name, parents in extra.items():
+            more = (parents & members) - set(needs[name])
+            if more:
+                needs[name] = tuple(sorted({*needs[name], *more}))
+                for parent in more:
+                    added.setdefault(parent, set()).add(name)
+        if added:
+            plain = successors
+            successors = {name: [*plain[name], *sorted(added.get(name, ()))] for name in members}
     waiting = {name: len(parents) for name, parents in needs.items()}
     current = sorted(name for name, count in waiting.items() if count == 0)
     while current:
@@ -324,6 +542,8 @@ def _wave_reason(
 ) -> tuple[Edge, ...]:
     """The longest chain of planned parents down to *name*, the first (by name) among
     equals: through a parent of the wave just before (*found* has every earlier one)."""
+    # A parent added for a shared tag has no edge to name: the chain goes through edges.
+    needs = tuple(parent for parent in needs if name in successors[parent])
     if not needs:
         return reasons.get(name, ())
     parent = needs[0]
