@@ -503,6 +503,8 @@ def _plan_command(args: argparse.Namespace) -> int:
             "argo": _to_argo,
         }[fmt]
         _write(writer(plan))
+        if fmt == "bake":  # what bake cannot do: imports, shared tags
+            advisory_notes = [*advisory_notes, *render.bake_diagnostics(plan)]
     return _report([*advisory_notes, *plan.diagnostics])
 
 

@@ -33,18 +33,27 @@ import re
 import unicodedata
 from typing import Any
 
-from imagegraph.plan import PlannedBuild, RebuildPlan
+from imagegraph.inventory import ImageBuild
+from imagegraph.plan import PlannedBuild, RebuildPlan, SharedTag
 from imagegraph.render._json import dumps
 from imagegraph.render._names import safe_names
 from imagegraph.render._values import LINE_BREAK, build_arguments, refuse
-from imagegraph.render.plan import _context, _dockerfile, _named_contexts
+from imagegraph.render.plan import _context, _dockerfile, _layout, _named_contexts
 
-__all__ = ["ARGO_MAX_BYTES", "BUILDKIT_IMAGE", "to_argo"]
+__all__ = ["ARGO_MAX_BYTES", "BUILDKIT_IMAGE", "IMAGETOOLS_IMAGE", "SKOPEO_IMAGE", "to_argo"]
 
 ARGO_MAX_BYTES = 1_000_000
 """Largest Workflow or WorkflowTemplate written as one object."""
 BUILDKIT_IMAGE = "moby/buildkit:v0.16.0-rootless"
 """The image of the default ``build`` template."""
+SKOPEO_IMAGE = "quay.io/skopeo/stable:v1.16.1"
+"""The image of the ``import`` template (an image imported from an OCI layout)."""
+IMAGETOOLS_IMAGE = "docker:27.3.1-cli"
+"""The image of the ``index`` template (a tag several builds produce): the
+docker CLI with its buildx plugin, for ``docker buildx imagetools create``,
+which needs no daemon."""
+_IMPORT_PARAMETERS = ("image", "layout", "tags")
+_INDEX_PARAMETERS = ("tag", "sources")
 _PARAMETERS = (
     "image", "context", "dockerfile", "dockerfile-inline", "tags", "build-args", "build-contexts",
     "target", "platforms",
@@ -64,10 +73,83 @@ def _argo_cannot_pass(value: str) -> bool:
     return any(unicodedata.category(char)[0] in "CZ" for char in _ASTRAL.findall(value))
 
 
-def _task(
-    plan: RebuildPlan, planned: PlannedBuild, names: dict[str, str], *, with_needs: bool
+def _check(build: ImageBuild, values: dict[str, str], *, free: tuple[str, ...] = ()) -> None:
+    """Refuse a value Argo would not pass as it is: ``{{`` anywhere, and in a
+    *free* text (not a reference) a character its substitution cannot write."""
+    for key, value in values.items():
+        if "{{" in value:
+            # Argo reads {{...}} in a parameter as a variable or an expression,
+            # and has no way to write the braces themselves.
+            raise refuse(build, key, value, "holds '{{', which Argo would evaluate")
+        if key in free and _argo_cannot_pass(value):
+            raise refuse(
+                build, key, value,
+                "holds a control character (or a lone surrogate) that Argo cannot pass "
+                "to the template",
+            )  # fmt: skip
+
+
+def _parameters(keys: tuple[str, ...], values: dict[str, str]) -> dict[str, Any]:
+    return {"parameters": [{"name": key, "value": values[key]} for key in keys]}
+
+
+def _dependencies(
+    planned: PlannedBuild, names: dict[str, str], waits: dict[str, list[str]]
+) -> list[str]:
+    return sorted({*(names[parent] for parent in planned.needs), *waits.get(planned.name, ())})
+
+
+def _import_task(
+    plan: RebuildPlan,
+    planned: PlannedBuild,
+    names: dict[str, str],
+    waits: dict[str, list[str]],
+    *,
+    with_needs: bool,
 ) -> dict[str, Any]:
     build = planned.build
+    values = {
+        "image": build.name,
+        "layout": _layout(plan, build),
+        "tags": ",".join(str(tag) for tag in planned.pushes),
+    }
+    _check(build, values, free=("layout",))
+    task: dict[str, Any] = {
+        "name": names[build.name],
+        "template": "import",
+        "arguments": _parameters(_IMPORT_PARAMETERS, values),
+    }
+    if with_needs and _dependencies(planned, names, waits):
+        task["dependencies"] = _dependencies(planned, names, waits)
+    return task
+
+
+def _index_task(
+    shared: SharedTag, name: str, names: dict[str, str], build: ImageBuild, *, with_needs: bool
+) -> dict[str, Any]:
+    values = {"tag": str(shared.tag), "sources": ",".join(str(s) for s in shared.sources)}
+    _check(build, values)
+    task: dict[str, Any] = {
+        "name": name,
+        "template": "index",
+        "arguments": _parameters(_INDEX_PARAMETERS, values),
+    }
+    if with_needs:
+        task["dependencies"] = sorted(names[b] for b in shared.planned)
+    return task
+
+
+def _task(
+    plan: RebuildPlan,
+    planned: PlannedBuild,
+    names: dict[str, str],
+    *,
+    with_needs: bool,
+    waits: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    build = planned.build
+    if build.imported:
+        return _import_task(plan, planned, names, waits or {}, with_needs=with_needs)
     contexts = [f"{key}={value}" for key, value in _named_contexts(plan, planned).items()]
     for context in contexts:
         if LINE_BREAK.search(context):
@@ -82,31 +164,60 @@ def _task(
         # an inline Dockerfile: "" (the template writes the text to a file)
         "dockerfile": "" if inline is not None else _dockerfile(plan, build),
         "dockerfile-inline": inline or "",
-        "tags": ",".join(str(tag) for tag in build.tags),
+        "tags": ",".join(str(tag) for tag in planned.pushes),
         "build-args": "\n".join(build_arguments(build, "the build template")),
         "build-contexts": "\n".join(contexts),
         "target": build.target or "",
         "platforms": ",".join(build.platforms),
     }
-    for key, value in values.items():
-        if "{{" in value:
-            # Argo reads {{...}} in a parameter as a variable or an expression,
-            # and has no way to write the braces themselves.
-            raise refuse(build, key, value, "holds '{{', which Argo would evaluate")
-        if key == "dockerfile-inline" and _argo_cannot_pass(value):
-            raise refuse(
-                build, key, value,
-                "holds a control character (or a lone surrogate) that Argo cannot pass "
-                "to the build template",
-            )  # fmt: skip
+    _check(build, values, free=("dockerfile-inline",))
     task: dict[str, Any] = {
         "name": names[build.name],
         "template": "build",
         "arguments": {"parameters": [{"name": key, "value": values[key]} for key in _PARAMETERS]},
     }
-    if with_needs and planned.needs:
-        task["dependencies"] = sorted(names[parent] for parent in planned.needs)
+    if with_needs and (planned.needs or (waits and planned.name in waits)):
+        task["dependencies"] = _dependencies(planned, names, waits or {})
     return task
+
+
+def _script_template(
+    name: str, parameters: tuple[str, ...], image: str, script: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "inputs": {"parameters": [{"name": key} for key in parameters]},
+        "script": {
+            "image": image,
+            "command": ["sh"],
+            "source": script,
+            "workingDir": "/workspace",
+            "env": [
+                {
+                    "name": key.upper().replace("-", "_"),
+                    "value": "{{inputs.parameters.%s}}" % key,  # noqa: UP031 - Argo's braces
+                }
+                for key in parameters
+            ],
+        },
+    }
+
+
+def _import_template(image: str) -> dict[str, Any]:
+    # skopeo's oci: transport takes the one image the layout's index.json
+    # lists; --all copies every platform of it, as it is.
+    script = (
+        "set -euf\nIFS=,\n"
+        'for tag in $TAGS; do skopeo copy --all "oci:$LAYOUT" "docker://$tag"; done\n'
+    )
+    return _script_template("import", _IMPORT_PARAMETERS, image, script)
+
+
+def _index_template(image: str) -> dict[str, Any]:
+    script = (
+        'set -euf\nIFS=,\nset -- $SOURCES\nexec docker buildx imagetools create -t "$TAG" "$@"\n'
+    )
+    return _script_template("index", _INDEX_PARAMETERS, image, script)
 
 
 def _build_template(image: str) -> dict[str, Any]:
@@ -159,11 +270,21 @@ def _build_template(image: str) -> dict[str, Any]:
 
 
 def _workflow(
-    name: str, tasks: list[dict[str, Any]], parallelism: int | None, image: str, *, kind: str
+    name: str,
+    tasks: list[dict[str, Any]],
+    parallelism: int | None,
+    image: str,
+    *,
+    kind: str,
+    extra: tuple[dict[str, Any], ...] = (),
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "entrypoint": "rebuild",
-        "templates": [{"name": "rebuild", "dag": {"tasks": tasks}}, _build_template(image)],
+        "templates": [
+            {"name": "rebuild", "dag": {"tasks": tasks}},
+            _build_template(image),
+            *extra,
+        ],
     }
     if parallelism is not None:
         spec["parallelism"] = parallelism
@@ -182,6 +303,8 @@ def to_argo(
     parallelism: int | None = None,
     image: str = BUILDKIT_IMAGE,
     max_bytes: int = ARGO_MAX_BYTES,
+    import_image: str = SKOPEO_IMAGE,
+    index_image: str = IMAGETOOLS_IMAGE,
 ) -> str:
     """The plan as an Argo ``Workflow`` (or, past *max_bytes*, a ``List`` of
     ``WorkflowTemplate`` slices and the ``Workflow`` that runs them), as JSON.
@@ -208,6 +331,19 @@ def to_argo(
     as that build's image (``docker-image://<its first tag>``, pushed by the
     task it waits for); a directory as a local context. An empty plan is a
     Workflow whose entrypoint does nothing (a ``suspend`` of 0 seconds).
+
+    An image imported from an OCI layout (bashbrew's ``Builder:
+    oci-import``) is a task of an ``import`` template (image *import_image*)
+    that runs ``skopeo copy --all oci:<layout> docker://<tag>`` for each tag,
+    never a build; a layout directory Argo cannot pass is refused like an
+    inline Dockerfile. A tag several builds produce
+    (:attr:`~imagegraph.RebuildPlan.shared`) is a task ``index-<tag>`` of an
+    ``index`` template (image *index_image*) that waits for those builds
+    and runs ``docker buildx imagetools create -t <tag> <source>...``; the
+    builds push their own tags and sources, and the builds that use the tag
+    wait for it. In a ``List``, a wave's indexes are a slice of their own
+    between that wave and the next. The two templates are written only in
+    plans that use them.
     """
     if not len(plan):
         # A Workflow that does nothing: its entrypoint resumes at once, no pod runs.
@@ -217,12 +353,33 @@ def to_argo(
     if parallelism is None:
         parallelism = plan.max_parallel
     names = safe_names((p.build.name for p in plan), dns=True)
+    keys = {shared.tag: f"index-{shared.tag.familiar}" for shared in plan.shared}
+    index_names = safe_names(keys.values(), dns=True, reserved=names.values())
+    waits: dict[str, list[str]] = {}
+    for shared in plan.shared:
+        for user in shared.users:
+            waits.setdefault(user, []).append(index_names[keys[shared.tag]])
+    by_name = {p.name: p.build for p in plan}
+    extra: tuple[dict[str, Any], ...] = ()
+    if any(p.build.imported for p in plan):
+        extra += (_import_template(import_image),)
+    if plan.shared:
+        extra += (_index_template(index_image),)
+
+    def index_task(shared: SharedTag, *, with_needs: bool) -> dict[str, Any]:
+        return _index_task(
+            shared, index_names[keys[shared.tag]], names, by_name[shared.planned[0]],
+            with_needs=with_needs,
+        )  # fmt: skip
+
     whole = _workflow(
         name,
-        [_task(plan, p, names, with_needs=True) for p in plan],
+        [_task(plan, p, names, with_needs=True, waits=waits) for p in plan]
+        + [index_task(shared, with_needs=True) for shared in plan.shared],
         parallelism,
         image,
         kind="Workflow",
+        extra=extra,
     )
     if _size(whole) <= max_bytes:
         return dumps(whole)
@@ -237,7 +394,9 @@ def to_argo(
     ).hexdigest()[:8]
     prefix = f"{name}-{digest}"
     longest = f"{prefix}-wave-{len(plan.waves)}-part-{len(plan)}"
-    budget = max_bytes - _size(_workflow(longest, [], None, image, kind="WorkflowTemplate"))
+    budget = max_bytes - _size(
+        _workflow(longest, [], None, image, kind="WorkflowTemplate", extra=extra)
+    )
     for index, wave in enumerate(plan.waves, start=1):
         slices: list[list[dict[str, Any]]] = [[]]
         used = 0
@@ -253,7 +412,9 @@ def to_argo(
         for part, tasks in enumerate(slices, start=1):
             template = f"{prefix}-wave-{index}-part-{part}"
             # parallelism counts on the Workflow only: templateRef ignores a template's own.
-            items.append(_workflow(template, tasks, None, image, kind="WorkflowTemplate"))
+            items.append(
+                _workflow(template, tasks, None, image, kind="WorkflowTemplate", extra=extra)
+            )
             runner: dict[str, Any] = {
                 "name": f"wave-{index}-part-{part}",
                 "templateRef": {"name": template, "template": "rebuild"},
@@ -263,6 +424,24 @@ def to_argo(
             runners.append(runner)
             current.append(runner["name"])
         previous = current
+        indexes = [
+            index_task(shared, with_needs=False)
+            for shared in plan.shared
+            if shared.wave == index - 1
+        ]
+        if indexes:  # after every slice of the wave, before the next wave
+            template = f"{prefix}-wave-{index}-indexes"
+            items.append(
+                _workflow(template, indexes, None, image, kind="WorkflowTemplate", extra=extra)
+            )
+            runners.append(
+                {
+                    "name": f"wave-{index}-indexes",
+                    "templateRef": {"name": template, "template": "rebuild"},
+                    "dependencies": previous,
+                }
+            )
+            previous = [f"wave-{index}-indexes"]
     main = _workflow(name, runners, None, image, kind="Workflow")
     main["spec"]["templates"] = main["spec"]["templates"][:1]  # the slices hold the builds
     if parallelism is not None:

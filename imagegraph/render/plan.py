@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from imagegraph.diagnostics import printable
+from imagegraph.diagnostics import Diagnostic, Severity, printable
 from imagegraph.graph import Edge
 from imagegraph.inventory import ImageBuild
-from imagegraph.plan import PlannedBuild, RebuildPlan
+from imagegraph.plan import PlannedBuild, RebuildPlan, SharedTag
 from imagegraph.reference import ImageRef
 from imagegraph.render._json import dumps
 from imagegraph.render._names import familiar, safe_names
@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GHA_MAX_JOBS",
+    "IMPORT_COMMAND",
+    "INDEX_COMMAND",
     "SCHEMA",
+    "bake_diagnostics",
     "plan_schema",
     "to_bake",
     "to_data",
@@ -42,6 +45,16 @@ __all__ = [
 SCHEMA = "imagegraph/plan/v2"
 GHA_MAX_JOBS = 256
 """GitHub Actions runs at most this many jobs from one matrix."""
+IMPORT_COMMAND = "skopeo copy --all"
+"""What pushes an image imported from an OCI layout (bashbrew's ``Builder:
+oci-import``) under a tag, without a daemon: ``skopeo copy --all oci:<layout
+directory> docker://<tag>``, once per tag. skopeo's ``oci:`` transport takes
+the single image the layout's ``index.json`` lists (``--all``: every platform of
+it), as is: nothing is rebuilt, the digest stays the layout's."""
+INDEX_COMMAND = "docker buildx imagetools create"
+"""What joins the builds of a shared tag (:class:`~imagegraph.plan.SharedTag`):
+``docker buildx imagetools create -t <tag> <source>...`` pushes one index of
+every platform of the sources (an index source is flattened into it)."""
 
 
 def plan_schema() -> dict[str, Any]:
@@ -74,7 +87,7 @@ def _text(chain: tuple[Edge, ...]) -> str | None:
 
 def _build(planned: PlannedBuild) -> dict[str, Any]:
     build = planned.build
-    return {
+    data: dict[str, Any] = {
         "name": build.name,
         "tags": [str(tag) for tag in build.tags],
         "dockerfile": build.dockerfile,
@@ -96,6 +109,22 @@ def _build(planned: PlannedBuild) -> dict[str, Any]:
         "wave_reasons": [_edge(edge) for edge in planned.wave_reason],
         "origin": build.origin,
     }
+    if build.imported:
+        data.update(imported=True, layout=build.context, layout_index=build.dockerfile)
+    if planned.own_tags is not None:
+        data["push_tags"] = [str(tag) for tag in planned.own_tags]
+    return data
+
+
+def _index(shared: SharedTag) -> dict[str, Any]:
+    return {
+        "tag": str(shared.tag),
+        "builds": list(shared.builds),
+        "sources": [str(source) for source in shared.sources],
+        "planned": list(shared.planned),
+        "after_wave": shared.wave + 1,
+        "users": list(shared.users),
+    }
 
 
 def to_data(plan: RebuildPlan) -> dict[str, Any]:
@@ -105,10 +134,19 @@ def to_data(plan: RebuildPlan) -> dict[str, Any]:
     from where the plan's outputs run (:attr:`~imagegraph.RebuildPlan.root`).
     ``build_contexts`` gives each named context as a build run on its own
     takes it: ``target:<build>`` as ``docker-image://<that build's first
-    tag>``, or ``null`` when that build has no tag."""
+    tag>``, or ``null`` when that build has no tag.
+
+    An image imported from an OCI layout (bashbrew's ``Builder: oci-import``)
+    has ``"imported": true``, its ``layout`` directory and ``layout_index``
+    file (also its ``context`` and ``dockerfile``): push the layout's image
+    under its tags (:data:`IMPORT_COMMAND`), never build it. A tag several
+    builds produce (:attr:`~imagegraph.RebuildPlan.shared`) is in
+    ``indexes``, made after wave ``after_wave`` from one ``source`` per
+    build; each of those builds has ``push_tags``, the tags it pushes itself
+    (not the shared one). Both appear only when the plan has some."""
     impact = plan.impact
     schedule = plan.schedule
-    return {
+    data: dict[str, Any] = {
         "schema": SCHEMA,
         "root": plan.root,
         "changes": None if plan.changes is None else list(plan.changes),
@@ -152,6 +190,9 @@ def to_data(plan: RebuildPlan) -> dict[str, Any]:
             for d in plan.diagnostics
         ],
     }
+    if plan.shared:
+        data["indexes"] = [_index(shared) for shared in plan.shared]
+    return data
 
 
 def to_json(plan: RebuildPlan) -> str:
@@ -243,8 +284,52 @@ def _gha_inline(build: ImageBuild) -> str:
     return text
 
 
+def _layout(plan: RebuildPlan, build: ImageBuild) -> str:
+    """The OCI layout directory of an imported *build*, as seen from where the
+    outputs run, for ``skopeo``'s ``oci:`` transport: refused (naming the build)
+    when its index file is not the layout's ``index.json`` (``oci:`` reads only
+    that one), when the directory holds a ``:`` (``oci:`` reads what follows as
+    the image's name in the layout), or when the import has no tag to push."""
+    index = posixpath.normpath(posixpath.join(build.context, "index.json"))
+    if posixpath.normpath(build.dockerfile) != index:
+        raise refuse(
+            build, "OCI layout index", build.dockerfile,
+            f"is not the layout's index.json ({index}), the one file an import reads",
+        )  # fmt: skip
+    if ":" in build.context:
+        raise refuse(
+            build, "OCI layout directory", build.context,
+            "holds ':', which skopeo's oci: transport reads as the start of an image name",
+        )  # fmt: skip
+    if not build.tags:
+        raise refuse(build, "import", build.name, "has no tag to push the image under")
+    return plan.path(build.context)
+
+
+def _gha_import(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
+    build = planned.build
+    return {
+        "name": build.name,
+        "context": _gha_value(build, "OCI layout directory", _layout(plan, build)),
+        "file": plan.path(build.dockerfile),
+        "dockerfile-inline": "",
+        "build-contexts": "",
+        "tags": _gha_list(build, "tag", (str(tag) for tag in planned.pushes), "\n"),
+        "build-args": "",
+        "target": "",
+        "platforms": _gha_list(build, "platform", build.platforms, ","),
+        "import": "oci-layout",
+    }
+
+
+def _gha_index(shared: SharedTag) -> dict[str, Any]:
+    return {"tag": str(shared.tag), "sources": [str(source) for source in shared.sources]}
+
+
 def _gha_entry(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
     build = planned.build
+    if build.imported:
+        return _gha_import(plan, planned)
     contexts = _named_contexts(plan, planned)
     inline = build.dockerfile_inline is not None
     return {
@@ -255,7 +340,7 @@ def _gha_entry(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
         "build-contexts": _gha_list(
             build, "build context", (f"{key}={value}" for key, value in contexts.items()), "\n"
         ),
-        "tags": _gha_list(build, "tag", (str(tag) for tag in build.tags), "\n"),
+        "tags": _gha_list(build, "tag", (str(tag) for tag in planned.pushes), "\n"),
         "build-args": _gha_list(
             build, "build argument", build_arguments(build, "GitHub Actions"), "\n"
         ),
@@ -292,6 +377,17 @@ def to_gha(plan: RebuildPlan) -> str:
 
     ``name`` is the build's name as it is: pass it to a step through ``env``,
     never as ``${{ matrix.name }}`` inside a ``run`` script.
+
+    An image imported from an OCI layout has ``"import": "oci-layout"`` (no
+    other entry has the key), ``context`` its layout directory and ``file``
+    the layout's ``index.json``: push it with ``skopeo copy --all
+    oci:<context> docker://<tag>`` for each tag (:data:`IMPORT_COMMAND`),
+    not with the build action. A tag several builds produce
+    (:attr:`~imagegraph.RebuildPlan.shared`): each of those entries' ``tags``
+    has its own tags and source instead, and ``indexK`` (present only for a
+    wave after which some are due) lists ``{"tag", "sources"}``: after wave
+    K, run ``docker buildx imagetools create -t <tag> <sources>...`` for
+    each, before wave K+1 starts.
     """
     data: dict[str, Any] = {"waves": len(plan.waves)}
     for index, wave in enumerate(plan.waves, start=1):
@@ -301,6 +397,8 @@ def to_gha(plan: RebuildPlan) -> str:
                 f"most {GHA_MAX_JOBS}: plan with max_parallel={GHA_MAX_JOBS}"
             )
         data[f"wave{index}"] = {"include": [_gha_entry(plan, p) for p in wave]}
+    for shared in plan.shared:
+        data.setdefault(f"index{shared.wave + 1}", []).append(_gha_index(shared))
     return dumps(data)
 
 
@@ -341,12 +439,22 @@ def to_bake(plan: RebuildPlan) -> str:
     (from cache when the builder has it). Every value is written so that bake
     reads it as it is: ``${`` and ``%{`` (HCL interpolation) as ``$${`` and ``%%{``.
     An empty plan is a ``default`` group of no targets, which bake builds as nothing.
+
+    Bake can neither import an image from an OCI layout nor join several
+    targets' images under one tag, and this file does neither: an imported
+    image is left out (its children pull the image the registry has), and
+    the builds of a shared tag push their own tags and sources, not the
+    shared tag. :func:`bake_diagnostics` names each, with what to run.
     """
     waves = [f"wave-{i}" for i in range(1, len(plan.waves) + 1)]
     names = safe_names((p.build.name for p in plan), reserved=["default", *waves])
     targets: dict[str, Any] = {}
+    imported = {p.build.name for p in plan if p.build.imported}
+    by_name = {p.build.name: p.build for p in plan}
     for planned in plan:
         build = planned.build
+        if build.imported:
+            continue
         target: dict[str, Any] = {"context": _context(plan, build)}
         if build.dockerfile_inline is not None:
             target["dockerfile-inline"] = build.dockerfile_inline
@@ -356,14 +464,14 @@ def to_bake(plan: RebuildPlan) -> str:
             target["target"] = build.target
         if build.args:
             target["args"] = dict(sorted(build.args.items()))
-        if build.tags:
-            target["tags"] = [str(tag) for tag in build.tags]
+        if planned.pushes:
+            target["tags"] = [str(tag) for tag in planned.pushes]
         if build.platforms:
             target["platforms"] = list(build.platforms)
         contexts = {}
         for key, value in build.contexts.items():
             other = value.removeprefix("target:")
-            if value.startswith("target:") and other in names:
+            if value.startswith("target:") and other in names and other not in imported:
                 contexts[key] = f"target:{names[other]}"  # built by this file too
             elif value.startswith("target:"):
                 image = planned.context_images.get(key)
@@ -376,6 +484,7 @@ def to_bake(plan: RebuildPlan) -> str:
                 contexts[key] = image
             else:
                 contexts[key] = plan.path(value) if _is_local(value) else value
+        wired: dict[str, bool] = {}
         for edge in planned.inputs:
             if edge.kind == "context":
                 key = edge.text.partition("=")[0]
@@ -383,18 +492,84 @@ def to_bake(plan: RebuildPlan) -> str:
                 key = _context_key(edge.value)
             else:
                 continue
+            if edge.parent in imported:
+                continue  # not in this file: the image the registry has
+            # A shared tag has an edge from each of its builds: the one for
+            # this build's platforms (the first, when none says so) is used.
+            fits = _fits(by_name[edge.parent], build)
+            if key in wired and (wired[key] or not fits):
+                continue
+            wired[key] = fits
             contexts[key] = f"target:{names[edge.parent]}"
         if contexts:
             target["contexts"] = dict(sorted(contexts.items()))
         targets[names[build.name]] = _hcl_literal(target)
     groups: dict[str, Any] = {"default": {"targets": waves}}
     for wave_name, wave in zip(waves, plan.waves, strict=True):
-        groups[wave_name] = {"targets": [names[p.build.name] for p in wave]}
+        groups[wave_name] = {"targets": [names[p.build.name] for p in wave if not p.build.imported]}
     if not targets:
         # buildx reads "target": {} as a target block without its label, an
         # error ("Missing block label"); an empty default group builds nothing.
         return dumps({"group": groups})
     return dumps({"group": groups, "target": targets})
+
+
+def _fits(parent: ImageBuild, child: ImageBuild) -> bool:
+    """Whether *parent* is built for every platform of *child* (a Linux one when
+    the child names none)."""
+    if not parent.platforms:
+        return True
+    if child.platforms:
+        return set(child.platforms) <= set(parent.platforms)
+    return any(platform.startswith("linux/") for platform in parent.platforms)
+
+
+def bake_diagnostics(plan: RebuildPlan) -> list[Diagnostic]:
+    """What :func:`to_bake` leaves out of a plan, as warnings to print beside it:
+    ``bake-import`` for each image imported from an OCI layout (with the
+    command that imports it) and ``bake-shared-tag`` for each tag several
+    builds produce (with the command that joins their images once bake has
+    pushed them). Empty for a plan that has neither.
+
+    >>> from imagegraph import ImageBuild, ImageRef
+    >>> from imagegraph.plan import PlannedBuild
+    >>> debian = ImageBuild("debian", "oci/index.json", "oci", (ImageRef.parse("debian:12"),),
+    ...                     imported=True, origin="library/debian:4")
+    >>> [d.code for d in bake_diagnostics(RebuildPlan(None, ((PlannedBuild(debian, 0, ()),),)))]
+    ['bake-import']
+    """
+    found = []
+    for planned in plan:
+        build = planned.build
+        if not build.imported:
+            continue
+        path, _, line = build.origin.rpartition(":")
+        tags = " ".join(str(tag) for tag in planned.pushes)
+        found.append(
+            Diagnostic(
+                "bake-import",
+                Severity.WARNING,
+                f"{build.name!r} is imported from the OCI layout {plan.path(build.context)!r}, "
+                "which bake cannot do: it is not in the bake file and its children pull the "
+                f"image the registry has; import it first, for each tag: {IMPORT_COMMAND} "
+                f"oci:{plan.path(build.context)} docker://TAG (tags: {tags})",
+                path or build.origin or None,
+                int(line) if path and line.isdigit() else None,
+            )
+        )
+    for shared in plan.shared:
+        sources = " ".join(str(source) for source in shared.sources)
+        found.append(
+            Diagnostic(
+                "bake-shared-tag",
+                Severity.WARNING,
+                f"{shared.tag} is built by {', '.join(repr(b) for b in shared.builds)}, which "
+                "bake cannot join under one tag: each pushes its own tags instead; after bake, "
+                f"run {INDEX_COMMAND} -t {shared.tag} {sources}",
+                None,
+            )
+        )
+    return found
 
 
 # What a Makefile line cannot hold: a line break would end the recipe line and
@@ -446,7 +621,7 @@ def _build_command(plan: RebuildPlan, planned: PlannedBuild) -> str:
         words += ["--platform", _make_word(build, "platforms", ",".join(build.platforms))]
     for key, value in _named_contexts(plan, planned).items():
         words += ["--build-context", _make_word(build, "build context", f"{key}={value}")]
-    for tag in build.tags:
+    for tag in planned.pushes:
         words += ["-t", _make_word(build, "tag", str(tag))]
     words += ["$(BUILD_FLAGS)", _make_word(build, "context", _context(plan, build))]
     command = " ".join(words)
@@ -456,6 +631,23 @@ def _build_command(plan: RebuildPlan, planned: PlannedBuild) -> str:
         quoted = shlex.quote(text).replace("$", "$$").replace("##[", "#''#[")
         command = f"printf {quoted} | {command}"
     return command
+
+
+def _import_commands(plan: RebuildPlan, planned: PlannedBuild) -> list[str]:
+    """One ``$(DOCKER_IMPORT) $(IMPORT_FLAGS) oci:<layout> docker://<tag>`` per tag."""
+    build = planned.build
+    layout = _make_word(build, "OCI layout directory", _layout(plan, build))
+    return [
+        f"$(DOCKER_IMPORT) $(IMPORT_FLAGS) oci:{layout} docker://"
+        + _make_word(build, "tag", str(tag))
+        for tag in planned.pushes
+    ]
+
+
+def _index_command(shared: SharedTag, build: ImageBuild) -> str:
+    words = ["$(IMAGETOOLS_CREATE)", "-t", _make_word(build, "tag", str(shared.tag))]
+    words += [_make_word(build, "source", str(source)) for source in shared.sources]
+    return " ".join(words)
 
 
 def to_make(plan: RebuildPlan) -> str:
@@ -476,13 +668,47 @@ def to_make(plan: RebuildPlan) -> str:
     in a Makefile line keeps it from ending the line. A build whose target
     has the name of the makefile itself stops make with an error instead of
     running: make would run it to "remake" the makefile, even under ``make -n``.
+
+    An image imported from an OCI layout (bashbrew's ``Builder:
+    oci-import``) is not built: its recipe runs ``$(DOCKER_IMPORT)
+    $(IMPORT_FLAGS) oci:<layout directory> docker://<tag>`` once per tag,
+    ``DOCKER_IMPORT`` being ``skopeo copy --all`` (:data:`IMPORT_COMMAND`;
+    set it to a command taking the same two arguments, ``IMPORT_FLAGS`` to
+    e.g. ``--dest-creds=...``). A tag several builds produce
+    (:attr:`~imagegraph.RebuildPlan.shared`) is not pushed by those builds
+    (each pushes its own tags and source): a target ``index-<tag>`` that
+    depends on them runs ``$(IMAGETOOLS_CREATE) -t <tag> <source>...``
+    (``docker buildx imagetools create``), and the builds that use the tag
+    depend on it. Those lines and variables appear only in plans that have
+    imports or shared tags.
     """
     waves = [f"wave-{i}" for i in range(1, len(plan.waves) + 1)]
     names = safe_names((p.build.name for p in plan), dots=True, reserved=["all", *waves])
+    indexes = safe_names(
+        (f"index-{shared.tag.familiar}" for shared in plan.shared),
+        dots=True,
+        reserved=["all", *waves, *names.values()],
+    )
+    index_of = {shared.tag: indexes[f"index-{shared.tag.familiar}"] for shared in plan.shared}
     lines = [
         "# Generated by imagegraph: the rebuild plan as make targets.",
         "DOCKER_BUILD ?= docker buildx build",
         "BUILD_FLAGS ?=",
+    ]
+    if any(p.build.imported for p in plan):
+        lines += [
+            "# An image imported from an OCI layout is pushed as it is, once per tag:",
+            "# $(DOCKER_IMPORT) $(IMPORT_FLAGS) oci:<layout directory> docker://<tag>",
+            f"DOCKER_IMPORT ?= {IMPORT_COMMAND}",
+            "IMPORT_FLAGS ?=",
+        ]
+    if plan.shared:
+        lines += [
+            "# A tag several builds produce is one index of their images, made after them:",
+            "# $(IMAGETOOLS_CREATE) -t <tag> <source of each build>...",
+            f"IMAGETOOLS_CREATE ?= {INDEX_COMMAND}",
+        ]
+    lines += [
         "# make remakes a makefile before reading it, even under make -n: a build",
         "# named like this file must not run then.",
         "IMAGEGRAPH_GUARD = $(if $(filter $@,$(MAKEFILE_LIST)),$(error imagegraph: "
@@ -490,16 +716,34 @@ def to_make(plan: RebuildPlan) -> str:
         "",
     ]
     builds = [names[p.build.name] for p in plan]
-    lines.append(".PHONY: all " + " ".join([*waves, *builds]).rstrip())
+    after: dict[int, list[str]] = {}
+    for shared in plan.shared:
+        after.setdefault(shared.wave, []).append(index_of[shared.tag])
+    lines.append(".PHONY: all " + " ".join([*waves, *builds, *index_of.values()]).rstrip())
     lines.append("all: " + " ".join(waves) if waves else "all:")
-    for wave_name, wave in zip(waves, plan.waves, strict=True):
-        lines.append(f"{wave_name}: " + " ".join(names[p.build.name] for p in wave))
+    for number, (wave_name, wave) in enumerate(zip(waves, plan.waves, strict=True)):
+        targets = [names[p.build.name] for p in wave] + after.get(number, [])
+        lines.append(f"{wave_name}: " + " ".join(targets))
     lines.append("")
+    waits: dict[str, list[str]] = {}
+    for shared in plan.shared:
+        for user in shared.users:
+            waits.setdefault(user, []).append(index_of[shared.tag])
     for planned in plan:
-        needs = " ".join(names[parent] for parent in planned.needs)
+        prerequisites = [names[parent] for parent in planned.needs]
+        prerequisites += waits.get(planned.name, [])
+        needs = " ".join(prerequisites)
         lines.append(f"{names[planned.build.name]}:{' ' + needs if needs else ''}")
         lines.append("\t$(IMAGEGRAPH_GUARD)")
-        lines.append(f"\t{_build_command(plan, planned)}")
+        if planned.build.imported:
+            lines.extend(f"\t{command}" for command in _import_commands(plan, planned))
+        else:
+            lines.append(f"\t{_build_command(plan, planned)}")
+    by_name = {p.name: p.build for p in plan}
+    for shared in plan.shared:
+        lines.append(f"{index_of[shared.tag]}: " + " ".join(names[b] for b in shared.planned))
+        lines.append("\t$(IMAGEGRAPH_GUARD)")
+        lines.append(f"\t{_index_command(shared, by_name[shared.planned[0]])}")
     return "\n".join(lines) + "\n"
 
 
@@ -529,6 +773,9 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
 
     Every name is plain text, never rich markup or an emoji code, with its
     control characters escaped (:func:`~imagegraph.diagnostics.printable`).
+    An image imported from an OCI layout says so under its name; each tag
+    several builds produce (:attr:`~imagegraph.RebuildPlan.shared`) is a line
+    after the table: the index of which builds, made after which wave.
     """
     from rich.console import Group
     from rich.table import Table
@@ -547,9 +794,12 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
                 why = [tag.familiar for tag in planned.build.tags]
             else:
                 why = _because_of(planned)
+            name = printable(planned.build.name, tabs=False)
+            if planned.build.imported:
+                name += "\n(imported from an OCI layout)"
             table.add_row(
                 str(index) if position == 0 else "",
-                Text(printable(planned.build.name, tabs=False)),
+                Text(name),
                 Text("\n".join(printable(line, tabs=False) for line in why)),
                 end_section=position == len(wave) - 1,
             )
@@ -558,4 +808,15 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
         f"{printable(title, tabs=False)}: {builds} build{'' if builds == 1 else 's'} "
         f"in {waves} wave{'' if waves == 1 else 's'}"
     )
-    return Group(Text(summary, style="bold"), table)
+    shown: list[RenderableType] = [Text(summary, style="bold"), table]
+    shown.extend(
+        Text(
+            printable(
+                f"{shared.tag.familiar}: one index of {len(shared.builds)} builds "
+                f"({', '.join(shared.builds)}), made after wave {shared.wave + 1}",
+                tabs=False,
+            )
+        )
+        for shared in plan.shared
+    )
+    return Group(*shown)
