@@ -128,11 +128,28 @@ WORKFLOW_TEXT = WORKFLOW.read_text(encoding="utf-8")
 DATA = load(WORKFLOW_TEXT)
 MAX_WAVES = int(DATA["env"]["MAX_WAVES"])
 WAVE_JOBS = [f"wave{k}" for k in range(1, MAX_WAVES + 1)]
+INDEX_JOBS = [f"index{k}" for k in range(1, MAX_WAVES + 1)]
+#: Whether a job runs (and pushes): on main, never on a pull request.
+ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
 
 
 def build_step(job: dict[str, Any]) -> dict[str, Any]:
     steps: list[dict[str, Any]] = job["steps"]
     (step,) = [s for s in steps if s.get("uses", "").startswith("docker/build-push-action@")]
+    return step
+
+
+def import_step(job: dict[str, Any]) -> dict[str, Any]:
+    """The step that pushes an image imported from an OCI layout."""
+    steps: list[dict[str, Any]] = job["steps"]
+    (step,) = [s for s in steps if s.get("if") == "matrix.import == 'oci-layout'"]
+    return step
+
+
+def index_step(job: dict[str, Any]) -> dict[str, Any]:
+    """The step of an index job that makes the shared tags."""
+    steps: list[dict[str, Any]] = job["steps"]
+    (step,) = [s for s in steps if "run" in s]
     return step
 
 
@@ -236,26 +253,36 @@ def test_wave_jobs_chain_on_the_plan_outputs() -> None:
     # a pending run of main is never cancelled (its changes would not be built)
     assert "github.run_id" in DATA["concurrency"]["group"]
     jobs = DATA["jobs"]
-    assert set(jobs) == {"plan", *WAVE_JOBS}
+    assert set(jobs) == {"plan", *WAVE_JOBS, *INDEX_JOBS}
     outputs = jobs["plan"]["outputs"]
     assert outputs == {
         "waves": "${{ steps.plan.outputs.waves }}",
-        **{w: f"${{{{ steps.plan.outputs.{w} }}}}" for w in WAVE_JOBS},
+        **{w: f"${{{{ steps.plan.outputs.{w} }}}}" for w in [*WAVE_JOBS, *INDEX_JOBS]},
     }
     for k, name in enumerate(WAVE_JOBS, start=1):
         job = jobs[name]
-        assert job["needs"] == (["plan"] if k == 1 else ["plan", f"wave{k - 1}"]), name
-        # an empty matrix is an error: a wave the plan does not have is skipped
-        assert job["if"] == f"fromJSON(needs.plan.outputs.waves) >= {k}", name
+        before = ["plan"] if k == 1 else ["plan", f"wave{k - 1}", f"index{k - 1}"]
+        assert job["needs"] == before, name
+        # an empty matrix is an error: a wave the plan does not have is skipped;
+        # the index job before it is skipped when it has nothing to do, and a
+        # skipped job skips what needs it unless the condition says otherwise
+        runs = f"fromJSON(needs.plan.outputs.waves) >= {k}"
+        assert job["if"] == (
+            runs if k == 1 else f"${{{{ !cancelled() && !failure() && {runs} }}}}"
+        ), name
+        # the index job of this wave comes after it, and only where it pushed
+        index = jobs[f"index{k}"]
+        assert index["needs"] == ["plan", name]
+        assert index["if"] == (f"{runs} && needs.plan.outputs.index{k} != '[]' && {ON_MAIN}")
         assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.plan.outputs.{name}) }}}}"
         for step in job["steps"]:
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False
         inputs = build_step(job)["with"]
         # pushed only on main: a pull request (a fork's too) builds and pushes nothing
-        assert inputs["push"] == (
-            "${{ github.event_name != 'pull_request' && github.ref == 'refs/heads/main' }}"
-        )
+        assert inputs["push"] == f"${{{{ {ON_MAIN} }}}}"
+        assert build_step(job)["if"] == "matrix.import != 'oci-layout'"
+        assert import_step(job)["env"]["PUSH"] == f"${{{{ {ON_MAIN} }}}}"
     assert DATA["permissions"] == {"contents": "read"}
     assert all("permissions" not in job for job in jobs.values())
     plan_checkout = jobs["plan"]["steps"][0]
@@ -353,8 +380,11 @@ def test_the_real_gha_plan_has_every_field_the_workflow_reads(tmp_path: Path) ->
     entries = [entry for k in range(1, plan["waves"] + 1) for entry in plan[f"wave{k}"]["include"]]
     assert sorted(e["name"] for e in entries) == every_build()
     for entry in entries:
-        assert fields <= set(entry), (entry["name"], fields - set(entry))
-        assert all(isinstance(entry[f], str) for f in fields)
+        # "import" is a key of an imported image's entry only (none here): the
+        # workflow compares it to 'oci-layout', which an absent key is not
+        assert "import" not in entry
+        assert fields - {"import"} <= set(entry), (entry["name"], fields - set(entry))
+        assert all(isinstance(entry[f], str) for f in fields - {"import"})
         # the wave job checks the repository out and runs the action at its top
         assert (REPO / entry["context"]).is_dir(), entry
         if entry["file"]:
@@ -556,7 +586,12 @@ def test_plan_step(
     if same_as is None:
         assert outputs == {}  # a failed step hands no plan on
         return
-    assert set(outputs) == {"waves", *(f"wave{k}" for k in range(1, int(outputs["waves"]) + 1))}
+    count = int(outputs["waves"])
+    assert set(outputs) == {
+        "waves", *(f"{kind}{k}" for kind in ("wave", "index") for k in range(1, count + 1))
+    }  # fmt: skip
+    # the example fleet shares no tag: no index job has anything to do
+    assert all(outputs[f"index{k}"] == "[]" for k in range(1, count + 1))
     # one line each (jq -c), the very matrices imagegraph wrote
     assert all("\n" not in value for value in outputs.values())
     monkeypatch.chdir(repository)
