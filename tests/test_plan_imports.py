@@ -708,3 +708,68 @@ def test_the_command_line_joins_a_shared_tag_in_every_format(declared: Path, fmt
         assert "acme/tool: one index of 2 builds" in ran.stdout
     if fmt != "bake":
         assert "bake-" not in ran.stderr
+
+
+# -- end to end, through docker-library manifests -----------------------------------------
+
+_HEADER = "Maintainers: Jane Doe <jane@example.com> (@jane)\nGitRepo: https://example.com/{}.git\n"
+_LIBRARY = {
+    "imagegraph.toml": '[[manifests]]\npath = "library/debian"\n\n'
+    '[[manifests]]\npath = "library/app"\n',
+    "library/debian": _HEADER.format("debian")
+    + "\nTags: bookworm, 12\nArchitectures: amd64, arm64v8\nBuilder: oci-import\n"
+    "Directory: bookworm/oci\nFile: index.json\n",
+    "library/app": _HEADER.format("app")
+    + "\nTags: 1-linux\nSharedTags: 1\nArchitectures: amd64, arm64v8\nDirectory: linux\n"
+    "\nTags: 1-windows\nSharedTags: 1\nArchitectures: windows-amd64\nDirectory: windows\n"
+    "Constraints: windowsservercore-ltsc2022\n"
+    "\nTags: tool\nDirectory: tool\n",
+    "bookworm/oci/index.json": '{"schemaVersion": 2, "manifests": []}\n',
+    "linux/Dockerfile": "FROM debian:bookworm\n",
+    "windows/Dockerfile": "FROM mcr.microsoft.com/windows/servercore:ltsc2022\n",
+    "tool/Dockerfile": "FROM app:1\n",
+}
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    root = tmp_path / "work"
+    for name, text in _LIBRARY.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_a_manifest_oci_import_and_shared_tag_end_to_end(library: Path) -> None:
+    ran = run_cli(["plan", ".", "--no-cache", "--format", "json"], cwd=library)
+    assert ran.code == 0, ran.output
+    data = json.loads(ran.stdout)
+    jsonschema.validate(data, render.plan_schema())
+    builds = {b["name"]: b for wave in data["waves"] for b in wave["builds"]}
+    debian = builds["debian:bookworm"]
+    assert (debian["imported"], debian["layout"], debian["layout_index"]) == (
+        True, "bookworm/oci", "bookworm/oci/index.json",
+    )  # fmt: skip
+    assert [(i["tag"], i["sources"], i["users"]) for i in data["indexes"]] == [
+        ("docker.io/library/app:1",
+         ["docker.io/library/app:1-linux", "docker.io/library/app:1-windows"], ["app:tool"]),
+    ]  # fmt: skip
+
+
+@needs_make
+def test_a_manifest_plan_runs_under_make_import_builds_index_then_children(
+    library: Path,
+) -> None:
+    ran = run_cli(["plan", ".", "--no-cache", "--format", "make"], cwd=library)
+    assert ran.code == 0, ran.output
+    runs = _make(library.parent, ran.stdout)
+    steps = [(run[0], run[-1]) for run in runs]
+    assert steps == [
+        ("build", "windows"),
+        ("import", "docker://docker.io/library/debian:bookworm"),
+        ("import", "docker://docker.io/library/debian:12"),
+        ("build", "linux"),
+        ("index", "docker.io/library/app:1-windows"),
+        ("build", "tool"),
+    ]
+    assert all("docker.io/library/app:1" not in run for run in runs if run[0] == "build")
