@@ -474,52 +474,63 @@ def _equal_fold_as(word: str) -> bool:
 
 
 def _split_node(line: str, escape: str) -> _Node:
-    """BuildKit's splitCommand plus the per-keyword argument parser."""
-    parts = _WHITESPACE.split(line.strip(GO_SPACE), maxsplit=1)
-    written = parts[0]
-    rest = parts[1] if len(parts) == 2 else ""
-    flags: tuple[str, ...] = ()
-    if rest:
-        rest, flags = _extract_flags(rest, escape)
-        rest = rest.strip(GO_SPACE)
-    keyword = _keyword(written)
-    is_json = False
-    trigger: Instruction | None = None
-    args: tuple[str, ...]
-    if keyword in ("RUN", "CMD", "ENTRYPOINT", "SHELL"):
-        args, is_json = _maybe_json(rest)
-    elif keyword in ("COPY", "ADD", "VOLUME"):
-        args, is_json = _maybe_json(rest)
-        if not is_json:
-            args = _ws_split(rest)
-    elif keyword in ("FROM", "EXPOSE"):
-        args = _ws_split(rest)
-    elif keyword == "ARG":
-        args = tuple(_parse_words(rest, escape))
-    elif keyword in ("ENV", "LABEL"):
-        args = _name_values(rest, keyword, escape)
-    elif keyword in ("MAINTAINER", "STOPSIGNAL", "USER", "WORKDIR"):
-        args = (rest,) if rest else ()
-    elif keyword == "HEALTHCHECK":
-        args, is_json = _health(rest)
-    elif keyword == "ONBUILD":
-        args = ()
+    """BuildKit's splitCommand plus the per-keyword argument parser.
+
+    ``ONBUILD ONBUILD ...`` nests one trigger in another; the chain is read in
+    a loop, not by recursion, so 8,000 of them on one line (BuildKit reads them,
+    then refuses the chaining) raise no RecursionError.
+    """
+    chain: list[tuple[str, str, tuple[str, ...], str]] = []
+    while True:
+        parts = _WHITESPACE.split(line.strip(GO_SPACE), maxsplit=1)
+        written = parts[0]
+        rest = parts[1] if len(parts) == 2 else ""
+        flags: tuple[str, ...] = ()
         if rest:
-            sub = _split_node(rest, escape)
-            trigger = Instruction(
-                keyword=sub.keyword,
-                args=sub.args,
-                flags=sub.flags,
-                line=0,
-                end_line=0,
-                original=rest,
-                json=sub.json,
-                trigger=sub.trigger,
-                written=sub.written,
-            )
-    else:
-        args = ()
-    return _Node(keyword, written, flags, args, is_json, trigger)
+            rest, flags = _extract_flags(rest, escape)
+            rest = rest.strip(GO_SPACE)
+        keyword = _keyword(written)
+        if keyword != "ONBUILD" or not rest:
+            break
+        chain.append((keyword, written, flags, rest))
+        line = rest
+    args, is_json = _arguments(keyword, rest, escape)
+    node = _Node(keyword, written, flags, args, is_json, None)
+    for keyword, written, flags, rest in reversed(chain):
+        trigger = Instruction(
+            keyword=node.keyword,
+            args=node.args,
+            flags=node.flags,
+            line=0,
+            end_line=0,
+            original=rest,
+            json=node.json,
+            trigger=node.trigger,
+            written=node.written,
+        )
+        node = _Node(keyword, written, flags, (), False, trigger)
+    return node
+
+
+def _arguments(keyword: str, rest: str, escape: str) -> tuple[tuple[str, ...], bool]:
+    """The arguments of an instruction other than ``ONBUILD`` with a trigger, and
+    whether they are the exec form."""
+    if keyword in ("RUN", "CMD", "ENTRYPOINT", "SHELL"):
+        return _maybe_json(rest)
+    if keyword in ("COPY", "ADD", "VOLUME"):
+        args, is_json = _maybe_json(rest)
+        return (args, True) if is_json else (_ws_split(rest), False)
+    if keyword in ("FROM", "EXPOSE"):
+        return _ws_split(rest), False
+    if keyword == "ARG":
+        return tuple(_parse_words(rest, escape)), False
+    if keyword in ("ENV", "LABEL"):
+        return _name_values(rest, keyword, escape), False
+    if keyword in ("MAINTAINER", "STOPSIGNAL", "USER", "WORKDIR"):
+        return ((rest,) if rest else ()), False
+    if keyword == "HEALTHCHECK":
+        return _health(rest)
+    return (), False
 
 
 def _ws_split(rest: str) -> tuple[str, ...]:

@@ -143,3 +143,29 @@ def test_line_numbers_count_physical_lines(newline: str) -> None:
     )
     spans = [(i.keyword, i.line, i.end_line) for i in parse_instructions(text).instructions]
     assert spans == [("FROM", 3, 3), ("RUN", 4, 5), ("RUN", 7, 9), ("USER", 10, 10)]
+
+
+_NESTED_INSIDE = st.sampled_from(["", '"a"', "1", "1e999", "{}", '{"a": [1]}', "null", ","])
+_NESTED_AFTER = st.sampled_from(["", " ", " x", ",", "]", "\\"])
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    st.sampled_from(
+        ["RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "VOLUME", "HEALTHCHECK CMD", "ONBUILD RUN"]
+    ),
+    st.integers(1, 12_000),
+    st.integers(0, 12_000),
+    _NESTED_INSIDE,
+    _NESTED_AFTER,
+    st.integers(0, 3000),
+)
+def test_deep_nesting_raises_no_recursion_error(
+    keyword: str, opened: int, closed: int, inside: str, after: str, onbuilds: int
+) -> None:
+    # Go's JSON decoder reads 10,000 levels, BuildKit's parser any chain of
+    # ONBUILDs: neither may reach Python's recursion limit here, on either route.
+    text = f"FROM a\n{'ONBUILD ' * onbuilds}{keyword} {'[' * opened}{inside}{']' * closed}{after}\n"
+    for parse in (parse_dockerfile, parse_instructions):
+        with contextlib.suppress(ImageGraphError):
+            parse(text)
