@@ -20,6 +20,27 @@ TRICKY = [
     "`\n",
     "\ufeff",
     "\xa0",
+    # Issue 14: what BuildKit reads byte by byte or with Go's case mapping.
+    "\x85",
+    "\u2028",
+    "\u3000",
+    "\u00e9",
+    "\u212a",
+    "\u017f",
+    "\u0130",
+    "\u0131",
+    "WOR\u212aDIR ",
+    "\u017fHELL ",
+    "[1e999]",
+    '["\\ud800"]',
+    "[" * 30,
+    "--network=",
+    "--security=",
+    "--device=",
+    "--interval=",
+    "--retries=",
+    "NONE",
+    "CMD ",
 ]
 
 name = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
