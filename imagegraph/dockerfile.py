@@ -49,9 +49,23 @@ end of file, does not know ``${VAR:+alt}`` or ``${VAR-default}``, keeps a
 UTF-8 BOM in the first keyword, reports stage names as parent images and
 does not see ``COPY --from`` or ``RUN --mount`` images at all; its
 ``structure`` re-parses the whole file on every access. Fixing those would
-mean re-parsing its output, so imagegraph parses on its own (at several times
-its speed, see ``benchmarks/parse.py``) and uses dockerfile-parse only as a
-differential oracle in the tests.
+mean re-parsing its output, so imagegraph parses on its own and uses
+dockerfile-parse only as a differential oracle in the tests; BuildKit's own
+parser, wrapped by the ``dockerfile`` package, is the other
+(``tests/test_buildkit_oracle.py``).
+
+**Speed, measured** (``benchmarks/parse.py DIR --repeat 5``, best of 5, one
+process; 2026-12-06 on a shared 2-core AMD EPYC VM, Linux, CPython 3.11.7,
+load average 4 to 6): on the 2,084 docker-library Dockerfiles of
+``/work/corpus/official`` (6.8 MB, 178,000 lines), :func:`parse_dockerfile`
+read 2,501 and 2,772 files/s in two runs, the graph's route
+(:func:`prepare_dockerfile` then :func:`resolve_dockerfile`) 3,450 and 5,386,
+dockerfile-parse (``structure`` and ``parent_images``) 1,418 and 1,328. On
+Bitnami's containers, whose files are short, issue 14 records 9,962 files/s
+for :func:`parse_dockerfile` against dockerfile-parse's 11,628 (the graph's
+route 20,799): there dockerfile-parse is the faster of the two, and only the
+graph's route is ahead. The figures move by a fifth or more between runs on
+this machine.
 """
 
 from __future__ import annotations
