@@ -1008,10 +1008,12 @@ class _Builder:
         if len(owners) == 1 and owners[0] not in platforms:
             return owners
         wanted = platforms.get(build.name, frozenset())
+        asked = build.platforms
         if parent.kind == "from":
             stage = dockerfile.stages[parent.stage]
             if stage.platform_value is not None:
-                wanted = _platform_keys((stage.platform_value,))
+                asked = (stage.platform_value,)
+                wanted = _platform_keys(asked)
         if not wanted:
             return owners
         chosen: list[str] = []
@@ -1024,10 +1026,10 @@ class _Builder:
             elif not offered.isdisjoint(wanted):
                 chosen.append(owner)
                 served.update(offered & wanted)
-        missing = sorted(wanted - served)
-        if not missing:
+        if served >= wanted:
             return tuple(chosen)
-        built = sorted({p for owner in owners for p in platforms.get(owner, ())})
+        missing = [p for p in asked if not _platform_keys((p,)) <= served]
+        built = sorted({p for owner in owners for p in self.graph.nodes[owner]["build"].platforms})
         names = ", ".join(repr(owner) for owner in owners)
         self.note(
             "platform-not-built", Severity.WARNING,
@@ -1191,7 +1193,9 @@ def _same_image(a: ImageBuild, b: ImageBuild) -> bool:
 
 
 def _platforms_text(a: ImageBuild, b: ImageBuild) -> str:
-    shared = sorted(_platform_keys(a.platforms) & _platform_keys(b.platforms))
+    """The platforms of *a* that *b* builds too, as *a* names them: `` (linux/amd64)``."""
+    theirs = _platform_keys(b.platforms)
+    shared = [p for p in a.platforms if not _platform_keys((p,)).isdisjoint(theirs)]
     return f" ({', '.join(shared)})" if shared else ""
 
 

@@ -222,9 +222,8 @@ def test_a_platform_no_build_serves_is_a_warning_and_uses_every_build() -> None:
     (warning,) = graph.diagnostics
     assert (warning.code, warning.path, warning.line) == ("platform-not-built", "app/Dockerfile", 2)
     built, missing = warning.message.split("not for")
-    assert "linux/s390x" in missing
-    assert "linux/amd64/v1" in built
-    assert "linux/amd64/v1" not in missing
+    assert missing.startswith(" linux/s390x, which 'app' asks for")
+    assert "for linux/amd64, linux/arm64/v8, windows/amd64," in built
     # one build for another platform is the same mistake
     lone = build("lone", "FROM acme/lone:1\n", platforms=("linux/arm64",))
     only = build("only", "FROM debian:12\n", "acme/lone:1", platforms=("linux/amd64",))
@@ -260,7 +259,7 @@ def test_duplicate_tag_is_the_same_platform_and_constraints_with_its_line(tmp_pa
         "imagegraph.toml",
         7,
     )
-    assert "(linux/amd64/v1)" in duplicate.message
+    assert "for the same platform (linux/amd64);" in duplicate.message
     assert graph.tag_owners(ImageRef.parse("acme/x:1")) == ("a",)
     # for one platform, different constraints make distinct images of one index
     graph = ImageGraph.from_builds(
