@@ -293,7 +293,7 @@ def plan(
     nodes = nx_graph._node  # type: ignore[attr-defined]
     successors = nx_graph._succ  # type: ignore[attr-defined]
     wave_reasons: dict[str, tuple[Edge, ...]] = {}
-    groups = _tag_groups(graph.inventory.builds)
+    groups = _tag_groups(graph, nodes)
     users = _users(nx_graph, chosen, groups) if groups else {}
     extra = {
         name: {b.name for tag in tags for b in groups[tag]} - {name} for name, tags in users.items()
@@ -314,9 +314,18 @@ def plan(
                 None,
             ),
         )  # fmt: skip
+    # Every generation comes with the same needs; the parents a build has an edge
+    # from are those but the ones added for a shared tag.
+    edge_needs: dict[str, tuple[str, ...]] = generations[0][1] if generations else {}
+    if extra:
+        edge_needs = dict(edge_needs)
+        for name in extra.keys() & edge_needs.keys():
+            edge_needs[name] = tuple(p for p in edge_needs[name] if name in successors[p])
     for generation, needs in generations:
         for name in generation:
-            wave_reasons[name] = _wave_reason(name, needs[name], wave_reasons, reasons, successors)
+            wave_reasons[name] = _wave_reason(
+                name, edge_needs[name], wave_reasons, reasons, successors
+            )
         size = max_parallel or len(generation)
         for start in range(0, len(generation), size):
             waves.append(
@@ -332,8 +341,7 @@ def plan(
                         wave_reason=wave_reasons[name],
                         inputs=tuple(
                             edge
-                            for parent in needs[name]
-                            if name in successors[parent]
+                            for parent in edge_needs[name]
                             for edge in successors[parent][name]["uses"]
                         ),
                         context_images=_context_images(nodes, nodes[name]["build"]),
@@ -343,7 +351,7 @@ def plan(
             )
     shared: tuple[SharedTag, ...] = ()
     if groups:
-        shared, waves = _shared(graph.inventory.builds, groups, users, waves)
+        shared, waves = _shared(graph, groups, users, waves)
     schedule = None
     if durations is not None:
         widest = max((len(w) for w in waves), default=1)
@@ -362,14 +370,19 @@ def plan(
     )
 
 
-def _tag_groups(builds: Iterable[ImageBuild]) -> dict[ImageRef, list[ImageBuild]]:
-    """Each tag (not a digest) that more than one build produces -> those builds."""
-    producers: dict[ImageRef, list[ImageBuild]] = {}
-    for build in builds:
-        for tag in dict.fromkeys(build.tags):
-            if tag.digest is None:
-                producers.setdefault(tag, []).append(build)
-    return {tag: group for tag, group in producers.items() if len(group) > 1}
+def _tag_groups(
+    graph: ImageGraph, nodes: Mapping[str, Mapping[str, object]]
+) -> dict[ImageRef, list[ImageBuild]]:
+    """Each tag several builds share (one multi-platform image, as the graph has
+    it: :meth:`~imagegraph.ImageGraph.tag_owners`) -> those builds. A second build
+    of a tag for the same platform is no owner but a ``duplicate-tag`` warning."""
+    # The graph keeps the shared tags apart when it is made: read them, at no cost
+    # for a fleet without any.
+    owners: Mapping[ImageRef, tuple[str, ...]] = graph._owners
+    return {
+        tag: [nodes[name]["build"] for name in names]  # type: ignore[misc]
+        for tag, names in owners.items()
+    }
 
 
 def _build_of(graph: nx.DiGraph[str], name: str) -> ImageBuild:
@@ -425,14 +438,17 @@ def _derived_tag(
 
 
 def _shared(
-    builds: Iterable[ImageBuild],
+    graph: ImageGraph,
     groups: Mapping[ImageRef, list[ImageBuild]],
     users: Mapping[str, list[ImageRef]],
     waves: list[tuple[PlannedBuild, ...]],
 ) -> tuple[tuple[SharedTag, ...], list[tuple[PlannedBuild, ...]]]:
     """The shared tags the plan rebuilds a build of, and the waves with each such
     build pushing its own tags and source instead of the shared ones."""
-    taken = {tag for build in builds for tag in build.tags}
+    # A derived source is in a shared tag's repository: it must be no tag of the fleet there.
+    repositories = {tag.name for tag in groups}
+    tags: Iterable[ImageRef] = graph._tags
+    taken = {tag for tag in tags if tag.name in repositories}
     sources: dict[str, ImageRef] = {}
     own: dict[str, tuple[ImageRef, ...]] = {}
     for tag, group in groups.items():
@@ -465,11 +481,26 @@ def _shared(
         )
     found.sort(key=lambda s: (s.wave, str(s.tag)))
     if found:
-        waves = [
-            tuple(replace(p, own_tags=own[p.name]) if p.name in own else p for p in wave)
-            for wave in waves
-        ]
+        waves = [tuple(_pushing(p, own, groups) for p in wave) for wave in waves]
     return tuple(found), waves
+
+
+def _pushing(
+    planned: PlannedBuild,
+    own: Mapping[str, tuple[ImageRef, ...]],
+    groups: Mapping[ImageRef, list[ImageBuild]],
+) -> PlannedBuild:
+    """*planned* with the tags it pushes itself when some are shared: for a build
+    of the index, its own tags and its source; for a second build of a shared tag
+    for a platform one of its builds has (a ``duplicate-tag``), its other tags, so
+    that it does not replace the index either."""
+    if planned.name in own:
+        return replace(planned, own_tags=own[planned.name])
+    if any(tag in groups for tag in planned.build.tags):
+        return replace(
+            planned, own_tags=tuple(tag for tag in planned.build.tags if tag not in groups)
+        )
+    return planned
 
 
 def _root(root: str, relative_to: str | os.PathLike[str] | None) -> str:
@@ -542,8 +573,6 @@ def _wave_reason(
 ) -> tuple[Edge, ...]:
     """The longest chain of planned parents down to *name*, the first (by name) among
     equals: through a parent of the wave just before (*found* has every earlier one)."""
-    # A parent added for a shared tag has no edge to name: the chain goes through edges.
-    needs = tuple(parent for parent in needs if name in successors[parent])
     if not needs:
         return reasons.get(name, ())
     parent = needs[0]
