@@ -11,7 +11,8 @@ GitHub repository its ``library/*`` manifests name, as ``<mirror>/<owner>+<name>
 (the search tool's ``fetch`` lays them out so), ``git`` on the PATH, and the PyPI
 package ``dockerfile`` (BuildKit's own parser, compiled; the reference side reads
 Dockerfiles with it). Only read-only git commands are run on the snapshots
-(``cat-file``, ``archive``, ``for-each-ref``, ``show``); nothing they bring is run.
+(``cat-file``, ``ls-tree``, ``log``, ``show``, ``for-each-ref``, ``rev-parse``);
+nothing they bring is run.
 
 ``corpus`` lays out ``<out>`` as bashbrew would build it: ``library/<name>`` (the
 manifests), ``src/<name>/`` (per manifest, every Directory an entry or an architecture
@@ -922,6 +923,7 @@ def run_check(corpus: Path, mirror: Path) -> int:
     checked = agree = 0
     arch_checked = arch_agree = 0
     arch_differ: list[str] = []
+    platform_differ: list[str] = []
     unavailable: list[str] = []
     disagreements: list[tuple[str, tuple[str, str], set[str], set[str], list[Source]]] = []
     unreachable_only = 0
@@ -961,6 +963,13 @@ def run_check(corpus: Path, mirror: Path) -> int:
                     f"{sorted(arch_expected - arch_got)}, imagegraph only "
                     f"{sorted(arch_got - arch_expected)}"
                 )
+        platforms = {"/".join(p for p in PLATFORMS[s.arch] if p) for s in sources}
+        built_for = {p for n in carriers.get(tag, []) for p in view.nodes[n]["build"].platforms}
+        if platforms != built_for:
+            platform_differ.append(
+                f"{tag.removeprefix('docker.io/library/')}: manifest {sorted(platforms)}, "
+                f"imagegraph {sorted(built_for)}"
+            )
         if got == expected:
             agree += 1
             continue
@@ -996,6 +1005,11 @@ def run_check(corpus: Path, mirror: Path) -> int:
         print(f"  {line}")
     if len(arch_differ) > 15:
         print(f"  ... and {len(arch_differ) - 15} more")
+    print(
+        f"tags whose builds' platforms are not the manifest's architectures: {len(platform_differ)}"
+    )
+    for line in platform_differ[:10]:
+        print(f"  {line}")
     if unreachable_only:
         print(
             f"  of the rest, agreeing once stages the target does not need are left out: "
