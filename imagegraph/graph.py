@@ -194,6 +194,14 @@ class ImageGraph:
         self._owners: dict[ImageRef, tuple[str, ...]] = {
             tag: tuple(build.name for build in builds) for tag, builds in owners.shared.items()
         }
+        # A build named as a tag it shares (a manifest's build of one entry is
+        # <repository>:<first tag>, and the entry's other architectures build
+        # that tag too): the name stands for the tag, every build of it.
+        self._named_as_shared: dict[str, tuple[str, ...]] = {}
+        for tag, names in self._owners.items():
+            for spelling in (tag.familiar, str(tag)):
+                if spelling in names:
+                    self._named_as_shared[spelling] = names
 
     # -- construction -------------------------------------------------------
 
@@ -260,7 +268,10 @@ class ImageGraph:
 
     def nodes(self, image: str | ImageRef, *, suggest: bool = False) -> tuple[str, ...]:
         """Every node *image* names: one, except for a tag several builds share
-        (one multi-platform image), which names each of them in declaration order.
+        (one multi-platform image), which names each of them in declaration order;
+        so does a build's name that is also such a tag (``golang:1.22``, the build
+        of a manifest entry whose other architectures build it from other
+        Dockerfiles).
 
         >>> graph = ImageGraph.from_builds([
         ...     ImageBuild("tool", "tool/Dockerfile", "tool", (ImageRef.parse("acme/tool:1"),),
@@ -275,7 +286,7 @@ class ImageGraph:
         ['docker.io/library/debian:12', 'mcr.microsoft.com/windows/nanoserver:ltsc2022']
         """
         if isinstance(image, str) and image in self._graph:
-            return (image,)
+            return self._named_as_shared.get(image, (image,))
         try:
             ref = (
                 image

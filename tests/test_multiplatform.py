@@ -300,6 +300,13 @@ def test_each_architecture_is_built_from_its_own_dockerfile(tmp_path: Path) -> N
         "docker.io/library/debian:12",
         "docker.io/library/ubuntu:24.04",
     ]
+    # the entry's first tag is its amd64 build's name, and the tag of every architecture
+    assert graph.nodes("golang:1.0") == ("golang:1.0", "golang:1.0-arm64v8", "golang:1.0-s390x")
+    assert graph.node("golang:1.0") == "golang:1.0"
+    assert graph.build("golang:1.0").platforms == ("linux/amd64",)
+    assert graph.parents("golang:1.0") == graph.parents("golang:latest")
+    assert graph.nodes("golang:1.0-arm64v8") == ("golang:1.0-arm64v8",)
+    assert graph.parents("app") == ["golang:1.0", "golang:1.0-arm64v8", "golang:1.0-s390x"]
     assert graph.impact(["debian:12"]).affected == ("app", "golang:1.0-arm64v8")
     assert graph.impact(["alpine:3.20"]).affected == ("app", "golang:1.0")
     assert codes(graph) == []
