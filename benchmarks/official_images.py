@@ -490,11 +490,12 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
     (out / ".ready").touch()
     print(f"corpus: {out} ({len(names)} manifests) in {time.perf_counter() - started:.1f}s")
     moved = {n: r for n, r in record["revisions"].items() if r["back"]}
-    print(
-        f"  manifests taken at an older revision (the newest whose commits the snapshots "
-        f"hold): {len(moved)}; still missing commits: "
-        f"{sum(1 for r in record['revisions'].values() if r['missing'] > 0)}"
-    )
+    if not head:
+        print(
+            f"  manifests taken at an older revision (the newest whose commits the snapshots "
+            f"hold): {len(moved)}; manifests still missing commits: "
+            f"{sum(1 for r in record['revisions'].values() if r['missing'] > 0)}"
+        )
     print(f"  directories extracted: {len(record['extracted'])}")
     print(f"  files not written: {dict(record['skipped_files'])}")
     print(f"  unavailable repositories or directories: {len(record['unavailable'])}")
