@@ -611,6 +611,16 @@ def test_bake_leaves_the_import_out_and_names_what_it_cannot_do() -> None:
     assert f"docker buildx imagetools create -t {GOLANG} {' '.join(SOURCES)}" in message
 
 
+def test_bake_wires_no_build_of_a_shared_tag_that_lacks_a_platform_of_the_child() -> None:
+    # golang (amd64) and golang-arm (arm64) are one index: no one target serves both
+    multi = ImageBuild("multi", "m/Dockerfile", "m", (R("acme/multi:1"),),
+                       platforms=("linux/amd64", "linux/arm64/v8"),
+                       dockerfile_inline="FROM acme/golang")  # fmt: skip
+    data = json.loads(render.to_bake(the_plan([*fleet(), multi])))
+    assert "contexts" not in data["target"]["multi"]  # it pulls the index
+    assert data["target"]["app"]["contexts"] == {"acme/golang": "target:golang"}
+
+
 @pytest.mark.skipif(BUILDX is None, reason="no buildx binary (set IMAGEGRAPH_BUILDX)")
 def test_buildx_bake_reads_a_plan_with_an_import_and_a_shared_tag(tmp_path: Path) -> None:
     for directory in ("golang", "golang/win", "app"):

@@ -484,7 +484,7 @@ def to_bake(plan: RebuildPlan) -> str:
                 contexts[key] = image
             else:
                 contexts[key] = plan.path(value) if _is_local(value) else value
-        wired: dict[str, bool] = {}
+        candidates: dict[str, list[str]] = {}
         for edge in planned.inputs:
             if edge.kind == "context":
                 key = edge.text.partition("=")[0]
@@ -494,13 +494,17 @@ def to_bake(plan: RebuildPlan) -> str:
                 continue
             if edge.parent in imported:
                 continue  # not in this file: the image the registry has
-            # A shared tag has an edge from each of its builds: the one for
-            # this build's platforms (the first, when none says so) is used.
-            fits = _fits(by_name[edge.parent], build)
-            if key in wired and (wired[key] or not fits):
-                continue
-            wired[key] = fits
-            contexts[key] = f"target:{names[edge.parent]}"
+            if edge.parent not in candidates.setdefault(key, []):
+                candidates[key].append(edge.parent)
+        for key, parents in candidates.items():
+            # A shared tag has an edge from each of its builds: the first that
+            # serves every platform of this build is used; with none, this build
+            # pulls the tag's index (bake refuses a target of fewer platforms).
+            fitting = parents if len(parents) == 1 else [
+                parent for parent in parents if _fits(by_name[parent], build)
+            ]  # fmt: skip
+            if fitting:
+                contexts[key] = f"target:{names[fitting[0]]}"
         if contexts:
             target["contexts"] = dict(sorted(contexts.items()))
         targets[names[build.name]] = _hcl_literal(target)
@@ -515,8 +519,9 @@ def to_bake(plan: RebuildPlan) -> str:
 
 
 def _fits(parent: ImageBuild, child: ImageBuild) -> bool:
-    """Whether *parent* is built for every platform of *child* (a Linux one when
-    the child names none)."""
+    """Whether bake can give *child* the *parent* target as a context for every
+    platform of the child: the parent is built for each of them (for a Linux one
+    when the child names none; any, when the parent names none)."""
     if not parent.platforms:
         return True
     if child.platforms:
