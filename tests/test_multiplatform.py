@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagegraph import ImageBuild, ImageGraph, ImageRef, scan
+from imagegraph import ImageBuild, ImageGraph, ImageRef, _snapshot, scan
 from imagegraph.cli import main
 from imagegraph.impact import FileChange
 
@@ -437,3 +437,20 @@ def test_children_use_exactly_the_builds_serving_their_platforms(
             expected, gap = names, True
         assert graph.parents(app.name) == sorted(expected)
         assert (repr(app.name) in warned) == gap
+
+
+def test_a_graph_from_the_cache_has_the_same_owners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_snapshot, "RACY_NS", 0)  # files seconds old may be kept
+    fresh = golang(tmp_path, LTSC2025, LINUX, LTSC2022)
+    scan(tmp_path)  # writes the snapshot
+    loaded: list[object] = []
+    real = _snapshot._revive
+    monkeypatch.setattr(_snapshot, "_revive", lambda *a: loaded.append(1) or real(*a))
+    kept = scan(tmp_path)
+    assert loaded == [1]  # the graph came from the snapshot
+    for tag in ("golang:latest", "golang:1.22", "golang:1.22-bookworm"):
+        assert kept.nodes(tag) == fresh.nodes(tag)
+        assert kept.parents(tag) == fresh.parents(tag)
+    assert kept.parents("app-windows") == fresh.parents("app-windows")
