@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -445,11 +446,16 @@ def test_a_graph_from_the_cache_has_the_same_owners(
     monkeypatch.setattr(_snapshot, "RACY_NS", 0)  # files seconds old may be kept
     fresh = golang(tmp_path, LTSC2025, LINUX, LTSC2022)
     scan(tmp_path)  # writes the snapshot
-    loaded: list[object] = []
+    loaded: list[ImageGraph] = []
     real = _snapshot._revive
-    monkeypatch.setattr(_snapshot, "_revive", lambda *a: loaded.append(1) or real(*a))
+
+    def revive(*state: Any) -> ImageGraph:
+        loaded.append(real(*state))
+        return loaded[-1]
+
+    monkeypatch.setattr(_snapshot, "_revive", revive)
     kept = scan(tmp_path)
-    assert loaded == [1]  # the graph came from the snapshot
+    assert loaded == [kept]  # the graph came from the snapshot
     for tag in ("golang:latest", "golang:1.22", "golang:1.22-bookworm"):
         assert kept.nodes(tag) == fresh.nodes(tag)
         assert kept.parents(tag) == fresh.parents(tag)
