@@ -13,6 +13,15 @@ beat) and, for a number of workers, the makespan of a list schedule that
 starts ready builds longest-remaining-chain first. An optimal schedule is
 NP-hard in general; the figure is an achievable upper bound and
 ``max(critical path, total / workers)`` a lower one.
+
+A tag several builds produce together (one multi-platform image: docker-library's
+``SharedTags``, a Dockerfile per architecture) is pushed by none of them, since
+each push would replace the others: :attr:`RebuildPlan.shared` lists each such
+tag with one source per build (what that build pushes instead) and the wave
+after which their index is made; a build that uses the tag waits for every
+build of it. An image imported from an OCI layout
+(:attr:`~imagegraph.inventory.ImageBuild.imported`) is planned like a build;
+the outputs push it rather than build it.
 """
 
 from __future__ import annotations
