@@ -12,6 +12,17 @@ Edges go from parent to child and carry every use that made them
 ``target:<build>`` in bake, ``service:<name>`` in compose, or
 ``contexts`` in ``imagegraph.toml``).
 
+A tag several builds share for different platforms (or, for one platform,
+different :attr:`~imagegraph.inventory.ImageBuild.constraints`) is one
+multi-platform image: a query about the tag covers every build of it
+(:meth:`ImageGraph.nodes`, :meth:`ImageGraph.tag_owners`), and a child
+builds on the builds serving its platforms (its ``FROM --platform=`` value,
+else its own platforms; a build without platforms serves, and asks for,
+any). When none serves a platform the child asks for, BuildKit would not
+find it: a ``platform-not-built`` warning, and the child builds on every
+build of the tag. An imported build (``Builder: oci-import``) has no
+Dockerfile: it is a root, never read.
+
 What the Dockerfiles cannot tell is reported, never guessed: a ``FROM``
 whose ARG has no value is an ``unresolved-arg`` diagnostic and the build is
 listed in :attr:`ImageGraph.undetermined`; a Dockerfile BuildKit would
