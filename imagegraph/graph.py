@@ -1023,8 +1023,10 @@ class _Builder:
 
         A build without platforms serves (and asks for) any. When no owner
         serves a platform asked for, BuildKit would not find it in the image:
-        a ``platform-not-built`` warning, and every owner, so that the child
-        still rebuilds with any of them.
+        a ``platform-not-built`` warning, and the owners that serve the
+        child's other platforms (a Linux child of a Linux and Windows tag
+        missing riscv64 is still no child of the Windows build); only when
+        none serves any of them, every owner, so that the child still rebuilds.
         """
         platforms = self.platforms
         if len(owners) == 1 and owners[0] not in platforms:
@@ -1053,14 +1055,19 @@ class _Builder:
         missing = [p for p in asked if not _platform_keys((p,)) <= served]
         built = sorted({p for owner in owners for p in self.graph.nodes[owner]["build"].platforms})
         names = ", ".join(repr(owner) for owner in owners)
+        counted = (
+            "counting the builds of it that serve its other platforms"
+            if chosen
+            else "counting every build of it as a parent"
+        )
         self.note(
             "platform-not-built", Severity.WARNING,
             f"{parent.value} is built here ({names}) for {', '.join(built)}, not for "
             f"{', '.join(missing)}, which {build.name!r} asks for: BuildKit finds no such "
-            "image; counting every build of it as a parent",
+            f"image; {counted}",
             build.dockerfile, parent.line,
         )  # fmt: skip
-        return owners
+        return tuple(chosen) if chosen else owners
 
     def named_context(self, build: ImageBuild, value: str) -> tuple[str, str] | None:
         if not build.contexts:
