@@ -872,7 +872,9 @@ class _Lint:
                 if internal:
                     ref = self.parse(edge.value)
                     # A digest pins a build's tag (debian:12@sha256:...): the tag is its.
-                    if ref is None or self.graph.tag_owner(replace(ref, digest=None)) != parent:
+                    if ref is None or parent not in self.graph.tag_owners(
+                        replace(ref, digest=None)
+                    ):
                         continue  # a named context pointing at a build: no tag written
                     written = edge.value or ref.familiar
                 else:
@@ -947,7 +949,7 @@ class _Lint:
                 version is None
                 or release is None
                 or version.snapshot
-                or self.graph.tag_owner(tag) != parent
+                or parent not in self.graph.tag_owners(tag)
             ):
                 continue  # no stable version, or children of that tag get another build
             key = (

@@ -389,3 +389,30 @@ def test_an_aggregated_finding_in_json_sarif_and_the_table(tmp_path: Path) -> No
     console = Console(width=200, record=True)
     console.print(to_table(found))
     assert "40 Dockerfiles under src/neo4j/old/" in console.export_text()
+
+
+def test_a_child_of_any_build_of_a_shared_tag_is_advised() -> None:
+    # acme/base:1.1 and :1.2 are each one index of a Linux and a Windows build;
+    # a Windows child's edge goes to the second owner of the tag, which lint
+    # once skipped as "not the tag's build".
+    def made(name: str, text: str, tag: str, platform: str) -> ImageBuild:
+        return ImageBuild(
+            name, f"{name}/Dockerfile", name, (ImageRef.parse(tag),),
+            platforms=(platform,), dockerfile_inline=text,
+        )  # fmt: skip
+
+    bases = [
+        made(f"base{version}-{os}", "FROM debian:12\n", f"acme/base:{version}", f"{os}/amd64")
+        for version in ("1.1", "1.2")
+        for os in ("linux", "windows")
+    ]
+    for os in ("linux", "windows"):
+        graph = ImageGraph.from_builds([
+            *bases,
+            made("app", "FROM acme/base:1.1\n", "acme/app:1", f"{os}/amd64"),
+            made("other", "FROM acme/base:1.2\n", "acme/other:1", f"{os}/amd64"),
+        ])  # fmt: skip
+        assert graph.parents("app") == [f"base1.1-{os}"]
+        (straggler,) = findings(graph).with_code("straggler")
+        assert straggler.image == "app"
+        assert "acme/base:1.2" in straggler.message
