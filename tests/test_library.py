@@ -534,3 +534,91 @@ def test_unreadable_manifest(tmp_path: Path) -> None:
         read_library(
             tmp_path / "library/app", tmp_path, aliases={}, repository=None, checkout=tmp_path
         )
+
+
+# --- a checkout per GitCommit ({commit}) -------------------------------------------
+
+KONG = f"""\
+{HEADER}
+Tags: 3.8, 3.8-ubuntu
+GitCommit: 1f5199f7da45aa00000000000000000000000000
+Directory: ubuntu
+
+Tags: 3.4, 3.4-ubuntu
+GitCommit: e07de903edf2bb00000000000000000000000000
+Directory: ubuntu
+Architectures: amd64, arm64v8
+arm64v8-GitCommit: 0123456789abcdef000000000000000000000000
+"""
+# kong in the official library: two entries build ubuntu/Dockerfile at two commits
+# (3.4 on jammy, 3.8 on noble); one work tree holds only one of them.
+
+
+def test_a_checkout_per_commit_reads_each_entry_at_its_own_commit(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "library/kong": KONG,
+        "src/1f5199f7da45aa00000000000000000000000000/ubuntu/Dockerfile": "FROM ubuntu:noble\n",
+        "src/e07de903edf2bb00000000000000000000000000/ubuntu/Dockerfile": "FROM ubuntu:jammy\n",
+        "src/0123456789abcdef000000000000000000000000/ubuntu/Dockerfile": "FROM ubuntu:focal\n",
+        "imagegraph.toml": '[[manifests]]\npath = "library/kong"\ncheckout = "src/{commit}"\n',
+    })  # fmt: skip
+    from imagegraph import scan
+
+    graph = scan(tmp_path, cache=False)
+    assert graph.parents("kong:3.8") == ["docker.io/library/ubuntu:noble"]
+    # 3.4 is one index of its amd64 build (jammy) and its arm64 build (focal)
+    assert graph.parents("kong:3.4") == [
+        "docker.io/library/ubuntu:focal",
+        "docker.io/library/ubuntu:jammy",
+    ]
+    assert graph.build("kong:3.4").dockerfile == (
+        "src/e07de903edf2bb00000000000000000000000000/ubuntu/Dockerfile"
+    )
+    assert graph.build("kong:3.4").context == "src/e07de903edf2bb00000000000000000000000000/ubuntu"
+    # each architecture is read at its commit: nothing to warn about
+    assert [d.code for d in graph.diagnostics] == []
+    # a work tree for all of them would have said so
+    result = read(tmp_path / "plain", KONG, dockerfiles=("ubuntu/Dockerfile",))
+    assert [code for code, _ in codes(result)] == ["library-arch-source"]
+    assert "{commit}" in result.diagnostics[0].message
+
+
+def test_a_checkout_per_commit_without_the_commit_is_a_missing_dockerfile(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "library/kong": KONG,
+        "src/1f5199f7da45aa00000000000000000000000000/ubuntu/Dockerfile": "FROM ubuntu:noble\n",
+    })  # fmt: skip
+    result = read_library(
+        tmp_path / "library/kong", tmp_path, aliases={}, repository=None,
+        checkout=tmp_path / "src/{commit}",
+    )  # fmt: skip
+    missing = [(d.code, d.line) for d in result.diagnostics]
+    assert missing == [("missing-dockerfile", 8), ("missing-dockerfile", 8)]
+    assert "e07de903edf2bb00000000000000000000000000/ubuntu/Dockerfile" in (
+        result.diagnostics[0].message
+    )
+
+
+@pytest.mark.parametrize(
+    "commit",
+    ["../../../etc", "", "1F5199F7DA45", "abc", "1f5199f7da45/../x", "1f5199f7da45 x"],
+)
+def test_a_checkout_per_commit_takes_only_commit_ids(tmp_path: Path, commit: str) -> None:
+    manifest = f"{HEADER}\nTags: 1\nDirectory: d\n" + (f"GitCommit: {commit}\n" if commit else "")
+    write(tmp_path, {"library/app": manifest})
+    with pytest.raises(ConfigError) as caught:
+        read_library(
+            tmp_path / "library/app", tmp_path, aliases={}, repository=None,
+            checkout=tmp_path / "src/{commit}",
+        )  # fmt: skip
+    assert caught.value.line == 4
+    assert "is not a commit id" in caught.value.message
+
+
+def test_a_branch_other_than_the_default_is_said_once_per_manifest(tmp_path: Path) -> None:
+    manifest = f"{HEADER}GitFetch: refs/heads/dist\n" + "".join(
+        f"\nTags: {n}\nDirectory: d{n}\n" for n in range(5)
+    )
+    result = read(tmp_path, manifest, dockerfiles=tuple(f"d{n}/Dockerfile" for n in range(5)))
+    assert codes(result) == [("library-git-fetch", 5)]
+    assert result.diagnostics[0].message.startswith("app:0 and 4 more entries build from")

@@ -37,8 +37,14 @@ and ``GitCommit`` are not checked against the checkout: imagegraph reads
 the working tree as it is, and bashbrew would build the commit the manifest
 names. Where that may differ it says so: ``library-arch-source`` (some
 architectures name another repository, branch or commit than the entry)
-and ``library-git-fetch`` (the entry names a branch other than
-``master``/``main``), one warning per entry each.
+and ``library-git-fetch`` (entries name a branch other than
+``master``/``main``: one warning per branch). A checkout whose path holds
+``{commit}`` (``checkout = "src/python/{commit}"``) is one directory per
+commit: each entry, and each architecture, is read from the directory of its
+own ``GitCommit``, so that two entries building one directory at two
+commits (kong 3.4 on jammy, 3.8 on noble) each get theirs, as bashbrew
+builds them; no warning then, and a ``GitCommit`` that is not a commit id
+is refused (it would become a path).
 
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -203,6 +209,7 @@ def read_library(
     # Names of the builds of other architectures may not be any tag of the manifest.
     names = {f"{repository}:{tag}" for entry in entries for tag in entry.tags}
     names.update(f"{repository}:{tag}" for entry in entries for tag in entry.shared_tags)
+    per_commit = COMMIT_FIELD in str(checkout)
     for entry in entries:
         result.builds.extend(
             _builds(
@@ -210,7 +217,33 @@ def read_library(
                 display=display, root=root, checkout=checkout,
             )
         )  # fmt: skip
+    if not per_commit:
+        _note_branches(entries, result, repository, display)
     return result
+
+
+COMMIT_FIELD = "{commit}"
+"""Written in a manifest's checkout (``checkout = "src/python/{commit}"``), it
+stands for each entry's (or architecture's) ``GitCommit``: every entry is read
+from a checkout of the commit bashbrew builds it from, not from one work tree."""
+
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
+
+
+def _checkout_of(checkout: Path, source: _Source, display: str, line: int) -> Path:
+    """*checkout* with :data:`COMMIT_FIELD` replaced by *source*'s commit, which
+    must be a commit id (nothing else may become a path: ``../..``)."""
+    text = str(checkout)
+    if COMMIT_FIELD not in text:
+        return checkout
+    if not _COMMIT.fullmatch(source.commit):
+        raise ConfigError(
+            f"GitCommit {_cut(source.commit)} is not a commit id (7 to 64 lowercase hex "
+            f"digits), and the checkout {_cut(text)} is named after it",
+            path=display,
+            line=line,
+        )
+    return Path(text.replace(COMMIT_FIELD, source.commit))
 
 
 def _blocks(text: str, display: str) -> list[_Block]:
@@ -458,7 +491,8 @@ def _builds(
         main = _source(entry, _DEFAULT_ARCHITECTURE if _DEFAULT_ARCHITECTURE in
                        entry.architectures else entry.architectures[0])  # fmt: skip
     ordered = [main, *(source for source in groups if source != main)]
-    _note_sources(entry, groups, result, main_name, display)
+    if COMMIT_FIELD not in str(checkout):
+        _note_sources(entry, groups, result, main_name, display)
     tags = parse_tags(
         [f"{repository}:{tag}" for tag in [*entry.tags, *entry.shared_tags]],
         aliases,
@@ -477,11 +511,12 @@ def _builds(
             while name in names:
                 name, counter = f"{candidate}-{counter}", counter + 1
         names.add(name)
-        dockerfile = relative(root, checkout, posixpath.join(source.directory, source.file))
+        base = _checkout_of(checkout, source, display, entry.line)
+        dockerfile = relative(root, base, posixpath.join(source.directory, source.file))
         imported = source.builder == _OCI_IMPORT
         # A FIFO is refused by name when read; a missing file is reported
         # here once, at the entry, and not again by the graph.
-        if dockerfile not in reported and not exists(checkout / source.directory / source.file):
+        if dockerfile not in reported and not exists(base / source.directory / source.file):
             reported.add(dockerfile)
             what = "the OCI image layout index" if imported else "the Dockerfile"
             result.diagnostics.append(
@@ -498,7 +533,7 @@ def _builds(
             ImageBuild(
                 name=name,
                 dockerfile=dockerfile,
-                context=relative(root, checkout, source.directory),
+                context=relative(root, base, source.directory),
                 tags=tags,
                 platforms=tuple(PLATFORMS[arch] for arch in archs),
                 variant={},
@@ -541,20 +576,38 @@ def _note_sources(
                 Severity.WARNING,
                 f"{name}: the manifest builds some architectures from another repository, "
                 f"branch or commit than the entry's: {'; '.join(elsewhere)}; imagegraph reads "
-                "their files from the checkout's work tree as it is",
+                "their files from the checkout's work tree as it is (name the checkout after "
+                f"each GitCommit with {COMMIT_FIELD} to read what bashbrew builds)",
                 display,
                 entry.line,
             )
         )
-    if own.fetch not in _DEFAULT_FETCH:
+
+
+def _note_branches(
+    entries: list[_Entry], result: SourceResult, repository: str, display: str
+) -> None:
+    """One ``library-git-fetch`` warning per branch other than the default that
+    entries name in ``GitFetch``, at the first of them, with how many there are:
+    imagegraph reads the checkout's work tree as it is (121 warnings, one per
+    entry, said this once per manifest on the official library)."""
+    branches: dict[str, list[_Entry]] = {}
+    for entry in entries:
+        fetch = _source(entry, None).fetch
+        if fetch not in _DEFAULT_FETCH:
+            branches.setdefault(fetch, []).append(entry)
+    for fetch, named in branches.items():
+        first = f"{repository}:{named[0].tags[0]}"
+        which = first if len(named) == 1 else f"{first} and {len(named) - 1} more entries"
         result.diagnostics.append(
             Diagnostic(
                 "library-git-fetch",
                 Severity.WARNING,
-                f"{name}: the manifest builds from GitFetch {own.fetch}, not the default "
-                "branch; imagegraph reads the checkout's work tree as it is",
+                f"{which} build from GitFetch {fetch}, not the default branch; imagegraph "
+                "reads the checkout's work tree as it is (name the checkout after each "
+                f"entry's GitCommit with {COMMIT_FIELD} to read what bashbrew builds)",
                 display,
-                entry.line,
+                named[0].line,
             )
         )
 
