@@ -303,7 +303,7 @@ def plan(
     successors = nx_graph._succ  # type: ignore[attr-defined]
     wave_reasons: dict[str, tuple[Edge, ...]] = {}
     groups = _tag_groups(graph, nodes)
-    users = _users(nx_graph, chosen, groups) if groups else {}
+    users = _users(nx_graph, chosen, groups, graph.inventory.aliases) if groups else {}
     extra = {
         name: {b.name for tag in tags for b in groups[tag]} - {name} for name, tags in users.items()
     }
@@ -400,9 +400,13 @@ def _build_of(graph: nx.DiGraph[str], name: str) -> ImageBuild:
 
 
 def _users(
-    graph: nx.DiGraph[str], chosen: Iterable[str], groups: Mapping[ImageRef, list[ImageBuild]]
+    graph: nx.DiGraph[str],
+    chosen: Iterable[str],
+    groups: Mapping[ImageRef, list[ImageBuild]],
+    aliases: Mapping[str, str],
 ) -> dict[str, list[ImageRef]]:
-    """Each chosen build that uses a shared tag (an edge whose value is it) -> those tags."""
+    """Each chosen build that uses a shared tag (an edge whose value is it, read as
+    the graph reads it: through *aliases* and the build's named contexts) -> those tags."""
     members = set(chosen)
     producers = {build.name for group in groups.values() for build in group}
     found: dict[str, list[ImageRef]] = {}
@@ -410,17 +414,34 @@ def _users(
         for child, data in graph._succ[parent].items():  # type: ignore[attr-defined]
             if child not in members:
                 continue
-            own = set(_build_of(graph, child).tags)  # a build of the tag waits for no index of it
+            build = _build_of(graph, child)
+            own = set(build.tags)  # a build of the tag waits for no index of it
             for edge in data["uses"]:
                 if edge.value is None:
                     continue
                 try:
-                    ref = ImageRef.parse(edge.value)
+                    ref = ImageRef.parse(_image_of(build, edge.value), aliases=aliases)
                 except ValueError:
                     continue
                 if ref in groups and ref not in own and ref not in found.get(child, ()):
                     found.setdefault(child, []).append(ref)
     return found
+
+
+def _image_of(build: ImageBuild, value: str) -> str:
+    """The image *value* (a ``FROM`` or ``--from`` value of *build*) names: the
+    image of the named context it is, as BuildKit looks one up, else itself."""
+    if not build.contexts:
+        return value
+    context = build.contexts.get(value)
+    if context is None:
+        try:
+            context = build.contexts.get(ImageRef.parse(value).familiar.removesuffix(":latest"))
+        except ValueError:
+            return value
+    if context is not None and context.startswith("docker-image://"):
+        return context.removeprefix("docker-image://")
+    return value
 
 
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -489,8 +510,9 @@ def _shared(
             )
         )
     found.sort(key=lambda s: (s.wave, str(s.tag)))
-    if found:
-        waves = [tuple(_pushing(p, own, groups) for p in wave) for wave in waves]
+    # Even with no build of the index planned, a duplicate of a shared tag planned
+    # alone must not push the tag: its push would replace the index.
+    waves = [tuple(_pushing(p, own, groups) for p in wave) for wave in waves]
     return tuple(found), waves
 
 

@@ -130,6 +130,42 @@ def test_a_plan_of_one_build_of_a_shared_tag_still_joins_every_source() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("from_line", "contexts", "aliases"),
+    [
+        # a mirror the user declared as the same images
+        ("FROM mirror.corp/hub/acme/golang", {}, {"mirror.corp/hub": "docker.io"}),
+        # a named context standing for the tag
+        ("FROM go", {"go": "docker-image://acme/golang:latest"}, {}),
+    ],
+)
+def test_a_user_that_spells_the_shared_tag_otherwise_still_waits_for_its_index(
+    from_line: str, contexts: dict[str, str], aliases: dict[str, str]
+) -> None:
+    builds = [*fleet()[:-1], ImageBuild("app", "app/Dockerfile", "app", (R("acme/app:1"),),
+                                        dockerfile_inline=from_line, contexts=contexts)]  # fmt: skip
+    plan = ImageGraph.from_builds(builds, aliases=aliases).plan()
+    (shared,) = plan.shared
+    assert shared.users == ("app",)
+    assert "\napp: golang golang-arm golang-win index-acme-golang\n" in render.to_make(plan)
+
+
+def test_a_duplicate_planned_alone_does_not_push_the_shared_tag() -> None:
+    # acme/z:1 is the index of b (arm64) and d (amd64); e builds it again (a
+    # duplicate-tag): planned without b or d, e must still not replace the index
+    builds = [
+        ImageBuild(name, f"{name}/Dockerfile", name, (R("acme/z:1"), *own), platforms=platforms,
+                   dockerfile_inline="FROM debian:12")
+        for name, platforms, own in [("b", ("linux/arm64",), ()), ("d", ("linux/amd64",), ()),
+                                     ("e", (), (R("acme/e:1"),))]
+    ]  # fmt: skip
+    graph = ImageGraph.from_builds(builds)
+    assert graph.tag_owners(R("acme/z:1")) == ("b", "d")
+    plan = graph.plan(["e"])
+    assert plan.names() == [["e"]]
+    assert [t.familiar for t in plan.builds[0].pushes] == ["acme/e:1"]
+
+
 def test_a_plan_without_shared_tags_pushes_the_declared_tags() -> None:
     builds = [b for b in fleet() if b.name not in {"golang-arm", "golang-win"}]
     plan = the_plan(builds)
