@@ -3,8 +3,10 @@ then check imagegraph's graph against an independent reading of bashbrew's rules
 
 Usage::
 
-    python benchmarks/official_images.py corpus --mirror /work/.mirror --out /work/corpus/official
-    python benchmarks/official_images.py check --corpus /work/corpus/official [--mirror /work/.mirror]
+    python benchmarks/official_images.py corpus --mirror /work/.mirror \
+        --out /work/corpus/official-commits [--work-tree] [--head]
+    python benchmarks/official_images.py check --corpus /work/corpus/official-commits \
+        [--mirror /work/.mirror]
 
 What it needs: bare git snapshots of ``docker-library/official-images`` and of every
 GitHub repository its ``library/*`` manifests name, as ``<mirror>/<owner>+<name>/repo``
@@ -15,15 +17,22 @@ Dockerfiles with it). Only read-only git commands are run on the snapshots
 nothing they bring is run.
 
 ``corpus`` lays out ``<out>`` as bashbrew would build it: ``library/<name>`` (the
-manifests), ``src/<name>/`` (per manifest, every Directory an entry or an architecture
-names, its files read from its GitRepo at its GitCommit), ``imagegraph.toml`` (one
-``[[manifests]]`` per manifest), ``corpus.json`` (what came from where) and ``.ready``.
-The snapshots are older than official-images' HEAD, so each manifest is taken at its
-newest revision whose commits the snapshots all hold (else HEAD, the missing commits
-read at their GitFetch branch, else HEAD). One checkout per manifest cannot hold one
-Directory at two commits: the first entry in the manifest wins, and the conflict is
-recorded. Blobs a snapshot lacks (large tarballs) and links out of the checkout are
-left out and counted.
+manifests), ``src/<name>/<GitCommit>/`` (per manifest and commit an entry or an
+architecture names, every Directory built at that commit, its files read from its
+GitRepo), ``imagegraph.toml`` (one ``[[manifests]]`` per manifest, ``checkout =
+"src/<name>/{commit}"``: imagegraph reads each entry and architecture from the
+directory of its own GitCommit), ``corpus.json`` (what came from where) and
+``.ready``. The snapshots are older than official-images' HEAD, so each manifest is
+taken at its newest revision whose commits the snapshots all hold (else HEAD, the
+missing commits read at their GitFetch branch, else HEAD: their files are laid out
+under the commit the manifest names, since that is where imagegraph looks). Blobs a
+snapshot lacks (large tarballs) and links out of the checkout are left out and
+counted. ``--work-tree`` lays out one checkout per manifest instead, ``src/<name>/``,
+as a user with one work tree has it: one Directory cannot be there at two commits,
+so the first entry in the manifest wins and the conflict is recorded. Every entry of
+the official library names its GitCommit, as a 40-digit id; a manifest with one that
+is missing or no commit id (imagegraph refuses to make a path of it) would be laid
+out as one work tree, and the corpus says so.
 
 ``check`` reads the manifests with its own parser (header defaults, ``<arch>-``
 overrides, SharedTags), and for every official tag ``<repo>:<tag>`` takes as its
@@ -40,25 +49,35 @@ carrying it of the references their edges name (``Edge.value``); the same throug
 build is checked to go to a build with that reference as a tag that serves one of the
 child's platforms, every such build being linked. A disagreement is diagnosed
 ``corpus conflict`` when the checkout holds another commit's Dockerfile than the entry
-names. Last come every Dockerfile-named file of the corpus and :data:`CASES`
+names (the checkout is the manifest's work tree or the commit's directory, as the
+corpus was laid out). Last come every Dockerfile-named file of the corpus and :data:`CASES`
 (hand-written), read by both sides for one platform.
 
 Measured 2026-12-06 on a 2-core machine (official-images 37079fb336, 144 manifests, 87 of
-them at an older revision; 1837 directories; 93 directory conflicts; gcc, perl,
-archlinux not to be had): 9206 official tags, 8975 checkable; imagegraph agrees on
-8920 (99.39%), and on all 8920 whose Dockerfiles the corpus holds as the manifest
-names them (the other 55 are corpus conflicts: bonita, elasticsearch, kibana, kong,
-logstash, sonarqube), both before H1's multi-platform commits (288771a) and after
-(6a8b2e0); per (tag, architecture) 33717 of 33822 (99.69%). Through the public API
-(``parents(tag)``, ``edges(parent, tag)``) 8604 (95.87%) before, where a tag several
-entries share named only its first build, and 8920 (99.39%) after. After: 2293 builds,
-3418 edges, scan 1.4-3.3 s without cache, 0.1-0.3 s from it; 24 edges link Linux
-children to Windows builds of a tag whose Linux builds miss one of the child's
-platforms (clojure on eclipse-temurin without riscv64). Every one of the corpus's
-2084 Dockerfile-named files agrees; of the 40 hand-written cases, 36: imagegraph does
-not substitute TARGETARCH in FROM for a one-platform build, and takes
+them at an older revision; gcc, perl, archlinux and ubuntu's OCI layouts not to be
+had), imagegraph at 8fc120b. One directory per commit (/work/corpus/official-commits:
+2152 directories in 373 commit directories, 0 conflicts, laid out in 82 s): of 9206
+official tags 8975 are checkable and imagegraph agrees on all 8975 (100.00%), the
+same through the public API (``parents(tag)``, ``edges(parent, tag)``), and on all
+33822 (tag, architecture) pairs; 2293 builds, 3388 edges; no edge to a fleet build
+that serves none of the child's platforms (24 before 9de1194: clojure on the
+eclipse-temurin Windows builds); 14 children with a platform no build of their parent
+serves (clojure on eclipse-temurin without riscv64, geonetwork on tomcat without
+arm/v7: the library's own gap); scan 2.0 s without cache, 1.3 s filling it, 0.12 s
+from it. One work tree per manifest (/work/corpus/official, ``--work-tree``: 1837
+directories, 93 conflicts): 8920 of 8975 (99.39%), 33717 of 33822 pairs (99.69%);
+the other 55 tags are bonita, elasticsearch, kibana, kong, logstash and sonarqube
+entries whose Directory holds another entry's commit (kong 3.4 and 3.8 are on jammy,
+3.9 on noble), and imagegraph reads what is there (``library-arch-source`` 63,
+``library-git-fetch`` 52 warn of it, none per commit). Earlier, on the work tree:
+95.87% through the public API before H1's multi-platform commits (288771a), where a
+tag several entries share named only its first build. Of the corpus's 2325
+Dockerfile-named files (2187 distinct) none differs: 2315 agree, both sides refuse
+10 (work tree: 2079 and 5 of 2084). Of the 40 hand-written cases, 36 agree:
+imagegraph does not substitute TARGETARCH in FROM for a one-platform build, and takes
 ``COPY --from=scratch`` / ``--mount=from=scratch`` for an image to pull (BuildKit
-uses an empty filesystem). Full output: /tmp/s14/official-before.txt, official-after.txt.
+uses an empty filesystem). Full output: /tmp/s14/official-commits.txt (per commit),
+official-worktree.txt (work tree), official-before.txt and official-after.txt (H1).
 """
 
 from __future__ import annotations
@@ -389,7 +408,11 @@ def choose_revision(
     return best[2], best[3], best[1], best[0]
 
 
-def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
+COMMIT_ID = re.compile(r"[0-9a-f]{7,64}")
+"""A GitCommit that may name a checkout directory (imagegraph refuses any other there)."""
+
+
+def build_corpus(mirror: Path, out: Path, *, head: bool = False, work_tree: bool = False) -> None:
     started = time.perf_counter()
     official = mirror / OFFICIAL / "repo"
     names = [
@@ -402,6 +425,8 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
     (out / "library").mkdir(parents=True)
     record: dict[str, Any] = {
         "official_images": git(official, "rev-parse", "HEAD").decode().strip(),
+        "layout": "work-tree" if work_tree else "commits",
+        "work_tree_manifests": [],
         "revisions": {},
         "unavailable": {},
         "missing_commits": [],
@@ -421,25 +446,37 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
             revision, text, back, missing = choose_revision(official, name, mirror, checks)
         record["revisions"][name] = {"revision": revision, "back": back, "missing": missing}
         (out / "library" / name).write_text(text, encoding="utf-8")
+        claims = list(claims_of(name, read_manifest(text)))
+        # One directory per GitCommit, as bashbrew checks each entry out at its own
+        # commit; a manifest with a GitCommit that is no commit id (none in the
+        # official library) is laid out as one work tree, since imagegraph refuses
+        # to make a path of it.
+        per_commit = not work_tree and all(COMMIT_ID.fullmatch(c.commit) for c in claims)
+        if not work_tree and not per_commit:
+            record["work_tree_manifests"].append(name)
         config += [
             "[[manifests]]",
             f'path = "library/{name}"',
-            f'checkout = "src/{name}"',
+            f'checkout = "src/{name}/{{commit}}"' if per_commit else f'checkout = "src/{name}"',
             f'repository = "{name}"',
             "",
         ]
-        by_directory: dict[str, list[Claim]] = {}
-        for claim in claims_of(name, read_manifest(text)):
-            by_directory.setdefault(claim.directory, []).append(claim)
-        checkout = out / "src" / name
-        checkout.mkdir(parents=True)
+        # (checkout directory, Directory) -> the claims on it; the first one wins.
+        units: dict[tuple[str, str], list[Claim]] = {}
+        for claim in claims:
+            checkout_name = f"{name}/{claim.commit}" if per_commit else name
+            units.setdefault((checkout_name, claim.directory), []).append(claim)
+        done: dict[str, list[tuple[str, str]]] = {}  # checkout -> (Directory, commit) written
         # Shallow directories first, so a nested one gets its own commit.
-        for directory in sorted(by_directory, key=lambda d: (d.count("/"), d != ".", d)):
-            claims = by_directory[directory]
-            winner = claims[0]  # the first in the manifest: mostly its newest entry
+        for checkout_name, directory in sorted(
+            units, key=lambda u: (u[1].count("/"), u[1] != ".", u)
+        ):
+            unit = units[checkout_name, directory]
+            winner = unit[0]  # the first in the manifest: mostly its newest entry
+            where = f"{checkout_name}:{directory}"
             repo = mirror_of(winner.url, mirror)
             if repo is None:
-                record["unavailable"].setdefault(winner.url, []).append(f"{name}:{directory}")
+                record["unavailable"].setdefault(winner.url, []).append(where)
                 continue
             key = (str(repo), winner.commit)
             if key not in resolved:
@@ -449,7 +486,7 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
                         {"manifest": name, "repo": winner.url, "reason": resolved[key].reason}
                     )
             used = resolved[key].commit
-            if len({(c.url, c.commit) for c in claims}) > 1:
+            if len({(c.url, c.commit) for c in unit}) > 1:
                 record["conflicts"].append(
                     {
                         "manifest": name,
@@ -457,11 +494,21 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
                         "used": f"{winner.url}@{winner.commit} ({winner.arch}, line {winner.line})",
                         "others": sorted(
                             f"{c.url}@{c.commit} ({c.arch}, line {c.line})"
-                            for c in claims
+                            for c in unit
                             if (c.url, c.commit) != (winner.url, winner.commit)
                         ),
                     }
                 )
+            checkout = out / "src" / checkout_name
+            checkout.mkdir(parents=True, exist_ok=True)
+            written = done.setdefault(checkout_name, [])
+            if per_commit and any(
+                outer == "." or directory.startswith(outer + "/") for outer, _ in written
+            ):
+                # Already written with a directory around it (one commit per checkout;
+                # in one work tree a directory between them may hold another commit).
+                record["extracted"][where] = {"repo": winner.url, "commit": used}
+                continue
             target = checkout / directory
             if directory != "." and (target.exists() or target.is_symlink()):
                 shutil.rmtree(target) if target.is_dir() else target.unlink()
@@ -470,13 +517,12 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
             try:
                 skipped = extract(repo, used, directory, checkout, readers[repo])
             except (LookupError, subprocess.CalledProcessError) as err:
-                record["unavailable"].setdefault(winner.url, []).append(
-                    f"{name}:{directory}@{used}: {err}"
-                )
+                record["unavailable"].setdefault(winner.url, []).append(f"{where}@{used}: {err}")
                 continue
+            written.append((directory, used))
             for why in skipped:
                 record["skipped_files"][why.rpartition(": ")[2].split(" (")[0]] += 1
-            record["extracted"][f"{name}:{directory}"] = {"repo": winner.url, "commit": used}
+            record["extracted"][where] = {"repo": winner.url, "commit": used}
     for blobs in [*checks.values(), *readers.values()]:
         blobs.close()
     (out / "imagegraph.toml").write_text("\n".join(config), encoding="utf-8")
@@ -488,7 +534,15 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
     shutil.rmtree(old, ignore_errors=True)
     out = final
     (out / ".ready").touch()
-    print(f"corpus: {out} ({len(names)} manifests) in {time.perf_counter() - started:.1f}s")
+    print(
+        f"corpus: {out} ({len(names)} manifests, {record['layout']} layout) in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    if record["work_tree_manifests"]:
+        print(
+            "  laid out as one work tree (a GitCommit that is no commit id): "
+            + ", ".join(record["work_tree_manifests"])
+        )
     moved = {n: r for n, r in record["revisions"].items() if r["back"]}
     if not head:
         print(
@@ -496,7 +550,11 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
             f"hold): {len(moved)}; manifests still missing commits: "
             f"{sum(1 for r in record['revisions'].values() if r['missing'] > 0)}"
         )
-    print(f"  directories extracted: {len(record['extracted'])}")
+    checkouts = {where.rpartition(":")[0] for where in record["extracted"]}
+    print(
+        f"  directories extracted: {len(record['extracted'])}, in {len(checkouts)} checkout "
+        "directories"
+    )
     print(f"  files not written: {dict(record['skipped_files'])}")
     print(f"  unavailable repositories or directories: {len(record['unavailable'])}")
     for url, where in sorted(record["unavailable"].items()):
@@ -506,7 +564,8 @@ def build_corpus(mirror: Path, out: Path, *, head: bool = False) -> None:
         print(f"    {missing['manifest']}: {missing['repo']}: {missing['reason']}")
     print(f"  conflicts (one directory, several commits): {len(record['conflicts'])}")
     by_manifest = collections.Counter(c["manifest"] for c in record["conflicts"])
-    print("    " + ", ".join(f"{m} {n}" for m, n in sorted(by_manifest.items())))
+    if by_manifest:
+        print("    " + ", ".join(f"{m} {n}" for m, n in sorted(by_manifest.items())))
 
 
 # -- the reference: bashbrew's parents, read here ---------------------------
@@ -781,6 +840,8 @@ class Source:
     commit: str
     path: str
     imported: bool
+    named: str = ""
+    """The GitCommit as the manifest names it (``commit`` is the one read)."""
     read: Read | None = None
     unavailable: str = ""
     body: bytes = b""
@@ -801,7 +862,7 @@ def reference(corpus: Path, mirror: Path) -> tuple[dict[str, list[Source]], dict
                 url, commit = entry.get("GitRepo", arch), entry.get("GitCommit", arch)
                 path = posixpath.normpath(posixpath.join(entry.directory(arch), entry.file(arch)))
                 source = Source(
-                    name, entry.line, arch, url, commit, path, entry.builder == "oci-import"
+                    name, entry.line, arch, url, commit, path, entry.builder == "oci-import", commit
                 )
                 sources.append(source)
                 if source.imported:
@@ -844,6 +905,7 @@ def run_check(corpus: Path, mirror: Path) -> int:
     revisions = record["revisions"].values()
     print(
         f"corpus: official-images {record['official_images'][:10]}, "
+        f"{record.get('layout', 'work-tree')} layout, "
         f"{len(record['revisions'])} manifests ({sum(1 for r in revisions if r['back'])} at an "
         f"older revision, the newest whose commits the snapshots hold), "
         f"{len(record['extracted'])} directories, {len(record['conflicts'])} conflicts, "
@@ -990,7 +1052,7 @@ def run_check(corpus: Path, mirror: Path) -> int:
             continue
         if got == expected_reachable:
             unreachable_only += 1
-        diagnosis = diagnose(corpus, tag, sources, expected, got, carriers)
+        diagnosis = diagnose(corpus, record, tag, sources, expected, got, carriers)
         disagreements.append((tag, diagnosis, expected, got, sources))
     reads = [s.read for group in tags.values() for s in group if s.read is not None]
     per_tag = [
@@ -1048,7 +1110,10 @@ def run_check(corpus: Path, mirror: Path) -> int:
         print(f"  {line}")
     print()
     by_reason = collections.Counter(reason[0] for _, reason, *_ in disagreements)
-    print("disagreements by diagnosis: " + "; ".join(f"{r}: {n}" for r, n in by_reason.items()))
+    print(
+        "disagreements by diagnosis: "
+        + ("; ".join(f"{r}: {n}" for r, n in by_reason.items()) or "none")
+    )
     conflicts = by_reason.get(CONFLICT, 0)
     if conflicts:
         print(
@@ -1100,8 +1165,11 @@ def every_dockerfile(corpus: Path) -> None:
     view = graph.nx
     agree = refused = 0
     differ: list[str] = []
+    contents: set[bytes] = set()
     for build, path in zip(builds, paths, strict=True):
-        read = dockerfile_parents(path.read_text(encoding="utf-8", errors="replace"), "amd64")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        contents.add(text.encode())
+        read = dockerfile_parents(text, "amd64")
         got = {
             normalise(use.value)
             for parent in view.predecessors(build.name)
@@ -1126,7 +1194,7 @@ def every_dockerfile(corpus: Path) -> None:
             )
     print()
     print(
-        f"every Dockerfile-named file of the corpus: {len(paths)} "
+        f"every Dockerfile-named file of the corpus: {len(paths)} ({len(contents)} distinct) "
         f"(read in {time.perf_counter() - started:.1f}s); parents agree: {agree}; "
         f"unparsed or undetermined: {refused}; differ: {len(differ)}"
     )
@@ -1225,8 +1293,20 @@ def hand_written() -> None:
 CONFLICT = "corpus conflict"
 
 
+def held(corpus: Path, record: Mapping[str, Any], source: Source) -> Path:
+    """Where the corpus holds *source*'s Dockerfile: in its manifest's one checkout, or
+    in the directory of its own GitCommit."""
+    checkout = corpus / "src" / source.manifest
+    if record.get("layout", "work-tree") == "commits" and source.manifest not in record.get(
+        "work_tree_manifests", ()
+    ):
+        checkout = checkout / source.named
+    return checkout / source.path
+
+
 def diagnose(
     corpus: Path,
+    record: Mapping[str, Any],
     tag: str,
     sources: list[Source],
     expected: set[str],
@@ -1237,14 +1317,14 @@ def diagnose(
     if not carriers.get(tag):
         return "imagegraph wrong", "no build carries the tag"
     for source in sources:
-        held = corpus / "src" / source.manifest / source.path
+        path = held(corpus, record, source)
         try:
-            differs = not source.imported and held.read_bytes() != source.body
+            differs = not source.imported and path.read_bytes() != source.body
         except OSError:
             differs = True
         if differs:
             return CONFLICT, (
-                f"src/{source.manifest}/{source.path} is another entry's commit, not "
+                f"{path.relative_to(corpus)} is another entry's commit, not "
                 f"{source.commit[:12]} (entry on line {source.line}, {source.arch})"
             )
     if any(s.imported for s in sources) and got - expected:
@@ -1273,12 +1353,19 @@ def main(argv: list[str] | None = None) -> int:
         help="take every manifest at official-images' HEAD, not at its newest revision "
         "whose commits the snapshots hold",
     )
+    corpus.add_argument(
+        "--work-tree",
+        action="store_true",
+        help="one checkout per manifest, as a user with one work tree has it (a Directory "
+        "several entries build at several commits holds the first entry's), not one "
+        "directory per GitCommit",
+    )
     check = commands.add_parser("check", help="compare imagegraph's graph with the reference")
     check.add_argument("--corpus", type=Path, default=Path("/work/corpus/official"))
     check.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args(argv)
     if args.command == "corpus":
-        build_corpus(args.mirror, args.out, head=args.head)
+        build_corpus(args.mirror, args.out, head=args.head, work_tree=args.work_tree)
         return 0
     return run_check(args.corpus, args.mirror)
 
