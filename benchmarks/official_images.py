@@ -1348,7 +1348,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     corpus = commands.add_parser("corpus", help="lay out the corpus from the git snapshots")
     corpus.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
-    corpus.add_argument("--out", type=Path, default=Path("/work/corpus/official"))
+    corpus.add_argument("--out", type=Path, default=Path("/work/corpus/official-commits"))
     corpus.add_argument(
         "--head",
         action="store_true",
@@ -1363,7 +1363,7 @@ def main(argv: list[str] | None = None) -> int:
         "directory per GitCommit",
     )
     check = commands.add_parser("check", help="compare imagegraph's graph with the reference")
-    check.add_argument("--corpus", type=Path, default=Path("/work/corpus/official"))
+    check.add_argument("--corpus", type=Path, default=Path("/work/corpus/official-commits"))
     check.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args(argv)
     if args.command == "corpus":
