@@ -53,33 +53,33 @@ names (the checkout is the manifest's work tree or the commit's directory, as th
 corpus was laid out). Last come every Dockerfile-named file of the corpus and :data:`CASES`
 (hand-written), read by both sides for one platform.
 
-Measured 2026-12-06 on a 2-core machine (official-images 37079fb336, 144 manifests, 87 of
-them at an older revision; gcc, perl, archlinux and ubuntu's OCI layouts not to be
-had), imagegraph at 8fc120b. One directory per commit (/work/corpus/official-commits:
-2152 directories in 373 commit directories, 0 conflicts, laid out in 82 s; each of the
-2031 Dockerfiles the manifests name at a commit is there as at that commit, where
-the work tree holds 148 of them at another commit): of 9206
-official tags 8975 are checkable and imagegraph agrees on all 8975 (100.00%), the
-same through the public API (``parents(tag)``, ``edges(parent, tag)``), and on all
-33822 (tag, architecture) pairs; 2293 builds, 3388 edges; no edge to a fleet build
-that serves none of the child's platforms (24 before 9de1194: clojure on the
-eclipse-temurin Windows builds); 14 children with a platform no build of their parent
-serves (clojure on eclipse-temurin without riscv64, geonetwork on tomcat without
-arm/v7: the library's own gap); scan 1.8-2.0 s without cache, 1.3-1.8 s filling it,
-0.12 s from it (the work tree: 1.4-2.0, 1.3-1.4, 0.11). One work tree per manifest (/work/corpus/official, ``--work-tree``: 1837
-directories, 93 conflicts): 8920 of 8975 (99.39%), 33717 of 33822 pairs (99.69%);
-the other 55 tags are bonita, elasticsearch, kibana, kong, logstash and sonarqube
-entries whose Directory holds another entry's commit (kong 3.4 and 3.8 are on jammy,
-3.9 on noble), and imagegraph reads what is there (``library-arch-source`` 63,
-``library-git-fetch`` 52 warn of it, none per commit). Earlier, on the work tree:
-95.87% through the public API before H1's multi-platform commits (288771a), where a
-tag several entries share named only its first build. Of the corpus's 2325
-Dockerfile-named files (2187 distinct) none differs: 2315 agree, both sides refuse
-10 (work tree: 2079 and 5 of 2084). Of the 40 hand-written cases, 36 agree:
-imagegraph does not substitute TARGETARCH in FROM for a one-platform build, and takes
-``COPY --from=scratch`` / ``--mount=from=scratch`` for an image to pull (BuildKit
-uses an empty filesystem). Full output: /tmp/s14/official-commits.txt (per commit),
-official-worktree.txt (work tree), official-before.txt and official-after.txt (H1).
+Measured 2026-12-06 on a 2-core machine (official-images 37079fb336, 144 manifests, 87
+of them at an older revision; gcc, perl, archlinux and ubuntu's OCI layouts not to be
+had), imagegraph at 8fc120b (the same at a6bf947). One directory per commit
+(/work/corpus/official-commits: 2152 directories in 373 commit directories, 0 conflicts,
+laid out in 82 s; each of the 2031 Dockerfiles the manifests name at a commit is there
+as at that commit, where the work tree holds 148 of them at another commit): of 9206
+official tags 8975 are checkable and imagegraph agrees on all 8975 (100.00%), the same
+through the public API (``parents(tag)``, ``edges(parent, tag)``), and on all 33822
+(tag, architecture) pairs; 2293 builds, 3388 edges; no edge to a fleet build that serves
+none of the child's platforms (24 before 9de1194: clojure on the eclipse-temurin Windows
+builds); 14 children with a platform no build of their parent serves (clojure on
+eclipse-temurin without riscv64, geonetwork on tomcat without arm/v7: the library's own
+gap); scan 1.8-2.0 s without cache, 1.3-1.8 s filling it, 0.12 s from it (the work tree:
+1.4-2.0, 1.3-1.4, 0.11). One work tree per manifest (/work/corpus/official,
+``--work-tree``: 1837 directories, 93 conflicts): 8920 of 8975 (99.39%), 33717 of 33822
+pairs (99.69%); the other 55 tags are bonita, elasticsearch, kibana, kong, logstash and
+sonarqube entries whose Directory holds another entry's commit (kong 3.4 and 3.8 are on
+jammy, 3.9 on noble), and imagegraph reads what is there (``library-arch-source`` 63,
+``library-git-fetch`` 52 warn of it, none per commit). Earlier, on the work tree: 95.87%
+through the public API before H1's multi-platform commits (288771a), where a tag several
+entries share named only its first build. Of the corpus's 2325 Dockerfile-named files
+(2187 distinct) none differs: 2315 agree, both sides refuse 10 (work tree: 2079 and 5 of
+2084). Of the 40 hand-written cases, 36 agree: imagegraph does not substitute TARGETARCH
+in FROM for a one-platform build, and takes ``COPY --from=scratch`` /
+``--mount=from=scratch`` for an image to pull (BuildKit uses an empty filesystem). Full
+output: /tmp/s14/official-commits.txt (per commit), official-worktree.txt (work tree),
+official-before.txt and official-after.txt (H1).
 """
 
 from __future__ import annotations
