@@ -140,6 +140,9 @@ class Expansion:
 _EOF = ""
 
 
+_BOM = "\ufeff"
+
+
 class _Lexer:
     __slots__ = (
         "budget",
@@ -168,7 +171,9 @@ class _Lexer:
         budget: Budget | None = None,
     ) -> None:
         self.text = text
-        self.pos = 0
+        # BuildKit's lexer reads with Go's text/scanner, which skips a byte-order
+        # mark that starts its input: FROM \ufeffdebian builds debian.
+        self.pos = 1 if text[:1] == _BOM else 0
         self.env = env
         self.escape = escape
         self.raw_quotes = raw_quotes
@@ -546,7 +551,7 @@ def expand(text: str, env: Env, escape: str = "\\", *, budget: Budget | None = N
     >>> expand("base-$ARCH", {"ARCH": UNKNOWN}).unresolved
     ('ARCH',)
     """
-    if "'" not in text and '"' not in text and escape not in text:
+    if "'" not in text and '"' not in text and escape not in text and text[:1] != _BOM:
         if "$" not in text:
             return Expansion(text, (), ())
         if text.isascii():

@@ -403,3 +403,11 @@ def test_stage_names_are_lower_cased_as_go_does() -> None:
     df = parse_dockerfile("FROM a AS \u0130x\nFROM \u0131x\nFROM ix")
     assert df.stages[0].name == "ix"
     assert df.stages[2].base == StageRef(0, "ix", "from", 3)
+
+
+def test_a_byte_order_mark_before_an_image_name_is_skipped_as_buildkit_skips_it() -> None:
+    # BuildKit expands FROM and ARG values with Go's text/scanner, which drops
+    # a U+FEFF that starts the word: these build on debian:12, valid references
+    df = parse_dockerfile("ARG V=\ufeffdebian:12\nFROM \ufeffdebian:12\nFROM $V\n")
+    assert parents(df) == [("from", "debian:12", 2), ("from", "debian:12", 3)]
+    assert codes(df) == []

@@ -75,6 +75,18 @@ def test_used_variables_are_recorded() -> None:
     assert expand("${SET}:${VER}", ENV).used == ("SET", "VER")
 
 
+def test_a_byte_order_mark_starting_a_word_is_skipped_as_buildkit_skips_it() -> None:
+    # BuildKit's lexer is Go's text/scanner, which drops a U+FEFF that starts its
+    # input: FROM \ufeffdebian:12 builds debian:12; one inside the word stays
+    assert expand("\ufeffdebian:12", {}).value == "debian:12"
+    assert expand("\ufeff${SET}", ENV).value == "value"
+    assert expand("\ufeff\ufeffx", {}).value == "\ufeffx"
+    assert expand("a\ufeffb", {}).value == "a\ufeffb"
+    assert expand("$BOM", {"BOM": "\ufeffx"}).value == "\ufeffx"
+    assert split_heredoc_name("\ufeffEOF") == ("EOF", True)
+    assert split_heredoc_name("\ufeff") is None
+
+
 def test_backtick_escape() -> None:
     assert expand("a`$SET", ENV, "`").value == "a$SET"
     assert expand("c:\\dir", ENV, "`").value == "c:\\dir"
