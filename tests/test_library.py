@@ -516,6 +516,13 @@ def test_a_missing_oci_layout_is_one_error(tmp_path: Path) -> None:
         (f"{HEADER}\nTags: 1\nSharedTags: 1\n", "tag '1' is in both Tags and SharedTags", 4),
         (f"{HEADER}\nTags: 1\n\nTags: 2\nSharedTags: 1\nDirectory: b\n", "shared tag '1'", 6),
         (f"{HEADER}\nTags: 1\nDirectory: a,\n  b\n", "Directory must be one line", 5),
+        # an architecture's override as much as the entry's own value
+        (
+            f"{HEADER}\nTags: 1\narm64v8-Directory: a\n  b\n",
+            "arm64v8-Directory must be one line",
+            5,
+        ),
+        (f"{HEADER}arm64v8-File: a\n  b\n\nTags: 1\n", "arm64v8-File must be one line", 3),
     ],
 )
 def test_errors_name_the_file_and_line(

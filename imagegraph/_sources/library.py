@@ -348,6 +348,8 @@ def _entry(block: _Block, header: _Block, display: str) -> _Entry:
         for name, found in source_fields.items():
             prefix, dash, suffix = name.rpartition("-")
             if dash and prefix and suffix in _ARCH_FIELDS:
+                if "\n" in found.value:  # a path or a commit, as the entry's own
+                    raise ConfigError(f"{name} must be one line", path=display, line=found.line)
                 arch_values[name] = found.value
     constraints = _list(inherited("Constraints"), "Constraints", display)
     return _Entry(
