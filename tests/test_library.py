@@ -236,6 +236,14 @@ def test_entries_inherit_from_the_header(tmp_path: Path) -> None:
             "checkout/d/sub/Dockerfile",
             "checkout/d",
         ),
+        # the file is in the build's context (bashbrew hands docker the directory
+        # alone), a leading / its top, as Go's path.Join reads it: never /Dockerfile
+        ("Tags: 1\nDirectory: d\nFile: /Dockerfile\n", "checkout/d/Dockerfile", "checkout/d"),
+        (
+            "Tags: 1\nDirectory: d\namd64-File: /x/Dockerfile\n",
+            "checkout/d/x/Dockerfile",
+            "checkout/d",
+        ),
     ],
 )
 def test_directory_and_file(tmp_path: Path, entry: str, dockerfile: str, context: str) -> None:

@@ -446,7 +446,8 @@ def _source(entry: _Entry, arch: str | None) -> _Source:
 
     builder = value("Builder")
     directory = value("Directory")
-    file = value("File") or (_OCI_INDEX if builder == _OCI_IMPORT else _DEFAULT_FILE)
+    # In the build's context, as Go's path.Join reads it: a leading / is its top.
+    file = value("File").lstrip("/") or (_OCI_INDEX if builder == _OCI_IMPORT else _DEFAULT_FILE)
     return _Source(
         value("GitRepo"),
         value("GitFetch"),
