@@ -39,6 +39,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -1038,6 +1039,11 @@ class _Builder:
             if stage.platform_value is not None:
                 asked = (stage.platform_value,)
                 wanted = _platform_keys(asked)
+            elif stage.platform is not None and _BUILD_PLATFORM.search(stage.platform):
+                # $BUILDPLATFORM is the builder's, which the fleet does not know: an
+                # arm64 image cross-compiled on an amd64 runner uses the amd64 build.
+                # Any build of the child's operating systems may be the one.
+                return self.same_os(build, owners)
         if not wanted:
             return owners
         chosen: list[str] = []
@@ -1068,6 +1074,20 @@ class _Builder:
             build.dockerfile, parent.line,
         )  # fmt: skip
         return tuple(chosen) if chosen else owners
+
+    def same_os(self, build: ImageBuild, owners: tuple[str, ...]) -> tuple[str, ...]:
+        """The *owners* built for an operating system *build* is built for (or for
+        any), every owner when none is, or when *build* names no platform."""
+        systems = {platform.partition("/")[0].lower() for platform in build.platforms}
+        if not systems:
+            return owners
+        chosen = tuple(
+            owner
+            for owner in owners
+            if not (built := self.graph.nodes[owner]["build"].platforms)
+            or systems & {platform.partition("/")[0].lower() for platform in built}
+        )
+        return chosen or owners
 
     def named_context(self, build: ImageBuild, value: str) -> tuple[str, str] | None:
         if not build.contexts:
@@ -1233,6 +1253,10 @@ _ARCH_ALIASES = {
     "armhf": "arm", "armel": "arm",
 }  # fmt: skip
 _DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
+
+
+_BUILD_PLATFORM = re.compile(r"\$\{?BUILD(?:PLATFORM|OS|ARCH|VARIANT)\b")
+"""A ``--platform`` written with the builder's platform, which only the build knows."""
 
 
 @functools.lru_cache(maxsize=1024)

@@ -198,6 +198,23 @@ BASES = [
         ("FROM acme/base:1\n", (), ["base-amd64", "base-arm64", "base-win"]),
         ("FROM --platform=linux/arm64 acme/base:1\n", ("linux/amd64",), ["base-arm64"]),
         ("FROM --platform=$BUILDPLATFORM acme/base:1\n", ("windows/amd64",), ["base-win"]),
+        # an arm64 image cross-compiled on whatever the builder is: any Linux build
+        (
+            "FROM --platform=$BUILDPLATFORM acme/base:1 AS build\nFROM scratch\n"
+            "COPY --from=build /app /app\n",
+            ("linux/arm64",),
+            ["base-amd64", "base-arm64"],
+        ),
+        (
+            "FROM --platform=${BUILDOS}/${BUILDARCH} acme/base:1\n",
+            ("linux/amd64",),
+            ["base-amd64", "base-arm64"],
+        ),
+        (
+            "FROM --platform=$BUILDPLATFORM acme/base:1\n",
+            (),
+            ["base-amd64", "base-arm64", "base-win"],
+        ),
         ("ARG P=windows/amd64\nFROM --platform=$P acme/base:1\n", (), ["base-win"]),
         # COPY --from an image is for the build's own platforms
         (
@@ -468,3 +485,20 @@ def test_a_graph_from_the_cache_has_the_same_owners(
         assert kept.nodes(tag) == fresh.nodes(tag)
         assert kept.parents(tag) == fresh.parents(tag)
     assert kept.parents("app-windows") == fresh.parents("app-windows")
+
+
+def test_a_cross_compiled_child_is_rebuilt_with_any_build_of_its_os() -> None:
+    # examples/github/rebuild.yml builds arm64 images on amd64 runners with QEMU:
+    # FROM --platform=$BUILDPLATFORM then pulls the amd64 build of the tag.
+    go = [
+        build("go-amd64", "FROM debian:12\n", "acme/go:1", platforms=("linux/amd64",)),
+        build("go-arm64", "FROM debian:12\n", "acme/go:1", platforms=("linux/arm64",)),
+    ]
+    app = build(
+        "app",
+        "FROM --platform=$BUILDPLATFORM acme/go:1 AS build\nFROM scratch\nCOPY --from=build / /\n",
+        platforms=("linux/arm64",),
+    )
+    graph = ImageGraph.from_builds([*go, app])
+    assert graph.plan(["go-amd64"]).names() == [["go-amd64"], ["app"]]
+    assert codes(graph) == []
