@@ -565,7 +565,7 @@ Directory: ubuntu
 Architectures: amd64, arm64v8
 arm64v8-GitCommit: 0123456789abcdef000000000000000000000000
 """
-# kong in the official library: two entries build ubuntu/Dockerfile at two commits
+# After kong in the official library: entries build ubuntu/Dockerfile at several commits
 # (3.4 on jammy, 3.8 on noble); one work tree holds only one of them.
 
 

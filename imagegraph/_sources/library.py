@@ -42,7 +42,7 @@ and ``library-git-fetch`` (entries name a branch other than
 ``{commit}`` (``checkout = "src/python/{commit}"``) is one directory per
 commit: each entry, and each architecture, is read from the directory of its
 own ``GitCommit``, so that two entries building one directory at two
-commits (kong 3.4 on jammy, 3.8 on noble) each get theirs, as bashbrew
+commits (kong: an older release on jammy, the newest on noble) each get theirs, as bashbrew
 builds them; no warning then, and a ``GitCommit`` that is not a commit id
 is refused (it would become a path).
 
