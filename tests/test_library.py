@@ -566,7 +566,7 @@ Architectures: amd64, arm64v8
 arm64v8-GitCommit: 0123456789abcdef000000000000000000000000
 """
 # After kong in the official library: entries build ubuntu/Dockerfile at several commits
-# (3.4 on jammy, 3.8 on noble); one work tree holds only one of them.
+# (here, made up: 3.4 on jammy, 3.8 on noble); one work tree holds only one of them.
 
 
 def test_a_checkout_per_commit_reads_each_entry_at_its_own_commit(tmp_path: Path) -> None:
