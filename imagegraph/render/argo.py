@@ -242,31 +242,18 @@ def _build_template(image: str) -> dict[str, Any]:
         '  --local context="$CONTEXT" --local dockerfile="$(dirname "$DOCKERFILE")" \\\n'
         '  --opt filename="$(basename "$DOCKERFILE")" "$@"\n'
     )
-    return {
-        "name": "build",
-        "inputs": {"parameters": [{"name": key} for key in _PARAMETERS]},
-        "script": {
-            "image": image,
-            "command": ["sh"],
-            "source": script,
-            "workingDir": "/workspace",
-            "env": [
-                {
-                    "name": key.upper().replace("-", "_"),
-                    "value": "{{inputs.parameters.%s}}" % key,  # noqa: UP031 - Argo's braces
-                }
-                for key in _PARAMETERS
-            ]
-            + [{"name": "BUILDKITD_FLAGS", "value": "--oci-worker-no-process-sandbox"}],
-            # Rootless BuildKit in an unprivileged pod: no seccomp profile, and
-            # no process sandbox (BUILDKITD_FLAGS; it cannot mount a new /proc).
-            "securityContext": {
-                "seccompProfile": {"type": "Unconfined"},
-                "runAsUser": 1000,
-                "runAsGroup": 1000,
-            },
-        },
+    template = _script_template("build", _PARAMETERS, image, script)
+    template["script"]["env"].append(
+        {"name": "BUILDKITD_FLAGS", "value": "--oci-worker-no-process-sandbox"}
+    )
+    # Rootless BuildKit in an unprivileged pod: no seccomp profile, and
+    # no process sandbox (BUILDKITD_FLAGS; it cannot mount a new /proc).
+    template["script"]["securityContext"] = {
+        "seccompProfile": {"type": "Unconfined"},
+        "runAsUser": 1000,
+        "runAsGroup": 1000,
     }
+    return template
 
 
 def _workflow(
