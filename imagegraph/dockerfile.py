@@ -684,13 +684,13 @@ class _Builder:
         for instruction in body[1:]:
             if instruction.keyword == "COPY":
                 source = instruction.flag("from")
-                if source:
-                    uses.append(self.copy_source(index, instruction, source, names))
+                if source and (use := self.copy_source(index, instruction, source, names)):
+                    uses.append(use)
             elif instruction.keyword == "RUN":
                 for spec in instruction.flag_values("mount"):
                     source = _mount_from(spec)
-                    if source:
-                        uses.append(self.mount_source(index, instruction, source, names))
+                    if source and (use := self.mount_source(index, instruction, source, names)):
+                        uses.append(use)
         return Stage(
             index=index,
             name=name,
@@ -726,7 +726,7 @@ class _Builder:
 
     def copy_source(
         self, index: int, instruction: Instruction, source: str, names: dict[str, int]
-    ) -> Parent | StageRef:
+    ) -> Parent | StageRef | None:
         try:
             literal = expand(source, {}, self.escape).value == source
         except ShellError:
@@ -745,16 +745,20 @@ class _Builder:
         target = names.get(go_lower(source))
         if target is not None:
             return self.stage_use(index, instruction, target, go_lower(source), "copy")
+        if source == _SCRATCH:
+            return None  # BuildKit's implicit stage of scratch is empty: nothing pulled
         return Parent(
             "copy", source, source, self.reference(source, instruction), index, instruction.line
         )
 
     def mount_source(
         self, index: int, instruction: Instruction, source: str, names: dict[str, int]
-    ) -> Parent | StageRef:
+    ) -> Parent | StageRef | None:
         target = names.get(go_lower(source))
         if target is not None:
             return self.stage_use(index, instruction, target, go_lower(source), "mount")
+        if source == _SCRATCH:
+            return None
         return Parent(
             "mount", source, source, self.reference(source, instruction), index, instruction.line
         )

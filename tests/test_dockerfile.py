@@ -411,3 +411,19 @@ def test_a_byte_order_mark_before_an_image_name_is_skipped_as_buildkit_skips_it(
     df = parse_dockerfile("ARG V=\ufeffdebian:12\nFROM \ufeffdebian:12\nFROM $V\n")
     assert parents(df) == [("from", "debian:12", 2), ("from", "debian:12", 3)]
     assert codes(df) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FROM alpine:3\nCOPY --from=scratch / /\n",
+        "FROM alpine:3\nRUN --mount=from=scratch,target=/s true\n",
+        "FROM alpine:3\nCOPY --from=scratch --link / /\n",
+    ],
+)
+def test_copying_from_scratch_pulls_nothing(text: str) -> None:
+    # BuildKit gives an implicit stage named scratch the empty filesystem
+    # (dockerfile2llb: BaseName == "scratch" -> llb.Scratch()), as for FROM.
+    df = parse_dockerfile(text)
+    assert [p.value for p in df.parents] == ["alpine:3"]
+    assert df.diagnostics == ()
