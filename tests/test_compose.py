@@ -608,3 +608,37 @@ def test_config_selects_services(tmp_path: Path) -> None:
     )
     inventory = load_inventory(tmp_path)
     assert [(b.name, b.dockerfile) for b in inventory.builds] == [("api", "api/Dockerfile")]
+
+
+def test_a_compose_fleet_is_loaded_from_its_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The YAML loader's strings remember their line (a str subclass); a build
+    # holding one could be pickled but never loaded back by the restricted
+    # unpickler, so every warm scan of a compose fleet scanned afresh.
+    import os
+    import time
+
+    from imagegraph import _snapshot, scan
+    from imagegraph._reading import code_version
+
+    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "Dockerfile").write_text("FROM debian:12\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: acme/a:1\n    build:\n      context: d\n"
+        "      args:\n        V: '1'\n      platforms: [linux/amd64]\n"
+        "      additional_contexts:\n        x: docker-image://alpine:3\n"
+    )
+    hour_ago = time.time() - 3600
+    for path in (
+        tmp_path / "compose.yaml",
+        tmp_path / "d" / "Dockerfile",
+        tmp_path / "d",
+        tmp_path,
+    ):
+        os.utime(path, (hour_ago, hour_ago))
+    graph = scan(tmp_path)
+    kept = _snapshot.load_snapshot(tmp_path.resolve(), None, code_version())
+    assert kept is not None
+    assert kept.inventory.builds == graph.inventory.builds

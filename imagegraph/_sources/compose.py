@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -593,7 +593,7 @@ class _Reader:
         target = None
         if target_text is not None:
             target, _ = self.expand(target_text, f"{where} target", "it is kept as written")
-        return ImageBuild(
+        build = ImageBuild(
             name=name,
             dockerfile=dockerfile,
             context=context_rel,
@@ -606,6 +606,7 @@ class _Reader:
             origin=f"{self.display}:{line}" if line is not None else self.display,
             dockerfile_inline=inline,
         )
+        return replace(build, **{f.name: _exact(getattr(build, f.name)) for f in fields(build)})
 
     def tags(
         self, name: str, service: dict[Any, Any], spec: dict[Any, Any], line: int | None
@@ -757,6 +758,21 @@ class _Reader:
             if item is not None and not isinstance(item, str):
                 raise self.error(f"{where}: {key}.{name} must be a string", _line(name, key_line))
             yield str(name), item, _line(name, key_line)
+
+
+def _exact(value: Any) -> Any:
+    """*value* with every string an exact ``str``: a build keeps no :class:`_Str`
+    (the line a YAML string came from), which the caches refuse to load (a
+    compose fleet's graph was never loaded from its snapshot)."""
+    if isinstance(value, str):
+        return str(value)  # a copy of exact type for a subclass, the same object otherwise
+    if isinstance(value, tuple):
+        return tuple(_exact(item) for item in value)
+    if isinstance(value, Mapping):
+        return {_exact(key): _exact(item) for key, item in value.items()}
+    if isinstance(value, ImageRef):
+        return replace(value, **{f.name: _exact(getattr(value, f.name)) for f in fields(value)})
+    return value
 
 
 def _plain(value: object) -> Any:
