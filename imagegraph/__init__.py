@@ -10,6 +10,7 @@ Read from the Dockerfiles themselves, the way BuildKit reads them.
 
 from __future__ import annotations
 
+from imagegraph._version import __version__
 from imagegraph.advisories import PackageChange, load_osv
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.dockerfile import (
@@ -35,8 +36,6 @@ from imagegraph.layers import collapse, depths, foundations
 from imagegraph.plan import PlannedBuild, RebuildPlan, Schedule, load_durations, plan
 from imagegraph.reference import ImageRef
 from imagegraph.render.picture import Picture
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AUTOMATIC_ARGS",

@@ -275,7 +275,7 @@ def code_version() -> str:
     The version alone would let an install from a newer commit trust what an
     older parser cached.
     """
-    from imagegraph import __version__
+    from imagegraph._version import __version__
 
     return f"{__version__}+{_source_digest()}"
 

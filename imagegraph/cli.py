@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from imagegraph import __version__
+from imagegraph._version import __version__
 from imagegraph.diagnostics import Diagnostic, Severity, printable
 from imagegraph.errors import DockerfileSyntaxError, ImageGraphError
 

@@ -87,7 +87,7 @@ from dataclasses import dataclass, field, replace
 from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 
-from imagegraph import _shell
+import imagegraph._shell as _shell
 from imagegraph._shell import Budget, ExpansionLimit, ShellError, Unknown, _Lexer
 from imagegraph.context import _Expander, _Scopes, _Unset
 from imagegraph.diagnostics import Diagnostic, Severity

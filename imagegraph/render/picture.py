@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from imagegraph import layers
+import imagegraph.layers as layers
 from imagegraph._pickling import paused_gc
 from imagegraph.render._xml import xml_escape
 from imagegraph.render.graph import display_name
