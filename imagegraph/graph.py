@@ -43,7 +43,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -895,6 +895,41 @@ class _Builder:
             )  # fmt: skip
             self.unknown_parents(build, "parsed", "dockerfile-error", line)
             return
+        if build.platforms and _asks_target_platform(dockerfile, build.target):
+            self.add_parents_per_platform(build, prepared)
+            return
+        self.link_parents(build, dockerfile)
+
+    def add_parents_per_platform(self, build: ImageBuild, prepared: Prepared) -> None:
+        """The parents of a build whose references name its target platform
+        (``FROM acme/${TARGETARCH}-base``): BuildKit sets ``TARGETARCH`` and the
+        rest for each platform it builds, so each platform has its own parents,
+        and the image's are all of them."""
+        first: Dockerfile | None = None
+        for platform in build.platforms:
+            os_name, _, rest = platform.partition("/")
+            arch, _, variant = rest.partition("/")
+            automatic = {
+                "TARGETPLATFORM": platform, "TARGETOS": os_name,
+                "TARGETARCH": arch, "TARGETVARIANT": variant,
+            }  # fmt: skip
+            one = replace(build, args={**automatic, **build.args}, platforms=(platform,))
+            try:
+                dockerfile = self.resolve(one, prepared)
+            except ImageGraphError as err:
+                line = getattr(err, "line", None)
+                self.note(
+                    "dockerfile-error", Severity.ERROR,
+                    f"{getattr(err, 'message', str(err))} (for {platform}); build "
+                    f"{build.name!r} has no known parents", build.dockerfile, line,
+                )  # fmt: skip
+                self.unknown_parents(build, "parsed", "dockerfile-error", line)
+                return
+            self.link_parents(one, dockerfile, base=first is None)
+            first = first or dockerfile
+
+    def link_parents(self, build: ImageBuild, dockerfile: Dockerfile, *, base: bool = True) -> None:
+        """Link *build* to the parents *dockerfile*, resolved, names for its target."""
         self.diagnostics.extend(dockerfile.diagnostics)
         try:
             parents = dockerfile.parents_for(build.target)
@@ -917,8 +952,10 @@ class _Builder:
                 # bake builds a target: context first even when no FROM names it.
                 self.link_target(build, value, key, None)
         if unresolved:
-            self.undetermined[build.name] = tuple(unresolved)
-        self.graph.nodes[build.name]["base"] = self.image_base(build, dockerfile)
+            known = self.undetermined.get(build.name, ())
+            self.undetermined[build.name] = tuple(dict.fromkeys([*known, *unresolved]))
+        if base:
+            self.graph.nodes[build.name]["base"] = self.image_base(build, dockerfile)
 
     def image_base(self, build: ImageBuild, dockerfile: Dockerfile) -> str | None:
         """The node the built image's own filesystem starts from (what its final stage is FROM)."""
@@ -1032,7 +1069,8 @@ class _Builder:
         platforms = self.platforms
         if len(owners) == 1 and owners[0] not in platforms:
             return owners
-        wanted = platforms.get(build.name, frozenset())
+        # The build's own platforms, or the one platform it is being linked for.
+        wanted = _platform_keys(build.platforms)
         asked = build.platforms
         if parent.kind == "from":
             stage = dockerfile.stages[parent.stage]
@@ -1253,6 +1291,21 @@ _ARCH_ALIASES = {
     "armhf": "arm", "armel": "arm",
 }  # fmt: skip
 _DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
+
+
+_TARGET_ARGS = frozenset({"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"})
+
+
+def _asks_target_platform(dockerfile: Dockerfile, target: str | None) -> bool:
+    """Whether a reference the build needs is unknown only for want of its target
+    platform's automatic arguments, which BuildKit sets per platform."""
+    try:
+        parents = dockerfile.parents_for(target)
+    except ImageGraphError:
+        parents = dockerfile.parents
+    return any(
+        parent.unresolved and _TARGET_ARGS.issuperset(parent.unresolved) for parent in parents
+    )
 
 
 _BUILD_PLATFORM = re.compile(r"\$\{?BUILD(?:PLATFORM|OS|ARCH|VARIANT)\b")

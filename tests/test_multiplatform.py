@@ -502,3 +502,41 @@ def test_a_cross_compiled_child_is_rebuilt_with_any_build_of_its_os() -> None:
     graph = ImageGraph.from_builds([*go, app])
     assert graph.plan(["go-amd64"]).names() == [["go-amd64"], ["app"]]
     assert codes(graph) == []
+
+
+def test_a_reference_naming_the_target_platform_is_resolved_per_platform() -> None:
+    # BuildKit sets TARGETARCH (and TARGETOS, TARGETPLATFORM, TARGETVARIANT) for
+    # each platform it builds, declared or not: each platform has its own parent.
+    bases = [
+        build("amd", "FROM debian:12\n", "acme/amd64-base:1"),
+        build("arm", "FROM debian:12\n", "acme/arm64-base:1"),
+        build("s390x", "FROM debian:12\n", "acme/s390x-base:1"),
+    ]
+    app = build(
+        "app", "FROM acme/${TARGETARCH}-base:1\nRUN make\n",
+        platforms=("linux/amd64", "linux/arm64"),
+    )  # fmt: skip
+    declared = build(
+        "declared", "ARG TARGETARCH\nARG TARGETOS\nFROM acme/base:$TARGETOS-$TARGETARCH\n",
+        platforms=("linux/arm64/v8",),
+    )  # fmt: skip
+    unknown = build("unknown", "FROM acme/${TARGETARCH}-base:1\n")  # no platform: unknown
+    graph = ImageGraph.from_builds([*bases, app, declared, unknown])
+    assert graph.parents("app") == ["amd", "arm"]
+    assert graph.base("app") == "amd"  # the first platform's
+    assert "app" not in graph.undetermined
+    assert graph.plan(["arm"]).names() == [["arm"], ["app"]]
+    assert graph.parents("declared") == ["docker.io/acme/base:linux-arm64"]
+    assert graph.undetermined == {"unknown": ("acme/${TARGETARCH}-base:1",)}
+    assert [d.code for d in graph.diagnostics] == ["unresolved-arg"]  # unknown's only
+
+
+def test_a_user_build_arg_wins_over_the_platform() -> None:
+    app = build("app", "FROM acme/${TARGETARCH}-base:1\n", platforms=("linux/amd64",))
+    pinned = ImageBuild(
+        "pinned", "p/Dockerfile", "p", platforms=("linux/amd64",),
+        args={"TARGETARCH": "riscv64"}, dockerfile_inline="FROM acme/${TARGETARCH}-base:1\n",
+    )  # fmt: skip
+    graph = ImageGraph.from_builds([app, pinned])
+    assert graph.parents("app") == ["docker.io/acme/amd64-base:1"]
+    assert graph.parents("pinned") == ["docker.io/acme/riscv64-base:1"]
