@@ -28,10 +28,10 @@ def _hcl(root: Path, n: int) -> None:
     blocks = [
         f'group "default" {{\n  targets = [{", ".join(f"{chr(34)}t{i}{chr(34)}" for i in range(n))}]\n}}\n'
     ]
-    for i in range(n):
-        blocks.append(
-            f'/* {PAD} */\ntarget "t{i}" {{\n  context = "d{i % 50}"\n  tags = ["acme/t{i}:1"]\n}}\n'
-        )
+    blocks.extend(
+        f'/* {PAD} */\ntarget "t{i}" {{\n  context = "d{i % 50}"\n  tags = ["acme/t{i}:1"]\n}}\n'
+        for i in range(n)
+    )
     (root / "docker-bake.hcl").write_text("".join(blocks))
 
 
