@@ -120,7 +120,24 @@ def _validated(loaded: object, root: Path, config: str | None, version: str) -> 
     graph = _revive(*state)
     import networkx as nx
 
-    return graph if nx.is_directed_acyclic_graph(graph._graph) else None
+    if not nx.is_directed_acyclic_graph(graph._graph):
+        return None
+    _mark(graph, recorded, numbers)
+    return graph
+
+
+def _mark(graph: ImageGraph, paths: list[str], numbers: array.array[int]) -> None:
+    """Note in *graph* that it is a cached scan's, and the stamps its Dockerfiles
+    had (as checked now): the package cache (:mod:`imagegraph.image_packages`)
+    goes by them instead of looking at every file again."""
+    dockerfiles = {b.dockerfile for b in graph.inventory.builds if b.dockerfile_inline is None}
+    stamps = {
+        path: (numbers[4 * i], numbers[4 * i + 1], numbers[4 * i + 2], numbers[4 * i + 3])
+        for i, path in enumerate(paths)
+        if path in dockerfiles and numbers[4 * i] != -1
+    }
+    graph._cache[("", "cached-scan")] = True
+    graph._cache[("", "dockerfile-stamps")] = stamps
 
 
 def _consistent(
@@ -172,6 +189,7 @@ def save_snapshot(
     (``time.time_ns()``), unless anything it read changed since shortly before
     then: a file changed while the scan read it would be stamped with a time
     that does not match what was read."""
+    graph._cache[("", "cached-scan")] = True  # its packages may go to the cache directory too
     base = os.fspath(root)
     since = started - RACY_NS
     # Stamps as one string of paths and one array of numbers: two objects to
@@ -183,6 +201,7 @@ def save_snapshot(
         if now != _MISSING and (now[1] >= since or now[2] >= since):
             return
         numbers.extend(now)
+    _mark(graph, paths, numbers)
     header = ("imagegraph-graph", _FORMAT, version, os.path.abspath(root), config)
     # The graph as its adjacency dicts: they unpickle at C speed, where a
     # networkx object would also carry its cached views.

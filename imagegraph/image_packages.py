@@ -16,24 +16,42 @@ images, else ``debian``).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packageurl import PackageURL
+
+from imagegraph._files import read_bytes
+from imagegraph._pickling import conforms, paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError, InvalidReference
+from imagegraph.packages import Package
 from imagegraph.reference import ImageRef
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from imagegraph.dockerfile import Dockerfile
     from imagegraph.graph import ImageGraph
+    from imagegraph.inventory import ImageBuild
     from imagegraph.sbom import SbomPackage
 
-__all__ = ["ImagePackage", "PackageList", "image_packages", "own_packages"]
+__all__ = [
+    "ImagePackage",
+    "PackageList",
+    "image_packages",
+    "own_packages",
+    "prefetch_packages",
+    "valid_package_entry",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,32 +198,380 @@ def own_packages(
                 ),
             )
     if not graph.is_external(node):
-        from imagegraph.packages import dockerfile_packages
-
         build = graph.build(node)
-        dockerfile = graph._read_dockerfile(build)  # the packages are kept, not the file
-        if dockerfile is not None:
-            try:
-                use = dockerfile_packages(dockerfile, build.target, distro=_distro(graph, node))
-            except ImageGraphError as err:
-                notes.append(
-                    Diagnostic("package-error", Severity.WARNING, str(err), build.dockerfile)
-                )
-            else:
-                notes.extend(use.diagnostics)
-                for package in use.packages:
-                    if not package.in_image:
-                        continue
-                    found.setdefault(
-                        (package.ecosystem, package.name),
-                        ImagePackage(
-                            package.purl, package.ecosystem, package.name, package.version,
-                            package.constraint, "dockerfile", f"{build.dockerfile}:{package.line}",
-                        ),
-                    )  # fmt: skip
+        extracted = _dockerfile_found(graph, build)
+        if extracted is not None:
+            packages, diagnostics = extracted
+            notes.extend(diagnostics)
+            distro = (
+                _distro(graph, node) if any(p.ecosystem in _DISTRO_PURLS for p in packages) else ""
+            )
+            for package in packages:
+                found.setdefault(
+                    (package.ecosystem, package.name),
+                    ImagePackage(
+                        _purl_for(package, distro), package.ecosystem, package.name,
+                        package.version, package.constraint, "dockerfile",
+                        f"{build.dockerfile}:{package.line}",
+                    ),
+                )  # fmt: skip
     result = (tuple(found.values()), tuple(notes))
     cache[key] = result
     return result
+
+
+# -- the packages each Dockerfile installs, extracted once per file content ----------
+#
+# What dockerfile_packages finds depends on the file's text, the build
+# arguments the file declares an ARG for (BuildKit ignores the others), the
+# target and the distro. The distro only names the namespace of deb and rpm
+# purls, so it is applied afterwards (_purl_for): an extraction is kept per
+# (file, declared arguments, target), in memory for the graph and on disk
+# beside the parse cache, and reused while the file's stamp is unchanged.
+
+# The purl types whose namespace is the distro, and their namespace without one.
+_DISTRO_PURLS = {"deb": "debian", "rpm": "redhat"}
+_Variant = tuple[tuple[tuple[str, str], ...], str | None]
+"""A build's arguments the file declares, sorted, and its target."""
+_Found = tuple[tuple[Package, ...], tuple[Diagnostic, ...]]
+"""The packages in the image (extracted without a distro) and the extraction's diagnostics."""
+# path -> (size, mtime_ns, ctime_ns, inode, content hash or b"", ARG names, variants)
+_PackageEntry = tuple[int, int, int, int, bytes, tuple[str, ...], dict[_Variant, _Found]]
+_STORE_FORMAT = 1
+_STORE_TYPES = frozenset(
+    {
+        ("imagegraph.packages", "Package"),
+        ("imagegraph.diagnostics", "Diagnostic"),
+        ("imagegraph.diagnostics", "Severity"),
+    }
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _namespace_prefix(ecosystem: str, namespace: str) -> str:
+    """How a purl of *ecosystem* in *namespace* starts: ``pkg:deb/ubuntu/``."""
+    return PackageURL(type=ecosystem, namespace=namespace, name="x").to_string()[:-1]
+
+
+def _purl_for(package: Package, distro: str) -> str:
+    """The purl of *package*, extracted without a distro, as if extracted with *distro*.
+
+    >>> from imagegraph import parse_dockerfile
+    >>> from imagegraph.packages import dockerfile_packages
+    >>> found = dockerfile_packages(parse_dockerfile("FROM x\\nRUN apt-get install curl=8.5"))
+    >>> _purl_for(found.packages[0], "ubuntu")
+    'pkg:deb/ubuntu/curl@8.5'
+    """
+    default = _DISTRO_PURLS.get(package.ecosystem)
+    if default is None or not distro or distro == default:
+        return package.purl
+    was = _namespace_prefix(package.ecosystem, default)
+    assert package.purl.startswith(was), package.purl
+    return _namespace_prefix(package.ecosystem, distro) + package.purl[len(was) :]
+
+
+def _arg_names(dockerfile: Dockerfile) -> tuple[str, ...]:
+    """Every name an ``ARG`` of *dockerfile* declares, global or in a stage."""
+    return tuple(
+        sorted(
+            {
+                word.partition("=")[0]
+                for instruction in dockerfile.instructions
+                if instruction.keyword == "ARG"
+                for word in instruction.args
+            }
+        )
+    )
+
+
+def _variant(args: Mapping[str, str], target: str | None, names: Sequence[str]) -> _Variant:
+    return tuple(sorted((k, v) for k, v in args.items() if k in names)), target
+
+
+def _extract(
+    text: str | bytes, path: str, builds: Sequence[tuple[Mapping[str, str], str | None]]
+) -> tuple[tuple[str, ...], dict[_Variant, _Found]] | None:
+    """The ARG names of the Dockerfile *text* and what each of *builds* (its
+    arguments and target) installs; ``None`` when it does not parse."""
+    from imagegraph.dockerfile import parse_dockerfile
+    from imagegraph.packages import dockerfile_packages
+
+    names: tuple[str, ...] | None = None
+    parsed: dict[tuple[tuple[str, str], ...], Dockerfile] = {}
+    out: dict[_Variant, _Found] = {}
+    for args, target in builds:
+        if names is not None:
+            variant = _variant(args, target, names)
+            if variant in out:
+                continue
+            dockerfile = parsed.get(variant[0])
+        else:
+            dockerfile = None
+        if dockerfile is None:
+            try:
+                dockerfile = parse_dockerfile(text, path=path, build_args=args)
+            except ImageGraphError:
+                return None
+            if names is None:
+                names = _arg_names(dockerfile)
+            variant = _variant(args, target, names)
+            parsed[variant[0]] = dockerfile
+        try:
+            use = dockerfile_packages(dockerfile, target)
+        except ImageGraphError as err:
+            out[variant] = ((), (Diagnostic("package-error", Severity.WARNING, str(err), path),))
+        else:
+            out[variant] = (tuple(p for p in use.packages if p.in_image), use.diagnostics)
+    return (names or (), out) if names is not None else None
+
+
+def _extract_chunk(
+    base: str, limit: str, chunk: list[tuple[str, bool, list[tuple[dict[str, str], str | None]]]]
+) -> list[tuple[tuple[tuple[str, ...], dict[_Variant, _Found]] | None, bytes]]:
+    """Read and extract each ``(path, racy, builds)`` (in a worker of the pool);
+    a racy file comes with its content hash."""
+    with paused_gc():
+        done: list[tuple[tuple[tuple[str, ...], dict[_Variant, _Found]] | None, bytes]] = []
+        for path, racy, builds in chunk:
+            try:
+                data = read_bytes(os.path.join(base, path), root=limit)
+            except OSError:
+                done.append((None, b""))
+                continue
+            digest = hashlib.blake2b(data, digest_size=16).digest() if racy else b""
+            done.append((_extract(data, path, builds), digest))
+        return done
+
+
+class _PackageStore:
+    """The extractions of one graph's Dockerfiles: those on disk, checked
+    against each file's stamp once, and those made since."""
+
+    def __init__(self, graph: ImageGraph, *, disk: bool) -> None:
+        from imagegraph._reading import cache_directory, code_version
+
+        self.root = os.fspath(graph.inventory.root)
+        self.limit = os.path.realpath(graph.inventory.readable_root)
+        key = hashlib.sha256(os.fsencode(os.path.abspath(self.root))).hexdigest()[:24]
+        self.path = cache_directory() / f"packages-{key}.pickle" if disk else None
+        self.header = ("imagegraph-package-cache", _STORE_FORMAT, code_version(), self.root)
+        self.old: dict[str, _PackageEntry] = self._load()
+        self.entries: dict[str, _PackageEntry] = {}
+        """Entries checked against their file in this process, or made here."""
+        self.unreadable: set[str] = set()
+        self.changed = False
+        self.stamps: dict[str, tuple[int, int, int, int]] = graph._cache.get(
+            ("", "dockerfile-stamps"), {}
+        )
+        """The stamps a snapshot found every Dockerfile with when it was saved or
+        loaded (they were checked then): no need to look at the files again."""
+
+    def _load(self) -> dict[str, _PackageEntry]:
+        from imagegraph._reading import read_cache_file, restricted_load, touch
+
+        if self.path is None:
+            return {}
+        data = read_cache_file(self.path)
+        if data is None:
+            return {}
+        try:
+            loaded = restricted_load(data, _STORE_TYPES)
+        except Exception:  # truncated, foreign or corrupt: start afresh
+            return {}
+        if not (type(loaded) is tuple and len(loaded) == 2 and loaded[0] == self.header):
+            return {}
+        if type(loaded[1]) is not dict:
+            return {}
+        touch(self.path)
+        return {
+            path: entry
+            for path, entry in loaded[1].items()
+            if type(path) is str and valid_package_entry(path, entry)
+        }
+
+    def save(self) -> None:
+        from imagegraph._reading import write_cache_file
+
+        if self.path is not None and self.changed:
+            write_cache_file(self.path, (self.header, self.entries))
+            self.changed = False
+
+    def lookup(self, path: str, variant_of: Callable[[Sequence[str]], _Variant]) -> _Found | None:
+        """What the file at *path* installs for the variant *variant_of* its ARG
+        names gives, if known; else ``None``."""
+        entry = self.entries.get(path)
+        if entry is None:
+            entry = self._check(path)
+        if entry is None:
+            return None
+        return entry[6].get(variant_of(entry[5]))
+
+    def _check(self, path: str) -> _PackageEntry | None:
+        """The stored entry of *path*, if the file is still the one it was made from."""
+        from imagegraph._files import inspect
+        from imagegraph._reading import RACY_NS, stamp
+
+        entry = self.old.pop(path, None)
+        if entry is None:
+            return None
+        full = os.path.join(self.root, path)
+        now: tuple[int, int, int, int] | None = self.stamps.get(path)
+        if now is None or entry[4]:
+            try:
+                status = inspect(full, root=self.limit)
+            except OSError:
+                return None
+            now = stamp(status)
+        if entry[:4] != now:
+            return None
+        if entry[4]:
+            try:
+                data = read_bytes(full, root=self.limit)
+            except OSError:
+                return None
+            if hashlib.blake2b(data, digest_size=16).digest() != entry[4]:
+                return None
+            if time.time_ns() - max(status.st_mtime_ns, status.st_ctime_ns) >= RACY_NS:
+                entry = (*entry[:4], b"", *entry[5:])  # no longer racy: the stamp will do
+                self.changed = True
+        self.entries[path] = entry
+        return entry
+
+    def extract(
+        self, wanted: dict[str, list[tuple[dict[str, str], str | None]]], jobs: int | None = None
+    ) -> None:
+        """Read and extract the files of *wanted* (path -> the builds' arguments and
+        targets), in a process pool when there are many."""
+        from imagegraph._files import inspect
+        from imagegraph._reading import PARALLEL_THRESHOLD, RACY_NS, stamp
+
+        started = time.time_ns()
+        work: list[tuple[str, bool, list[tuple[dict[str, str], str | None]]]] = []
+        stamps: list[tuple[int, int, int, int]] = []
+        for path, builds in wanted.items():
+            try:
+                status = inspect(os.path.join(self.root, path), root=self.limit)
+            except OSError:
+                self.unreadable.add(path)
+                continue
+            racy = started - status.st_mtime_ns < RACY_NS or started - status.st_ctime_ns < RACY_NS
+            known = self.entries.get(path)
+            if known is not None and known[:4] == stamp(status) and not racy:
+                # Only new variants: the entry's others stay.
+                builds = [b for b in builds if _variant(*b, known[5]) not in known[6]]
+            work.append((path, racy, builds))
+            stamps.append(stamp(status))
+        if jobs is None:
+            jobs = (os.cpu_count() or 1) if len(work) >= PARALLEL_THRESHOLD else 1
+        size = 128
+        chunks = [work[start : start + size] for start in range(0, len(work), size)]
+        results: list[tuple[tuple[tuple[str, ...], dict[_Variant, _Found]] | None, bytes]] = []
+        if jobs <= 1 or len(chunks) < 2:
+            for chunk in chunks:
+                results.extend(_extract_chunk(self.root, self.limit, chunk))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                for done in pool.map(
+                    _extract_chunk,
+                    [self.root] * len(chunks),
+                    [self.limit] * len(chunks),
+                    chunks,
+                ):
+                    results.extend(done)
+        for (path, _, _), now, (result, digest) in zip(work, stamps, results, strict=True):
+            if result is None:
+                self.unreadable.add(path)
+                self.entries.pop(path, None)
+                continue
+            names, variants = result
+            known = self.entries.get(path)
+            if known is not None and known[:4] == now and known[5] == names:
+                variants = {**known[6], **variants}
+            self.entries[path] = (*now, digest, names, variants)
+            self.changed = True
+
+
+def _store(graph: ImageGraph) -> _PackageStore:
+    store: _PackageStore | None = graph._cache.get(("", "package-store"))
+    if store is None:
+        store = graph._cache[("", "package-store")] = _PackageStore(graph, disk=_disk(graph))
+    return store
+
+
+def _disk(graph: ImageGraph) -> bool:
+    """Whether extractions go to the cache directory: only for the graph of a
+    cached scan (``scan(cache=False)`` and ``from_builds`` leave it untouched);
+    :mod:`imagegraph._snapshot` marks those when it saves or loads them."""
+    return bool(graph._cache.get(("", "cached-scan"), False))
+
+
+def _dockerfile_found(graph: ImageGraph, build: ImageBuild) -> _Found | None:
+    """What *build*'s Dockerfile installs in its image, extracted without a distro;
+    ``None`` when there is no Dockerfile or it cannot be read or parsed."""
+    if build.imported:
+        return None
+    if build.dockerfile_inline is not None:
+        key = (build.name, "dockerfile-packages")
+        if key not in graph._cache:
+            done = _extract(build.dockerfile_inline, build.dockerfile, [(build.args, build.target)])
+            graph._cache[key] = None if done is None else next(iter(done[1].values()))
+        inline: _Found | None = graph._cache[key]
+        return inline
+    store = _store(graph)
+    if build.dockerfile in store.unreadable:
+        return None
+    variant_of = functools.partial(_variant, build.args, build.target)
+    found = store.lookup(build.dockerfile, variant_of)
+    if found is None:
+        store.extract({build.dockerfile: [(dict(build.args), build.target)]}, jobs=1)
+        found = store.lookup(build.dockerfile, variant_of)
+    return found
+
+
+def prefetch_packages(graph: ImageGraph, *, jobs: int | None = None) -> None:
+    """Extract the packages of every build's Dockerfile that is not known yet (in a
+    process pool for many), and keep them on disk for the next run: what a
+    package change, which reads every build, does first."""
+    store = _store(graph)
+    wanted: dict[str, list[tuple[dict[str, str], str | None]]] = {}
+    for build in graph.inventory.builds:
+        if build.imported or build.dockerfile_inline is not None:
+            continue
+        path = build.dockerfile
+        if path in store.unreadable:
+            continue
+        if store.lookup(path, functools.partial(_variant, build.args, build.target)) is None:
+            wanted.setdefault(path, []).append((dict(build.args), build.target))
+    if wanted:
+        store.extract(wanted, jobs=jobs)
+    store.save()
+
+
+def valid_package_entry(path: str, entry: object) -> bool:
+    """Whether *entry* is a package cache entry of the Dockerfile at *path* as
+    :func:`prefetch_packages` writes them: every field of its declared type,
+    a content hash absent or whole, each variant's arguments among the names
+    the file declares, and each package one of that file in the image."""
+    if not conforms(entry, _PackageEntry):
+        return False
+    assert isinstance(entry, tuple)
+    if len(entry[4]) not in (0, 16) or min(entry[:4]) < 0:
+        return False
+    names = entry[5]
+    if list(names) != sorted(set(names)):
+        return False
+    for (args, _), (packages, _) in entry[6].items():
+        if list(args) != sorted(dict(args).items()) or any(k not in names for k, _ in args):
+            return False
+        for package in packages:
+            if not package.in_image or package.path != path or package.line < 1:
+                return False
+            default = _DISTRO_PURLS.get(package.ecosystem)
+            if default is not None and not package.purl.startswith(
+                _namespace_prefix(package.ecosystem, default)
+            ):
+                return False
+    return True
 
 
 def image_packages(graph: ImageGraph, image: str | ImageRef) -> PackageList:

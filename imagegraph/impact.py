@@ -480,8 +480,9 @@ def _undetermined(
 def _package_hits(
     graph: ImageGraph, change: PackageChange
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], list[Diagnostic]]:
-    from imagegraph.image_packages import own_packages
+    from imagegraph.image_packages import own_packages, prefetch_packages
 
+    prefetch_packages(graph)  # every build's Dockerfile at once: cached, or in a pool
     hits: dict[str, list[str]] = {}
     unknown: dict[str, list[str]] = {}
     notes: list[Diagnostic] = []

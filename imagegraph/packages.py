@@ -88,6 +88,7 @@ from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 
 import imagegraph._shell as _shell
+from imagegraph._pickling import positional_reduce
 from imagegraph._shell import Budget, ExpansionLimit, ShellError, Unknown, _Lexer
 from imagegraph.context import _Expander, _Scopes, _Unset
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -131,6 +132,8 @@ class Package:
     in_image: bool
     """Whether the package is in the target's image (see the module notes)."""
     source: str = "dockerfile"
+
+    __reduce__ = positional_reduce  # a package cache holds many: rebuilt at C speed
 
 
 @dataclass(frozen=True, slots=True)
