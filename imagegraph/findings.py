@@ -1234,7 +1234,7 @@ class _Lint:
             chain.append(parent)
             parent = deepest_parent[parent]
         chain.reverse()
-        edge = _first_edge(self.graph.edges(chain[-2], node))
+        edge = _first_edge(self.graph.node_edges(chain[-2], node))
         deepest = depth[node] + height[node] - 1
         further = f"; chains through it reach {deepest} builds" if deepest > depth[node] else ""
         limit = self.policy.max_depth
@@ -1254,9 +1254,9 @@ class _Lint:
         node = build.name
         parents = sorted(self.pred[node])
         base = self.nodes[node].get("base")
-        edge = _first_edge(self.graph.edges(base, node)) if base is not None else None
+        edge = _first_edge(self.graph.node_edges(base, node)) if base is not None else None
         if edge is None:
-            edge = _first_edge(e for p in parents for e in self.graph.edges(p, node))
+            edge = _first_edge(e for p in parents for e in self.graph.node_edges(p, node))
         names = [self.nodes[p]["ref"].familiar for p in parents]
         what = (
             f"builds only on images from outside this fleet ({', '.join(names)})"

@@ -372,6 +372,22 @@ class ImageGraph:
                     found.extend(data["uses"])
         return tuple(found)
 
+    def node_children(self, node: str) -> list[str]:
+        """The children of the node called exactly *node*, sorted: what a
+        renderer walking :attr:`images` needs, where :meth:`children` reads a
+        build's name that is also a tag of other builds as that tag."""
+        return sorted(self._graph.successors(node))
+
+    def node_edges(self, parent: str, child: str) -> tuple[Edge, ...]:
+        """Every use of the node *parent* by the node *child*, names taken exactly
+        (see :meth:`node_children`)."""
+        data = self._graph.get_edge_data(parent, child)
+        return tuple(data["uses"]) if data else ()
+
+    def node_descendants(self, node: str) -> set[str]:
+        """Every build below the node called exactly *node* (see :meth:`node_children`)."""
+        return nx.descendants(self._graph, node)
+
     def parents(self, image: str | ImageRef) -> list[str]:
         """The images *image* is built from or copies from, sorted (for a tag of
         several builds, the parents of every one)."""

@@ -471,7 +471,7 @@ def _undetermined(
         if build in reasons:
             continue
         result[build] = texts
-        for below in graph.descendants(build):
+        for below in sorted(graph.node_descendants(build)):
             if below not in reasons:
                 result.setdefault(below, (f"via {build}",))
     return dict(sorted(result.items()))
@@ -514,7 +514,7 @@ def _possibly(
             continue
         if not graph.is_external(node):
             result[node] = why
-        for below in graph.descendants(node):
+        for below in sorted(graph.node_descendants(node)):
             if below not in reasons:
                 result.setdefault(below, (f"built on {node}",))
     return dict(sorted(result.items()))

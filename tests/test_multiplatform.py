@@ -540,3 +540,31 @@ def test_a_user_build_arg_wins_over_the_platform() -> None:
     graph = ImageGraph.from_builds([app, pinned])
     assert graph.parents("app") == ["docker.io/acme/amd64-base:1"]
     assert graph.parents("pinned") == ["docker.io/acme/riscv64-base:1"]
+
+
+def test_renderers_take_a_build_name_that_is_a_shared_tag_as_that_build() -> None:
+    # A manifest entry split per architecture: its amd64 build is named after its
+    # first tag, which its arm64 build carries too. Asked about the name, the
+    # graph answers for the tag; drawn, each build keeps its own edges.
+    from imagegraph.render.graph import to_data, to_dot, to_mermaid
+
+    builds = [
+        build("mybase", "FROM debian:12\n", "acme/mybase:1"),
+        build("alt:p11", "FROM acme/mybase:1\n", "alt:p11", platforms=("linux/amd64",)),
+        build("alt:p11-arm64v8", "FROM busybox:1\n", "alt:p11", platforms=("linux/arm64",)),
+        build("app", "FROM alt:p11\n", platforms=("linux/amd64", "linux/arm64")),
+    ]
+    graph = ImageGraph.from_builds(builds)
+    edges = {(e["parent"], e["child"], e["path"]) for e in to_data(graph)["edges"]}
+    assert edges == {
+        ("docker.io/library/debian:12", "mybase", "mybase/Dockerfile"),
+        ("mybase", "alt:p11", "alt:p11/Dockerfile"),
+        ("docker.io/library/busybox:1", "alt:p11-arm64v8", "alt:p11-arm64v8/Dockerfile"),
+        ("alt:p11", "app", "app/Dockerfile"),
+        ("alt:p11-arm64v8", "app", "app/Dockerfile"),
+    }
+    assert len(to_data(graph)["edges"]) == graph.nx.number_of_edges() == 5
+    assert to_dot(graph).count(" -> ") == 5
+    assert to_mermaid(graph).count("-->") == 5
+    # the query about the name sees the tag: both builds' parents
+    assert graph.parents("alt:p11") == ["docker.io/library/busybox:1", "mybase"]

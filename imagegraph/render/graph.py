@@ -70,8 +70,8 @@ def to_data(graph: ImageGraph, impact: Impact | None = None) -> dict[str, Any]:
             "stage": use.stage,
         }
         for parent in graph.images
-        for child in graph.children(parent)
-        for use in graph.edges(parent, child)
+        for child in graph.node_children(parent)
+        for use in graph.node_edges(parent, child)
     ]
     return {"schema": SCHEMA, "nodes": nodes, "edges": edges}
 
@@ -82,7 +82,9 @@ def to_json(graph: ImageGraph, impact: Impact | None = None) -> str:
 
 
 def _kinds(graph: ImageGraph, parent: str, child: str) -> list[str]:
-    return sorted({use.kind for use in graph.edges(parent, child)}, key=list(_EDGE_STYLE).index)
+    return sorted(
+        {use.kind for use in graph.node_edges(parent, child)}, key=list(_EDGE_STYLE).index
+    )
 
 
 def _dot_string(text: str) -> str:
@@ -105,7 +107,7 @@ def to_dot(graph: ImageGraph, impact: Impact | None = None) -> str:
             attrs += ["style=filled", 'fillcolor="#fbd38d"']
         lines.append(f"  {ident} [{', '.join(attrs)}];")
     for parent in graph.images:
-        for child in graph.children(parent):
+        for child in graph.node_children(parent):
             kinds = _kinds(graph, parent, child)
             style = _EDGE_STYLE[kinds[0]]
             label = "" if kinds == ["from"] else f", label={_dot_string(','.join(kinds))}"
@@ -141,7 +143,7 @@ def to_mermaid(graph: ImageGraph, impact: Impact | None = None) -> str:
         label = _mermaid_label(display_name(graph, node))
         lines.append(f"  {ident}({label})" if graph.is_external(node) else f"  {ident}[{label}]")
     for parent in graph.images:
-        for child in graph.children(parent):
+        for child in graph.node_children(parent):
             kinds = _kinds(graph, parent, child)
             arrow = _MERMAID_ARROW[kinds[0]]
             label = "" if kinds == ["from"] else f"|{','.join(kinds)}|"
@@ -199,6 +201,6 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
             continue
         shown.add(node)
         sub = branch.add(label(node, kinds))
-        children = list(graph.children(node))
+        children = graph.node_children(node)
         pending += [(sub, child, _kinds(graph, node, child)) for child in reversed(children)]
     return top
