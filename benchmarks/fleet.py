@@ -45,9 +45,12 @@ def generate(root: Path, images: int, seed: int = 7) -> None:
             directory.mkdir(parents=True)
             tag = f"registry.example/platform/{name}:1"
             if depth == 0:
-                text = (
-                    f"FROM {rng.choice(externals)}\nRUN apt-get update && apt-get install -y curl\n"
-                )
+                # The first base is always on the change measured (debian:bookworm),
+                # so that a small fleet has it too; drawn all the same, so that the
+                # rest of the fleet is what the seed always made.
+                drawn = rng.choice(externals)
+                external = externals[0] if index == 0 else drawn
+                text = f"FROM {external}\nRUN apt-get update && apt-get install -y curl\n"
             elif depth < len(layers) - 1:
                 parent = rng.choice(previous)
                 text = (

@@ -680,7 +680,7 @@ def test_the_table_marks_the_import_and_says_when_the_index_is_made() -> None:
     text = console.export_text()
     assert "(imported from an OCI layout)" in text
     assert (
-        "acme/golang: one index of 3 builds (golang, golang-arm, golang-win), made after wave 2"
+        "acme/golang:latest is one index of 3 builds (golang, golang-arm, golang-win), made after wave 2"
         in text
     )
 
@@ -756,7 +756,7 @@ def test_the_command_line_joins_a_shared_tag_in_every_format(declared: Path, fmt
     elif fmt == "argo":
         assert '"template": "index"' in ran.stdout
     else:
-        assert "acme/tool: one index of 2 builds" in ran.stdout
+        assert "acme/tool:latest is one index of 2 builds" in ran.stdout
     if fmt != "bake":
         assert "bake-" not in ran.stderr
 

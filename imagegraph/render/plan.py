@@ -817,8 +817,9 @@ def to_rich(plan: RebuildPlan) -> RenderableType:
     shown.extend(
         Text(
             printable(
-                f"{shared.tag.familiar}: one index of {len(shared.builds)} builds "
-                f"({', '.join(shared.builds)}), made after wave {shared.wave + 1}",
+                f"{shared.tag.familiar_name}:{shared.tag.tag or 'latest'} is one index of "
+                f"{len(shared.builds)} builds ({', '.join(shared.builds)}), made after wave "
+                f"{shared.wave + 1}",
                 tabs=False,
             )
         )
