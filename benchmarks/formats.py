@@ -54,7 +54,6 @@ import io
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -67,10 +66,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate_fleet import FORMATS, generate  # noqa: E402
+from scan import floor, with_dockerfile_parse  # noqa: E402  (the same floor and oracle)
 
 from imagegraph._reading import RACY_NS  # noqa: E402
 
-_FROM = re.compile(rb"^[ \t]*FROM[ \t]+(\S+)", re.MULTILINE | re.IGNORECASE)
 DEFAULT_SIZES = (10_000, 50_000, 137_000)
 TIMES = (
     "cold_scan", "cold_base", "cold_package", "warm_scan", "warm_base", "warm_package",
@@ -99,26 +98,6 @@ def dockerfile_paths(root: Path) -> list[Path]:
         if "Dockerfile" in names
     ]
     return sorted(found)
-
-
-def floor(paths: list[Path]) -> int:
-    """Read every file and find its ``FROM`` lines with one regular expression."""
-    return sum(len(_FROM.findall(path.read_bytes())) for path in paths)
-
-
-def with_dockerfile_parse(paths: list[Path]) -> int:
-    """Parse every file with dockerfile-parse; the number it rejects."""
-    from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
-
-    rejected = 0
-    for path in paths:
-        parser = DockerfileParser(fileobj=io.BytesIO(path.read_bytes()))
-        try:
-            parser.structure  # noqa: B018 - the property does the parsing
-            parser.parent_images  # noqa: B018
-        except Exception:  # any failure is a rejection here
-            rejected += 1
-    return rejected
 
 
 def start() -> float:
