@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["conforms", "paused_gc", "positional_reduce"]
+__all__ = ["checker", "conforms", "paused_gc", "positional_reduce"]
 
 
 def positional_reduce(value: Any) -> tuple[object, ...]:
@@ -88,6 +88,15 @@ def conforms(value: object, hint: Any) -> bool:
     False
     """
     return _function(_check(hint))(value)
+
+
+def checker(hint: Any) -> Callable[[object], bool]:
+    """:func:`conforms` for one *hint*, compiled once: for checking many values.
+
+    >>> checker(tuple[int, str])((1, "a"))
+    True
+    """
+    return _function(_check(hint))
 
 
 _CHECKS: dict[Any, _Compiled] = {}

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from packageurl import PackageURL
 
 from imagegraph._files import read_bytes
-from imagegraph._pickling import conforms, paused_gc
+from imagegraph._pickling import checker, paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError, InvalidReference
 from imagegraph.packages import Package
@@ -547,20 +547,43 @@ def prefetch_packages(graph: ImageGraph, *, jobs: int | None = None) -> None:
     store.save()
 
 
+_NOTHING: _Found = ((), ())
+_TARGETS = (str, type(None))
+_VARIANT = checker(_Variant)
+_FOUND = checker(_Found)
+
+
 def valid_package_entry(path: str, entry: object) -> bool:
     """Whether *entry* is a package cache entry of the Dockerfile at *path* as
     :func:`prefetch_packages` writes them: every field of its declared type,
     a content hash absent or whole, each variant's arguments among the names
     the file declares, and each package one of that file in the image."""
-    if not conforms(entry, _PackageEntry):
+    # The fields one by one (what conforms(entry, _PackageEntry) checks, without
+    # its generic walk: a warm package plan checks every entry, most of them empty).
+    if not (type(entry) is tuple and len(entry) == 7):
         return False
-    assert isinstance(entry, tuple)
-    if len(entry[4]) not in (0, 16) or min(entry[:4]) < 0:
+    size, mtime, ctime, inode, digest, names, variants = entry
+    if not (
+        type(size) is int
+        and type(mtime) is int
+        and type(ctime) is int
+        and type(inode) is int
+        and min(size, mtime, ctime, inode) >= 0
+        and type(digest) is bytes
+        and len(digest) in (0, 16)
+        and type(names) is tuple
+        and all(type(name) is str for name in names)
+        and list(names) == sorted(set(names))
+        and type(variants) is dict
+    ):
         return False
-    names = entry[5]
-    if list(names) != sorted(set(names)):
-        return False
-    for (args, _), (packages, _) in entry[6].items():
+    for variant, found in variants.items():
+        if not (type(found) is tuple and found == _NOTHING) and not _FOUND(found):
+            return False
+        common = type(variant) is tuple and len(variant) == 2 and variant[0] == ()
+        if not (common and type(variant[1]) in _TARGETS) and not _VARIANT(variant):
+            return False
+        args, packages = variant[0], found[0]
         if list(args) != sorted(dict(args).items()) or any(k not in names for k, _ in args):
             return False
         for package in packages:
