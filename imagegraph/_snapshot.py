@@ -127,17 +127,12 @@ def _validated(loaded: object, root: Path, config: str | None, version: str) -> 
 
 
 def _mark(graph: ImageGraph, paths: list[str], numbers: array.array[int]) -> None:
-    """Note in *graph* that it is a cached scan's, and the stamps its Dockerfiles
-    had (as checked now): the package cache (:mod:`imagegraph.image_packages`)
-    goes by them instead of looking at every file again."""
-    dockerfiles = {b.dockerfile for b in graph.inventory.builds if b.dockerfile_inline is None}
-    stamps = {
-        path: (numbers[4 * i], numbers[4 * i + 1], numbers[4 * i + 2], numbers[4 * i + 3])
-        for i, path in enumerate(paths)
-        if path in dockerfiles and numbers[4 * i] != -1
-    }
+    """Note in *graph* that it is a cached scan's, and the stamps of what it read
+    (as checked now): the package cache (:mod:`imagegraph.image_packages`)
+    goes by them instead of looking at every Dockerfile again. Kept as they
+    are, since most scans never ask."""
     graph._cache[("", "cached-scan")] = True
-    graph._cache[("", "dockerfile-stamps")] = stamps
+    graph._cache[("", "input-stamps")] = (paths, numbers)
 
 
 def _consistent(

@@ -360,11 +360,16 @@ class _PackageStore:
         """Entries checked against their file in this process, or made here."""
         self.unreadable: set[str] = set()
         self.changed = False
-        self.stamps: dict[str, tuple[int, int, int, int]] = graph._cache.get(
-            ("", "dockerfile-stamps"), {}
-        )
-        """The stamps a snapshot found every Dockerfile with when it was saved or
-        loaded (they were checked then): no need to look at the files again."""
+        self.stamps: dict[str, tuple[int, int, int, int]] = {}
+        """The stamps a snapshot found the files with when it was saved or loaded
+        (they were checked then): no need to look at the files again."""
+        recorded = graph._cache.get(("", "input-stamps"))
+        if recorded is not None:
+            paths, numbers = recorded
+            stamps = zip(*[iter(numbers)] * 4, strict=True)
+            self.stamps = {
+                path: now for path, now in zip(paths, stamps, strict=True) if now[0] != -1
+            }
 
     def _load(self) -> dict[str, _PackageEntry]:
         from imagegraph._reading import read_cache_file, restricted_load, touch

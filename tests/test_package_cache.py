@@ -158,8 +158,8 @@ def _one(tmp_path: Path, text: str, toml: str) -> Path:
     (root / "app").mkdir(parents=True)
     (root / "app" / "Dockerfile").write_text(text)
     (root / "imagegraph.toml").write_text(toml)
-    _aged(root / "app" / "Dockerfile")
-    _aged(root / "imagegraph.toml")
+    for path in (root / "app" / "Dockerfile", root / "imagegraph.toml", root / "app", root):
+        _aged(path)
     return root
 
 
@@ -308,3 +308,23 @@ def test_no_cache_writes_no_package_cache(tmp_path: Path) -> None:
     root = _one(tmp_path, "FROM debian:12\nRUN apt-get install -y curl=8.5\n", _APP)
     scan(root, cache=False).plan([PackageChange.named("curl")])
     assert not list(cache_directory().glob("packages-*.pickle"))
+
+
+def test_a_warm_graph_looks_at_no_dockerfile_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files just written have a recent change time: trusted here by their stamps.
+    monkeypatch.setattr("imagegraph._snapshot.RACY_NS", 0)
+    monkeypatch.setattr("imagegraph._reading.RACY_NS", 0)
+    root = _one(tmp_path, "FROM debian:12\nRUN apt-get install -y curl=8.5\n", _APP)
+    scan(root).plan([PackageChange.named("curl")])
+    graph = scan(root)  # from the snapshot, which checked every stamp
+    assert ("", "input-stamps") in graph._cache
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a Dockerfile was looked at again")
+
+    monkeypatch.setattr("imagegraph._files.inspect", refused)
+    monkeypatch.setattr("imagegraph.image_packages.read_bytes", refused)
+    assert len(graph.plan([PackageChange.named("curl")])) == 1
+    assert _purls(graph, "app") == ["pkg:deb/debian/curl@8.5"]
