@@ -238,6 +238,10 @@ _Found = tuple[tuple[Package, ...], tuple[Diagnostic, ...]]
 # path -> (size, mtime_ns, ctime_ns, inode, content hash or b"", ARG names, variants)
 _PackageEntry = tuple[int, int, int, int, bytes, tuple[str, ...], dict[_Variant, _Found]]
 _STORE_FORMAT = 1
+_EXTRACT_THRESHOLD = 1000
+"""Dockerfiles to extract before a process pool pays for its start-up: half the
+parse pool's threshold, as a full parse and extraction costs several times the
+outline a scan reads (at 500 a pool of two was even with one process)."""
 _STORE_TYPES = frozenset(
     {
         ("imagegraph.packages", "Package"),
@@ -448,7 +452,7 @@ class _PackageStore:
         """Read and extract the files of *wanted* (path -> the builds' arguments and
         targets), in a process pool when there are many."""
         from imagegraph._files import inspect
-        from imagegraph._reading import PARALLEL_THRESHOLD, RACY_NS, stamp
+        from imagegraph._reading import RACY_NS, stamp
 
         started = time.time_ns()
         work: list[tuple[str, bool, list[tuple[dict[str, str], str | None]]]] = []
@@ -467,7 +471,7 @@ class _PackageStore:
             work.append((path, racy, builds))
             stamps.append(stamp(status))
         if jobs is None:
-            jobs = (os.cpu_count() or 1) if len(work) >= PARALLEL_THRESHOLD else 1
+            jobs = (os.cpu_count() or 1) if len(work) >= _EXTRACT_THRESHOLD else 1
         size = 128
         chunks = [work[start : start + size] for start in range(0, len(work), size)]
         results: list[tuple[tuple[tuple[str, ...], dict[_Variant, _Found]] | None, bytes]] = []
