@@ -328,3 +328,23 @@ def test_a_warm_graph_looks_at_no_dockerfile_again(
     monkeypatch.setattr("imagegraph.image_packages.read_bytes", refused)
     assert len(graph.plan([PackageChange.named("curl")])) == 1
     assert _purls(graph, "app") == ["pkg:deb/debian/curl@8.5"]
+
+
+def test_the_process_pool_extracts_what_one_process_does(tmp_path: Path) -> None:
+    from imagegraph.image_packages import _PackageStore
+
+    root = tmp_path / "fleet"
+    wanted: dict[str, list[tuple[dict[str, str], str | None]]] = {}
+    for number in range(130):  # more than one chunk of work
+        path = f"d{number}/Dockerfile"
+        (root / f"d{number}").mkdir(parents=True)
+        install = _INSTALLS[number % len(_INSTALLS)]
+        (root / path).write_text(f"ARG CURL=1\nFROM debian:12\nARG CURL\nRUN {install}\n")
+        wanted[path] = [({"CURL": str(number % 3)}, None), ({}, "nowhere")]
+    graph = ImageGraph.from_builds([], root=root)
+    serial, pooled = _PackageStore(graph, disk=False), _PackageStore(graph, disk=False)
+    serial.extract(wanted, jobs=1)
+    pooled.extract(wanted, jobs=2)
+    assert pooled.entries == serial.entries
+    assert len(serial.entries) == 130
+    assert sum(len(entry[6]) for entry in serial.entries.values()) == 260
