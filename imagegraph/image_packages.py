@@ -519,13 +519,13 @@ def _dockerfile_found(graph: ImageGraph, build: ImageBuild) -> _Found | None:
     ``None`` when there is no Dockerfile or it cannot be read or parsed."""
     if build.imported:
         return None
-    if build.dockerfile_inline is not None:
-        key = (build.name, "dockerfile-packages")
-        if key not in graph._cache:
-            done = _extract(build.dockerfile_inline, build.dockerfile, [(build.args, build.target)])
-            graph._cache[key] = None if done is None else next(iter(done[1].values()))
-        inline: _Found | None = graph._cache[key]
-        return inline
+    key = (build.name, "dockerfile-packages")
+    if key in graph._cache:  # found by prefetch_packages
+        known: _Found | None = graph._cache.pop(key)
+        return known
+    if build.dockerfile_inline is not None:  # nothing to read: extracted each time asked
+        done = _extract(build.dockerfile_inline, build.dockerfile, [(build.args, build.target)])
+        return None if done is None else next(iter(done[1].values()))
     store = _store(graph)
     if build.dockerfile in store.unreadable:
         return None
@@ -549,8 +549,11 @@ def prefetch_packages(graph: ImageGraph, *, jobs: int | None = None) -> None:
         path = build.dockerfile
         if path in store.unreadable:
             continue
-        if store.lookup(path, functools.partial(_variant, build.args, build.target)) is None:
+        found = store.lookup(path, functools.partial(_variant, build.args, build.target))
+        if found is None:
             wanted.setdefault(path, []).append((dict(build.args), build.target))
+        else:  # own_packages takes it from here, once
+            graph._cache[(build.name, "dockerfile-packages")] = found
     if wanted:
         store.extract(wanted, jobs=jobs)
     store.save()
