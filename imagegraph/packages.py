@@ -211,13 +211,32 @@ def dockerfile_packages(
                     origin[word.partition("=")[0]] = instruction.line
             elif instruction.keyword == "ENV":
                 for name, value in instruction.pairs():
-                    env[name] = expander.value(value, env, instruction)
+                    env[name] = _env_value(expander, value, env, instruction)
                     origin[name] = instruction.line
             elif instruction.keyword == "RUN" and stage.index in wanted:
                 walker.run(instruction, env, origin)
         envs.leave(stage, env)
         origins.leave(stage, origin)
     return PackageUse(tuple(walker.packages), tuple(diagnostics))
+
+
+def _env_value(
+    expander: _Expander, text: str, env: Mapping[str, str | Unknown], instruction: Instruction
+) -> str | Unknown:
+    """``expander.value(text, ...)``, without the shell lexer for the common
+    ``"plain text"``: quoted text with nothing to substitute or escape is
+    its inside, and substitutes nothing (so spends none of the budget).
+
+    >>> from imagegraph import parse_dockerfile
+    >>> df = parse_dockerfile('FROM x\\nENV A="value 1"')
+    >>> _env_value(_Expander(df, []), '"value 1"', {}, df.instructions[1])
+    'value 1'
+    """
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        inside = text[1:-1]
+        if text[0] not in inside and "$" not in inside and expander.escape not in inside:
+            return inside
+    return expander.value(text, env, instruction)
 
 
 # -- shell text to simple commands ----------------------------------------------

@@ -348,3 +348,22 @@ def test_the_process_pool_extracts_what_one_process_does(tmp_path: Path) -> None
     assert pooled.entries == serial.entries
     assert len(serial.entries) == 130
     assert sum(len(entry[6]) for entry in serial.entries.values()) == 260
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="ab \"'$\\`{}-", max_size=8).map(lambda inside: f'"{inside}"')
+    | st.text(alphabet="ab \"'$\\`{}-", max_size=8).map(lambda inside: f"'{inside}'")
+    | st.text(alphabet="ab \"'$\\`{}-", max_size=8),
+    st.sampled_from(["\\", "`"]),
+)
+def test_env_values_without_the_lexer_are_the_lexers(text: str, escape: str) -> None:
+    from imagegraph.context import _Expander
+    from imagegraph.dockerfile import parse_dockerfile
+    from imagegraph.packages import _env_value
+
+    dockerfile = parse_dockerfile(f"# escape={escape}\nFROM x\nENV A=1\n")
+    instruction = dockerfile.instructions[-1]
+    env = {"a": "A-VALUE", "b": "B"}
+    fast = _env_value(_Expander(dockerfile, []), text, env, instruction)
+    assert fast == _Expander(dockerfile, []).value(text, env, instruction)
