@@ -569,7 +569,8 @@ def valid_package_entry(path: str, entry: object) -> bool:
     """Whether *entry* is a package cache entry of the Dockerfile at *path* as
     :func:`prefetch_packages` writes them: every field of its declared type,
     a content hash absent or whole, each variant's arguments among the names
-    the file declares, and each package one of that file in the image."""
+    the file declares, and each package and diagnostic one of that file (the
+    packages those in the image)."""
     # The fields one by one (what conforms(entry, _PackageEntry) checks, without
     # its generic walk: a warm package plan checks every entry, most of them empty).
     if not (type(entry) is tuple and len(entry) == 7):
@@ -606,6 +607,8 @@ def valid_package_entry(path: str, entry: object) -> bool:
                 _namespace_prefix(package.ecosystem, default)
             ):
                 return False
+        if any(d.path != path or (d.line is not None and d.line < 1) for d in found[1]):
+            return False
     return True
 
 

@@ -269,6 +269,24 @@ def _entry(
         (1, 2, 3, 4, b"", (), {((), None, "x"): ((), ())}),
         (1, 2, 3, 4, b"", ("A", 1), {}),
         (1, True, 3, 4, b"", (), {}),
+        (
+            1,
+            2,
+            3,
+            4,
+            b"",
+            (),
+            {((), None): ((), (Diagnostic("x", Severity.INFO, "m", "b/Dockerfile"),))},
+        ),
+        (
+            1,
+            2,
+            3,
+            4,
+            b"",
+            (),
+            {((), None): ((), (Diagnostic("x", Severity.INFO, "m", "app/Dockerfile", 0),))},
+        ),
         "not an entry",
     ],
 )
@@ -277,6 +295,8 @@ def test_malformed_entries_are_refused(entry: object) -> None:
 
 
 def test_a_well_formed_entry_is_accepted() -> None:
+    note = Diagnostic("unresolved-package", Severity.WARNING, "m", "app/Dockerfile", 3)
+    assert valid_package_entry("app/Dockerfile", (1, 2, 3, 4, b"", (), {((), "t"): ((), (note,))}))
     assert valid_package_entry(
         "app/Dockerfile", _entry(_package(), names=("V",), args=(("V", "1"),))
     )
@@ -316,7 +336,8 @@ def test_a_warm_graph_looks_at_no_dockerfile_again(
     # Files just written have a recent change time: trusted here by their stamps.
     monkeypatch.setattr("imagegraph._snapshot.RACY_NS", 0)
     monkeypatch.setattr("imagegraph._reading.RACY_NS", 0)
-    root = _one(tmp_path, "FROM debian:12\nRUN apt-get install -y curl=8.5\n", _APP)
+    text = "FROM debian:12\nRUN apt-get install -y curl=8.5 $LATER && zypper install vim\n"
+    root = _one(tmp_path, text, _APP)
     scan(root).plan([PackageChange.named("curl")])
     graph = scan(root)  # from the snapshot, which checked every stamp
     assert ("", "input-stamps") in graph._cache
@@ -328,6 +349,11 @@ def test_a_warm_graph_looks_at_no_dockerfile_again(
     monkeypatch.setattr("imagegraph.image_packages.read_bytes", refused)
     assert len(graph.plan([PackageChange.named("curl")])) == 1
     assert _purls(graph, "app") == ["pkg:deb/debian/curl@8.5"]
+    notes = own_packages(graph, "app")[1]  # kept with the packages, and reused too
+    assert [(d.code, d.path, d.line) for d in notes] == [
+        ("unresolved-package", "app/Dockerfile", 2),
+        ("unknown-installer", "app/Dockerfile", 2),
+    ]
 
 
 def test_the_process_pool_extracts_what_one_process_does(tmp_path: Path) -> None:
