@@ -95,6 +95,7 @@ from typing import Literal
 import hcl2
 
 from imagegraph._files import read_text
+from imagegraph._sources import _hcl
 from imagegraph._sources.common import LineIndex, SourceResult, parse_tags, relative
 from imagegraph._sources.common import brief as _brief
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -377,16 +378,18 @@ class _File:
 
 
 def _load_hcl(text: str, display: str) -> _File:
-    try:
-        data = hcl2.loads(
-            text, serialization_options=hcl2.SerializationOptions(with_comments=False)
-        )
-    except RecursionError:
-        raise ConfigError(_TOO_DEEP_TO_PARSE, path=display) from None
-    except Exception as err:  # lark's parse errors, and whatever else hcl2 raises on bad input
-        raise ConfigError(
-            f"not valid HCL: {_parse_error(err)}", path=display, line=_error_line(err)
-        ) from None
+    data = _hcl.loads(text)  # hcl2's answer, read fast, or None: then hcl2 reads it
+    if data is None:
+        try:
+            data = hcl2.loads(
+                text, serialization_options=hcl2.SerializationOptions(with_comments=False)
+            )
+        except RecursionError:
+            raise ConfigError(_TOO_DEEP_TO_PARSE, path=display) from None
+        except Exception as err:  # lark's parse errors, and whatever else hcl2 raises
+            raise ConfigError(
+                f"not valid HCL: {_parse_error(err)}", path=display, line=_error_line(err)
+            ) from None
     if not isinstance(data, dict):
         raise ConfigError("not a bake file", path=display)
     file = _File(display)
