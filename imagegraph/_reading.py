@@ -219,17 +219,8 @@ class _Store:
         self.header = ("imagegraph-parse-cache", _FORMAT, version, os.fspath(root))
 
     def load(self) -> dict[str, _Entry]:
-        data = read_cache_file(self.path)
-        if data is None:
-            return {}
-        try:
-            loaded = restricted_load(data, _CACHE_TYPES)
-        except Exception:  # truncated, foreign or corrupt: start afresh
-            return {}
-        if not (type(loaded) is tuple and len(loaded) == 2 and loaded[0] == self.header):
-            return {}
-        entries = loaded[1]
-        if type(entries) is not dict:
+        entries = read_cache_entries(self.path, _CACHE_TYPES, self.header)
+        if entries is None:
             return {}
         # An entry that is not what this version writes is parsed again.
         kept = {
@@ -242,6 +233,26 @@ class _Store:
 
     def save(self, entries: dict[str, _Entry]) -> None:
         write_cache_file(self.path, (self.header, entries))
+
+
+def read_cache_entries(
+    path: Path, allowed: frozenset[tuple[str, str]], header: tuple[object, ...]
+) -> dict[Any, Any] | None:
+    """The entries of a cache file written as ``(header, {key: entry})``, unpickled
+    with only *allowed* types, or ``None`` when the file is missing, foreign,
+    corrupt, of another header (version, format, root) or not such a pair.
+    Each entry is still the caller's to check."""
+    data = read_cache_file(path)
+    if data is None:
+        return None
+    try:
+        loaded = restricted_load(data, allowed)
+    except Exception:  # truncated, foreign or corrupt: start afresh
+        return None
+    if not (type(loaded) is tuple and len(loaded) == 2 and loaded[0] == header):
+        return None
+    entries = loaded[1]
+    return entries if type(entries) is dict else None
 
 
 def valid_entry(entry: object) -> bool:

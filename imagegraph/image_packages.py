@@ -376,25 +376,17 @@ class _PackageStore:
             }
 
     def _load(self) -> dict[str, _PackageEntry]:
-        from imagegraph._reading import read_cache_file, restricted_load, touch
+        from imagegraph._reading import read_cache_entries, touch
 
         if self.path is None:
             return {}
-        data = read_cache_file(self.path)
-        if data is None:
-            return {}
-        try:
-            loaded = restricted_load(data, _STORE_TYPES)
-        except Exception:  # truncated, foreign or corrupt: start afresh
-            return {}
-        if not (type(loaded) is tuple and len(loaded) == 2 and loaded[0] == self.header):
-            return {}
-        if type(loaded[1]) is not dict:
+        entries = read_cache_entries(self.path, _STORE_TYPES, self.header)
+        if entries is None:
             return {}
         touch(self.path)
         return {
             path: entry
-            for path, entry in loaded[1].items()
+            for path, entry in entries.items()
             if type(path) is str and valid_package_entry(path, entry)
         }
 
