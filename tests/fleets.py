@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from textwrap import dedent
 
 from imagegraph import ImageBuild, ImageGraph, ImageRef
+
+
+def write(root: Path, files: Mapping[str, str]) -> Path:
+    """Write *files* (path under *root* -> text, dedented) and return *root*."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text))
+    return root
 
 
 def tag_of(name: str) -> str:

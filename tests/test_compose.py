@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from textwrap import dedent
 
 import pytest
 
@@ -13,13 +12,7 @@ from imagegraph._sources.common import SourceResult
 from imagegraph._sources.compose import read_compose
 from imagegraph.diagnostics import Severity
 
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
+from .fleets import write
 
 
 def read(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from textwrap import dedent
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +10,8 @@ from hypothesis import strategies as st
 
 from imagegraph import FileChange, parse_dockerfile, scan
 from imagegraph.context import DockerIgnore, context_use, read_dockerignore
+
+from .fleets import write
 
 # (patterns, path, ignored) from Docker's documented .dockerignore rules.
 IGNORE_CASES = [
@@ -113,14 +114,6 @@ def test_unresolved_source_is_a_diagnostic() -> None:
         2,
     )
     assert "SRC" in diagnostic.message
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
 
 
 FLEET = {

@@ -24,6 +24,8 @@ from imagegraph.findings import (
     rule,
 )
 
+from .fleets import write
+
 DIGEST = "sha256:" + "a" * 64
 
 
@@ -44,14 +46,6 @@ def lint(*builds: ImageBuild, **policy: object) -> Findings:
 
 def codes(found: Findings, *wanted: str) -> list[tuple[str, str | None, int | None]]:
     return [(f.code, f.image, f.line) for f in found if not wanted or f.code in wanted]
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
 
 
 # -- unpinned-base ---------------------------------------------------------------

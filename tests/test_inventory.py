@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from textwrap import dedent
 
 import pytest
 
 from imagegraph import ConfigError, load_inventory
 
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
+from .fleets import write
 
 
 def test_images_with_defaults(tmp_path: Path) -> None:

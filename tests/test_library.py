@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from textwrap import dedent
 
 import pytest
 
@@ -12,15 +11,9 @@ from imagegraph._sources.common import SourceResult
 from imagegraph._sources.library import PLATFORMS, read_library
 from imagegraph.diagnostics import Severity
 
+from .fleets import write
+
 HEADER = "Maintainers: Jane Doe <jane@example.com> (@jane)\nGitRepo: https://example.com/x.git\n"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
 
 
 def read(

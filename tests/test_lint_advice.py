@@ -20,6 +20,8 @@ from imagegraph.findings import AGGREGATE_AT, Finding, Findings, LintPolicy, fin
 from imagegraph.findings import _version as version_of
 from imagegraph.render.findings import to_data, to_sarif, to_table
 
+from .fleets import write
+
 DIGEST = "sha256:" + "b" * 64
 
 
@@ -266,14 +268,6 @@ def test_advice_is_a_stable_release_at_the_users_granularity(fleet: list[str], u
 
 
 # -- many stray Dockerfiles: one finding ------------------------------------------------------
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
 
 
 HEADER = "Maintainers: Jane Doe <jane@example.com> (@jane)\nGitRepo: https://example.com/x.git\n"

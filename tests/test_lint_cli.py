@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from textwrap import dedent
 from typing import Any
 
 import jsonschema
@@ -17,6 +16,8 @@ from imagegraph.findings import RULES, Finding, Findings, findings, rule
 from imagegraph.render import findings as render
 from imagegraph.render.findings import findings_schema, to_data, to_json, to_sarif, to_table
 
+from .fleets import write
+
 FLEET = Path(__file__).parent.parent / "examples" / "fleet"
 
 
@@ -24,14 +25,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
 
 
 def small_fleet(root: Path, dockerfile: str = "FROM debian\n") -> Path:

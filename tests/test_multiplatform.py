@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from textwrap import dedent
 from typing import Any
 
 import pytest
@@ -15,6 +14,8 @@ from hypothesis import strategies as st
 from imagegraph import ImageBuild, ImageGraph, ImageRef, _snapshot, scan
 from imagegraph.cli import main
 from imagegraph.impact import FileChange
+
+from .fleets import write
 
 HEADER = "Maintainers: Jane Doe <jane@example.com> (@jane)\nGitRepo: https://example.com/x.git\n"
 
@@ -57,14 +58,6 @@ CHILD_FILES = {
     "app/Dockerfile": "FROM golang:latest\n",
     "app/Dockerfile.windows": "FROM golang:latest\n",
 }
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(text))
-    return root
 
 
 def fleet(root: Path, manifest: str, files: dict[str, str], images: str = "") -> Path:
