@@ -898,23 +898,28 @@ class _Builder:
         try:
             dockerfile = self.resolve(build, prepared)
         except ImageGraphError as err:
-            # An error in a fleet found by convention too: BuildKit refuses the
-            # file, so the build cannot be built as it stands, and its parents
-            # are unknown. A warning let `plan` exit 0 with the build in no
-            # wave and nowhere else (a stray or template Dockerfile is left out
-            # with a .gitignore rule, or by declaring the fleet).
-            line = getattr(err, "line", None)
-            message = getattr(err, "message", str(err))
-            self.note(
-                "dockerfile-error", Severity.ERROR,
-                f"{message}; build {build.name!r} has no known parents", build.dockerfile, line,
-            )  # fmt: skip
-            self.unknown_parents(build, "parsed", "dockerfile-error", line)
+            self.refused(build, err)
             return
-        if build.platforms and _asks_target_platform(dockerfile, build.target):
+        parents = self.needed(build, dockerfile)
+        if build.platforms and _asks_target_platform(parents):
             self.add_parents_per_platform(build, prepared)
             return
-        self.link_parents(build, dockerfile)
+        self.link_parents(build, dockerfile, parents)
+
+    def refused(self, build: ImageBuild, err: ImageGraphError, platform: str | None = None) -> None:
+        """*build*'s Dockerfile, which BuildKit refuses (for *platform*), and so its
+        parents unknown: an error in a fleet found by convention too, since the
+        build cannot be built as it stands. A warning let `plan` exit 0 with the
+        build in no wave and nowhere else (a stray or template Dockerfile is left
+        out with a .gitignore rule, or by declaring the fleet)."""
+        line = getattr(err, "line", None)
+        message = getattr(err, "message", str(err))
+        where = f" (for {platform})" if platform is not None else ""
+        self.note(
+            "dockerfile-error", Severity.ERROR,
+            f"{message}{where}; build {build.name!r} has no known parents", build.dockerfile, line,
+        )  # fmt: skip
+        self.unknown_parents(build, "parsed", "dockerfile-error", line)
 
     def add_parents_per_platform(self, build: ImageBuild, prepared: Prepared) -> None:
         """The parents of a build whose references name its target platform
@@ -933,22 +938,16 @@ class _Builder:
             try:
                 dockerfile = self.resolve(one, prepared)
             except ImageGraphError as err:
-                line = getattr(err, "line", None)
-                self.note(
-                    "dockerfile-error", Severity.ERROR,
-                    f"{getattr(err, 'message', str(err))} (for {platform}); build "
-                    f"{build.name!r} has no known parents", build.dockerfile, line,
-                )  # fmt: skip
-                self.unknown_parents(build, "parsed", "dockerfile-error", line)
+                self.refused(build, err, platform)
                 return
-            self.link_parents(one, dockerfile, base=first is None)
+            self.link_parents(one, dockerfile, self.needed(one, dockerfile), base=first is None)
             first = first or dockerfile
 
-    def link_parents(self, build: ImageBuild, dockerfile: Dockerfile, *, base: bool = True) -> None:
-        """Link *build* to the parents *dockerfile*, resolved, names for its target."""
-        self.diagnostics.extend(dockerfile.diagnostics)
+    def needed(self, build: ImageBuild, dockerfile: Dockerfile) -> tuple[Parent, ...]:
+        """The parents *dockerfile*, resolved, names for *build*'s target; every
+        stage's, with an ``unknown-target`` error, for a target it does not have."""
         try:
-            parents = dockerfile.parents_for(build.target)
+            return dockerfile.parents_for(build.target)
         except ImageGraphError:
             names = ", ".join(s.name or str(s.index) for s in dockerfile.stages)
             self.note(
@@ -957,7 +956,18 @@ class _Builder:
                 f"does not have (stages: {names}); counting the parents of every stage",
                 build.dockerfile,
             )  # fmt: skip
-            parents = dockerfile.parents
+            return dockerfile.parents
+
+    def link_parents(
+        self,
+        build: ImageBuild,
+        dockerfile: Dockerfile,
+        parents: tuple[Parent, ...],
+        *,
+        base: bool = True,
+    ) -> None:
+        """Link *build* to *parents*, those *dockerfile* (resolved) names for its target."""
+        self.diagnostics.extend(dockerfile.diagnostics)
         stage_names = {s.name for s in dockerfile.stages if s.name}
         unresolved: list[str] = []
         used_contexts: set[str] = set()
@@ -1312,13 +1322,9 @@ _DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
 _TARGET_ARGS = frozenset({"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"})
 
 
-def _asks_target_platform(dockerfile: Dockerfile, target: str | None) -> bool:
-    """Whether a reference the build needs is unknown only for want of its target
+def _asks_target_platform(parents: tuple[Parent, ...]) -> bool:
+    """Whether a reference among *parents* is unknown only for want of the target
     platform's automatic arguments, which BuildKit sets per platform."""
-    try:
-        parents = dockerfile.parents_for(target)
-    except ImageGraphError:
-        parents = dockerfile.parents
     return any(
         parent.unresolved and _TARGET_ARGS.issuperset(parent.unresolved) for parent in parents
     )
