@@ -238,6 +238,15 @@ def _dockerfile(plan: RebuildPlan, build: ImageBuild) -> str:
     return plan.path(build.dockerfile) if _is_local(build.context) else build.dockerfile
 
 
+def _context_image(planned: PlannedBuild, key: str, value: str, why: str) -> str:
+    """The image a ``target:`` context *key* of *planned* is passed as (that
+    build's first tag, ``docker-image://...``); refused, saying *why*, without one."""
+    image = planned.context_images.get(key)
+    if image is None:
+        raise refuse(planned.build, f"build context {key}", value, why)
+    return image
+
+
 def _named_contexts(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
     """The build's named contexts as a build run on its own takes them (sorted by
     name): a ``target:<build>`` context is that build's image,
@@ -251,14 +260,11 @@ def _named_contexts(plan: RebuildPlan, planned: PlannedBuild) -> dict[str, str]:
         if not key or "=" in key:
             raise refuse(build, "build context name", key, "cannot be passed as NAME=VALUE")
         if value.startswith("target:"):
-            image = planned.context_images.get(key)
-            if image is None:
-                raise refuse(
-                    build, f"build context {key}", value,
-                    "names a build with no tag (or no build): a build run on its own "
-                    "cannot take its image; give that build a tag",
-                )  # fmt: skip
-            value = image
+            value = _context_image(
+                planned, key, value,
+                "names a build with no tag (or no build): a build run on its own "
+                "cannot take its image; give that build a tag",
+            )  # fmt: skip
         elif _is_local(value):
             value = plan.path(value)
         contexts[key] = value
@@ -474,14 +480,11 @@ def to_bake(plan: RebuildPlan) -> str:
             if value.startswith("target:") and other in names and other not in imported:
                 contexts[key] = f"target:{names[other]}"  # built by this file too
             elif value.startswith("target:"):
-                image = planned.context_images.get(key)
-                if image is None:
-                    raise refuse(
-                        build, f"build context {key}", value,
-                        "names a build that is not in the plan and has no tag: bake can "
-                        "neither build it from this file nor pull its image",
-                    )  # fmt: skip
-                contexts[key] = image
+                contexts[key] = _context_image(
+                    planned, key, value,
+                    "names a build that is not in the plan and has no tag: bake can "
+                    "neither build it from this file nor pull its image",
+                )  # fmt: skip
             else:
                 contexts[key] = plan.path(value) if _is_local(value) else value
         candidates: dict[str, list[str]] = {}
