@@ -214,7 +214,7 @@ def read_library(
         result.builds.extend(
             _builds(
                 entry, result, repository, aliases, names,
-                display=display, root=root, checkout=checkout,
+                display=display, root=root, checkout=checkout, per_commit=per_commit,
             )
         )  # fmt: skip
     if not per_commit:
@@ -472,6 +472,7 @@ def _builds(
     display: str,
     root: Path,
     checkout: Path,
+    per_commit: bool,
 ) -> list[ImageBuild]:
     """One build per distinct source among the entry's architectures.
 
@@ -494,8 +495,8 @@ def _builds(
         main = _source(entry, _DEFAULT_ARCHITECTURE if _DEFAULT_ARCHITECTURE in
                        entry.architectures else entry.architectures[0])  # fmt: skip
     ordered = [main, *(source for source in groups if source != main)]
-    if COMMIT_FIELD not in str(checkout):
-        _note_sources(entry, groups, result, main_name, display)
+    if not per_commit:
+        _note_sources(own, groups, result, main_name, display, entry.line)
     tags = parse_tags(
         [f"{repository}:{tag}" for tag in [*entry.tags, *entry.shared_tags]],
         aliases,
@@ -549,16 +550,16 @@ def _builds(
 
 
 def _note_sources(
-    entry: _Entry,
+    own: _Source,
     groups: Mapping[_Source, list[str]],
     result: SourceResult,
     name: str,
     display: str,
+    line: int,
 ) -> None:
     """One diagnostic for the architectures bashbrew builds from another repository,
-    branch or commit than the entry's, and one for an entry on another branch:
-    imagegraph reads the checkout's work tree as it is."""
-    own = _source(entry, None)
+    branch or commit than the entry's own source *own*: imagegraph reads the
+    checkout's work tree as it is."""
     elsewhere: list[str] = []
     for source, archs in groups.items():
         differs = [
@@ -582,7 +583,7 @@ def _note_sources(
                 "their files from the checkout's work tree as it is (name the checkout after "
                 f"each GitCommit with {COMMIT_FIELD} to read what bashbrew builds)",
                 display,
-                entry.line,
+                line,
             )
         )
 
