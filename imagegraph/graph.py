@@ -42,9 +42,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, KeysView, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
@@ -347,6 +348,18 @@ class ImageGraph:
         """The build that produces *ref*, if one does: for a tag several builds
         share (one multi-platform image), the first of them (see :meth:`tag_owners`)."""
         return self._tags.get(ref)
+
+    @property
+    def shared_tags(self) -> Mapping[ImageRef, tuple[str, ...]]:
+        """Each tag several builds produce (one multi-platform image) -> those
+        builds, in declaration order (see :meth:`tag_owners`); empty in a fleet
+        without any."""
+        return MappingProxyType(self._owners)
+
+    @property
+    def built_tags(self) -> KeysView[ImageRef]:
+        """Every tag a build of this fleet produces."""
+        return self._tags.keys()
 
     def tag_owners(self, ref: ImageRef) -> tuple[str, ...]:
         """Every build that produces *ref*, in declaration order: several when the

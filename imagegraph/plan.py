@@ -387,10 +387,9 @@ def _tag_groups(
     of a tag for the same platform is no owner but a ``duplicate-tag`` warning."""
     # The graph keeps the shared tags apart when it is made: read them, at no cost
     # for a fleet without any.
-    owners: Mapping[ImageRef, tuple[str, ...]] = graph._owners
     return {
         tag: [nodes[name]["build"] for name in names]  # type: ignore[misc]
-        for tag, names in owners.items()
+        for tag, names in graph.shared_tags.items()
     }
 
 
@@ -477,8 +476,7 @@ def _shared(
     build pushing its own tags and source instead of the shared ones."""
     # A derived source is in a shared tag's repository: it must be no tag of the fleet there.
     repositories = {tag.name for tag in groups}
-    tags: Iterable[ImageRef] = graph._tags
-    taken = {tag for tag in tags if tag.name in repositories}
+    taken = {tag for tag in graph.built_tags if tag.name in repositories}
     sources: dict[str, ImageRef] = {}
     own: dict[str, tuple[ImageRef, ...]] = {}
     for tag, group in groups.items():
