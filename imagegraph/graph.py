@@ -193,7 +193,10 @@ class ImageGraph:
         inventory: Inventory,
         diagnostics: tuple[Diagnostic, ...],
         undetermined: Mapping[str, tuple[str, ...]],
+        owners: _Owners | None = None,
     ) -> None:
+        """*owners*: who builds each tag of the inventory, where the caller has
+        it already (:func:`_tag_owners` of its builds); found again otherwise."""
         self._graph = graph
         self.inventory = inventory
         self.diagnostics = diagnostics
@@ -202,7 +205,8 @@ class ImageGraph:
         """Builds with a parent that could not be resolved -> the references as written.
         A change may or may not reach them; :meth:`impact` says so."""
         self._cache: dict[tuple[str, str], Any] = {}
-        owners = _tag_owners(inventory.builds)
+        if owners is None:
+            owners = _tag_owners(inventory.builds)
         self._tags: dict[ImageRef, str] = {tag: build.name for tag, build in owners.first.items()}
         self._owners: dict[ImageRef, tuple[str, ...]] = {
             tag: tuple(build.name for build in builds) for tag, builds in owners.shared.items()
@@ -744,6 +748,8 @@ class _Builder:
         self.tags: dict[ImageRef, str] = {}
         self.shared: dict[ImageRef, tuple[str, ...]] = {}
         """Tags several builds share (one multi-platform image) -> those builds."""
+        self.owner_table: _Owners | None = None
+        """All of who builds which tag, handed on to the graph made."""
         self.platforms: dict[str, frozenset[str]] = {}
         """Builds that name platforms -> those platforms, normalised."""
         self.repositories: dict[str, list[ImageRef]] = {}
@@ -792,7 +798,7 @@ class _Builder:
                 self.platforms[build.name] = _platform_keys(build.platforms)
             for tag in build.tags:
                 self.repositories.setdefault(tag.name, []).append(tag)
-        owners = _tag_owners(builds)
+        owners = self.owner_table = _tag_owners(builds)
         self.tags = {tag: build.name for tag, build in owners.first.items()}
         self.shared = {
             tag: tuple(build.name for build in members) for tag, members in owners.shared.items()
@@ -819,7 +825,9 @@ class _Builder:
                 key=lambda d: (d.path or "", d.line or 0, d.code, d.message),
             )
         )
-        graph = ImageGraph(self.graph, self.inventory, diagnostics, self.undetermined)
+        graph = ImageGraph(
+            self.graph, self.inventory, diagnostics, self.undetermined, self.owner_table
+        )
         if nx.is_directed_acyclic_graph(self.graph):  # linear, and far cheaper than find_cycle
             return graph
         try:
