@@ -615,7 +615,7 @@ def test_a_compose_fleet_is_loaded_from_its_snapshot(
     from imagegraph import _snapshot, scan
     from imagegraph._reading import code_version
 
-    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
+    monkeypatch.setattr(_snapshot, "RACY_NS", -3_600_000_000_000)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "Dockerfile").write_text("FROM debian:12\n")
     (tmp_path / "compose.yaml").write_text(

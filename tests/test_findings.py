@@ -852,7 +852,9 @@ def test_a_cached_graph_keeps_the_policy(tmp_path: Path, monkeypatch: pytest.Mon
     from imagegraph import _snapshot
     from imagegraph._reading import code_version
 
-    monkeypatch.setattr(_snapshot, "RACY_NS", 0)  # trust files written just now
+    monkeypatch.setattr(
+        _snapshot, "RACY_NS", -3_600_000_000_000
+    )  # trust files written just now, whatever the clocks of the file system and the process
     write(
         tmp_path,
         {

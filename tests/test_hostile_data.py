@@ -460,7 +460,7 @@ def test_a_wrong_snapshot_is_a_rescan_never_a_different_answer(
     monkeypatch: pytest.MonkeyPatch,
     change: Callable[[Any], Any],
 ) -> None:
-    monkeypatch.setattr(snapshot, "RACY_NS", 0)  # the test's files are seconds old
+    monkeypatch.setattr(snapshot, "RACY_NS", -3_600_000_000_000)  # the test's files are seconds old
     root = build(tmp_path / "fleet", FLEET)
     for path in [root, *root.rglob("*")]:
         os.utime(path, (HOUR_AGO, HOUR_AGO))

@@ -334,8 +334,8 @@ def test_a_warm_graph_looks_at_no_dockerfile_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Files just written have a recent change time: trusted here by their stamps.
-    monkeypatch.setattr("imagegraph._snapshot.RACY_NS", 0)
-    monkeypatch.setattr("imagegraph._reading.RACY_NS", 0)
+    monkeypatch.setattr("imagegraph._snapshot.RACY_NS", -3_600_000_000_000)
+    monkeypatch.setattr("imagegraph._reading.RACY_NS", -3_600_000_000_000)
     text = "FROM debian:12\nRUN apt-get install -y curl=8.5 $LATER && zypper install vim\n"
     root = _one(tmp_path, text, _APP)
     scan(root).plan([PackageChange.named("curl")])

@@ -24,7 +24,7 @@ def _age(root: Path) -> None:
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Test files are seconds old: allow snapshots of them (the trees are aged instead).
-    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
+    monkeypatch.setattr(_snapshot, "RACY_NS", -3_600_000_000_000)
     root = tmp_path / "fleet"
     (root / "base").mkdir(parents=True)
     (root / "app").mkdir()
@@ -136,7 +136,7 @@ def test_another_config_is_another_snapshot(fleet: Path, inventories: list[str])
 def test_a_pyproject_without_a_section_is_watched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inventories: list[str]
 ) -> None:
-    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
+    monkeypatch.setattr(_snapshot, "RACY_NS", -3_600_000_000_000)
     root = tmp_path / "repo"
     (root / "app").mkdir(parents=True)
     (root / "app" / "Dockerfile").write_text("FROM alpine:3\n")
@@ -151,7 +151,7 @@ def test_a_pyproject_without_a_section_is_watched(
 def test_a_compose_env_file_created_later_is_seen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_snapshot, "RACY_NS", 0)
+    monkeypatch.setattr(_snapshot, "RACY_NS", -3_600_000_000_000)
     root = tmp_path / "repo"
     (root / "deploy").mkdir(parents=True)
     (root / "app").mkdir()
@@ -179,7 +179,10 @@ def test_a_config_outside_the_root_can_be_snapshotted(
     assert _shape(second) == _shape(first)
 
 
-def test_a_file_changed_during_the_scan_is_not_snapshotted(fleet: Path) -> None:
+def test_a_file_changed_during_the_scan_is_not_snapshotted(
+    fleet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_snapshot, "RACY_NS", 0)  # a change after the scan began is seen as one
     graph = scan(fleet, cache=False)
     (fleet / "app" / "Dockerfile").write_text("FROM alpine:3\n")  # after the scan began
     _snapshot.save_snapshot(fleet.resolve(), None, "v", graph, started=time.time_ns() - 10**9)
