@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 
+from imagegraph._installers import OPEN, may_install, may_name_one
 from imagegraph._shell import GO_SPACE, ShellError
 from imagegraph.errors import DockerfileSyntaxError
 from imagegraph.instructions import (
@@ -127,6 +128,23 @@ _PLAIN_WORDS = re.compile(
     r"((?!--)[^\s\"'\\\[](?:[^\"'\\]*[^ \t\"'\\])?)[ \t]*"
 )
 _WORDS = re.compile(r"[ \t]+")
+# What the package reader needs of a run of trivial lines (continuations
+# joined): RUN lines that may install (a variable, escape or command
+# substitution, an odd number of quotes, the JSON form, an installer's name),
+# and ENV and stage ARG lines, which are needed at once where they substitute
+# and otherwise only once the file keeps a RUN. Possessive: linear in the text.
+# Searched in "\n" + the lines: a pattern that starts with a newline is found at
+# the speed of a plain text search, where "^" would be tried at every character.
+_RUN_LINE = re.compile(r"\n[ \t]*+((?i:run)[ \t][^\n]*+)")
+_VALUE_LINE = re.compile(r"\n[ \t]*+(?i:env|arg)[ \t]")
+_VALUE_SUBSTITUTES = re.compile(r"\n[ \t]*+(?i:env|arg)[ \t][^\n]*?[$`\\" + re.escape(OPEN) + r"]")
+# A line with an odd number of either quote, in text cut down to its quotes and newlines.
+_ODD_QUOTES = re.compile(
+    rb"\n(?:(?:[^'\n]*+'[^'\n]*+')*+[^'\n]*+'|(?:[^\"\n]*+\"[^\"\n]*+\")*+[^\"\n]*+\")"
+)
+_NOT_QUOTES = bytes(c for c in range(256) if c not in b"'\"\n")
+_JSON_RUN = re.compile(r"(?i:run)(?:[ \t]++--[^ \t\n]*+)*+[ \t]++\[")
+_SKIP, _DEFER, _READ = 0, 1, 2
 
 
 class Outline:
@@ -134,7 +152,8 @@ class Outline:
 
     ``parsed.instructions`` holds the global ``ARG``\\ s, every ``FROM``,
     each ``COPY`` with ``--from`` and each ``RUN`` whose mounts name a
-    source; ``ends`` holds, for each stage, the last line of its last
+    source (and, read with *packages*, every ``ARG`` and ``ENV`` and the
+    ``RUN`` lines that may install a package); ``ends`` holds, for each stage, the last line of its last
     instruction (kept or not), which :class:`imagegraph.Stage` reports.
     """
 
@@ -148,13 +167,20 @@ class Outline:
         return (Outline, (self.parsed, self.ends))
 
 
-def outline(text: str, path: str | None, *, complete: bool = False) -> Outline | None:
+def outline(
+    text: str, path: str | None, *, complete: bool = False, packages: bool = False
+) -> Outline | None:
     """The outline of *text*, or ``None`` when the full parser must read it.
 
     With *complete*, every instruction is kept, exactly as the full parser
     builds it (:func:`imagegraph.instructions.parse_instructions` reads
     through here); the lines of the trivial shapes are still split without
-    the full lexers.
+    the full lexers. With *packages*, the outline also keeps what the
+    package reader (:func:`imagegraph.packages.dockerfile_packages`) reads:
+    every ``ARG`` and ``ENV`` and each ``RUN`` whose text may install a
+    package (:func:`imagegraph._installers.may_install`, or the JSON form),
+    so that the packages of an outline are those of the whole file; runs of
+    trivial lines with nothing of the kind are still skipped at C speed.
 
     >>> o = outline("ARG V=1\\nFROM a:$V AS b\\nRUN make\\nCOPY --from=b /x /y\\n", None)
     >>> [i.keyword for i in o.parsed.instructions], o.ends
@@ -188,15 +214,24 @@ def outline(text: str, path: str | None, *, complete: bool = False) -> Outline |
     trivial = _TRIVIAL.fullmatch
     trivial_run = _TRIVIAL_RUN.match
     match_line = _LINE.match
+    read_until = 0  # trivial lines up to here hold what the package reader needs
+    deferred: list[tuple[int, int, int]] = []  # runs of plain ENV/ARG lines, kept if need be
+    for_packages = False  # whether a stage instruction was kept for the package reader
     while pos < size:
-        if seen_from and not complete:
+        if seen_from and not complete and pos >= read_until:
             run_end = trivial_run(text, pos).end()  # type: ignore[union-attr]
             if run_end > pos:
-                lineno += text.count("\n", pos, run_end)
-                pos = run_end
-                last_end = lineno - 1
-                if pos >= size:
-                    break
+                verdict = _package_matter(text, pos, run_end) if packages else _SKIP
+                if verdict == _READ:
+                    read_until = run_end  # read one by one below, not matched again
+                else:
+                    if verdict == _DEFER:
+                        deferred.append((pos, run_end, lineno))
+                    lineno += text.count("\n", pos, run_end)
+                    pos = run_end
+                    last_end = lineno - 1
+                    if pos >= size:
+                        break
         match = match_line(text, pos)
         if match is None:  # pragma: no cover - the pattern matches every line
             return None
@@ -225,12 +260,18 @@ def outline(text: str, path: str | None, *, complete: bool = False) -> Outline |
         logical = segment
         if seen_from and trivial(logical):
             last_end = end
-            if not complete:
+            if not (complete or packages):
                 continue
             instruction = _plain(logical, start, end)
             if instruction is not None:  # a trivial shape: known to pass the checks
-                kept.append(instruction)
+                if complete:
+                    kept.append(instruction)
+                elif _for_packages(instruction):
+                    kept.append(instruction)
+                    for_packages = True
                 continue
+            if not complete and logical[:3].upper() != "ARG":
+                continue  # COPY, USER, ...: nothing the package reader reads
         try:
             instruction = _quick(logical, start, end)
             if instruction is None:
@@ -251,6 +292,9 @@ def outline(text: str, path: str | None, *, complete: bool = False) -> Outline |
                 if keyword != "ARG":
                     return None  # the full parser raises "no build stage"
                 kept.append(instruction)
+            elif packages and not complete and _for_packages(instruction):
+                kept.append(instruction)
+                for_packages = True
             elif (
                 complete
                 or (keyword == "COPY" and instruction.flag("from"))
@@ -266,7 +310,106 @@ def outline(text: str, path: str | None, *, complete: bool = False) -> Outline |
     if not seen_from:
         return None
     ends.append(last_end)
+    if deferred and for_packages:
+        values = _values(text, deferred)
+        if values is None:
+            return None
+        kept = sorted([*kept, *values], key=lambda instruction: instruction.line)
     return Outline(ParsedInstructions(tuple(kept), directives, "\\", ()), tuple(ends))
+
+
+def _package_matter(text: str, start: int, end: int) -> int:
+    """What the package reader needs of the run of trivial lines
+    ``text[start:end]`` (see *packages* in :func:`outline`): ``_READ`` its
+    lines now, ``_DEFER`` its ENV and ARG lines until a RUN is kept, or
+    ``_SKIP`` it. Cheap tests on the whole run first (most runs: ``make``,
+    ``COPY``, ``ENV A=1``), the RUN lines alone when one of them hits."""
+    lines = text[start:end]
+    if "\\" in lines:
+        lines = _CONTINUATION.sub("", lines)  # logical lines, as the parser joins them
+    lines = "\n" + lines
+    substitutes = _substitutes(lines)
+    if substitutes or "'" in lines or '"' in lines or "[" in lines or may_name_one(lines):
+        found = _RUN_LINE.findall(lines)
+        runs = "\n" + "\n".join(found)
+        if (
+            _substitutes(runs)
+            or may_name_one(runs)
+            or (
+                ("'" in runs or '"' in runs)
+                and _ODD_QUOTES.search(runs.encode().translate(None, _NOT_QUOTES))
+            )
+            or ("[" in runs and any(_JSON_RUN.match(line) for line in found))
+        ):
+            return _READ
+        if substitutes and _VALUE_SUBSTITUTES.search(lines):
+            return _READ
+    return _DEFER if _VALUE_LINE.search(lines) else _SKIP
+
+
+def _substitutes(text: str) -> bool:
+    """Whether *text* holds a variable, an escape, a command substitution or an
+    unresolved value: what makes a shell text more than its words."""
+    return "$" in text or "\\" in text or "`" in text or OPEN in text
+
+
+def _values(text: str, runs: list[tuple[int, int, int]]) -> list[Instruction] | None:
+    """The ENV and ARG instructions of the runs of trivial lines *runs*
+    (start, end, first line), read as :func:`outline` reads a line;
+    ``None`` if one fails (the full parser says why)."""
+    found: list[Instruction] = []
+    match_line = _LINE.match
+    for pos, stop, lineno in runs:
+        while pos < stop:
+            match = match_line(text, pos)
+            if match is None:  # pragma: no cover - the pattern matches every line
+                return None
+            pos = match.end()
+            segment = match.group("logical")
+            if segment is None:
+                lineno += 1
+                continue
+            start = lineno
+            segment = segment.lstrip(GO_SPACE)
+            if "\\" in segment:
+                newlines = segment.count("\n")
+                if newlines:
+                    segment = _CONTINUATION.sub("", segment)
+                lineno += newlines
+            end = lineno
+            lineno += 1
+            keyword = segment[:3].upper()
+            if keyword not in ("ENV", "ARG"):
+                continue
+            instruction = _plain(segment, start, end) or _quick(segment, start, end)
+            if instruction is None:
+                try:
+                    node = _split_node(segment, "\\")
+                    instruction = Instruction(
+                        keyword=node.keyword, args=node.args, flags=node.flags, line=start,
+                        end_line=end, original=segment, json=node.json, trigger=node.trigger,
+                        written=node.written,
+                    )  # fmt: skip
+                    _check(instruction, "\\", _refuse)
+                except (ShellError, ValueError, RecursionError, DockerfileSyntaxError):
+                    return None
+            if instruction.keyword in ("ENV", "ARG"):
+                found.append(instruction)
+    return found
+
+
+def _for_packages(instruction: Instruction) -> bool:
+    """Whether the package reader reads *instruction* (in a stage)."""
+    keyword = instruction.keyword
+    if keyword in ("ARG", "ENV"):
+        return True
+    if keyword != "RUN":
+        return False
+    return (
+        instruction.json
+        or bool(instruction.heredocs)
+        or may_install(instruction.args[0] if instruction.args else "")
+    )
 
 
 def _plain(logical: str, start: int, end: int) -> Instruction | None:

@@ -104,6 +104,8 @@ def read_dockerfiles(
     jobs: int | None = None,
     progress: Progress | None = None,
     boundary: str | os.PathLike[str] | None = None,
+    prune: bool = True,
+    stamps: dict[str, tuple[tuple[int, int, int, int], bool]] | None = None,
 ) -> dict[str, Prepared | OSError]:
     """Every Dockerfile of *paths* (relative to *root*) prepared, or the error reading it.
 
@@ -113,6 +115,11 @@ def read_dockerfiles(
     (default: *root*): a FIFO, a device, a file over the size cap or one
     outside the boundary is a :class:`~imagegraph._files.RefusedFile`, found
     before the cache is consulted, so no cached entry is served for it.
+    The cache kept is that of *paths* (a scan's: the files of other paths are
+    gone from the fleet); with *prune* false, one that reads some of the
+    files again keeps the others' entries too. *stamps*, when given, gets each
+    read file's stamp (:func:`stamp`, taken before it was read) and whether it
+    changed too recently for the stamp to show a later change (:data:`RACY_NS`).
     """
     limit = os.path.realpath(boundary if boundary is not None else root)
     store = _Store(root, code_version()) if cache else None
@@ -129,8 +136,12 @@ def read_dockerfiles(
         except OSError as err:
             result[path] = err
             continue
+        stamped = stamp(stat)
+        if stamps is not None:
+            racy = started - stat.st_mtime_ns < RACY_NS or started - stat.st_ctime_ns < RACY_NS
+            stamps[path] = (stamped, racy)
         entry = old.get(path)
-        reusable = entry is not None and entry[:4] == stamp(stat)
+        reusable = entry is not None and entry[:4] == stamped
         if reusable and entry is not None and (not entry[4] or _digest(full, limit) == entry[4]):
             result[path] = entry[5]
             fresh[path] = entry
@@ -148,8 +159,10 @@ def read_dockerfiles(
         result[path] = item
         if not isinstance(item, OSError):
             fresh[path] = (*stamp(stat), digest, item)
-    if store is not None and (todo or fresh.keys() != old.keys()):
+    if store is not None and prune and (todo or fresh.keys() != old.keys()):
         store.save(fresh)
+    elif store is not None and todo:
+        store.save({**old, **fresh})
     return result
 
 

@@ -364,7 +364,7 @@ def prepare_dockerfile(text: str | bytes, *, path: str | None = None) -> Prepare
             text = _decode(text, path, diagnostics)
         except DockerfileSyntaxError as err:
             return Prepared(None, None, err, ())
-    found = outline(text, path)
+    found = outline(text, path, packages=True)
     if found is not None:
         return Prepared(found.parsed, found.ends, None, tuple(diagnostics))
     try:
@@ -382,7 +382,9 @@ def resolve_dockerfile(
 
     The result equals :func:`parse_dockerfile`'s except that, when the file
     was read as an outline, ``instructions`` (of the file and of each stage)
-    holds only the instructions the stages and parents come from.
+    holds only the instructions the stages, parents and installed packages
+    come from: ``FROM``, ``ARG``, ``ENV``, ``COPY --from``, ``RUN`` with a
+    mount from another image and ``RUN`` lines that may install a package.
     Raises what :func:`parse_dockerfile` raises.
     """
     if prepared.error is not None:

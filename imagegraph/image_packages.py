@@ -20,17 +20,14 @@ import functools
 import hashlib
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packageurl import PackageURL
 
-from imagegraph._files import read_bytes
-from imagegraph._pickling import checker, paused_gc
+from imagegraph._pickling import checker
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError, InvalidReference
 from imagegraph.packages import Package
@@ -39,7 +36,7 @@ from imagegraph.reference import ImageRef
 if TYPE_CHECKING:
     import pandas as pd
 
-    from imagegraph.dockerfile import Dockerfile
+    from imagegraph.dockerfile import Dockerfile, Prepared
     from imagegraph.graph import ImageGraph
     from imagegraph.inventory import ImageBuild
     from imagegraph.sbom import SbomPackage
@@ -235,13 +232,10 @@ _Variant = tuple[tuple[tuple[str, str], ...], str | None]
 """A build's arguments the file declares, sorted, and its target."""
 _Found = tuple[tuple[Package, ...], tuple[Diagnostic, ...]]
 """The packages in the image (extracted without a distro) and the extraction's diagnostics."""
-# path -> (size, mtime_ns, ctime_ns, inode, content hash or b"", ARG names, variants)
+# path -> (size, mtime_ns, ctime_ns, inode, b"", ARG names, variants); the empty field
+# was a content hash: a file changed too recently to trust its stamp is no longer kept.
 _PackageEntry = tuple[int, int, int, int, bytes, tuple[str, ...], dict[_Variant, _Found]]
-_STORE_FORMAT = 1
-_EXTRACT_THRESHOLD = 1000
-"""Dockerfiles to extract before a process pool pays for its start-up: half the
-parse pool's threshold, as a full parse and extraction costs several times the
-outline a scan reads (at 500 a pool of two was even with one process)."""
+_STORE_FORMAT = 2
 _STORE_TYPES = frozenset(
     {
         ("imagegraph.packages", "Package"),
@@ -293,13 +287,22 @@ def _variant(args: Mapping[str, str], target: str | None, names: Sequence[str]) 
 
 
 def _extract(
-    text: str | bytes, path: str, builds: Sequence[tuple[Mapping[str, str], str | None]]
+    text: str | bytes | Prepared, path: str, builds: Sequence[tuple[Mapping[str, str], str | None]]
 ) -> tuple[tuple[str, ...], dict[_Variant, _Found]] | None:
-    """The ARG names of the Dockerfile *text* and what each of *builds* (its
-    arguments and target) installs; ``None`` when it does not parse."""
-    from imagegraph.dockerfile import parse_dockerfile
+    """The ARG names of the Dockerfile *text* (or the scan's reading of it) and
+    what each of *builds* (its arguments and target) installs; ``None`` when
+    it does not parse.
+
+    The scan's reading keeps, of a file it outlined, every instruction the
+    package reader needs (:func:`imagegraph._fastpath.outline`): resolving it
+    gives the packages of the whole file without reading or parsing it again.
+    """
+    from imagegraph.dockerfile import Prepared, prepare_dockerfile, resolve_dockerfile
     from imagegraph.packages import dockerfile_packages
 
+    prepared = text if isinstance(text, Prepared) else prepare_dockerfile(text, path=path)
+    if prepared.error is not None:
+        return None
     names: tuple[str, ...] | None = None
     parsed: dict[tuple[tuple[str, str], ...], Dockerfile] = {}
     out: dict[_Variant, _Found] = {}
@@ -313,7 +316,7 @@ def _extract(
             dockerfile = None
         if dockerfile is None:
             try:
-                dockerfile = parse_dockerfile(text, path=path, build_args=args)
+                dockerfile = resolve_dockerfile(prepared, build_args=args, path=path)
             except ImageGraphError:
                 return None
             if names is None:
@@ -327,24 +330,6 @@ def _extract(
         else:
             out[variant] = (tuple(p for p in use.packages if p.in_image), use.diagnostics)
     return (names or (), out) if names is not None else None
-
-
-def _extract_chunk(
-    base: str, limit: str, chunk: list[tuple[str, bool, list[tuple[dict[str, str], str | None]]]]
-) -> list[tuple[tuple[tuple[str, ...], dict[_Variant, _Found]] | None, bytes]]:
-    """Read and extract each ``(path, racy, builds)`` (in a worker of the pool);
-    a racy file comes with its content hash."""
-    with paused_gc():
-        done: list[tuple[tuple[tuple[str, ...], dict[_Variant, _Found]] | None, bytes]] = []
-        for path, racy, builds in chunk:
-            try:
-                data = read_bytes(os.path.join(base, path), root=limit)
-            except OSError:
-                done.append((None, b""))
-                continue
-            digest = hashlib.blake2b(data, digest_size=16).digest() if racy else b""
-            done.append((_extract(data, path, builds), digest))
-        return done
 
 
 class _PackageStore:
@@ -363,6 +348,8 @@ class _PackageStore:
         self.entries: dict[str, _PackageEntry] = {}
         """Entries checked against their file in this process, or made here."""
         self.unreadable: set[str] = set()
+        self.volatile: set[str] = set()
+        """Files changed within the stamps' granularity: their entries are not saved."""
         self.changed = False
         self.stamps: dict[str, tuple[int, int, int, int]] = {}
         """The stamps a snapshot found the files with when it was saved or loaded
@@ -394,7 +381,8 @@ class _PackageStore:
         from imagegraph._reading import write_cache_file
 
         if self.path is not None and self.changed:
-            write_cache_file(self.path, (self.header, self.entries))
+            entries = {p: e for p, e in self.entries.items() if p not in self.volatile}
+            write_cache_file(self.path, (self.header, entries))
             self.changed = False
 
     def lookup(self, path: str, variant_of: Callable[[Sequence[str]], _Variant]) -> _Found | None:
@@ -410,85 +398,63 @@ class _PackageStore:
     def _check(self, path: str) -> _PackageEntry | None:
         """The stored entry of *path*, if the file is still the one it was made from."""
         from imagegraph._files import inspect
-        from imagegraph._reading import RACY_NS, stamp
+        from imagegraph._reading import stamp
 
         entry = self.old.pop(path, None)
         if entry is None:
             return None
-        full = os.path.join(self.root, path)
         now: tuple[int, int, int, int] | None = self.stamps.get(path)
-        if now is None or entry[4]:
+        if now is None:
             try:
-                status = inspect(full, root=self.limit)
+                now = stamp(inspect(os.path.join(self.root, path), root=self.limit))
             except OSError:
                 return None
-            now = stamp(status)
         if entry[:4] != now:
             return None
-        if entry[4]:
-            try:
-                data = read_bytes(full, root=self.limit)
-            except OSError:
-                return None
-            if hashlib.blake2b(data, digest_size=16).digest() != entry[4]:
-                return None
-            if time.time_ns() - max(status.st_mtime_ns, status.st_ctime_ns) >= RACY_NS:
-                entry = (*entry[:4], b"", *entry[5:])  # no longer racy: the stamp will do
-                self.changed = True
         self.entries[path] = entry
         return entry
 
     def extract(
         self, wanted: dict[str, list[tuple[dict[str, str], str | None]]], jobs: int | None = None
     ) -> None:
-        """Read and extract the files of *wanted* (path -> the builds' arguments and
-        targets), in a process pool when there are many."""
-        from imagegraph._files import inspect
-        from imagegraph._reading import RACY_NS, stamp
+        """Extract the files of *wanted* (path -> the builds' arguments and targets)
+        from the scan's reading of them: the parse cache's (a file changed since is
+        read again, in a process pool when there are many), or a fresh reading
+        for a graph scanned without the cache."""
+        from imagegraph._reading import read_dockerfiles
 
-        started = time.time_ns()
-        work: list[tuple[str, bool, list[tuple[dict[str, str], str | None]]]] = []
-        stamps: list[tuple[int, int, int, int]] = []
-        for path, builds in wanted.items():
-            try:
-                status = inspect(os.path.join(self.root, path), root=self.limit)
-            except OSError:
-                self.unreadable.add(path)
-                continue
-            racy = started - status.st_mtime_ns < RACY_NS or started - status.st_ctime_ns < RACY_NS
+        stamps: dict[str, tuple[tuple[int, int, int, int], bool]] = {}
+        readings = read_dockerfiles(
+            Path(self.root), list(wanted), cache=self.path is not None, jobs=jobs,
+            boundary=self.limit, prune=False, stamps=stamps,
+        )  # fmt: skip
+        self.unreadable.update(path for path in wanted if path not in stamps)
+        for path, (now, racy) in stamps.items():
+            reading = readings.get(path)
+            builds = wanted[path]
             known = self.entries.get(path)
-            if known is not None and known[:4] == stamp(status) and not racy:
+            if known is not None and known[:4] == now and not racy:
                 # Only new variants: the entry's others stay.
                 builds = [b for b in builds if _variant(*b, known[5]) not in known[6]]
-            work.append((path, racy, builds))
-            stamps.append(stamp(status))
-        if jobs is None:
-            jobs = (os.cpu_count() or 1) if len(work) >= _EXTRACT_THRESHOLD else 1
-        size = 128
-        chunks = [work[start : start + size] for start in range(0, len(work), size)]
-        results: list[tuple[tuple[tuple[str, ...], dict[_Variant, _Found]] | None, bytes]] = []
-        if jobs <= 1 or len(chunks) < 2:
-            for chunk in chunks:
-                results.extend(_extract_chunk(self.root, self.limit, chunk))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                for done in pool.map(
-                    _extract_chunk,
-                    [self.root] * len(chunks),
-                    [self.limit] * len(chunks),
-                    chunks,
-                ):
-                    results.extend(done)
-        for (path, _, _), now, (result, digest) in zip(work, stamps, results, strict=True):
+                if not builds:
+                    continue
+            result = (
+                None if isinstance(reading, OSError | None) else _extract(reading, path, builds)
+            )
             if result is None:
                 self.unreadable.add(path)
                 self.entries.pop(path, None)
                 continue
             names, variants = result
-            known = self.entries.get(path)
             if known is not None and known[:4] == now and known[5] == names:
                 variants = {**known[6], **variants}
-            self.entries[path] = (*now, digest, names, variants)
+            # A file changed within the stamps' granularity may change again unseen:
+            # used in this process, never kept on disk (the next run reads it again).
+            self.entries[path] = (*now, b"", names, variants)
+            if racy:
+                self.volatile.add(path)
+            else:
+                self.volatile.discard(path)
             self.changed = True
 
 
@@ -574,8 +540,7 @@ def valid_package_entry(path: str, entry: object) -> bool:
         and type(ctime) is int
         and type(inode) is int
         and min(size, mtime, ctime, inode) >= 0
-        and type(digest) is bytes
-        and len(digest) in (0, 16)
+        and digest == b""
         and type(names) is tuple
         and all(type(name) is str for name in names)
         and list(names) == sorted(set(names))

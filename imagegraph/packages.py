@@ -88,6 +88,11 @@ from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 
 import imagegraph._shell as _shell
+from imagegraph._installers import FLAG_INSTALLERS as _FLAG_INSTALLERS
+from imagegraph._installers import OPEN as _OPEN
+from imagegraph._installers import OTHER_INSTALLERS as _OTHER_INSTALLERS
+from imagegraph._installers import SHELLS as _SHELLS
+from imagegraph._installers import may_install as _names_an_installer
 from imagegraph._pickling import positional_reduce
 from imagegraph._shell import Budget, ExpansionLimit, ShellError, Unknown, _Lexer
 from imagegraph.context import _Expander, _Scopes, _Unset
@@ -241,12 +246,11 @@ def _env_value(
 
 # -- shell text to simple commands ----------------------------------------------
 
-_OPEN, _CLOSE = "\ue000", "\ue001"
+_CLOSE = "\ue001"
 _MARKER = re.compile("\ue000([^\ue000\ue001]*)\ue001")
 _PUNCTUATION = ";&|()<>\n"
 _OPERATORS = re.compile(r"&>>|&&|\|\||;;|<<-|<<<|<<|>>|>&|<&|&>|>\||<>|\|&|[;&|()<>\n]")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
-_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"})
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}"})
 _WRAPPERS = frozenset({"eatmydata", "time", "nohup", "exec", "command", "builtin"})
 _DECLARE = frozenset({"export", "readonly", "local", "declare", "typeset"})
@@ -618,56 +622,7 @@ _RUNTIME = re.compile(
 )
 _RUNTIME_NAMES = {"GOLANG": "go", "GO": "go", "JDK": "java"}
 _CONCRETE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+~_:-]*")
-# Commands that install packages this module does not read: the subcommands
-# that install (None: any invocation with arguments).
-_OTHER_INSTALLERS: dict[str, frozenset[str] | None] = {
-    "zypper": frozenset({"install", "in"}),
-    "conda": frozenset({"install", "create"}),
-    "mamba": frozenset({"install", "create"}),
-    "micromamba": frozenset({"install", "create"}),
-    "cargo": frozenset({"install", "binstall"}),
-    "pipx": frozenset({"install"}),
-    "brew": frozenset({"install"}),
-    "snap": frozenset({"install"}),
-    "opam": frozenset({"install"}),
-    "pecl": frozenset({"install"}),
-    "luarocks": frozenset({"install"}),
-    "composer": frozenset({"require"}),
-    "emerge": None,
-    "cpanm": None,
-    "docker-php-ext-install": None,
-}
-_FLAG_INSTALLERS = {
-    "pacman": re.compile(r"-S[a-z]*|--sync"),
-    "rpm": re.compile(r"-[a-zA-Z]*[iU][a-zA-Z]*|--install|--upgrade"),
-    "dpkg": re.compile(r"-i|--install"),
-    "nix-env": re.compile(r"-i[A-Za-z]*|--install"),
-}
 _MAX_DEPTH = 4
-# Text whose words are what they look like once quotes are dropped: no
-# escapes, variables, command substitutions or unresolved values (_OPEN).
-_PLAIN_SHELL = re.compile(r"[^\\$`" + re.escape(_OPEN) + r"]*")
-_NO_QUOTES = str.maketrans("", "", "'\"")
-# Every command name the walker acts on, anywhere in a text: where none
-# appears, no command of the text can install anything (a cheap pre-check;
-# a false hit only costs the full split).
-_MAY_INSTALL = re.compile(
-    r"\b(?:apt-get|apt|aptitude|install_packages|apk|dnf5?|yum|microdnf|tdnf|pip[\d.]*"
-    r"|python[\d.]*|uv|npm|pnpm|yarn|gem|go|"
-    + "|".join(
-        re.escape(name) for name in sorted({*_SHELLS, *_OTHER_INSTALLERS, *_FLAG_INSTALLERS})
-    )
-    + r")\b"
-)
-
-
-def _names_an_installer(text: str) -> bool:
-    """Whether splitting *text* could find an install command (or an error):
-    ``False`` only for plain text, with balanced quotes, that names none of
-    the commands the walker acts on, even with its quotes dropped (``ap""t-get``)."""
-    if not _PLAIN_SHELL.fullmatch(text) or text.count("'") % 2 or text.count('"') % 2:
-        return True
-    return _MAY_INSTALL.search(text.translate(_NO_QUOTES)) is not None
 
 
 def _short(text: str) -> str:

@@ -15,6 +15,7 @@ from imagegraph import ImageGraphError, parse_dockerfile
 from imagegraph._fastpath import outline
 from imagegraph.dockerfile import Dockerfile, prepare_dockerfile, resolve_dockerfile
 from imagegraph.instructions import ParsedInstructions, _LineParser, parse_instructions
+from imagegraph.packages import dockerfile_packages
 from tests.property.strategies import dockerfile_shaped, image, name, simple_dockerfile, variable
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -58,8 +59,37 @@ def _instructions_both(text: str) -> tuple[object, object]:
     )
 
 
+def _packages_both(text: str | bytes, args: dict[str, str] | None = None) -> tuple[object, object]:
+    """What the package reader finds in the whole file and in its outline (the scan's
+    reading, kept in the parse cache), for every target: the same packages and notes."""
+
+    def summary(dockerfile: Dockerfile) -> object:
+        found = []
+        for target in [None, *(stage.name for stage in dockerfile.stages if stage.name)]:
+            try:
+                use = dockerfile_packages(dockerfile, target)
+            except ImageGraphError as err:
+                found.append(("error", str(err)))
+            else:
+                found.append((use.packages, use.diagnostics))
+        return found
+
+    try:
+        full: object = summary(parse_dockerfile(text, path="Dockerfile", build_args=args))
+    except ImageGraphError as err:
+        full = ("error", str(err))
+    try:
+        prepared = prepare_dockerfile(text, path="Dockerfile")
+        fast: object = summary(resolve_dockerfile(prepared, build_args=args, path="Dockerfile"))
+    except ImageGraphError as err:
+        fast = ("error", str(err))
+    return full, fast
+
+
 COMPARE = pytest.mark.parametrize(
-    "compare", [_both, _instructions_both], ids=["stages", "instructions"]
+    "compare",
+    [_both, _instructions_both, _packages_both],
+    ids=["stages", "instructions", "packages"],
 )
 
 
@@ -195,6 +225,14 @@ _FAST_LINES = st.sampled_from(
         "ARG X=1", "ARG X", "LABEL a.b=c", "HEALTHCHECK CMD true", "COPY --chown=1:1 a b",
         "RUN --network=host make", "", "# comment", "  # indented comment \\",
         "RUN --mount=type=bind,from=base,target=/x true", "ADD a b", "VOLUME /data",
+        # what the package reader reads: installers, values, quotes, the JSON form
+        "RUN apt-get install -y curl=8.5", "RUN pip3.12 install flask==3.0.3", "ARG V=2.1",
+        "RUN apk add --no-cache \\\n    git~2 \\\n    # note\n    curl", "ENV NODE_VERSION=20.1",
+        "RUN npm i -g yarn@$NODE_VERSION", 'RUN ap""t-get install -y vim', "RUN echo 'odd",
+        'RUN ["apt-get", "install", "-y", "jq"]', "ENV PKG=vim", "RUN make && /usr/bin/yum -y install x",
+        "RUN pip install requests==${V}", "ENV A=$PKG B=2", "ARG PKG", "RUN echo 'a' \"b\"",
+        "RUN --mount=type=cache,target=/var/cache/apt apt-get install -y tzdata",
+        "RUN ./build.sh --go", "env LOWER=1", "Run dnf5 install -y gcc",
     ]
 )  # fmt: skip
 
@@ -237,3 +275,34 @@ def test_odd_files_read_alike(compare: Callable[[str], tuple[object, object]], t
 def test_plain_files_read_alike(case: tuple[str, list[str]]) -> None:
     full, quick = _both(case[0])
     assert quick == full
+
+
+_INSTALLER_TEXT = st.lists(
+    st.sampled_from(
+        [*"aptgeinsl_-.'\"35 /;\n\t$\u00e9\u00ab", "pip", "apt", "python", "dnf", "go", "sh"]
+    ),
+    max_size=20,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_INSTALLER_TEXT)
+def test_the_quick_installer_test_misses_no_name(text: str) -> None:
+    # may_name_one lets the outline skip runs of lines: it may say yes wrongly, never no.
+    from imagegraph._installers import MAY_INSTALL, NO_QUOTES, may_name_one
+
+    if MAY_INSTALL.search(text.translate(NO_QUOTES)):
+        assert may_name_one(text)
+
+
+def test_the_outline_keeps_values_only_for_a_file_that_installs() -> None:
+    # ENV and stage ARG lines go with the first RUN the package reader needs, not before.
+    plain = "FROM a\nENV A=1\nARG B=2\nRUN make\n"
+    found = outline(plain, None, packages=True)
+    assert found is not None
+    assert [i.keyword for i in found.parsed.instructions] == ["FROM"]
+    installs = plain + "RUN apt-get install -y curl\n"
+    found = outline(installs, None, packages=True)
+    assert found is not None
+    assert [i.keyword for i in found.parsed.instructions] == ["FROM", "ENV", "ARG", "RUN"]
+    assert [i.line for i in found.parsed.instructions] == [1, 2, 3, 5]

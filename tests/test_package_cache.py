@@ -189,22 +189,28 @@ def test_a_changed_dockerfile_gets_its_new_packages(tmp_path: Path) -> None:
     assert _purls(again, "app") == ["pkg:deb/debian/wget@1.21"]
 
 
-def test_a_racy_entry_is_checked_by_content(tmp_path: Path) -> None:
+def test_a_racy_entry_is_not_kept(tmp_path: Path) -> None:
     root = _one(tmp_path, "FROM debian:12\nRUN apt-get install -y curl=8.5\n", _APP)
     dockerfile = root / "app" / "Dockerfile"
     os.utime(dockerfile)  # just now: the stamp alone cannot tell a change
     scan(root, cache=False)  # no snapshot: the next scans stat every file
     graph = scan(root)
+    assert _purls(graph, "app") == ["pkg:deb/debian/curl@8.5"]
     graph.plan([PackageChange.named("curl")])
     stat = dockerfile.stat()
     dockerfile.write_text("FROM debian:12\nRUN apt-get install -y wget=8.5\n")  # same size
     os.utime(dockerfile, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "app/Dockerfile" not in pickle.loads(_package_file().read_bytes()[len(MAGIC) :])[1]
     fresh = ImageGraph.from_builds(graph.inventory.builds, root=root)
     fresh._cache[("", "cached-scan")] = True
     assert _purls(fresh, "app") == ["pkg:deb/debian/wget@8.5"]
 
 
-def test_a_matrix_variant_with_another_version_gets_its_own(tmp_path: Path) -> None:
+def test_a_matrix_variant_with_another_version_gets_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file's change time is now: trusted here, so that its entry is kept on disk.
+    monkeypatch.setattr("imagegraph._reading.RACY_NS", -3_600_000_000_000)
     text = "ARG V=1\nFROM debian:12\nARG V\nRUN apt-get install -y curl=${V}\n"
     toml = (
         '[[image]]\nname = "a"\ndockerfile = "app/Dockerfile"\ntags = ["acme/a:1"]\n'
@@ -302,7 +308,10 @@ def test_a_well_formed_entry_is_accepted() -> None:
     )
 
 
-def test_hostile_cache_contents_are_not_used(tmp_path: Path) -> None:
+def test_hostile_cache_contents_are_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("imagegraph._reading.RACY_NS", -3_600_000_000_000)  # kept on disk
     root = _one(tmp_path, "FROM debian:12\nRUN apt-get install -y curl=8.5\n", _APP)
     scan(root, cache=False)
     scan(root).plan([PackageChange.named("curl")])
@@ -346,7 +355,7 @@ def test_a_warm_graph_looks_at_no_dockerfile_again(
         raise AssertionError("a Dockerfile was looked at again")
 
     monkeypatch.setattr("imagegraph._files.inspect", refused)
-    monkeypatch.setattr("imagegraph.image_packages.read_bytes", refused)
+    monkeypatch.setattr("imagegraph._reading.read_dockerfiles", refused)
     assert len(graph.plan([PackageChange.named("curl")])) == 1
     assert _purls(graph, "app") == ["pkg:deb/debian/curl@8.5"]
     notes = own_packages(graph, "app")[1]  # kept with the packages, and reused too
