@@ -135,6 +135,7 @@ _WORDS = re.compile(r"[ \t]+")
 # and otherwise only once the file keeps a RUN. Possessive: linear in the text.
 # Searched in "\n" + the lines: a pattern that starts with a newline is found at
 # the speed of a plain text search, where "^" would be tried at every character.
+_COMMENT_LINE = re.compile(r"^[ \t]*+#[^\n]*+\n", re.MULTILINE)
 _RUN_LINE = re.compile(r"\n[ \t]*+((?i:run)[ \t][^\n]*+)")
 _VALUE_LINE = re.compile(r"\n[ \t]*+(?i:env|arg)[ \t]")
 _VALUE_SUBSTITUTES = re.compile(r"\n[ \t]*+(?i:env|arg)[ \t][^\n]*?[$`\\" + re.escape(OPEN) + r"]")
@@ -325,6 +326,8 @@ def _package_matter(text: str, start: int, end: int) -> int:
     ``_SKIP`` it. Cheap tests on the whole run first (most runs: ``make``,
     ``COPY``, ``ENV A=1``), the RUN lines alone when one of them hits."""
     lines = text[start:end]
+    if "#" in lines:  # comment lines first: one may end in what looks like a continuation
+        lines = _COMMENT_LINE.sub("", lines)
     if "\\" in lines:
         lines = _CONTINUATION.sub("", lines)  # logical lines, as the parser joins them
     lines = "\n" + lines

@@ -176,6 +176,8 @@ CASES = [
     ("RUN x\nFROM a\nFOO y\n", False),
     ("\ufeff\ufeffFROM a\n", False),
     ("FROM a AS b\nFROM b\nCOPY --from=B\u0130 x y\n", True),
+    # a comment line that ends like a continuation, before a RUN the package reader needs
+    ("FROM a AS s0a\n  # indented comment \\\nRUN apt-get install -y curl=8.5\n", True),
 ]
 
 
