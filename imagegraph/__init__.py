@@ -29,13 +29,14 @@ from imagegraph.findings import Finding, Findings, LintPolicy, findings
 from imagegraph.frames import GraphFrames, MissingExtra
 from imagegraph.graph import Edge, EdgeKind, GraphCycleError, ImageGraph, UnknownImage, scan
 from imagegraph.image_packages import ImagePackage, PackageList
-from imagegraph.impact import Change, FileChange, Impact, impact
+from imagegraph.impact import Change, FileChange, Impact, StaleChange, impact
 from imagegraph.instructions import Heredoc, Instruction
 from imagegraph.inventory import ConfigError, ImageBuild, Inventory, load_inventory
 from imagegraph.layers import collapse, depths, foundations
 from imagegraph.plan import PlannedBuild, RebuildPlan, Schedule, load_durations, plan
 from imagegraph.reference import ImageRef
 from imagegraph.render.picture import Picture
+from imagegraph.stale import Freshness, RecordedManifests, StaleReport, check_stale, record
 
 __all__ = [
     "AUTOMATIC_ARGS",
@@ -49,6 +50,7 @@ __all__ = [
     "FileChange",
     "Finding",
     "Findings",
+    "Freshness",
     "GlobalArg",
     "GraphCycleError",
     "GraphFrames",
@@ -70,13 +72,17 @@ __all__ = [
     "Picture",
     "PlannedBuild",
     "RebuildPlan",
+    "RecordedManifests",
     "Schedule",
     "Severity",
     "Stage",
     "StageRef",
+    "StaleChange",
+    "StaleReport",
     "UnknownImage",
     "Usage",
     "__version__",
+    "check_stale",
     "collapse",
     "depths",
     "findings",
@@ -88,5 +94,6 @@ __all__ = [
     "load_osv",
     "parse_dockerfile",
     "plan",
+    "record",
     "scan",
 ]

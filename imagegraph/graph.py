@@ -76,8 +76,10 @@ if TYPE_CHECKING:
     from imagegraph.image_packages import PackageList
     from imagegraph.impact import Change, Impact
     from imagegraph.layers import CollapseBy
+    from imagegraph.oci import ManifestSource
     from imagegraph.plan import RebuildPlan
     from imagegraph.render.picture import Picture
+    from imagegraph.stale import StaleReport
 
 __all__ = ["Edge", "EdgeKind", "GraphCycleError", "ImageGraph", "UnknownImage", "scan"]
 
@@ -493,6 +495,17 @@ class ImageGraph:
             self, changes, max_parallel=max_parallel, durations=durations, workers=workers,
             include_unknown=include_unknown, relative_to=relative_to,
         )  # fmt: skip
+
+    def stale(
+        self, source: ManifestSource, *, platforms: Iterable[str] | None = None
+    ) -> StaleReport:
+        """Which pushed images are stale, missing, fresh or unknown, read from *source*
+        (a registry client, or :class:`imagegraph.RecordedManifests`); see
+        :func:`imagegraph.stale.check_stale`. ``graph.plan([report.change()])`` plans
+        the stale and missing ones and everything built on them."""
+        from imagegraph.stale import check_stale
+
+        return check_stale(self, source, platforms=platforms)
 
     def files_affecting(
         self, paths: Iterable[str]

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from imagegraph.graph import Edge, ImageGraph
 
-__all__ = ["Change", "FileChange", "Impact", "impact"]
+__all__ = ["Change", "FileChange", "Impact", "StaleChange", "impact"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +98,32 @@ def _root_relative(path: str, root: str | os.PathLike[str]) -> str:
     return posixpath.relpath(path, real)
 
 
-Change = str | ImageRef | FileChange | PackageChange
-"""A change: a build name, a tag of a build, any image reference, changed files, or a package."""
+@dataclass(frozen=True, slots=True)
+class StaleChange:
+    """Builds that must rebuild for what the registry says of them, each with its
+    reasons: a base that moved since it was built, an image never pushed. Made by
+    :meth:`imagegraph.stale.StaleReport.change`; every build on them rebuilds too.
+
+    >>> change = StaleChange((("api", ("stale: base debian:bookworm moved",)),))
+    >>> str(change), change.names
+    ('stale images api', ('api',))
+    """
+
+    builds: tuple[tuple[str, tuple[str, ...]], ...]
+    """``(build name, reasons)`` for each build the registry finds stale or missing."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The builds, in the order given."""
+        return tuple(name for name, _ in self.builds)
+
+    def __str__(self) -> str:
+        return f"stale images {_changes_text(self.names)}" if self.builds else "no stale images"
+
+
+Change = str | ImageRef | FileChange | PackageChange | StaleChange
+"""A change: a build name, a tag of a build, any image reference, changed files, a package,
+or the builds a registry finds stale."""
 
 _HAS_TAG = re.compile(r":[^/]*$")
 
@@ -216,9 +240,11 @@ def impact(
     given: list[str] = []
     images_changed = False
     for each in changes:
-        if isinstance(each, FileChange | PackageChange):
+        if isinstance(each, FileChange | PackageChange | StaleChange):
             change = str(each)
-            if isinstance(each, FileChange):
+            if isinstance(each, StaleChange):
+                hits, notes = _stale_hits(graph, each)
+            elif isinstance(each, FileChange):
                 each = FileChange.of(each.paths, root=graph.inventory.root)
                 hits, notes = graph.files_affecting(each.paths)
             else:
@@ -240,6 +266,14 @@ def impact(
         matched[change] = nodes
         if not nodes and isinstance(each, FileChange):
             diagnostics.append(_unread_files(graph, each))
+        elif not nodes and isinstance(each, StaleChange):
+            diagnostics.append(
+                Diagnostic(
+                    "nothing-stale",
+                    Severity.INFO,
+                    "the registry finds no image of this fleet stale or missing",
+                )
+            )
         elif not nodes and isinstance(each, PackageChange):
             diagnostics.append(
                 Diagnostic(
@@ -475,6 +509,28 @@ def _undetermined(
             if below not in reasons:
                 result.setdefault(below, (f"via {build}",))
     return dict(sorted(result.items()))
+
+
+def _stale_hits(
+    graph: ImageGraph, change: StaleChange
+) -> tuple[dict[str, tuple[str, ...]], list[Diagnostic]]:
+    """The builds *change* names, with their reasons; a name that is no build of
+    *graph* (a report of another fleet) is an error, never dropped unseen."""
+    hits: dict[str, tuple[str, ...]] = {}
+    notes: list[Diagnostic] = []
+    nx_graph = graph.nx
+    for name, why in change.builds:
+        if name in nx_graph and nx_graph.nodes[name]["kind"] == "build":
+            hits[name] = (*hits.get(name, ()), *(w for w in why if w not in hits.get(name, ())))
+        else:
+            notes.append(
+                Diagnostic(
+                    "stale-unknown-build",
+                    Severity.ERROR,
+                    f"the registry check names {name!r}, which is no build of this fleet",
+                )
+            )
+    return hits, notes
 
 
 def _package_hits(
