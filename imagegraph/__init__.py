@@ -35,6 +35,7 @@ from imagegraph.inventory import ConfigError, ImageBuild, Inventory, load_invent
 from imagegraph.layers import collapse, depths, foundations
 from imagegraph.plan import PlannedBuild, RebuildPlan, Schedule, load_durations, plan
 from imagegraph.reference import ImageRef
+from imagegraph.registry import RegistryClient
 from imagegraph.render.picture import Picture
 from imagegraph.stale import Freshness, RecordedManifests, StaleReport, check_stale, record
 
@@ -72,6 +73,7 @@ __all__ = [
     "Picture",
     "PlannedBuild",
     "RebuildPlan",
+    "RegistryClient",
     "RecordedManifests",
     "Schedule",
     "Severity",
