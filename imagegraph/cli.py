@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from imagegraph.graph import ImageGraph
     from imagegraph.impact import FileChange, Impact
     from imagegraph.plan import RebuildPlan
+    from imagegraph.stale import Freshness, StaleReport
 
 __all__ = ["main"]
 
@@ -76,6 +77,28 @@ def _add_changed(command: argparse.ArgumentParser, *, required: bool = False) ->
     )
 
 
+def _add_registry_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--digests",
+        metavar="FILE",
+        help="answer from manifests recorded with --record (offline, reproducible) instead "
+        "of the registry",
+    )
+    command.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every manifest the check read to FILE, for --digests",
+    )
+    command.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a registry (host or host:port) spoken to over plain HTTP, as docker's "
+        "insecure-registries (loopback registries always are; repeatable)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagegraph",
@@ -85,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "  imagegraph graph examples/fleet --format mermaid\n"
         "  imagegraph why api examples/fleet --changed debian:bookworm\n"
         "  imagegraph lint examples/fleet\n"
+        "  imagegraph stale examples/fleet --digests examples/fleet/stale-digests.json\n"
         "  imagegraph parse examples/fleet/apps/api/Dockerfile",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -156,6 +180,14 @@ def _parser() -> argparse.ArgumentParser:
         help="an OSV advisory (JSON): images holding an affected version rebuild (repeatable)",
     )
     plan.add_argument(
+        "--stale",
+        action="store_true",
+        help="also rebuild the images the registry finds stale (built on a base tag that has "
+        "moved since) or missing, and everything built on them; reads the registry, or "
+        "--digests FILE",
+    )
+    _add_registry_arguments(plan)
+    plan.add_argument(
         "--include-unknown",
         action="store_true",
         help="also rebuild images that hold a changed package whose version is not known "
@@ -189,6 +221,33 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="N",
         help="workers for the makespan (default: the widest wave)",
+    )
+
+    stale = commands.add_parser(
+        "stale",
+        help="which pushed images are stale: built on a base tag that has moved since",
+        description="Read, for every tag the fleet builds and every platform it declares, the "
+        "image the registry holds, and say whether it is fresh (built on what its base tag "
+        "serves now), stale (its base tag has moved: the base, the old and new digests, and "
+        "when), missing (not pushed: it must be built) or unknown (why, with the registry's "
+        "error). The base is known from the image's org.opencontainers.image.base.* "
+        "annotations, else by its layers. Nothing is read from a network unless this command "
+        "runs without --digests.",
+        epilog="Exit codes: 0 every image checked, 1 some image could not be checked (or the "
+        "fleet cannot be read), 2 usage error.\n\n"
+        "Examples:\n"
+        "  imagegraph stale examples/fleet --digests examples/fleet/stale-digests.json\n"
+        "  imagegraph stale . --record digests.json --format json > stale.json\n"
+        "  imagegraph plan . --stale --digests digests.json --format gha",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fleet_arguments(stale)
+    _add_registry_arguments(stale)
+    stale.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default=None,
+        help="table on a terminal, json when piped (default)",
     )
 
     graph = commands.add_parser(
@@ -344,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "why": _why_command,
         "packages": _packages_command,
         "lint": _lint_command,
+        "stale": _stale_command,
     }.get(args.command, _parse_command)
     try:
         return command(args)
@@ -439,7 +499,7 @@ def _plan_command(args: argparse.Namespace) -> int:
     max_parallel = args.max_parallel
     if fmt == "gha" and max_parallel is None:
         max_parallel = render.GHA_MAX_JOBS
-    for named in (args.durations, args.changed_files, *args.advisory):
+    for named in (args.durations, args.changed_files, args.digests, *args.advisory):
         _refuse_link_out(named, graph.inventory.readable_root)
     durations = load_durations(args.durations) if args.durations else None
     changes: list[Change] = list(args.changed)
@@ -460,6 +520,13 @@ def _plan_command(args: argparse.Namespace) -> int:
         found, notes = load_osv(path)
         changes += found
         advisory_notes += notes
+    stale_notes: list[Diagnostic] = []
+    if args.stale:
+        report = _stale_report(args, graph)
+        changes.append(report.change())
+        stale_notes = list(report.diagnostics)
+    elif args.digests is not None or args.record is not None:
+        raise ImageGraphError("--digests and --record go with --stale")
     plan = graph.plan(
         changes or None, max_parallel=max_parallel, durations=durations, workers=args.workers,
         include_unknown=args.include_unknown,
@@ -505,7 +572,125 @@ def _plan_command(args: argparse.Namespace) -> int:
         _write(writer(plan))
         if fmt == "bake":  # what bake cannot do: imports, shared tags
             advisory_notes = [*advisory_notes, *render.bake_diagnostics(plan)]
-    return _report([*advisory_notes, *plan.diagnostics])
+    return _report([*advisory_notes, *stale_notes, *plan.diagnostics])
+
+
+def _stale_report(args: argparse.Namespace, graph: ImageGraph) -> StaleReport:
+    """The freshness check the options ask for: from the recording ``--digests`` names,
+    else from the registries themselves; ``--record`` writes what it read."""
+    from imagegraph.stale import RecordedManifests, check_stale, record
+
+    if args.digests is not None:
+        _refuse_link_out(args.digests, graph.inventory.readable_root)
+        report = check_stale(graph, RecordedManifests(args.digests))
+    else:
+        report = _live_check(args, graph)
+    if args.record is not None:
+        import json
+
+        try:
+            with _open_output(args.record) as handle:
+                handle.write(json.dumps(record(report), indent=1) + "\n")
+        except (OSError, UnicodeError) as err:
+            raise _output_error(err, args.record) from None
+    return report
+
+
+def _live_check(args: argparse.Namespace, graph: ImageGraph) -> StaleReport:
+    """The check against the registries, with a progress bar on a terminal's stderr."""
+    from imagegraph.stale import check_stale
+
+    try:
+        from imagegraph.registry import RegistryClient
+    except ImportError:
+        raise ImageGraphError(
+            "registry client not available: check against a recording with --digests FILE"
+        ) from None
+    options = {
+        "aliases": graph.inventory.aliases,
+        "insecure": args.insecure_registry,
+        "jobs": args.jobs or 8,
+        "cache": not args.no_cache,
+    }
+    if not sys.stderr.isatty():
+        with RegistryClient(**options) as client:
+            return check_stale(graph, client)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading the registry", total=None, visible=False)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, visible=total >= 50)
+
+        with RegistryClient(**options, progress=progress) as client:
+            return check_stale(graph, client)
+
+
+def _stale_command(args: argparse.Namespace) -> int:
+    graph = _scan(args)
+    report = _stale_report(args, graph)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        _write(report.to_json())
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table()
+        table.add_column("image")
+        table.add_column("platform")
+        table.add_column("status")
+        table.add_column("why", overflow="fold")
+        styles = {"stale": "yellow", "missing": "red", "unknown": "magenta"}
+        # The platforms of one tag with the same answer share a row.
+        rows: dict[tuple[str, str, str], list[str]] = {}
+        for entry in report.entries:
+            if entry.status == "fresh":
+                continue
+            why = _stale_detail(entry)
+            if len(graph.build(entry.image).tags) > 1:
+                why = f"{_familiar(entry.tag)}: {why}"
+            rows.setdefault((entry.image, entry.status, why), []).append(entry.platform or "-")
+        for (image, status, why), platforms in rows.items():
+            table.add_row(
+                Text(printable(image, tabs=False)),
+                Text(", ".join(platforms)),
+                Text(status, style=styles[status]),
+                Text(printable(why, tabs=False)),
+            )
+        fresh = sorted({entry.image for entry in report.fresh})
+        counts = (
+            f"{len(report.fresh)} fresh, {len(report.stale)} stale, {len(report.missing)} "
+            f"missing, {len(report.unknown)} unknown"
+        )
+        shown: list[RenderableType] = [table] if table.row_count else []
+        shown.append(Text(counts + (f"; fresh: {_names(fresh)}" if fresh else "")))
+        _show(*shown)
+    return _report([*graph.diagnostics, *report.diagnostics])
+
+
+def _stale_detail(entry: Freshness) -> str:
+    """The table's "why" of an entry: for a stale one, the base, its digest then
+    and now (12 hex digits each), when it was made and how this was known."""
+    if entry.status != "stale" or entry.new_digest is None:
+        return entry.reason + (f" [{entry.code}]" if entry.code else "")
+    now = entry.new_digest.partition(":")[2][:12]
+    moved = (
+        f"{entry.old_digest.partition(':')[2][:12]} -> {now}" if entry.old_digest else f"to {now}"
+    )
+    made = f", made {entry.since}" if entry.since else ""
+    return f"base {_familiar(entry.base or '?')} moved {moved}{made} (by {entry.method})"
+
+
+def _familiar(reference: str) -> str:
+    from imagegraph.reference import ImageRef
+
+    try:
+        return ImageRef.parse(reference).familiar
+    except ImageGraphError:
+        return reference
 
 
 def _names(names: Iterable[str], separator: str = ", ") -> str:

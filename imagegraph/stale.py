@@ -204,14 +204,21 @@ class StaleReport:
         """The change a plan takes (``graph.plan([report.change()])``): every stale or
         missing build, with its reasons (``stale: base X moved A -> B``, ``missing from
         the registry``); the plan adds everything built on them."""
-        reasons: dict[str, list[str]] = {}
+        texts: dict[str, dict[str, list[str]]] = {}
         for entry in self.entries:
             if entry.status in ("stale", "missing"):
-                why = reasons.setdefault(entry.image, [])
-                text = _plan_reason(entry)
-                if text not in why:
-                    why.append(text)
-        return StaleChange(tuple((name, tuple(why)) for name, why in reasons.items()))
+                platforms = texts.setdefault(entry.image, {}).setdefault(_plan_reason(entry), [])
+                if entry.platform is not None:
+                    platforms.append(entry.platform)
+        builds = []
+        for name, found in texts.items():
+            # The platform is named only where the platforms of a build differ.
+            why = tuple(
+                f"{text} ({', '.join(platforms)})" if len(found) > 1 and platforms else text
+                for text, platforms in found.items()
+            )
+            builds.append((name, why))
+        return StaleChange(tuple(builds))
 
     def to_json(self) -> str:
         """The report as JSON (schema ``imagegraph/stale/v1``): the entries, the
@@ -265,16 +272,15 @@ def _familiar(reference: str | None) -> str:
 
 
 def _plan_reason(entry: Freshness) -> str:
-    where = f" ({entry.platform})" if entry.platform else ""
     if entry.status == "missing":
-        return f"missing from the registry: {_familiar(entry.tag)}{where}"
+        return f"missing from the registry: {_familiar(entry.tag)}"
     moved = (
         f"moved {_short(entry.old_digest)} -> {_short(entry.new_digest)}"
         if entry.old_digest
         else f"moved to {_short(entry.new_digest)}"
     )
     since = f" (since {entry.since})" if entry.since else ""
-    return f"stale: base {_familiar(entry.base)} {moved}{since}{where}"
+    return f"stale: base {_familiar(entry.base)} {moved}{since}"
 
 
 # -- the check ------------------------------------------------------------
