@@ -11,7 +11,8 @@ inject faults (a status, a body that is not JSON, a wrong digest, a slow
 answer, a dropped connection).
 
 The pytest fixtures at the end are session-scoped where they can be; a test
-module imports the ones it uses. Without ``/usr/bin/docker-registry`` they
+module imports the ones it uses (``<name>_fixture``, each named ``<name>`` for
+pytest). Without ``/usr/bin/docker-registry`` they
 skip, except under CI (``CI`` set), where they fail: CI must not skip them.
 """
 
@@ -26,7 +27,6 @@ import http.server
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import threading
@@ -146,7 +146,8 @@ def start_registry(
         write_htpasswd(htpasswd, users or {USER: PASSWORD})
         lines += ["auth:", "  htpasswd:", "    realm: imagegraph-test", f"    path: {htpasswd}"]
     elif auth == "token":
-        assert token_realm is not None and certificate is not None
+        assert token_realm is not None
+        assert certificate is not None
         lines += [
             "auth:",
             "  token:",
@@ -233,7 +234,7 @@ class TokenServer:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.realm = f"http://127.0.0.1:{self.port}/token"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def token(self, user: str | None, scopes: Sequence[str]) -> str:
@@ -484,8 +485,9 @@ class Fault:
     *match* (any with ``""``), *times* times (``None``: always)."""
 
     match: str
-    kind: str  # "status", "not-json", "wrong-digest", "slow", "drop"
+    kind: str  # "status", "not-json", "replace", "wrong-digest", "slow", "drop"
     status: int = 500
+    body: bytes = b""  # what "replace" serves, with its own sha256 as Docker-Content-Digest
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     times: int | None = 1
@@ -519,7 +521,7 @@ class FaultProxy:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def add(self, fault: Fault) -> None:
@@ -531,13 +533,18 @@ class FaultProxy:
             self.faults.clear()
             self.requests.clear()
 
-    def count(self, contains: str = "") -> int:
+    def count(self, contains: str = "", method: str | None = None) -> int:
+        """Requests whose path contains *contains* (and of *method*, if given)."""
         with self._lock:
-            return sum(1 for _, path in self.requests if contains in path)
+            return sum(
+                1
+                for verb, path in self.requests
+                if contains in path and (method is None or verb == method)
+            )
 
-    def _take(self, path: str) -> Fault | None:
+    def _take(self, method: str, path: str) -> Fault | None:
         with self._lock:
-            self.requests.append(("", path))
+            self.requests.append((method, path))
             for fault in self.faults:
                 if fault.match in path and (fault.times is None or fault.times > 0):
                     if fault.times is not None:
@@ -546,7 +553,7 @@ class FaultProxy:
         return None
 
     def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
-        fault = self._take(handler.path)
+        fault = self._take(handler.command, handler.path)
         head = handler.command == "HEAD"
         if fault is not None and fault.kind == "drop":
             handler.close_connection = True
@@ -559,8 +566,10 @@ class FaultProxy:
             body = json.dumps({"errors": [{"code": "INJECTED", "message": "fault"}]}).encode()
             self._reply(handler, fault.status, {**fault.headers}, body, head)
             return
-        if fault is not None and fault.kind == "not-json":
+        if fault is not None and fault.kind in ("not-json", "replace"):
             body = b"<html>an error page, not a manifest</html>"
+            if fault.kind == "replace":
+                body = fault.body
             headers = {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": sha256(body)}
             self._reply(handler, 200, headers, body, head)
             return
@@ -632,8 +641,8 @@ def basic_auths(host: str, user: str = USER, password: str = PASSWORD) -> dict[s
 # -- fixtures -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+@pytest.fixture(scope="session", name="registry")
+def registry_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A docker-registry with htpasswd authentication (:data:`USER`, :data:`PASSWORD`)."""
     running = start_registry(tmp_path_factory.mktemp("registry"))
     try:
@@ -642,8 +651,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         running.stop()
 
 
-@pytest.fixture(scope="session")
-def pusher(registry: Registry) -> Iterator[Pusher]:
+@pytest.fixture(scope="session", name="pusher")
+def pusher_fixture(registry: Registry) -> Iterator[Pusher]:
     push = Pusher(registry)
     try:
         yield push
@@ -651,8 +660,8 @@ def pusher(registry: Registry) -> Iterator[Pusher]:
         push.close()
 
 
-@pytest.fixture(scope="session")
-def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenServer]:
+@pytest.fixture(scope="session", name="token_server")
+def token_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenServer]:
     server = TokenServer(tmp_path_factory.mktemp("tokens"), {USER: PASSWORD})
     try:
         yield server
@@ -660,8 +669,8 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenServ
         server.close()
 
 
-@pytest.fixture(scope="session")
-def token_registry(
+@pytest.fixture(scope="session", name="token_registry")
+def token_registry_fixture(
     tmp_path_factory: pytest.TempPathFactory, token_server: TokenServer
 ) -> Iterator[Registry]:
     """A docker-registry with token authentication against :func:`token_server`."""
@@ -677,8 +686,8 @@ def token_registry(
         running.stop()
 
 
-@pytest.fixture
-def proxy(registry: Registry) -> Iterator[FaultProxy]:
+@pytest.fixture(name="proxy")
+def proxy_fixture(registry: Registry) -> Iterator[FaultProxy]:
     """A fresh :class:`FaultProxy` in front of :func:`registry`."""
     front = FaultProxy(registry.host)
     try:
