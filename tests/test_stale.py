@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import networkx as nx
 import pytest
@@ -39,12 +38,13 @@ from imagegraph.oci import (
 )
 from tests.fleets import make_graph
 
-if TYPE_CHECKING:
-    from tests.registry_server import Pusher, Registry
-
-# The real registry's fixtures (the registry, the pusher), for the end-to-end tests; the
-# harness is imported by pytest first (its asserts rewritten), then used in the tests.
-pytest_plugins = ["tests.registry_server"]
+# The real registry's harness; its fixtures (registry, pusher) imported for pytest to find.
+from tests.registry_server import (
+    Pusher,
+    Registry,
+    pusher_fixture,  # noqa: F401
+    registry_fixture,  # noqa: F401
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEET = ROOT / "examples" / "fleet"
