@@ -185,7 +185,8 @@ class RegistryClient:
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
-        self._schemes: dict[str, str] = {}  # host -> "basic" / "bearer", once challenged
+        self._challenges: dict[str, _Challenge] = {}  # host -> how it last challenged
+        self._token_locks: dict[tuple[str, str], threading.Lock] = {}
         self._credentials: dict[str, _Credentials | CredentialError | None] = {}
         self._host_locks: dict[str, threading.Lock] = {}
         self._config: dict[str, Any] | CredentialError | None = None
@@ -418,11 +419,9 @@ class RegistryClient:
                     reference,
                     f"{host} refused access (401) without a challenge it could be met by",
                 )
-            authorization = self._answer(challenge, host, scope, reference)
+            authorization = self._answer(challenge, host, scope, reference, authorization)
             response = self._send(method, url, reference, accept, authorization, limit)
             if response.status_code == 401:
-                with self._lock:
-                    self._tokens.pop((host, scope), None)
                 raise RegistryError(
                     "registry-unauthorized",
                     reference,
@@ -505,27 +504,26 @@ class RegistryClient:
     # -- authentication -----------------------------------------------------
 
     def _known_authorization(self, host: str, scope: str, reference: str) -> str | None:
-        """What to send before being challenged: a cached token for *scope*, or Basic
-        credentials once *host* asked for them."""
+        """What to send before being challenged, once *host* has challenged: Basic
+        credentials, or a token for *scope* (cached, or asked of the realm *host*
+        named, which spares each further repository its anonymous round trip)."""
         with self._lock:
-            known = self._schemes.get(host)
-            token = self._tokens.get((host, scope))
-            if token is not None and token[1] <= time.monotonic():
-                del self._tokens[(host, scope)]
-                token = None
-        if token is not None:
-            return "Bearer " + token[0]
-        if known == "basic":
-            credentials = self._credentials_for(host, reference)
-            if credentials is not None:
-                return credentials.basic()
-        return None
-
-    def _answer(self, challenge: _Challenge, host: str, scope: str, reference: str) -> str:
-        with self._lock:
-            self._schemes[host] = challenge.scheme
-        credentials = self._credentials_for(host, reference)
+            challenge = self._challenges.get(host)
+        if challenge is None:
+            return None
         if challenge.scheme == "basic":
+            credentials = self._credentials_for(host, reference)
+            return credentials.basic() if credentials is not None else None
+        return self._bearer(challenge, host, scope, scope, reference, refused=None)
+
+    def _answer(
+        self, challenge: _Challenge, host: str, scope: str, reference: str, refused: str | None
+    ) -> str:
+        """The Authorization meeting *challenge*, *refused* being the one just sent."""
+        with self._lock:
+            self._challenges[host] = challenge
+        if challenge.scheme == "basic":
+            credentials = self._credentials_for(host, reference)
             if credentials is None:
                 raise RegistryError(
                     "registry-unauthorized",
@@ -533,13 +531,44 @@ class RegistryClient:
                     f"{host} asks for credentials and none are configured for it",
                 )
             return credentials.basic()
-        realm = challenge.params.get("realm", "")
         wanted = challenge.params.get("scope") or scope
-        token, lifetime = self._token(
-            realm, challenge.params.get("service"), wanted, credentials, host, reference
-        )
+        return self._bearer(challenge, host, scope, wanted, reference, refused=refused)
+
+    def _bearer(
+        self,
+        challenge: _Challenge,
+        host: str,
+        scope: str,
+        wanted: str,
+        reference: str,
+        *,
+        refused: str | None,
+    ) -> str:
+        """A Bearer Authorization for *scope* of *host*: the cached token unless it
+        expired or is the one *refused*, else one token asked for *wanted* (threads
+        wanting the same scope wait for that one request)."""
+        key = (host, scope)
         with self._lock:
-            self._tokens[(host, scope)] = (token, time.monotonic() + max(lifetime - 5.0, 1.0))
+            key_lock = self._token_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                cached = self._tokens.get(key)
+            if cached is not None and cached[1] > time.monotonic():
+                authorization = "Bearer " + cached[0]
+                if authorization != refused:
+                    return authorization
+            credentials = self._credentials_for(host, reference)
+            token, lifetime = self._token(
+                challenge.params.get("realm", ""),
+                challenge.params.get("service"),
+                wanted,
+                credentials,
+                host,
+                reference,
+            )
+            with self._lock:
+                # A little early, so that no token expires on its way to the registry.
+                self._tokens[key] = (token, time.monotonic() + max(lifetime - 5.0, 1.0))
         return "Bearer " + token
 
     def _token(

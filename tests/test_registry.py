@@ -179,6 +179,47 @@ def test_bearer_token_flow_with_the_registry_token_auth(
     assert token_server.requests[before:] == [(USER, [f"repository:{repo}:pull"])]
 
 
+def test_bearer_tokens_are_asked_once_per_repository_and_again_when_expired(
+    token_registry: Registry,
+    token_server: TokenServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first_repo, second_repo = repository(), repository()
+    push = Pusher(token_registry, tokens=token_server)
+    firsts = [push.image(first_repo, str(n), random_layers(1)) for n in range(6)]
+    second = push.image(second_repo, "1", random_layers(1))
+    push.close()
+    front = FaultProxy(token_registry.host)
+    config = write_docker_config(tmp_path / "d", basic_auths(front.host))
+    # Tokens of 2 s are kept 1 s (a margin against expiring on the way).
+    monkeypatch.setattr(token_server, "expires_in", 2)
+    before = len(token_server.requests)
+    try:
+        with RegistryClient(docker_config=config, cache=False, jobs=6) as client:
+            answers = client.manifests([ref(front.host, first_repo, str(n)) for n in range(6)])
+            assert [a.digest for a in answers.values() if isinstance(a, Manifest)] == [
+                f.digest for f in firsts
+            ]
+            # Six requests challenged at once, one token asked for.
+            assert len(token_server.requests) - before == 1
+            # A repository of a host known to want tokens: its token is asked for
+            # before its first request, which is not challenged.
+            assert client.manifest(ref(front.host, second_repo)).digest == second.digest
+            assert front.count(f"/v2/{second_repo}/") == 1
+            assert len(token_server.requests) - before == 2
+            time.sleep(1.2)
+            client.manifest(ref(front.host, first_repo, "0"))
+            assert len(token_server.requests) - before == 3
+    finally:
+        front.close()
+    assert token_server.requests[before:] == [
+        (USER, [f"repository:{first_repo}:pull"]),
+        (USER, [f"repository:{second_repo}:pull"]),
+        (USER, [f"repository:{first_repo}:pull"]),
+    ]
+
+
 def test_bearer_anonymous_token_grants_nothing(
     token_registry: Registry,
     token_server: TokenServer,
