@@ -543,7 +543,8 @@ class _Check:
                 used = ImageRef.parse(edge.value, aliases=self.aliases)
             except InvalidReference:
                 continue
-            if node in self.graph.tag_owners(used.with_tag(used.tag) if used.digest else used):
+            # A pinned parent (tag@digest) is the build's by its tag; it is read by its digest.
+            if node in self.graph.tag_owners(ImageRef(used.registry, used.path, used.tag, None)):
                 return used
         tags: tuple[ImageRef, ...] = data["build"].tags
         return tags[0] if tags else None

@@ -743,3 +743,30 @@ def test_end_to_end_the_command_reads_the_registry_and_records(
     assert [sorted(b["name"] for b in w["builds"]) for w in json.loads(out)["waves"]] == [
         ["app", "new", "tool"], ["child"],
     ]  # fmt: skip
+
+
+def test_a_base_pinned_by_digest_is_compared_with_the_pin() -> None:
+    pin = image("docker.io/library/debian", ["d-pinned"], label="pinned")
+    graph = make_graph(
+        {
+            "app": [f"debian:12@{pin.digest}"],
+            "base": ["debian:12"],
+            "web": [f"acme/base:1@{d('b')}"],
+        }
+    )
+    moved = image(DEBIAN, ["d-now"])  # the tag moved; the pin did not
+    base = Manifest(
+        f"docker.io/acme/base@{d('b')}", d("b"), OCI_MANIFEST, {}, (d("layer d-now"), d("layer b"))
+    )
+    source = RecordedManifests.of([
+        moved, pin, image(APP, ["d-pinned", "app"]), base, image(BASE, ["d-now", "b2"]),
+        image("docker.io/acme/web:1", ["d-now", "b", "web"]),
+    ])  # fmt: skip
+    report = check_stale(graph, source)
+    assert statuses(report) == [
+        ("app", None, "fresh"),
+        ("base", None, "fresh"),
+        ("web", None, "fresh"),
+    ]
+    assert report.entries[0].new_digest == pin.digest
+    assert report.entries[2].base == f"docker.io/acme/base:1@{d('b')}"
