@@ -93,6 +93,9 @@ class CredentialError(RegistryError):
 class _Credentials:
     username: str
     password: str
+    identity_token: str | None = None
+    """An OAuth2 refresh token (docker's ``identitytoken``): traded at the realm for
+    an access token, where a password would be sent as Basic credentials."""
 
     def __repr__(self) -> str:
         return f"_Credentials(username={self.username!r}, password=<hidden>)"
@@ -437,6 +440,7 @@ class RegistryClient:
         accept: str,
         authorization: str | None,
         limit: int,
+        form: Mapping[str, str] | None = None,
     ) -> _Answer:
         import httpx
 
@@ -444,7 +448,7 @@ class RegistryClient:
         if authorization is not None:
             headers["Authorization"] = authorization
         try:
-            with self._http().stream(method, url, headers=headers) as response:
+            with self._http().stream(method, url, headers=headers, data=form) as response:
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in response.iter_bytes():
@@ -513,7 +517,9 @@ class RegistryClient:
             return None
         if challenge.scheme == "basic":
             credentials = self._credentials_for(host, reference)
-            return credentials.basic() if credentials is not None else None
+            if credentials is None or credentials.identity_token is not None:
+                return None
+            return credentials.basic()
         return self._bearer(challenge, host, scope, scope, reference, refused=None)
 
     def _answer(
@@ -529,6 +535,13 @@ class RegistryClient:
                     "registry-unauthorized",
                     reference,
                     f"{host} asks for credentials and none are configured for it",
+                )
+            if credentials.identity_token is not None:
+                raise RegistryError(
+                    "registry-unauthorized",
+                    reference,
+                    f"{host} asks for Basic credentials; an identity token only answers "
+                    "a Bearer challenge",
                 )
             return credentials.basic()
         wanted = challenge.params.get("scope") or scope
@@ -600,15 +613,26 @@ class RegistryClient:
                 "name it with --insecure-registry to allow it",
             )
         params = {"service": service, "scope": scope} if service else {"scope": scope}
-        url = str(realm_url.copy_merge_params(params))
-        response = self._send(
-            "GET",
-            url,
-            reference,
-            "application/json",
-            credentials.basic() if credentials else None,
-            1 << 20,
-        )
+        if credentials is not None and credentials.identity_token is not None:
+            # OAuth2, as docker trades an identity token: a POST of the refresh token.
+            form = {
+                **params,
+                "grant_type": "refresh_token",
+                "refresh_token": credentials.identity_token,
+                "client_id": "imagegraph",
+            }
+            response = self._send(
+                "POST", str(realm_url), reference, "application/json", None, 1 << 20, form
+            )
+        else:
+            response = self._send(
+                "GET",
+                str(realm_url.copy_merge_params(params)),
+                reference,
+                "application/json",
+                credentials.basic() if credentials else None,
+                1 << 20,
+            )
         if response.status_code in (401, 403):
             raise RegistryError(
                 "registry-unauthorized",
@@ -725,15 +749,13 @@ class RegistryClient:
                 if isinstance(key, str) and _auth_key_host(key) in keys:
                     entry = value
                     break
-        if isinstance(entry, dict) and (entry.get("auth") or entry.get("username")):
+        if isinstance(entry, dict) and (
+            entry.get("auth") or entry.get("username") or entry.get("identitytoken")
+        ):
             return _from_auth_entry(entry, path, host)
         store = config.get("credsStore")
         if isinstance(store, str) and store:
             return _run_helper(store, _DOCKER_HUB_SERVER if hub else host)
-        if isinstance(entry, dict) and entry.get("identitytoken"):
-            raise CredentialError(
-                "", f"{path} holds an identity token for {host}; identity tokens are not supported"
-            )
         return None
 
     # -- the cache of objects addressed by digest ---------------------------
@@ -817,24 +839,32 @@ def _auth_key_host(key: str) -> str:
 
 
 def _from_auth_entry(entry: Mapping[str, Any], path: Path, host: str) -> _Credentials:
+    """An ``auths`` entry: ``auth`` (base64 ``user:password``) or ``username`` and
+    ``password``; an ``identitytoken`` beside them wins over the password."""
+    identity = entry.get("identitytoken")
+    identity = identity if isinstance(identity, str) and identity else None
+    username: str | None = None
+    password: str | None = None
     auth = entry.get("auth")
     if isinstance(auth, str) and auth:
         try:
             decoded = base64.b64decode(auth, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            raise CredentialError(
-                "", f"{path}: the auth entry for {host} is not base64 of user:password"
-            ) from None
+            decoded = ""
         username, colon, password = decoded.partition(":")
         if not colon:
             raise CredentialError(
                 "", f"{path}: the auth entry for {host} is not base64 of user:password"
             )
-        return _Credentials(username, password)
-    user, secret = entry.get("username"), entry.get("password")
-    if isinstance(user, str) and isinstance(secret, str):
-        return _Credentials(user, secret)
-    raise CredentialError("", f"{path}: the auth entry for {host} has no usable credentials")
+    else:
+        user, secret = entry.get("username"), entry.get("password")
+        if isinstance(user, str):
+            username, password = user, secret if isinstance(secret, str) else ""
+    if identity is not None:
+        return _Credentials(username or "", "", identity_token=identity)
+    if username is None or password is None:
+        raise CredentialError("", f"{path}: the auth entry for {host} has no usable credentials")
+    return _Credentials(username, password)
 
 
 def _run_helper(name: str, server: str) -> _Credentials | None:
@@ -884,11 +914,8 @@ def _run_helper(name: str, server: str) -> _Credentials | None:
             "", f"credential helper {program_name} answered without Username and Secret"
         )
     if username == "<token>":
-        raise CredentialError(
-            "",
-            f"credential helper {program_name} answered an identity token; "
-            "identity tokens are not supported",
-        )
+        # docker's convention: the secret is an identity (refresh) token.
+        return _Credentials(username, "", identity_token=secret)
     return _Credentials(username, secret)
 
 

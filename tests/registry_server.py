@@ -42,6 +42,7 @@ import pytest
 REGISTRY_PROGRAM = "/usr/bin/docker-registry"
 USER = "ci-user"
 PASSWORD = "s3cret-Pa55word-never-shown"
+IDENTITY_TOKEN = "refresh-7f3e-never-shown"
 SERVICE = "imagegraph-test-registry"
 ISSUER = "imagegraph-test-issuer"
 
@@ -195,13 +196,21 @@ class TokenServer:
     :attr:`certificate` (the registry's ``rootcertbundle``), named in the
     token's ``x5c`` header."""
 
-    def __init__(self, workdir: Path, users: Mapping[str, str], *, expires_in: int = 300) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        users: Mapping[str, str],
+        *,
+        expires_in: int = 300,
+        refresh_tokens: Mapping[str, str] | None = None,
+    ) -> None:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
 
         self.users = dict(users)
+        self.refresh_tokens = dict(refresh_tokens or {})  # identity token -> user
         self.expires_in = expires_in
         self.requests: list[tuple[str | None, list[str]]] = []  # (user, scopes)
         self._key = ec.generate_private_key(ec.SECP256R1())
@@ -226,6 +235,9 @@ class TokenServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server._answer(self)
+
+            def do_POST(self) -> None:
+                server._answer_oauth(self)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -281,6 +293,32 @@ class TokenServer:
             return
         body = json.dumps(
             {"token": self.token(user, query.get("scope", [])), "expires_in": self.expires_in}
+        ).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def _answer_oauth(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        """OAuth2 as docker speaks it with an identity token: a form POST with
+        ``grant_type=refresh_token``; the answer's token is ``access_token``."""
+        length = int(handler.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(handler.rfile.read(length).decode())
+        user = self.refresh_tokens.get(form.get("refresh_token", [""])[0])
+        scopes = " ".join(form.get("scope", [])).split()
+        self.requests.append((user, scopes))
+        if (
+            form.get("grant_type") != ["refresh_token"]
+            or form.get("service") != [SERVICE]
+            or user is None
+        ):
+            handler.send_response(401)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        body = json.dumps(
+            {"access_token": self.token(user, scopes), "expires_in": self.expires_in}
         ).encode()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -662,7 +700,9 @@ def pusher_fixture(registry: Registry) -> Iterator[Pusher]:
 
 @pytest.fixture(scope="session", name="token_server")
 def token_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenServer]:
-    server = TokenServer(tmp_path_factory.mktemp("tokens"), {USER: PASSWORD})
+    server = TokenServer(
+        tmp_path_factory.mktemp("tokens"), {USER: PASSWORD}, refresh_tokens={IDENTITY_TOKEN: USER}
+    )
     try:
         yield server
     finally:

@@ -31,6 +31,7 @@ from imagegraph.registry import CredentialError, _parse_manifest, _retry_after
 
 # The harness; its fixtures (the *_fixture names) imported for pytest to find.
 from tests.registry_server import (  # noqa: F401
+    IDENTITY_TOKEN,
     PASSWORD,
     USER,
     Fault,
@@ -52,7 +53,7 @@ from tests.registry_server import (  # noqa: F401
     write_docker_config,
 )
 
-SECRET_FORMS = (PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+SECRET_FORMS = (PASSWORD, IDENTITY_TOKEN, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
 
 
 def repository() -> str:
@@ -218,6 +219,42 @@ def test_bearer_tokens_are_asked_once_per_repository_and_again_when_expired(
         (USER, [f"repository:{second_repo}:pull"]),
         (USER, [f"repository:{first_repo}:pull"]),
     ]
+
+
+def test_identity_token_is_traded_at_the_realm(
+    token_registry: Registry,
+    token_server: TokenServer,
+    tmp_path: Path,
+    helper_path: Path,
+    new_client: Callable[..., RegistryClient],
+) -> None:
+    repo = repository()
+    push = Pusher(token_registry, tokens=token_server)
+    image = push.image(repo, "1", random_layers(1))
+    push.close()
+    # As docker login keeps it: the user with no password, and the identity token.
+    user_only = base64.b64encode(f"{USER}:".encode()).decode()
+    config = write_docker_config(
+        tmp_path / "d",
+        {"auths": {token_registry.host: {"auth": user_only, "identitytoken": IDENTITY_TOKEN}}},
+    )
+    before = len(token_server.requests)
+    client = new_client(docker_config=config, cache=False)
+    assert client.manifest(ref(token_registry.host, repo)).digest == image.digest
+    assert token_server.requests[before:] == [(USER, [f"repository:{repo}:pull"])]
+
+    # A helper answering "<token>" gives an identity token too; a wrong one is refused.
+    credential_helper(
+        helper_path,
+        "identity",
+        'import json, sys\nsys.stdin.read()\nprint(json.dumps({"Username": "<token>", "Secret": "wrong"}))\n',
+    )
+    config = write_docker_config(tmp_path / "e", {"credHelpers": {token_registry.host: "identity"}})
+    with pytest.raises(RegistryError) as refused:
+        new_client(docker_config=config, cache=False).manifest(ref(token_registry.host, repo))
+    assert refused.value.code == "registry-unauthorized"
+    assert "token realm" in str(refused.value)
+    assert token_server.requests[-1] == (None, [f"repository:{repo}:pull"])
 
 
 def test_bearer_anonymous_token_grants_nothing(
