@@ -145,7 +145,15 @@ class RegistryClient:
     with (done, total) as :meth:`manifests` answers.
 
     The client holds a connection pool: :meth:`close` it, or use it in a
-    ``with`` block.
+    ``with`` block::
+
+        with RegistryClient(aliases={"mirror.acme.internal/hub": "docker.io"}) as client:
+            answers = client.manifests([ImageRef.parse("debian:bookworm")])
+            for reference, answer in answers.items():
+                if isinstance(answer, RegistryError):
+                    print(reference.familiar, answer.code, answer)
+                elif answer.is_index:
+                    print(reference.familiar, answer.for_platform("linux/amd64"))
     """
 
     def __init__(

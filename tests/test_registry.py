@@ -833,3 +833,17 @@ def test_plain_http_only_for_loopback_and_insecure_hosts(
     assert client.scheme("10.0.0.1:5000") == "https"
     assert client.scheme("ghcr.io") == "https"
     assert client.endpoint(ImageRef.parse("python:3")) == ("registry-1.docker.io", "library/python")
+
+
+def test_without_the_registry_program_ci_fails_where_a_developer_skips(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tests.registry_server as harness
+
+    monkeypatch.setattr(harness, "REGISTRY_PROGRAM", str(tmp_path / "absent"))
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the registry tests"):
+        harness.require_registry()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="is not installed"):
+        harness.require_registry()
