@@ -523,7 +523,7 @@ class Fault:
     *match* (any with ``""``), *times* times (``None``: always)."""
 
     match: str
-    kind: str  # "status", "not-json", "replace", "wrong-digest", "slow", "drop"
+    kind: str  # "status", "not-json", "replace", "wrong-digest", "no-digest", "slow", "drop"
     status: int = 500
     body: bytes = b""  # what "replace" serves, with its own sha256 as Docker-Content-Digest
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -614,6 +614,8 @@ class FaultProxy:
         status, headers, body = self._forward(handler)
         if fault is not None and fault.kind == "wrong-digest":
             headers["Docker-Content-Digest"] = sha256(body + b" ")
+        if fault is not None and fault.kind == "no-digest":
+            headers = {k: v for k, v in headers.items() if k.lower() != "docker-content-digest"}
         self._reply(handler, status, headers, body, head)
 
     def _forward(

@@ -481,6 +481,35 @@ def test_head_gives_the_digest_without_a_body(
     assert missing.value.code == "registry-not-found"
 
 
+def test_without_docker_content_digest_the_bytes_give_it(
+    pusher: Pusher, proxy: FaultProxy, client: RegistryClient
+) -> None:
+    repo = repository()
+    image = pusher.image(repo, "1", random_layers(1))
+    proxy.add(Fault(f"/v2/{repo}/manifests/", "no-digest", times=None))
+    assert client.digest(ref(proxy.host, repo)) == image.digest
+    # The HEAD said nothing, so the manifest was read and hashed.
+    assert proxy.count(f"/v2/{repo}/manifests/1", method="GET") >= 1
+    assert client.manifest(ref(proxy.host, repo)).digest == image.digest
+
+
+def test_docker_hub_credentials_under_dockers_own_key(
+    tmp_path: Path, new_client: Callable[..., RegistryClient]
+) -> None:
+    config = write_docker_config(
+        tmp_path / "d",
+        {"auths": {"https://index.docker.io/v1/": {"username": USER, "password": PASSWORD}}},
+    )
+    client = new_client(docker_config=config, cache=False)
+    host, path = client.endpoint(ImageRef.parse("debian:bookworm"))
+    assert (host, path) == ("registry-1.docker.io", "library/debian")
+    credentials = client._credentials_for(host, "debian:bookworm")
+    assert credentials is not None
+    assert credentials.username == USER
+    assert_no_secret(credentials)
+    assert client._credentials_for("ghcr.io", "ghcr.io/acme/app:1") is None
+
+
 # -- digests checked ---------------------------------------------------------------------
 
 
@@ -515,6 +544,7 @@ def test_bytes_of_another_digest_for_a_digest_reference_are_malformed(
     [
         (b"<html>an error page</html>", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
+        (b" " * (4 << 20) + b"{}", "larger than 4194304 bytes"),
         (b'{"schemaVersion": 1, "name": "x", "fsLayers": []}', "schemaVersion 1"),
         (b'{"schemaVersion": 2, "mediaType": "text/plain"}', "media type 'text/plain'"),
         (
@@ -527,6 +557,7 @@ def test_bytes_of_another_digest_for_a_digest_reference_are_malformed(
             "without a valid digest",
         ),
     ],
+    ids=["html", "array", "oversize", "schema-1", "media-type", "no-layers", "bad-digest"],
 )
 def test_answers_that_are_no_manifest_are_malformed(
     body: bytes, why: str, pusher: Pusher, proxy: FaultProxy, client: RegistryClient
