@@ -407,8 +407,11 @@ class _Check:
         for target in targets:
             if target.result is None:
                 self.compare(target)
-        entries = [t.result for t in targets if t.result is not None]
-        for target, entry in zip(targets, entries, strict=True):
+        entries: list[Freshness] = []
+        for target in targets:
+            entry = target.result
+            assert entry is not None, "every phase ends a target or hands it on"
+            entries.append(entry)
             if entry.status == "unknown":
                 self.notes.append(
                     Diagnostic(
@@ -455,7 +458,7 @@ class _Check:
         if platform is None:
             named = [e.platform for e in answer.manifests if e.platform is not None]
             platform = named[0] if len(named) == 1 else DEFAULT_PLATFORM
-        entry = answer.for_platform(platform)
+        entry = _entry_for(answer, platform)
         if entry is None:
             if target.platform is not None:
                 self.done(target, "missing", f"the tag's index has no {platform} image")
@@ -474,7 +477,7 @@ class _Check:
             return
         assert target.index is not None
         assert target.chosen is not None
-        entry = target.index.for_platform(target.chosen)
+        entry = _entry_for(target.index, target.chosen)
         assert entry is not None
         answer = self.answer(_by_digest(target.tag, entry.digest))
         if isinstance(answer, RegistryError):
@@ -575,7 +578,7 @@ class _Check:
     def base_entry(self, target: _Target) -> Descriptor | None:
         base = target.base_manifest
         assert base is not None
-        return base.for_platform(self.base_platform(target)) if base.is_index else None
+        return _entry_for(base, self.base_platform(target)) if base.is_index else None
 
     def base_image_ref(self, target: _Target) -> ImageRef | None:
         """The base's image manifest to read, if it is an index entry."""
@@ -679,8 +682,22 @@ def _entry_digest(target: _Target) -> str | None:
     """The digest of the tag's index entry for the target's platform, to be read."""
     if target.index is None or target.chosen is None:
         return None
-    entry = target.index.for_platform(target.chosen)
+    entry = _entry_for(target.index, target.chosen)
     return entry.digest if entry is not None else None
+
+
+def _entry_for(index: Manifest, platform: str) -> Descriptor | None:
+    """The entry of *index* for *platform*: as :meth:`Manifest.for_platform` finds it,
+    else the one entry of that platform as containerd compares them (``linux/arm64/v8``
+    and ``linux/arm64``, ``x86_64`` and ``amd64``)."""
+    from imagegraph.graph import _platform_keys
+
+    found = index.for_platform(platform)
+    if found is not None or not index.is_index:
+        return found
+    wanted = _platform_keys((platform,))
+    same = [e for e in index.manifests if e.platform and _platform_keys((e.platform,)) == wanted]
+    return same[0] if len(same) == 1 else None
 
 
 def _by_digest(ref: ImageRef, digest: str) -> ImageRef:

@@ -770,3 +770,11 @@ def test_a_base_pinned_by_digest_is_compared_with_the_pin() -> None:
     ]
     assert report.entries[0].new_digest == pin.digest
     assert report.entries[2].base == f"docker.io/acme/base:1@{d('b')}"
+
+
+def test_platforms_are_compared_as_containerd_compares_them() -> None:
+    graph = make_graph({"app": ["debian:12"]}, platforms=("linux/arm64/v8",))
+    debian = index(DEBIAN, {"linux/arm64": image("docker.io/library/debian", ["d"], label="d")})
+    app = index(APP, {"linux/arm64/v8": image("docker.io/acme/app", ["d", "a"], label="a")})
+    report = check_stale(graph, RecordedManifests.of([*debian, *app]))
+    assert statuses(report) == [("app", "linux/arm64/v8", "fresh")]
