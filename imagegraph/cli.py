@@ -34,7 +34,11 @@ def _build_arg(text: str) -> tuple[str, str]:
     return name, value
 
 
-def _add_fleet_arguments(command: argparse.ArgumentParser) -> None:
+def _add_fleet_arguments(
+    command: argparse.ArgumentParser,
+    *,
+    jobs_help: str = "processes that parse Dockerfiles (default: every core on large fleets)",
+) -> None:
     command.add_argument(
         "path",
         nargs="?",
@@ -61,7 +65,7 @@ def _add_fleet_arguments(command: argparse.ArgumentParser) -> None:
         "--jobs",
         type=_positive,
         metavar="N",
-        help="processes that parse Dockerfiles (default: every core on large fleets)",
+        help=jobs_help,
     )
 
 
@@ -137,7 +141,11 @@ def _parser() -> argparse.ArgumentParser:
         "  imagegraph plan --durations durations.json --workers 16",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_fleet_arguments(plan)
+    _add_fleet_arguments(
+        plan,
+        jobs_help="processes that parse Dockerfiles (default: every core on large fleets), "
+        "and with --stale, requests to the registry at a time (default: 8)",
+    )
     _add_changed(plan)
     plan.add_argument(
         "--changed-files",
@@ -226,13 +234,13 @@ def _parser() -> argparse.ArgumentParser:
     stale = commands.add_parser(
         "stale",
         help="which pushed images are stale: built on a base tag that has moved since",
-        description="Read, for every tag the fleet builds and every platform it declares, the "
-        "image the registry holds, and say whether it is fresh (built on what its base tag "
-        "serves now), stale (its base tag has moved: the base, the old and new digests, and "
-        "when), missing (not pushed: it must be built) or unknown (why, with the registry's "
-        "error). The base is known from the image's org.opencontainers.image.base.* "
-        "annotations, else by its layers. Nothing is read from a network unless this command "
-        "runs without --digests.",
+        description="Read, for every tag the fleet builds and every platform it declares, the\n"
+        "image the registry holds, and say whether it is fresh (built on what its base tag\n"
+        "serves now), stale (its base tag has moved: the base, the old and new digests, and\n"
+        "when), missing (not pushed: it must be built) or unknown (why, with the registry's\n"
+        "error). The base is known from the image's org.opencontainers.image.base.*\n"
+        "annotations, else by its layers. Nothing is read from a network unless this\n"
+        "command runs without --digests.",
         epilog="Exit codes: 0 every image checked, 1 some image could not be checked (or the "
         "fleet cannot be read), 2 usage error.\n\n"
         "Examples:\n"
@@ -241,7 +249,11 @@ def _parser() -> argparse.ArgumentParser:
         "  imagegraph plan . --stale --digests digests.json --format gha",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_fleet_arguments(stale)
+    _add_fleet_arguments(
+        stale,
+        jobs_help="processes that parse Dockerfiles (default: every core on large fleets), "
+        "and requests to the registry at a time (default: 8)",
+    )
     _add_registry_arguments(stale)
     stale.add_argument(
         "--format",
