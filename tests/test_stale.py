@@ -778,3 +778,19 @@ def test_platforms_are_compared_as_containerd_compares_them() -> None:
     app = index(APP, {"linux/arm64/v8": image("docker.io/acme/app", ["d", "a"], label="a")})
     report = check_stale(graph, RecordedManifests.of([*debian, *app]))
     assert statuses(report) == [("app", "linux/arm64/v8", "fresh")]
+
+
+def test_the_readme_shows_what_stale_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Which images are stale") :]
+    shown = section[section.index("On a terminal, the first prints:") :].split("```")[1]
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run(capsys, "stale", "examples/fleet", "--digests", "examples/fleet/stale-digests.json", "--format", "table", "--no-cache")  # fmt: skip
+    assert code == 0
+    assert [line.rstrip() for line in out.splitlines()] == shown.strip("\n").splitlines()
+    # and the example tells the story the README tells of it
+    assert "python-3.11-alpine │ linux/amd64, linux/arm64 │ stale" in shown
