@@ -242,6 +242,11 @@ class StaleReport:
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
+    def _repr_html_(self) -> str:
+        from imagegraph.render.html import stale_html
+
+        return stale_html(self)
+
     def __repr__(self) -> str:
         """Short at any size.
 

@@ -794,3 +794,22 @@ def test_the_readme_shows_what_stale_prints(
     assert [line.rstrip() for line in out.splitlines()] == shown.strip("\n").splitlines()
     # and the example tells the story the README tells of it
     assert "python-3.11-alpine │ linux/amd64, linux/arm64 │ stale" in shown
+
+
+def test_a_notebook_shows_the_report_as_well_formed_html() -> None:
+    import xml.etree.ElementTree as ET
+
+    graph = make_graph({"app": ["debian:12"], "new": ["debian:12"], "ok": ["debian:12"]})
+    debian = image(DEBIAN, ["d-new"])
+    source = RecordedManifests.of(
+        [debian, image(APP, ["d-old", "a"], built_on(debian, d("old"))),
+         image("acme/ok:1", ["d-new", "<b>"])],
+        absent=["acme/new:1"],
+    )  # fmt: skip
+    html = check_stale(graph, source)._repr_html_()
+    root = ET.fromstring(html)
+    cells = ["".join(td.itertext()) for td in root.iter("td")]
+    assert cells[:4] == ["1", "1", "0", "1"]  # stale, missing, unknown, fresh
+    assert "acme/app:1" in cells
+    assert f"{d('old')[7:19]} → {debian.digest[7:19]}" in cells
+    assert "missing" in cells

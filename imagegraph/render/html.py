@@ -38,8 +38,17 @@ if TYPE_CHECKING:
     from imagegraph.image_packages import ImagePackage
     from imagegraph.impact import Impact
     from imagegraph.plan import PlannedBuild, RebuildPlan
+    from imagegraph.stale import StaleReport
 
-__all__ = ["ROWS", "findings_html", "graph_html", "impact_html", "packages_html", "plan_html"]
+__all__ = [
+    "ROWS",
+    "findings_html",
+    "graph_html",
+    "impact_html",
+    "packages_html",
+    "plan_html",
+    "stale_html",
+]
 
 ROWS = 50
 """At most this many rows per table; the rest are counted, not shown."""
@@ -530,4 +539,53 @@ def findings_html(findings: Findings) -> str:
             _table(["severity", "code", "image", "where", "what to do"], rows),
             _more(len(findings) - len(shown), "findings"),
         ]
+    return _wrap(parts)
+
+
+# -- freshness ----------------------------------------------------------------
+
+
+def _digest_cell(digest: str | None) -> str:
+    return _e(digest.partition(":")[2][:12]) if digest else _muted("?")
+
+
+def stale_html(report: StaleReport) -> str:
+    """The counts, then every entry that is not fresh (stale, missing, unknown) with
+    its base, the base's digest then and now, since when, and why."""
+    counts = [
+        (status, len(entries))
+        for status, entries in (
+            ("stale", report.stale), ("missing", report.missing),
+            ("unknown", report.unknown), ("fresh", report.fresh),
+        )
+    ]  # fmt: skip
+    facts = [(status, f"{count:,}") for status, count in counts]
+    if report.diagnostics:
+        facts.append(("diagnostics", _e(_severities(report.diagnostics))))
+    shown = [e for e in report.entries if e.status != "fresh"]
+    rows = [
+        [
+            _e(e.image),
+            _e(familiar(e.tag)),
+            _e(e.platform) if e.platform else _muted("-"),
+            _e(e.status),
+            _e(familiar(e.base)) if e.base else _muted("-"),
+            f"{_digest_cell(e.old_digest)} → {_digest_cell(e.new_digest)}"
+            if e.status == "stale"
+            else "",
+            _e(e.since or ""),
+            _e(e.reason + (f" [{e.code}]" if e.code else "")),
+        ]
+        for e in shown[:ROWS]
+    ]
+    parts = [_title("Freshness", _e(f"of {len(report.entries):,} images")), _facts(facts)]
+    if shown:
+        parts += [
+            _table(
+                ["image", "tag", "platform", "status", "base", "base then → now", "since", "why"],
+                rows,
+            ),
+            _more(len(shown) - ROWS, "entries", "see report.entries"),
+        ]
+    parts.append(_diagnostics(report.diagnostics, "see report.diagnostics"))
     return _wrap(parts)
