@@ -118,6 +118,12 @@ class _Answer:
     status_code: int
     headers: httpx.Headers
     content: bytes
+    url: str = ""
+    """Where the answer came from, after any redirect."""
+
+
+class _Downgrade(Exception):
+    """A redirect to plain HTTP where HTTPS is required (raised before connecting)."""
 
 
 class _Retry(Exception):
@@ -280,8 +286,8 @@ class RegistryClient:
                 )
             self._store(digest, body)
         try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
+            value = _loads(body)
+        except ValueError as error:
             raise RegistryError(
                 "registry-malformed", str(reference), f"config blob {digest} is not JSON: {error}"
             ) from None
@@ -318,9 +324,9 @@ class RegistryClient:
                 rewritten = mirror + name[len(target) :]
                 host, _, path = rewritten.partition("/")
                 if path:
-                    return host, path
+                    return _checked_endpoint(host, path, reference)
         host = _DOCKER_HUB_API if reference.registry == DEFAULT_REGISTRY else reference.registry
-        return host, reference.path
+        return _checked_endpoint(host, reference.path, reference)
 
     def scheme(self, host: str) -> str:
         """``http`` for a loopback registry or one named insecure, else ``https``."""
@@ -345,8 +351,18 @@ class RegistryClient:
                     ),
                     headers={"User-Agent": "imagegraph"},
                     trust_env=False,
+                    event_hooks={"request": [self._refuse_downgrade]},
                 )
             return self._client
+
+    def _refuse_downgrade(self, request: httpx.Request) -> None:
+        """Every request, redirects included: plain HTTP only where :meth:`scheme`
+        allows it. A registry's redirect to ``http://`` elsewhere is refused before
+        anything is sent there."""
+        if request.url.scheme != "https":
+            host = request.url.netloc.decode("ascii", "replace")
+            if request.url.scheme != "http" or self.scheme(host) != "http":
+                raise _Downgrade(f"{request.url.scheme}://{host}")
 
     def _fetch_manifest(self, reference: ImageRef) -> tuple[bytes, str, str | None]:
         """The manifest's bytes, their digest (checked) and the Content-Type served."""
@@ -422,6 +438,15 @@ class RegistryClient:
         scope = f"repository:{path}:pull"
         authorization = self._known_authorization(host, scope, reference)
         response = self._send(method, url, reference, accept, authorization, limit)
+        if response.status_code == 401 and not _same_origin(response.url, url):
+            # Met with this host's credentials, the challenge of a host it redirected
+            # to would hand them to a realm that host names.
+            raise RegistryError(
+                "registry-unauthorized",
+                reference,
+                f"{host} redirected to {_origin(response.url)}, which refused access (401); "
+                f"{host}'s credentials are not sent to another host's realm",
+            )
         if response.status_code == 401:
             challenge = _parse_challenge(response.headers.get("WWW-Authenticate", ""))
             if challenge is None:
@@ -456,10 +481,24 @@ class RegistryClient:
         if authorization is not None:
             headers["Authorization"] = authorization
         try:
-            with self._http().stream(method, url, headers=headers, data=form) as response:
+            # A form carries a refresh token: never resent where a redirect points.
+            with self._http().stream(
+                method, url, headers=headers, data=form, follow_redirects=form is None
+            ) as response:
                 chunks: list[bytes] = []
                 size = 0
+                # The timeout bounds each read; a registry dripping its answer a
+                # byte at a time is bounded by this deadline on the whole of it.
+                deadline = time.monotonic() + self.timeout
                 for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise _Retry(
+                            RegistryError(
+                                "registry-timeout",
+                                reference,
+                                f"the answer took longer than {self.timeout:g} s",
+                            )
+                        )
                     size += len(chunk)
                     if limit and size > limit:
                         raise RegistryError(
@@ -468,7 +507,16 @@ class RegistryClient:
                             f"the answer is larger than {limit} bytes",
                         )
                     chunks.append(chunk)
-                return _Answer(response.status_code, response.headers, b"".join(chunks))
+                return _Answer(
+                    response.status_code, response.headers, b"".join(chunks), str(response.url)
+                )
+        except _Downgrade as refused:
+            raise RegistryError(
+                "registry-insecure-redirect",
+                reference,
+                f"{_origin(url)} redirected to {refused}: plain HTTP only to loopback "
+                "registries and those named with --insecure-registry",
+            ) from None
         except httpx.TimeoutException:
             raise _Retry(
                 RegistryError("registry-timeout", reference, f"no answer within {self.timeout:g} s")
@@ -657,8 +705,8 @@ class RegistryClient:
                 f"the token realm {realm_host} answered {response.status_code}",
             )
         try:
-            answer = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+            answer = _loads(response.content)
+        except ValueError:
             answer = None
         token: object = None
         lifetime: float = _TOKEN_DEFAULT_LIFETIME
@@ -724,7 +772,7 @@ class RegistryClient:
                 )
             else:
                 try:
-                    value = json.loads(text)
+                    value = _loads(text)
                 except ValueError as error:
                     config = CredentialError("", f"{path} is not JSON: {error.args[0]}")
                 else:
@@ -820,6 +868,25 @@ def _mirrors(aliases: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda pair: -len(pair[1])))
 
 
+def _checked_endpoint(host: str, path: str, reference: ImageRef) -> tuple[str, str]:
+    """*host* and *path* when they are a registry host and a repository path as the
+    reference grammar has them. A fleet's ``[aliases]`` are the repository's word, not
+    checked when read: a mirror such as ``127.0.0.1:1@evil.example/hub`` would be a
+    loopback host to :meth:`RegistryClient.scheme` (plain HTTP) and ``evil.example``
+    to the URL, and ``..`` in a path would leave ``/v2/`` with the user's credentials."""
+    from imagegraph.reference import _DOMAIN_RE, _PATH_RE
+
+    if not _DOMAIN_RE.fullmatch(host):
+        raise RegistryError(
+            "registry-invalid-host", str(reference), f"{host[:200]!r} is not a registry host name"
+        )
+    if not _PATH_RE.fullmatch(path):
+        raise RegistryError(
+            "registry-invalid-host", str(reference), f"{path[:200]!r} is not a repository path"
+        )
+    return host, path
+
+
 def _bare_host(host: str) -> str:
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else host
@@ -911,7 +978,7 @@ def _run_helper(name: str, server: str) -> _Credentials | None:
             "", f"credential helper {program_name} failed (exit status {done.returncode})"
         )
     try:
-        answer = json.loads(done.stdout)
+        answer = _loads(done.stdout)
     except (ValueError, UnicodeDecodeError):
         answer = None
     if not isinstance(answer, dict):
@@ -968,8 +1035,8 @@ def _error_detail(response: _Answer) -> str:
     """The registry's own error code and message, if its body has them (distribution's
     ``{"errors": [{"code", "message"}]}``), shortened."""
     try:
-        body = json.loads(response.content[:65536])
-    except (ValueError, UnicodeDecodeError):
+        body = _loads(response.content[:65536])
+    except ValueError:
         return ""
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
@@ -978,6 +1045,29 @@ def _error_detail(response: _Answer) -> str:
         text = ": " + " ".join(str(x) for x in (code, message) if isinstance(x, str))
         return text[:200]
     return ""
+
+
+def _loads(data: bytes | str) -> Any:
+    """*data* as JSON; :class:`ValueError` for anything that is not, nesting too deep
+    for the parser (``RecursionError``) included: the bytes are a registry's."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(str(error)) from None
+
+
+def _same_origin(one: str, other: str) -> bool:
+    import httpx
+
+    first, second = httpx.URL(one), httpx.URL(other)
+    ports = {"http": 80, "https": 443}
+    return (first.scheme, first.host, first.port or ports.get(first.scheme)) == (
+        second.scheme,
+        second.host,
+        second.port or ports.get(second.scheme),
+    )
 
 
 def _origin(url: str) -> str:
@@ -997,8 +1087,8 @@ def _parse_manifest(reference: str, digest: str, body: bytes, content_type: str 
         return RegistryError("registry-malformed", reference, f"not a manifest: {why}")
 
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        value = _loads(body)
+    except ValueError:
         raise malformed("the answer is not JSON") from None
     if not isinstance(value, dict):
         raise malformed("the answer is not a JSON object")

@@ -878,3 +878,171 @@ def test_without_the_registry_program_ci_fails_where_a_developer_skips(
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="is not installed"):
         harness.require_registry()
+
+
+# -- what a repository or a registry could turn against the user (review of issue 16) ---
+
+
+@pytest.mark.parametrize(
+    ("aliases", "wanted"),
+    [
+        # A loopback "host" to scheme(), evil.example to the URL: plain HTTP to a real host.
+        ({"127.0.0.1:1@evil.example/hub": "docker.io"}, "debian:bookworm"),
+        ({"localhost:80@evil.example/hub": "docker.io"}, "debian:bookworm"),
+        # A path leaving /v2/ on a registry the user has credentials for.
+        ({"ghcr.io/../../token?scope=x": "docker.io"}, "debian:bookworm"),
+    ],
+    ids=["userinfo-ip", "userinfo-localhost", "path-traversal"],
+)
+def test_a_repositorys_alias_naming_no_registry_is_refused_before_any_request(
+    aliases: dict[str, str], wanted: str, new_client: Callable[..., RegistryClient]
+) -> None:
+    client = new_client(aliases=aliases, cache=False, tries=1, timeout=1)
+    reference = ImageRef.parse(wanted)
+    with pytest.raises(RegistryError) as refused:
+        client.endpoint(reference)
+    assert refused.value.code == "registry-invalid-host"
+    # Through the batch too: a named answer for the image, never a request.
+    answer = client.manifests([reference])[reference]
+    assert isinstance(answer, RegistryError)
+    assert answer.code == "registry-invalid-host"
+
+
+def test_an_alias_target_naming_no_registry_is_refused(
+    new_client: Callable[..., RegistryClient],
+) -> None:
+    # ImageRef.parse checks the registry a FROM line names, not the one an alias makes.
+    reference = ImageRef.parse("acme/app:1", aliases={"acme/app": "127.0.0.1:1@evil.example/x"})
+    assert reference.registry == "127.0.0.1:1@evil.example"
+    client = new_client(cache=False, tries=1, timeout=1)
+    with pytest.raises(RegistryError) as refused:
+        client.digest(reference)
+    assert refused.value.code == "registry-invalid-host"
+
+
+def test_json_nested_too_deeply_is_malformed_not_a_recursion_error(
+    pusher: Pusher, proxy: FaultProxy, client: RegistryClient
+) -> None:
+    repo = repository()
+    pusher.image(repo, "1", random_layers(1))
+    deep = b"[" * 200_000 + b"]" * 200_000
+    proxy.add(Fault(f"/v2/{repo}/manifests/", "replace", body=deep, times=None))
+    answer = client.manifests([ref(proxy.host, repo)])[ref(proxy.host, repo)]
+    assert isinstance(answer, RegistryError)
+    assert answer.code == "registry-malformed"
+    assert "not JSON" in str(answer)
+    with pytest.raises(RegistryError) as bad:
+        _parse_manifest("r/x:1", "sha256:" + "0" * 64, b'{"a":' * 100_000, None)
+    assert bad.value.code == "registry-malformed"
+
+
+class _Redirector:
+    """Two loopback servers: *front* answers every request with a redirect to
+    *location* (``{back}`` replaced by the other's ``host:port``, ``{port}`` by its
+    port); *back* answers
+    401 with a Bearer challenge whose realm is its own ``/token``, and records
+    each request's path and Authorization header."""
+
+    def __init__(self, location: str) -> None:
+        import http.server
+        import threading
+
+        self.seen: list[tuple[str, str | None]] = []
+        outer = self
+
+        class Back(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                outer.seen.append((self.path, self.headers.get("Authorization")))
+                body = b'{"token": "t"}' if self.path.startswith("/token") else b"{}"
+                self.send_response(200 if self.path.startswith("/token") else 401)
+                self.send_header(
+                    "WWW-Authenticate",
+                    f'Bearer realm="http://{outer.back}/token",service="back"',
+                )
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Front(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self.send_response(307)
+                self.send_header(
+                    "Location",
+                    location.format(back=outer.back, port=outer.back.rpartition(":")[2])
+                    + self.path,
+                )
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_HEAD = do_GET
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._servers = [
+            http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) for handler in (Back, Front)
+        ]
+        self.back = f"127.0.0.1:{self._servers[0].server_address[1]}"
+        self.front = f"127.0.0.1:{self._servers[1].server_address[1]}"
+        for server in self._servers:
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def redirector() -> Iterator[Callable[[str], _Redirector]]:
+    made: list[_Redirector] = []
+
+    def make(location: str) -> _Redirector:
+        made.append(_Redirector(location))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+def test_a_redirected_hosts_challenge_never_gets_the_first_hosts_credentials(
+    redirector: Callable[[str], _Redirector],
+    tmp_path: Path,
+    new_client: Callable[..., RegistryClient],
+) -> None:
+    servers = redirector("http://{back}")
+    config = write_docker_config(tmp_path / "docker", basic_auths(servers.front))
+    client = new_client(docker_config=config, cache=False, tries=1, timeout=5)
+    with pytest.raises(RegistryError) as refused:
+        client.manifest(ref(servers.front, "team/app"))
+    assert refused.value.code == "registry-unauthorized"
+    assert servers.seen, "the redirect was followed"
+    assert not any(path.startswith("/token") for path, _ in servers.seen)
+    assert all(header is None for _, header in servers.seen)
+    assert_no_secret(refused.value)
+
+
+def test_a_redirect_to_plain_http_off_loopback_is_refused_before_it_is_followed(
+    redirector: Callable[[str], _Redirector], new_client: Callable[..., RegistryClient]
+) -> None:
+    # IPv4 in IPv6 is not loopback to scheme() (Python 3.11): HTTPS is required there,
+    # while the bytes, if sent, would still only reach this machine.
+    servers = redirector("http://[::ffff:127.0.0.1]:{port}")
+    client = new_client(cache=False, tries=1, timeout=5)
+    with pytest.raises(RegistryError) as refused:
+        client.manifest(ref(servers.front, "team/app"))
+    assert refused.value.code == "registry-insecure-redirect"
+    assert servers.seen == []
+    ftp = redirector("ftp://{back}")
+    with pytest.raises(RegistryError) as refused:
+        client.manifest(ref(ftp.front, "team/app"))
+    assert refused.value.code == "registry-insecure-redirect"
