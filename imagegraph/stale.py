@@ -107,6 +107,7 @@ _MAX_TEXT = 4096
 """The longest reference, media type or platform a recording may hold."""
 _MAX_ANNOTATION = 64 * 1024
 _MAX_ITEMS = 100_000
+_MAX_CREATED = 64  # a config's "created" time, as a recording may hold it
 """The most layers or index entries one recorded manifest may list."""
 
 
@@ -679,7 +680,10 @@ class _Check:
                 if isinstance(found, Mapping)
                 else getattr(found, "created", None)
             )
-            self.configs[digest] = created if isinstance(created, str) else None
+            # The registry's word: a time, or nothing (a recording holds no more than
+            # 64 characters, and a table row no megabyte of it).
+            short = isinstance(created, str) and 0 < len(created) <= _MAX_CREATED
+            self.configs[digest] = created if short else None
         return self.configs[digest]
 
 
@@ -911,7 +915,7 @@ def _validated(data: object, name: str) -> tuple[dict[str, Manifest | None], dic
         if not isinstance(value, dict):
             raise field_error(name, where, "an object", value)
         created = value.get("created")
-        if created is not None and not (isinstance(created, str) and len(created) <= 64):
+        if created is not None and not (isinstance(created, str) and len(created) <= _MAX_CREATED):
             raise field_error(name, f"{where}.created", "a time (a short string) or null", created)
         configs[digest] = created
     return manifests, configs

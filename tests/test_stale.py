@@ -813,3 +813,33 @@ def test_a_notebook_shows_the_report_as_well_formed_html() -> None:
     assert "acme/app:1" in cells
     assert f"{d('old')[7:19]} → {debian.digest[7:19]}" in cells
     assert "missing" in cells
+
+
+def test_a_registry_config_with_an_overlong_created_time_still_records(
+    registry: Registry, pusher: Pusher, tmp_path: Path
+) -> None:
+    """The live check keeps only a time a recording may hold: a base whose config says
+    "created" at length is stale without a since, and its recording reads back."""
+    from imagegraph import scan
+    from imagegraph.registry import RegistryClient
+    from tests.registry_server import basic_auths, random_layers, write_docker_config
+
+    host, ns = registry.host, f"stale-{secrets.token_hex(4)}"
+    old = random_layers(1)
+    pusher.image(f"{ns}/debian", "12", old)
+    pusher.image(f"{ns}/tool", "1", [*old, b"tool"])
+    pusher.image(f"{ns}/debian", "12", random_layers(1), created="2026-12-01T00:00:00Z" * 50)
+    fleet = tmp_path / "fleet"
+    (fleet / "tool").mkdir(parents=True)
+    (fleet / "tool" / "Dockerfile").write_text(f"FROM {host}/{ns}/debian:12\n")
+    (fleet / "imagegraph.toml").write_text(
+        f'[[image]]\nname = "tool"\ndockerfile = "tool/Dockerfile"\ntags = ["{host}/{ns}/tool:1"]\n'
+    )
+    docker = write_docker_config(tmp_path / "docker", basic_auths(host))
+    graph = scan(fleet, cache=False)
+    with RegistryClient(docker_config=docker, cache=False) as client:
+        report = check_stale(graph, client)
+    (entry,) = report.entries
+    assert (entry.status, entry.method, entry.since) == ("stale", "layers", None)
+    again = check_stale(graph, RecordedManifests.from_data(record(report)))
+    assert again.entries == report.entries
