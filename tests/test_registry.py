@@ -1046,3 +1046,44 @@ def test_a_redirect_to_plain_http_off_loopback_is_refused_before_it_is_followed(
     with pytest.raises(RegistryError) as refused:
         client.manifest(ref(ftp.front, "team/app"))
     assert refused.value.code == "registry-insecure-redirect"
+
+
+def test_a_registry_dripping_its_answer_is_a_timeout_bounded_by_the_whole_answer(
+    new_client: Callable[..., RegistryClient],
+) -> None:
+    # Each byte comes well within the read timeout; the whole answer does not.
+    import http.server
+    import threading
+
+    class Drip(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", OCI_MANIFEST)
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            except OSError:
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        client = new_client(cache=False, tries=1, timeout=1)
+        started = time.monotonic()
+        with pytest.raises(RegistryError) as slow:
+            client.manifest(ref(f"127.0.0.1:{server.server_address[1]}", "team/app"))
+        assert slow.value.code == "registry-timeout"
+        assert time.monotonic() - started < 4
+    finally:
+        server.shutdown()
+        server.server_close()
