@@ -73,6 +73,9 @@ _BLOB_MAX = 16 << 20
 _DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
 _SHA256_RE = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+# A token as a header carries it: visible ASCII, no spaces (RFC 6750's b64token and
+# the JWTs registries give are within it).
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+", re.ASCII)
 _HELPER_TIMEOUT = 30.0
 # A token without expires_in lasts 60 seconds (the token specification's default).
 _TOKEN_DEFAULT_LIFETIME = 60.0
@@ -529,6 +532,11 @@ class RegistryClient:
                     f"cannot reach {_origin(url)}: {_reason(error)}",
                 )
             ) from None
+        except httpx.LocalProtocolError:
+            # Its message quotes the offending header, which may be the Authorization.
+            raise RegistryError(
+                "registry-error", reference, f"{_origin(url)}: the request could not be sent"
+            ) from None
         except httpx.HTTPError as error:
             raise RegistryError(
                 "registry-unreachable", reference, f"{_origin(url)}: {_reason(error)}"
@@ -720,6 +728,14 @@ class RegistryClient:
                 "registry-unauthorized",
                 reference,
                 f"the token realm {realm_host} answered without a token",
+            )
+        if not _TOKEN_RE.fullmatch(token):
+            # Sent as it is, it would fail in the HTTP library, whose error quotes
+            # the header: the token would be in the message.
+            raise RegistryError(
+                "registry-unauthorized",
+                reference,
+                f"the token realm {realm_host} answered a token that is no HTTP header value",
             )
         return token, lifetime
 

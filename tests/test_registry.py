@@ -943,7 +943,7 @@ class _Redirector:
     401 with a Bearer challenge whose realm is its own ``/token``, and records
     each request's path and Authorization header."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, token: str = "t") -> None:
         import http.server
         import threading
 
@@ -955,7 +955,8 @@ class _Redirector:
 
             def do_GET(self) -> None:
                 outer.seen.append((self.path, self.headers.get("Authorization")))
-                body = b'{"token": "t"}' if self.path.startswith("/token") else b"{}"
+                answer = {"token": token} if self.path.startswith("/token") else {}
+                body = json.dumps(answer).encode()
                 self.send_response(200 if self.path.startswith("/token") else 401)
                 self.send_header(
                     "WWW-Authenticate",
@@ -1002,11 +1003,11 @@ class _Redirector:
 
 
 @pytest.fixture
-def redirector() -> Iterator[Callable[[str], _Redirector]]:
+def redirector() -> Iterator[Callable[..., _Redirector]]:
     made: list[_Redirector] = []
 
-    def make(location: str) -> _Redirector:
-        made.append(_Redirector(location))
+    def make(location: str, token: str = "t") -> _Redirector:
+        made.append(_Redirector(location, token))
         return made[-1]
 
     yield make
@@ -1015,7 +1016,7 @@ def redirector() -> Iterator[Callable[[str], _Redirector]]:
 
 
 def test_a_redirected_hosts_challenge_never_gets_the_first_hosts_credentials(
-    redirector: Callable[[str], _Redirector],
+    redirector: Callable[..., _Redirector],
     tmp_path: Path,
     new_client: Callable[..., RegistryClient],
 ) -> None:
@@ -1032,7 +1033,7 @@ def test_a_redirected_hosts_challenge_never_gets_the_first_hosts_credentials(
 
 
 def test_a_redirect_to_plain_http_off_loopback_is_refused_before_it_is_followed(
-    redirector: Callable[[str], _Redirector], new_client: Callable[..., RegistryClient]
+    redirector: Callable[..., _Redirector], new_client: Callable[..., RegistryClient]
 ) -> None:
     # IPv4 in IPv6 is not loopback to scheme() (Python 3.11): HTTPS is required there,
     # while the bytes, if sent, would still only reach this machine.
@@ -1087,3 +1088,16 @@ def test_a_registry_dripping_its_answer_is_a_timeout_bounded_by_the_whole_answer
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_token_that_is_no_header_value_is_refused_and_never_quoted(
+    redirector: Callable[..., _Redirector], new_client: Callable[..., RegistryClient]
+) -> None:
+    # The HTTP library's error for such a header quotes it, Authorization included.
+    servers = redirector("http://{back}", token="Zm9vYmFy\r\nX-Injected: 1")
+    client = new_client(cache=False, tries=1, timeout=5)
+    with pytest.raises(RegistryError) as refused:
+        client.manifest(ref(servers.back, "team/app"))
+    assert refused.value.code == "registry-unauthorized"
+    assert "Zm9vYmFy" not in str(refused.value)
+    assert "Zm9vYmFy" not in repr(refused.value)
