@@ -357,6 +357,8 @@ class _Check:
             answer = answers.get(ref)
             if answer is None:
                 answer = RegistryError("registry-error", key, "the source gave no answer for it")
+            elif isinstance(answer, Manifest):
+                answer = _recordable(answer, key)
             self.read[key] = answer
 
     def answer(self, ref: ImageRef) -> Manifest | RegistryError:
@@ -687,6 +689,20 @@ class _Check:
         return self.configs[digest]
 
 
+def _recordable(manifest: Manifest, key: str) -> Manifest | RegistryError:
+    """*manifest* if a recording can hold it (sha256 digests, annotations and texts
+    within the recording's bounds), else why not: what the check answers from is
+    what --record writes, and --digests reads it back (a registry's 70 KiB
+    annotation made the whole recording refused)."""
+    try:
+        _manifest(_manifest_fields(manifest), key, "the manifest", key)
+    except ConfigError as err:
+        return RegistryError(
+            "registry-malformed", key, f"an answer imagegraph does not read: {err.message}"
+        )
+    return manifest
+
+
 def _entry_digest(target: _Target) -> str | None:
     """The digest of the tag's index entry for the target's platform, to be read."""
     if target.index is None or target.chosen is None:
@@ -1012,6 +1028,15 @@ def _annotations(value: object, where: str, name: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise field_error(name, where, "an object of strings", value)
     for key, text in value.items():
-        if len(key) > _MAX_TEXT or not isinstance(text, str) or len(text) > _MAX_ANNOTATION:
-            raise field_error(name, f"{where}[{_shown(key)}]", "a string", text)
+        if len(key) > _MAX_TEXT:
+            raise ConfigError(
+                f"{where}: a key longer than {_MAX_TEXT} characters ({_shown(key)})", path=name
+            )
+        if not isinstance(text, str) or len(text) > _MAX_ANNOTATION:
+            raise field_error(
+                name,
+                f"{where}[{_shown(key)}]",
+                f"a string of at most {_MAX_ANNOTATION} characters",
+                text,
+            )
     return dict(value)

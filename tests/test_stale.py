@@ -508,7 +508,7 @@ HOSTILE = [
     pytest.param({"manifests": {"a:1": {"digest": d("x"), "media_type": OCI_MANIFEST, "layers": "x"}}},
                  "manifests['a:1'].layers: expected an array of at most 100000, found a string", id="layers-type"),
     pytest.param({"manifests": {"a:1": {"digest": d("x"), "media_type": OCI_MANIFEST, "layers": [], "annotations": {"k": 1}}}},
-                 "manifests['a:1'].annotations['k']: expected a string, found a number", id="annotation-type"),
+                 "manifests['a:1'].annotations['k']: expected a string of at most 65536 characters, found a number", id="annotation-type"),
     pytest.param({"manifests": {"a:1": {"digest": d("x"), "media_type": OCI_MANIFEST, "layers": [], "extra": 1}}},
                  "manifests['a:1']: unknown field 'extra'", id="unknown-field"),
     pytest.param({"manifests": {"a:1": {"digest": d("x"), "media_type": OCI_INDEX, "manifests": [{"media_type": OCI_MANIFEST, "digest": d("y"), "size": -1}]}}},
@@ -843,3 +843,40 @@ def test_a_registry_config_with_an_overlong_created_time_still_records(
     assert (entry.status, entry.method, entry.since) == ("stale", "layers", None)
     again = check_stale(graph, RecordedManifests.from_data(record(report)))
     assert again.entries == report.entries
+
+
+def test_a_registry_answer_no_recording_could_hold_is_unknown_live_and_offline(
+    registry: Registry, pusher: Pusher, tmp_path: Path
+) -> None:
+    """What the check answers from is what --record writes: a manifest with an annotation
+    past the recording's bounds is unknown (registry-malformed), and the recording of the
+    run still reads back, instead of refusing the whole file."""
+    from imagegraph import scan
+    from imagegraph.registry import RegistryClient
+    from tests.registry_server import basic_auths, random_layers, write_docker_config
+
+    host, ns = registry.host, f"stale-{secrets.token_hex(4)}"
+    old = random_layers(1)
+    pusher.image(f"{ns}/debian", "12", old)
+    pusher.image(f"{ns}/tool", "1", [*old, b"tool"], annotations={"note": "x" * 70_000})
+    pusher.image(f"{ns}/other", "1", [*old, b"other"])
+    fleet = tmp_path / "fleet"
+    config = []
+    for name in ("tool", "other"):
+        (fleet / name).mkdir(parents=True)
+        (fleet / name / "Dockerfile").write_text(f"FROM {host}/{ns}/debian:12\n")
+        config.append(
+            f'[[image]]\nname = "{name}"\ndockerfile = "{name}/Dockerfile"\n'
+            f'tags = ["{host}/{ns}/{name}:1"]\n'
+        )
+    (fleet / "imagegraph.toml").write_text("\n".join(config))
+    docker = write_docker_config(tmp_path / "docker", basic_auths(host))
+    graph = scan(fleet, cache=False)
+    with RegistryClient(docker_config=docker, cache=False) as client:
+        report = check_stale(graph, client)
+    found = {e.image: (e.status, e.code) for e in report.entries}
+    assert found == {"tool": ("unknown", "registry-malformed"), "other": ("fresh", None)}
+    tool = next(e for e in report.entries if e.image == "tool")
+    assert "annotations" in tool.reason
+    again = check_stale(graph, RecordedManifests.from_data(record(report)))
+    assert {e.image: e.status for e in again.entries} == {"tool": "unknown", "other": "fresh"}
