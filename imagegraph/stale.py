@@ -11,7 +11,8 @@ and decides:
   it was built on where known, the digest served now, and when that was made
   where the source says);
 - **missing**: the registry has no such tag (or the tag's index has no image
-  for the platform): it must be built;
+  for the platform, or the tag is one image where the build declares several
+  platforms): it must be built;
 - **unknown**: nothing tells (no base annotation and no layers, a base that
   cannot be read, a registry error): why, with the registry's code.
 
@@ -458,6 +459,16 @@ class _Check:
                 self.unknown(target, "the tag could not be read", answer)
             return
         if not answer.is_index:
+            declared = len(dict.fromkeys(target.build.platforms))
+            if declared > 1:
+                # A build of several platforms pushes an index; one image manifest
+                # is one platform's, which cannot be told without its config.
+                self.done(
+                    target, "missing",
+                    f"the tag serves one image, not an index of the {declared} platforms "
+                    "the build declares",
+                )  # fmt: skip
+                return
             target.image = answer
             target.chosen = target.platform
             return

@@ -880,3 +880,26 @@ def test_a_registry_answer_no_recording_could_hold_is_unknown_live_and_offline(
     assert "annotations" in tool.reason
     again = check_stale(graph, RecordedManifests.from_data(record(report)))
     assert {e.image: e.status for e in again.entries} == {"tool": "unknown", "other": "fresh"}
+
+
+def test_a_single_image_where_the_build_declares_several_platforms_is_missing_for_each() -> None:
+    """A build of two platforms pushes an index; a tag serving one image manifest lacks
+    the index (an older single-platform push): the image of one platform was compared
+    as if it were each platform's, and an arm64 image never pushed could pass as fresh."""
+    graph = make_graph({"app": ["debian:12"]}, platforms=("linux/amd64", "linux/arm64"))
+    debian = index(DEBIAN, {
+        "linux/amd64": image("docker.io/library/debian", ["da"], label="d amd64"),
+        "linux/arm64": image("docker.io/library/debian", ["db"], label="d arm64"),
+    })  # fmt: skip
+    app = image(APP, ["da", "own"], built_on(debian[0]))
+    report = check_stale(graph, RecordedManifests.of([*debian, app]))
+    assert statuses(report) == [
+        ("app", "linux/amd64", "missing"), ("app", "linux/arm64", "missing"),
+    ]  # fmt: skip
+    assert "not an index of the 2 platforms" in report.missing[0].reason
+    assert graph.plan([report.change()]).names() == [["app"]]
+    # One declared platform: the single image is that platform's.
+    single = make_graph({"app": ["debian:12"]}, platforms=("linux/amd64",))
+    assert statuses(check_stale(single, RecordedManifests.of([*debian, app]))) == [
+        ("app", "linux/amd64", "fresh"),
+    ]  # fmt: skip
