@@ -358,8 +358,8 @@ class _Check:
             answer = answers.get(ref)
             if answer is None:
                 answer = RegistryError("registry-error", key, "the source gave no answer for it")
-            elif isinstance(answer, Manifest):
-                answer = _recordable(answer, key)
+            elif isinstance(answer, Manifest) and not isinstance(self.source, RecordedManifests):
+                answer = _recordable(answer, key)  # a recording's were checked as it was read
             self.read[key] = answer
 
     def answer(self, ref: ImageRef) -> Manifest | RegistryError:
