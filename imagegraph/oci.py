@@ -130,7 +130,11 @@ class RegistryError(ImageGraphError):
     """A registry did not answer what was asked: ``code`` says how (one of
     ``registry-unreachable``, ``registry-timeout``, ``registry-unauthorized``,
     ``registry-not-found``, ``registry-rate-limited``, ``registry-error`` for a
-    5xx answer, ``registry-malformed`` for an answer that is no manifest),
+    5xx answer, ``registry-malformed`` for an answer that is no manifest,
+    ``registry-credentials`` for docker's credentials that cannot be read,
+    ``registry-invalid-host`` for a registry or mirror that is no host name,
+    ``registry-insecure-redirect`` for a redirect to plain HTTP, and
+    ``registry-not-recorded`` for a recording that does not hold the answer),
     ``reference`` what was asked. The message never holds a credential."""
 
     def __init__(self, code: str, reference: str, message: str) -> None:
