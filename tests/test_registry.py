@@ -72,7 +72,10 @@ def by_digest(host: str, repo: str, digest: str) -> ImageRef:
 @pytest.fixture
 def config_dir(tmp_path: Path, proxy: FaultProxy, registry: Registry) -> Path:
     """A docker config with the test user's credentials for the registry and its proxy."""
-    auths = {**basic_auths(proxy.host)["auths"], **basic_auths(registry.host)["auths"]}  # type: ignore[dict-item]
+    auths: dict[str, object] = {
+        **basic_auths(proxy.host)["auths"],  # type: ignore[dict-item]
+        **basic_auths(registry.host)["auths"],  # type: ignore[dict-item]
+    }
     return write_docker_config(tmp_path / "docker", {"auths": auths})
 
 
