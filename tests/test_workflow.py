@@ -107,13 +107,18 @@ def at_known_versions(text: str) -> str:
     return re.sub(r"(uses:\s*)([\w.-]+/[\w.-]+)@([\w.-]+)", replace, text)
 
 
-def readme_plan_job() -> str:
-    """The YAML block of the README's section "On a fork's pull request"."""
+def readme_plan_job(heading: str = "### On a fork's pull request") -> str:
+    """The YAML block of the README's section *heading* (by default "On a fork's pull
+    request"; the nightly job is in "Which images are stale")."""
     text = README.read_text(encoding="utf-8")
-    section = text.split("### On a fork's pull request", 1)[1].split("\n## ", 1)[0]
+    assert heading in text, heading
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
     match = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert match, "the section has no yaml block"
     return match.group(1)
+
+
+NIGHTLY = "## Which images are stale"
 
 
 def load(text: str) -> dict[str, Any]:
@@ -210,6 +215,8 @@ def linted() -> dict[str, list[dict[str, Any]]]:
         "rebuild-known-versions.yml": at_known_versions(WORKFLOW_TEXT),
         "readme.yml": readme_plan_job(),
         "readme-known-versions.yml": at_known_versions(readme_plan_job()),
+        "nightly.yml": readme_plan_job(NIGHTLY),
+        "nightly-known-versions.yml": at_known_versions(readme_plan_job(NIGHTLY)),
     }
     for param in MUTATIONS:
         old, new, count, _ = param.values
@@ -224,8 +231,11 @@ def linted() -> dict[str, list[dict[str, Any]]]:
 @needs_actionlint
 @pytest.mark.parametrize(
     "name",
-    ["rebuild.yml", "rebuild-known-versions.yml", "readme.yml", "readme-known-versions.yml"],
-)
+    [
+        "rebuild.yml", "rebuild-known-versions.yml", "readme.yml", "readme-known-versions.yml",
+        "nightly.yml", "nightly-known-versions.yml",
+    ],
+)  # fmt: skip
 def test_actionlint_reports_nothing(linted: dict[str, list[dict[str, Any]]], name: str) -> None:
     assert linted[name] == []
 
