@@ -37,6 +37,7 @@ from imagegraph.plan import PlannedBuild, RebuildPlan, Schedule, load_durations,
 from imagegraph.reference import ImageRef
 from imagegraph.registry import RegistryClient
 from imagegraph.render.picture import Picture
+from imagegraph.revision import scan_revision
 from imagegraph.stale import Freshness, RecordedManifests, StaleReport, check_stale, record
 
 __all__ = [
@@ -98,4 +99,5 @@ __all__ = [
     "plan",
     "record",
     "scan",
+    "scan_revision",
 ]
