@@ -17,15 +17,17 @@ Reading a blob by its id runs nothing: no ``.gitattributes`` filter, textconv,
 bytes committed.
 
 The files are written once into a directory of the cache directory,
-``revisions/<tree id>/tree``, named by the id of the scanned directory's
-tree: a tree id covers every blob id below it, so a second scan of the same
-tree (of any revision whose directory is unchanged) finds the directory
-complete and reads nothing from git but the revision's name; the parse
-cache and the graph snapshot of :func:`~imagegraph.scan` then hit as for an
-unchanged work tree. A directory is written under a temporary name and
-renamed when whole, so one a killed run left half-written is never used
-(it is deleted once :data:`~imagegraph._reading.STALE_TEMPORARY_S` old); at
-most :data:`MAX_REVISION_TREES` trees are kept, the least recently used go.
+``revisions/<tree id>-<hash of name>/files/<name>``, named by the id of the tree of
+the directory files may be read from and by that directory's name (which a
+fleet found by convention names its top Dockerfile's build after): a tree id
+covers every blob id below it, so a second scan of the same tree (of any
+revision whose directory is unchanged) finds the directory complete and
+reads nothing from git but the revision's name, and the parse cache and the
+graph snapshot of :func:`~imagegraph.scan` then hit as for an unchanged work
+tree. A directory is written under a temporary name and renamed when whole,
+so one a killed run left half-written is never used (it is deleted once
+:data:`~imagegraph._reading.STALE_TEMPORARY_S` old); at most
+:data:`MAX_REVISION_TREES` trees are kept, the least recently used go.
 
 What is written is what a checkout would hold, except:
 
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import posixpath
@@ -89,9 +92,10 @@ SKIPPED = "revision-file-skipped"
 
 _FORMAT = 1
 _RECORD = "revision.json"
-_TREE = "tree"
+_FILES = "files"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_TEMPORARY = re.compile(r"\.tmp-(?:[0-9a-f]{40}|[0-9a-f]{64})-[a-z0-9_]{8}")
+_KEY = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})-[0-9a-f]{16}")
+_TEMPORARY = re.compile(rf"\.tmp-{_KEY.pattern}-[a-z0-9_]{{8}}")
 _GITLINK, _SYMLINK = 0o160000, 0o120000
 _OPEN_DIRECTORIES = 64
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -154,9 +158,10 @@ def scan_revision(
     if cache:
         store = _Store.open()
         if store is not None:
-            kept = store.kept(tree)
+            key = _key(tree, place.name)
+            kept = store.kept(key, place.name)
             if kept is None:
-                kept = store.add(tree, lambda into: _materialize(place, tree, into))
+                kept = store.add(key, place.name, lambda into: _materialize(place, tree, into))
             if kept is not None:
                 return _scan(place, kept, config, root is not None, what, cache=True)
     return _scan_once(place, tree, config, root is not None, what)
@@ -175,20 +180,33 @@ class _Place:
     shown_root: str
     """The real path of the root in the work tree: what diagnostics name."""
 
+    @property
+    def name(self) -> str:
+        """The root directory's name, which the revision's files are written under (a
+        Dockerfile at the top of a fleet found by convention is named after it)."""
+        return os.path.basename(self.shown_root) or "root"
+
+
+def _key(tree: str, name: str) -> str:
+    """The kept directory of *tree* written under the directory *name*."""
+    return f"{tree}-{hashlib.sha256(os.fsencode(name)).hexdigest()[:16]}"
+
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
-    """A revision tree written out: its directory and what was left out of it."""
+    """A revision tree written out: the directory of its files and what was left out."""
 
-    directory: Path
+    files: Path
     skipped: tuple[tuple[str, str], ...]
     """``(path from the root, why)`` of each entry not written."""
 
 
 def _locate(path: Path, root: Path | None, what: str) -> _Place:
-    start = _existing(path)
-    if not start.is_dir():
+    if os.path.lexists(path) and not path.is_dir():
         raise GitError(f"{what}: {os.fspath(path)} is not a directory")
+    start = _existing(path)
+    while not start.is_dir() and start.parent != start:  # below a file now: a directory then?
+        start = start.parent
     located = _git(
         ["rev-parse", "--path-format=absolute", "--show-toplevel", "--absolute-git-dir"],
         cwd=start, what=f"{what} in {os.fspath(path)}",
@@ -282,7 +300,7 @@ def _scan_once(
     """Write the tree to a temporary directory, deleted with the graph, and scan it."""
     holder = Path(tempfile.mkdtemp(prefix="imagegraph-revision-"))
     try:
-        kept = _materialize(place, tree, holder)
+        kept = _materialize(place, tree, holder / _FILES / place.name)
         graph = _scan(place, kept, config, rooted, what, cache=False)
     except BaseException:
         shutil.rmtree(holder, ignore_errors=True)
@@ -300,20 +318,21 @@ def _scan(
     *,
     cache: bool,
 ) -> ImageGraph:
-    files = kept.directory / _TREE
+    files = kept.files
     scanned = files / place.scanned if place.scanned else files
     if not _plain_directory(files, place.scanned):
         shown = os.path.join(place.shown_root, place.scanned)
         raise GitError(f"{what}: {shown} was not a directory at that revision")
-    named = _config(place, files, scanned, config)
+    named = _config(place, files, config)
     real_files = os.path.realpath(files)
+    written = tuple(dict.fromkeys((real_files, os.fspath(files))))
     try:
         started = time.time_ns()
         graph = scan(scanned, config=named, root=files if rooted else None, cache=cache)
     except ConfigError as err:
         raise ConfigError(
-            _shown(err.message, real_files, place.shown_root),
-            path=None if err.path is None else _shown(err.path, real_files, place.shown_root),
+            _shown(err.message, written, place.shown_root),
+            path=None if err.path is None else _shown(err.path, written, place.shown_root),
             line=err.line,
         ) from None
     if cache and not graph._cache.get(("", "cached-scan")):
@@ -331,7 +350,7 @@ def _scan(
     ]
     graph.diagnostics = (
         *notes,
-        *(_relocated(d, real_files, place.shown_root) for d in graph.diagnostics),
+        *(_relocated(d, written, place.shown_root) for d in graph.diagnostics),
     )
     return graph
 
@@ -349,16 +368,17 @@ def _plain_directory(files: Path, relative: str) -> bool:
     return True
 
 
-def _config(
-    place: _Place, files: Path, scanned: Path, config: str | os.PathLike[str] | None
-) -> Path | None:
+def _config(place: _Place, files: Path, config: str | os.PathLike[str] | None) -> Path | None:
     """Where the scan reads *config* from: in the revision's files when it is the
     repository's, as named when it lies outside the repository."""
     if config is None:
         return None
     named = os.fspath(config)
     if not os.path.isabs(named):
-        inside = _inside(posixpath.join("/", place.scanned, named.replace(os.sep, "/")), "/")
+        # Lexically, below a stand-in for the root: ".." must not climb out of it.
+        stand_in = "/root"
+        joined = posixpath.join(stand_in, place.scanned, named.replace(os.sep, "/"))
+        inside = _inside(posixpath.normpath(joined), stand_in)
         if inside is None:
             raise ConfigError("a config outside the root is not read from a revision", path=named)
         return files / inside if inside else files
@@ -411,19 +431,23 @@ def _relative_path(name: str, scanned: str) -> str:
     return posixpath.relpath(name, scanned)
 
 
-def _shown(text: str, real_files: str, shown_root: str) -> str:
-    """*text* naming the work tree's root where it names the revision's files."""
-    return text.replace(real_files, shown_root)
+def _shown(text: str, written: tuple[str, ...], shown_root: str) -> str:
+    """*text* naming the work tree's root where it names the revision's files (*written*:
+    their directory's real path, then its path as given)."""
+    for spelling in written:
+        text = text.replace(spelling, shown_root)
+    return text
 
 
-def _relocated(diagnostic: Diagnostic, real_files: str, shown_root: str) -> Diagnostic:
-    if real_files not in diagnostic.message and real_files not in (diagnostic.path or ""):
+def _relocated(diagnostic: Diagnostic, written: tuple[str, ...], shown_root: str) -> Diagnostic:
+    text = f"{diagnostic.message}\0{diagnostic.path or ''}"
+    if not any(spelling in text for spelling in written):
         return diagnostic
     return Diagnostic(
         diagnostic.code,
         diagnostic.severity,
-        _shown(diagnostic.message, real_files, shown_root),
-        None if diagnostic.path is None else _shown(diagnostic.path, real_files, shown_root),
+        _shown(diagnostic.message, written, shown_root),
+        None if diagnostic.path is None else _shown(diagnostic.path, written, shown_root),
         diagnostic.line,
     )
 
@@ -449,38 +473,38 @@ class _Store:
             return None
         return cls(directory)
 
-    def kept(self, tree: str) -> _Kept | None:
-        """The tree's directory when a complete one is there."""
-        holder = self.directory / tree
+    def kept(self, key: str, name: str) -> _Kept | None:
+        """The tree's files when a complete directory of them is there."""
+        holder = self.directory / key
         try:
-            if not stat.S_ISDIR(os.lstat(holder).st_mode):
-                return None
-            if not stat.S_ISDIR(os.lstat(holder / _TREE).st_mode):
-                return None
+            for directory in (holder, holder / _FILES, holder / _FILES / name):
+                if not stat.S_ISDIR(os.lstat(directory).st_mode):
+                    return None
         except OSError:
             return None
-        skipped = _read_record(holder / _RECORD, tree)
+        skipped = _read_record(holder / _RECORD, key, name)
         if skipped is None:
             return None
         touch(holder)  # recently used: the last to be trimmed
-        return _Kept(holder, skipped)
+        return _Kept(holder / _FILES / name, skipped)
 
-    def add(self, tree: str, write: Callable[[Path], _Kept]) -> _Kept | None:
-        """Write the tree with *write* under a temporary name, then rename it into place;
-        ``None`` when the store cannot hold it (then the caller writes it elsewhere)."""
+    def add(self, key: str, name: str, write: Callable[[Path], _Kept]) -> _Kept | None:
+        """Write the tree's files with *write* under a temporary name, then rename them
+        into place; ``None`` when the store cannot hold them (the caller writes them
+        elsewhere)."""
         try:
-            temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{tree}-", dir=self.directory))
+            temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.directory))
         except OSError:
             return None
-        final = self.directory / tree
+        final = self.directory / key
         try:
-            written = write(temporary)
-            _write_record(temporary / _RECORD, tree, written.skipped)
+            written = write(temporary / _FILES / name)
+            _write_record(temporary / _RECORD, key, name, written.skipped)
             try:
                 os.rename(temporary, final)
             except OSError:
                 # Another run finished it first, or a broken one is in the way.
-                if self.kept(tree) is None:
+                if self.kept(key, name) is None:
                     _remove(final)
                     os.rename(temporary, final)
         except OSError:
@@ -488,8 +512,8 @@ class _Store:
         finally:
             if temporary.exists():
                 _remove(temporary)
-        self._trim(tree)
-        return self.kept(tree)
+        self._trim(key)
+        return self.kept(key, name)
 
     def _trim(self, current: str) -> None:
         """Delete the least recently used trees beyond :data:`MAX_REVISION_TREES`, and the
@@ -507,7 +531,7 @@ class _Store:
                 continue
             if not stat.S_ISDIR(status.st_mode):
                 continue
-            if _OBJECT_ID.fullmatch(name) and name != current:
+            if _KEY.fullmatch(name) and name != current:
                 trees.append((status.st_mtime, name))
             elif _TEMPORARY.fullmatch(name) and now - status.st_mtime > STALE_TEMPORARY_S:
                 _remove(self.directory / name)
@@ -524,14 +548,19 @@ def _remove(directory: Path) -> None:
             shutil.rmtree(directory)  # fd-based on Linux: links are removed, not followed
 
 
-def _write_record(path: Path, tree: str, skipped: tuple[tuple[str, str], ...]) -> None:
-    record = {"format": _FORMAT, "tree": tree, "skipped": [list(entry) for entry in skipped]}
+def _write_record(path: Path, key: str, name: str, skipped: tuple[tuple[str, str], ...]) -> None:
+    record = {
+        "format": _FORMAT,
+        "key": key,
+        "name": name,
+        "skipped": [list(entry) for entry in skipped],
+    }
     fd = os.open(path, _FILE_FLAGS, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(record, handle)
 
 
-def _read_record(path: Path, tree: str) -> tuple[tuple[str, str], ...] | None:
+def _read_record(path: Path, key: str, name: str) -> tuple[tuple[str, str], ...] | None:
     """What a complete tree's record says was left out, or ``None`` for no valid record."""
     opened = open_kept(path)
     if opened is None:
@@ -551,7 +580,8 @@ def _read_record(path: Path, tree: str) -> tuple[tuple[str, str], ...] | None:
     if not (
         type(record) is dict
         and record.get("format") == _FORMAT
-        and record.get("tree") == tree
+        and record.get("key") == key
+        and record.get("name") == name
         and type(record.get("skipped")) is list
     ):
         return None
@@ -572,14 +602,15 @@ class _Entry:
     name: bytes
 
 
-def _materialize(place: _Place, tree: str, holder: Path) -> _Kept:
-    """Write the files of *tree* into ``holder/tree``."""
+def _materialize(place: _Place, tree: str, files: Path) -> _Kept:
+    """Write the files of *tree* into the new directory *files*."""
     listing = _git(["ls-tree", "-r", "-z", "-l", "--full-tree", tree], cwd=place.top,
                    what=f"the tree {tree}")  # fmt: skip
-    os.mkdir(holder / _TREE, 0o755)
+    files.parent.mkdir(mode=0o755, exist_ok=True)
+    os.mkdir(files, 0o755)
     skipped: list[tuple[str, str]] = []
     wanted: dict[bytes, list[_Entry]] = {}
-    with _Directories(holder / _TREE) as directories:
+    with _Directories(files) as directories:
 
         def skip(entry: _Entry, why: str) -> None:
             skipped.append((os.fsdecode(entry.name), why))
@@ -592,7 +623,7 @@ def _materialize(place: _Place, tree: str, holder: Path) -> _Kept:
                 skip(entry, "a submodule (its files are in another repository)")
                 _write(directories, entry, skip, _empty_directory)
             elif entry.size is None or entry.size > MAX_FILE_BYTES:
-                skip(entry, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+                skip(entry, f"larger than the {MAX_FILE_BYTES} bytes a scan reads of a file")
             else:
                 wanted.setdefault(entry.oid, []).append(entry)
 
@@ -610,7 +641,7 @@ def _materialize(place: _Place, tree: str, holder: Path) -> _Kept:
 
         _read_blobs(place.top, list(wanted), deliver)
     skipped.sort()
-    return _Kept(holder, tuple(skipped))
+    return _Kept(files, tuple(skipped))
 
 
 def _entries(listing: bytes) -> Iterator[_Entry]:
