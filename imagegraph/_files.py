@@ -15,8 +15,10 @@ request, so a read follows three rules, here and nowhere else:
   ``stat`` of its name, which a swap could outrun) has the last word before
   a byte is read.
 * **Only so much.** At most :data:`MAX_FILE_BYTES` per file (16 MiB: real
-  Dockerfiles and declarations are kilobytes, so more is a file made to
-  exhaust memory), :data:`MAX_SBOM_BYTES` for an SBOM. A file that says it
+  Dockerfiles are kilobytes, so more is a file made to exhaust memory),
+  :data:`MAX_DECLARATION_BYTES` for a declaration file (one that declares a
+  whole fleet runs to tens of megabytes: 137,000 bake targets are 40 MB),
+  :data:`MAX_SBOM_BYTES` for an SBOM. A file that says it
   is smaller than it is (those of ``/proc`` say 0) is read only one byte
   past the cap.
 
@@ -43,6 +45,7 @@ from collections.abc import Iterator
 
 __all__ = [
     "CURRENT",
+    "MAX_DECLARATION_BYTES",
     "MAX_FILE_BYTES",
     "MAX_SBOM_BYTES",
     "Boundary",
@@ -61,7 +64,10 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-"""The largest Dockerfile, ``.dockerignore``, ``.gitignore`` or declaration file read."""
+"""The largest Dockerfile, ``.dockerignore``, ``.gitignore`` or ``.env`` file read."""
+MAX_DECLARATION_BYTES = 256 * 1024 * 1024
+"""The largest declaration file read (``imagegraph.toml``, a bake or compose file, a
+library manifest): a fleet of a hundred thousand images declared in one file."""
 MAX_SBOM_BYTES = 256 * 1024 * 1024
 """The largest SBOM read: syft's for a large image runs to tens of megabytes."""
 

@@ -19,7 +19,7 @@ The tree walk skips ``.git``, ``node_modules``, what ``.gitignore`` files
 ignore and the config's ``exclude`` globs; it does not follow links to
 directories, and a directory it cannot list is an ``unreadable-directory``
 error. Only regular files inside the root are read, at most 16 MiB each
-(see *boundary* of :func:`load_inventory`).
+(256 MiB for a declaration file; see *boundary* of :func:`load_inventory`).
 """
 
 from __future__ import annotations
@@ -183,7 +183,8 @@ def load_inventory(
     links) is not read, and an ``outside-root`` diagnostic names the build's
     declaration; a declaration file outside it is a :class:`ConfigError`.
     Only regular files are read, each of at most 16 MiB
-    (:data:`imagegraph._files.MAX_FILE_BYTES`).
+    (:data:`imagegraph._files.MAX_FILE_BYTES`), a declaration file of at most
+    256 MiB (:data:`imagegraph._files.MAX_DECLARATION_BYTES`).
 
     Raises :class:`ConfigError` for a declaration file that cannot be
     read, with the file and, where known, the line.

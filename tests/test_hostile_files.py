@@ -815,3 +815,31 @@ def test_refusals_survive_a_process_pool() -> None:
         "x/Dockerfile",
     )
     assert isinstance(again, OSError)
+
+
+@pytest.mark.parametrize(
+    "name", ["imagegraph.toml", "docker-bake.hcl", "docker-bake.json", "compose.yaml"]
+)
+def test_a_declaration_has_a_cap_of_its_own(tmp_path: Path, name: str) -> None:
+    # A fleet of a hundred thousand images declared in one file runs to tens of
+    # megabytes: past the Dockerfile cap, read; past the declaration cap, refused unread.
+    repo = _write(tmp_path, {"app/Dockerfile": "FROM alpine:3\n"})
+    declared = repo / name
+    entry = {
+        "imagegraph.toml": '[[image]]\nname = "app"\ndockerfile = "app/Dockerfile"\n',
+        "docker-bake.hcl": 'target "app" {\n  context = "app"\n}\n',
+        "docker-bake.json": '{"target": {"app": {"context": "app"}}}\n',
+        "compose.yaml": "services:\n  app:\n    build: app\n",
+    }[name]
+    padding = ("#" if name != "docker-bake.json" else " ") * 1023 + "\n"
+    lines = (_files.MAX_FILE_BYTES + 1024) // len(padding)
+    if name == "docker-bake.json":
+        declared.write_text(entry[:-2] + padding * lines + "}\n")
+    else:
+        declared.write_text(entry + padding * lines)
+    assert declared.stat().st_size > _files.MAX_FILE_BYTES
+    assert [b.name for b in imagegraph.scan(repo, cache=False).builds] == ["app"]
+    os.truncate(declared, _files.MAX_DECLARATION_BYTES + 1)  # sparse: nothing written
+    with pytest.raises(imagegraph.ConfigError, match="larger than 256 MiB") as refused:
+        imagegraph.scan(repo, cache=False)
+    assert refused.value.path == name

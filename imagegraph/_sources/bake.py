@@ -94,7 +94,7 @@ from typing import Literal
 
 import hcl2
 
-from imagegraph._files import read_text
+from imagegraph._files import MAX_DECLARATION_BYTES, read_text
 from imagegraph._sources import _hcl
 from imagegraph._sources.common import LineIndex, SourceResult, parse_tags, relative
 from imagegraph._sources.common import brief as _brief
@@ -168,7 +168,7 @@ def read_bake(
     ):
         raise ConfigError("'targets' must be a list of target or group names", path=display)
     try:
-        text = read_text(path, encoding="utf-8-sig")
+        text = read_text(path, encoding="utf-8-sig", limit=MAX_DECLARATION_BYTES)
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:

@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from imagegraph._files import exists, read_text
+from imagegraph._files import MAX_DECLARATION_BYTES, exists, read_text
 from imagegraph._sources.common import SourceResult, parse_tags, relative
 from imagegraph._sources.common import brief as _brief
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -154,7 +154,7 @@ def read_compose(
     """
     display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
     try:
-        text = read_text(path, encoding="utf-8-sig")
+        text = read_text(path, encoding="utf-8-sig", limit=MAX_DECLARATION_BYTES)
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:

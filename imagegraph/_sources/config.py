@@ -19,7 +19,7 @@ from typing import Any
 
 import pathspec
 
-from imagegraph._files import read_text
+from imagegraph._files import MAX_DECLARATION_BYTES, read_text
 from imagegraph._sources.common import (
     SourceResult,
     expand_matrix,
@@ -68,7 +68,7 @@ def read_config(path: Path, root: Path, *, pyproject: bool = False) -> Config | 
     """Parse *path*; ``None`` for a ``pyproject.toml`` without ``[tool.imagegraph]``."""
     display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
     try:
-        text = read_text(path, encoding="utf-8")
+        text = read_text(path, encoding="utf-8", limit=MAX_DECLARATION_BYTES)
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:

@@ -70,7 +70,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imagegraph._files import exists, read_text
+from imagegraph._files import MAX_DECLARATION_BYTES, exists, read_text
 from imagegraph._sources.common import SourceResult, parse_tags, relative
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.inventory import ConfigError, ImageBuild
@@ -172,7 +172,7 @@ def read_library(
     """
     display = relative(root, path.parent, path.name) if path.is_relative_to(root) else str(path)
     try:
-        text = read_text(path, encoding="utf-8-sig")
+        text = read_text(path, encoding="utf-8-sig", limit=MAX_DECLARATION_BYTES)
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror}", path=display) from None
     except UnicodeDecodeError as err:
