@@ -222,9 +222,9 @@ def _locate(path: Path, root: Path | None, what: str) -> _Place:
     if root is None:
         boundary = scanned
     else:
-        boundary = _inside(_real(root), real_top)
-        if boundary is None:  # above the work tree: the revision holds nothing more
-            boundary = ""
+        inside = _inside(_real(root), real_top)
+        # Above the work tree: the revision holds nothing more than the top.
+        boundary = "" if inside is None else inside
     below = _inside(posixpath.join("/", scanned), posixpath.join("/", boundary))
     if below is None:
         outer = os.path.join(real_top, boundary)
@@ -335,7 +335,9 @@ def _scan(
             path=None if err.path is None else _shown(err.path, written, place.shown_root),
             line=err.line,
         ) from None
-    if cache and not graph._cache.get(("", "cached-scan")):
+    # A graph loaded from a snapshot, or one scan() kept, has its inputs' stamps;
+    # scan() keeps none of files written within RACY_NS, as these just were.
+    if cache and ("", "input-stamps") not in graph._cache:
         versioned = named is None or Path(named).resolve().is_relative_to(real_files)
         boundary = files if rooted else None
         _keep_snapshot(graph, named, boundary, config_versioned=versioned, started=started)
