@@ -13,6 +13,7 @@ from __future__ import annotations
 from imagegraph._version import __version__
 from imagegraph.advisories import PackageChange, load_osv
 from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.diff import BuildDiff, FieldChange, GraphDiff, diff, diff_revisions
 from imagegraph.dockerfile import (
     AUTOMATIC_ARGS,
     Dockerfile,
@@ -29,7 +30,7 @@ from imagegraph.findings import Finding, Findings, LintPolicy, findings
 from imagegraph.frames import GraphFrames, MissingExtra
 from imagegraph.graph import Edge, EdgeKind, GraphCycleError, ImageGraph, UnknownImage, scan
 from imagegraph.image_packages import ImagePackage, PackageList
-from imagegraph.impact import Change, FileChange, Impact, StaleChange, impact
+from imagegraph.impact import Change, EntryChange, FileChange, Impact, StaleChange, impact
 from imagegraph.instructions import Heredoc, Instruction
 from imagegraph.inventory import ConfigError, ImageBuild, Inventory, load_inventory
 from imagegraph.layers import collapse, depths, foundations
@@ -42,6 +43,7 @@ from imagegraph.stale import Freshness, RecordedManifests, StaleReport, check_st
 
 __all__ = [
     "AUTOMATIC_ARGS",
+    "BuildDiff",
     "Change",
     "ConfigError",
     "Diagnostic",
@@ -49,12 +51,15 @@ __all__ = [
     "DockerfileSyntaxError",
     "Edge",
     "EdgeKind",
+    "EntryChange",
+    "FieldChange",
     "FileChange",
     "Finding",
     "Findings",
     "Freshness",
     "GlobalArg",
     "GraphCycleError",
+    "GraphDiff",
     "GraphFrames",
     "Heredoc",
     "ImageBuild",
@@ -88,6 +93,8 @@ __all__ = [
     "check_stale",
     "collapse",
     "depths",
+    "diff",
+    "diff_revisions",
     "findings",
     "foundations",
     "impact",

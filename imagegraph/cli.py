@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -17,7 +18,8 @@ from imagegraph.errors import DockerfileSyntaxError, ImageGraphError
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from imagegraph.graph import ImageGraph
+    from imagegraph.diff import GraphDiff
+    from imagegraph.graph import Edge, ImageGraph
     from imagegraph.impact import FileChange, Impact
     from imagegraph.plan import RebuildPlan
     from imagegraph.stale import Freshness, StaleReport
@@ -113,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "  imagegraph why api examples/fleet --changed debian:bookworm\n"
         "  imagegraph lint examples/fleet\n"
         "  imagegraph stale examples/fleet --digests examples/fleet/stale-digests.json\n"
+        "  imagegraph diff . --since origin/main\n"
         "  imagegraph parse examples/fleet/apps/api/Dockerfile",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -157,9 +160,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--since",
         metavar="REV",
-        help="the files changed since git revision REV (as git diff --name-only REV lists "
-        "them), found by reading git's data only: no hook, filter, fsmonitor or other "
-        "program the repository configures runs, and .git/index is not written",
+        help="what changed since git revision REV: the files (as git diff --name-only REV "
+        "lists them) and, in the declaration files, the entries whose build differs (the "
+        "fleet at REV is read from git without a checkout); git's data is only read: no "
+        "hook, filter, fsmonitor or other program the repository configures runs, and "
+        ".git/index is not written",
     )
     plan.add_argument(
         "--package",
@@ -315,6 +320,40 @@ def _parser() -> argparse.ArgumentParser:
         help="table on a terminal, json when piped (default)",
     )
 
+    diff = commands.add_parser(
+        "diff",
+        help="what a change does to the image graph: builds, parents, bases, rebuilds",
+        description="Compare the fleet at git revision --since with the work tree (or with\n"
+        "revision --until): the builds added and removed (by build name: a Dockerfile\n"
+        "renamed or moved keeps its image), for each build what changed as the build tool\n"
+        "sees it (tags, build arguments, target, platforms, contexts, Dockerfile path and\n"
+        "content) and the parents it gained or lost with the Dockerfile line, the external\n"
+        "images that appear or disappear, and the rebuild plan for it (as plan --since).\n"
+        "The revisions are read from git without a checkout; nothing the repository\n"
+        "configures runs.",
+        epilog="Exit codes: 0 compared, 1 a revision or fleet that cannot be read (or an error "
+        "in the fleet), 2 usage error.\n\n"
+        "Examples:\n"
+        "  imagegraph diff . --since origin/main\n"
+        "  imagegraph diff . --since v1.0 --until v1.1 --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_fleet_arguments(diff)
+    diff.add_argument(
+        "--since", required=True, metavar="REV", help="the git revision to compare from"
+    )
+    diff.add_argument(
+        "--until",
+        metavar="REV",
+        help="the git revision to compare to (default: the work tree as it is)",
+    )
+    diff.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default=None,
+        help="table on a terminal, json when piped (default)",
+    )
+
     lint = commands.add_parser(
         "lint",
         help="fleet hygiene: unpinned and drifting bases, stragglers, deep chains",
@@ -416,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "packages": _packages_command,
         "lint": _lint_command,
         "stale": _stale_command,
+        "diff": _diff_command,
     }.get(args.command, _parse_command)
     try:
         return command(args)
@@ -517,10 +557,16 @@ def _plan_command(args: argparse.Namespace) -> int:
     changes: list[Change] = list(args.changed)
     if args.changed_files is not None:
         changes.append(_listed_changes(args.changed_files, graph.inventory.root))
+    since_notes: list[Diagnostic] = []
     if args.since is not None:
-        inventory = graph.inventory
-        readable = inventory.readable_root  # --root, when given
-        changes.append(_git_changed_files(args.path, args.since, inventory.root, readable))
+        from imagegraph.diff import changes_since
+
+        since_changes, said = changes_since(
+            graph, args.path, args.since, config=args.config, root=args.root,
+            cache=not args.no_cache,
+        )  # fmt: skip
+        changes += since_changes
+        since_notes = list(said)
     if args.below is not None and len(args.package) != 1:
         raise ImageGraphError("--below needs exactly one --package")
     changes += [
@@ -544,6 +590,8 @@ def _plan_command(args: argparse.Namespace) -> int:
         include_unknown=args.include_unknown,
         relative_to=os.curdir if args.relative_to is None else args.relative_to,
     )  # fmt: skip
+    if since_notes:
+        plan = dataclasses.replace(plan, diagnostics=(*since_notes, *plan.diagnostics))
     if fmt == "table":
         from rich.text import Text
 
@@ -572,6 +620,7 @@ def _plan_command(args: argparse.Namespace) -> int:
                     " " + _names(plan.impact.undetermined),
                 )
             )
+        shown.extend(_said(plan.diagnostics))
         _show(*shown)
     else:
         writer = {
@@ -585,6 +634,89 @@ def _plan_command(args: argparse.Namespace) -> int:
         if fmt == "bake":  # what bake cannot do: imports, shared tags
             advisory_notes = [*advisory_notes, *render.bake_diagnostics(plan)]
     return _report([*advisory_notes, *stale_notes, *plan.diagnostics])
+
+
+_SAID = frozenset({"declarations-change-nothing"})
+"""Information a table shows under itself: that an edit rebuilds nothing, and why."""
+
+
+def _said(diagnostics: Iterable[Diagnostic]) -> list[RenderableType]:
+    """The lines a table shows for the :data:`_SAID` information among *diagnostics*."""
+    from rich.text import Text
+
+    return [
+        Text(printable(d.message, tabs=False))
+        for d in diagnostics
+        if d.code in _SAID and d.severity is Severity.INFO
+    ]
+
+
+def _diff_command(args: argparse.Namespace) -> int:
+    from imagegraph.diff import diff_revisions
+    from imagegraph.render import plan as render
+
+    graph = _scan(args) if args.until is None else None
+    found = diff_revisions(
+        args.path, args.since, args.until, graph=graph, config=args.config, root=args.root,
+        cache=not args.no_cache,
+    )  # fmt: skip
+    new = found.new
+    assert new is not None
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        _write(found.to_json())
+    else:
+        plan = new.plan(found.changes(), relative_to=os.curdir)
+        _show(*_diff_table(found), render.to_rich(plan), *_said(found.diagnostics))
+    return _report(dict.fromkeys([*new.diagnostics, *found.diagnostics]))
+
+
+def _parent_line(sign: str, edge: Edge, builds: Mapping[str, object]) -> str:
+    """A parent gained (``+``) or lost (``-``): as written, expanded, where, and the
+    build of the fleet it is, if any."""
+    built = f" (the build {edge.parent})" if edge.parent in builds else ""
+    return f"{sign} parent {_familiar(edge.value or edge.text)}{built}: {edge.kind} at {edge.where}"
+
+
+def _diff_table(found: GraphDiff) -> list[RenderableType]:
+    """The diff for people: a title, then a table of each image and what changed in it."""
+    from rich.table import Table
+    from rich.text import Text
+
+    until = f"revision {found.until}" if found.until is not None else "the work tree"
+    counts = f"{len(found.added)} added, {len(found.removed)} removed, {len(found.changed)} changed"
+    title = Text(
+        printable(f"Changes from {found.since} to {until}: builds {counts}", tabs=False),
+        style="bold",
+    )
+    table = Table()
+    table.add_column("image")
+    table.add_column("change", overflow="fold")
+    rows: list[tuple[str, list[str]]] = []
+    for name in found.added:
+        build = found.new_builds[name]
+        rows.append((name, [f"added ({build.origin or build.dockerfile})"]))
+    for name in found.removed:
+        build = found.old_builds[name]
+        rows.append((name, [f"removed (was {build.origin or build.dockerfile})"]))
+    for changed in found.changed:
+        lines = list(changed.reasons)
+        lines += [_parent_line("+", e, found.new_builds) for e in changed.parents_added]
+        lines += [_parent_line("-", e, found.old_builds) for e in changed.parents_removed]
+        rows.append((changed.name, lines))
+    rows.sort(key=lambda row: row[0])
+    rows += [(_familiar(base), ["+ external image, now used"]) for base in found.bases_added]
+    rows += [
+        (_familiar(base), ["- external image, no longer used"]) for base in found.bases_removed
+    ]
+    for image, lines in rows:
+        table.add_row(
+            Text(printable(image, tabs=False)),
+            Text("\n".join(printable(line, tabs=False) for line in lines)),
+        )
+    if not table.row_count:
+        return [title, Text("no build, parent or external image changed")]
+    return [title, table]
 
 
 def _stale_report(args: argparse.Namespace, graph: ImageGraph) -> StaleReport:
@@ -817,19 +949,6 @@ def _listed_changes(source: str, root: str) -> FileChange:
         else:
             paths += [here, there]
     return FileChange.of(paths, root=root)
-
-
-def _git_changed_files(path: str, revision: str, root: str, readable: str) -> FileChange:
-    """The files changed since git *revision* in the work tree holding *path*, relative to
-    the scanned *root*: git only reads (see :mod:`imagegraph._git`), nothing runs, and no
-    file outside *readable* (the root files may be read from) is opened."""
-    from imagegraph._git import changed_files
-    from imagegraph.impact import FileChange, _root_relative
-
-    found = changed_files(path, revision, readable=readable)
-    return FileChange(
-        tuple(_root_relative(os.path.join(found.top, name), root) for name in found.paths)
-    )
 
 
 def _graph_command(args: argparse.Namespace) -> int:

@@ -508,16 +508,20 @@ class ImageGraph:
         return check_stale(self, source, platforms=platforms)
 
     def files_affecting(
-        self, paths: Iterable[str]
+        self, paths: Iterable[str], *, compared: Iterable[str] = ()
     ) -> tuple[dict[str, tuple[str, ...]], list[Diagnostic]]:
         """The builds that changed *paths* (relative to the root) reach directly, and why.
 
         See :class:`imagegraph.FileChange` for the rules. Returns ``{build:
         (cause, ...)}`` and diagnostics about sources that could not be read.
+        A declaration file in *compared* (its entries were compared one by one
+        with another revision's) does not reach the builds it declares by
+        being changed; it counts only as a file of a context.
         """
         from imagegraph.context import read_dockerignore
 
         wanted = [p for p in paths if p]
+        entries_compared = frozenset(compared)
         hits: dict[str, list[str]] = {}
         notes: list[Diagnostic] = []
         root = Path(self.inventory.root)
@@ -525,6 +529,8 @@ class ImageGraph:
             declared = (
                 build.origin.partition(":")[0] if build.origin not in ("", "convention") else ""
             )
+            if declared in entries_compared:
+                declared = ""
             own = build.dockerfile if build.dockerfile_inline is None else None
             context = "" if build.context == "." else build.context + "/"
             ignore_files = {f"{context}.dockerignore", f"{build.dockerfile}.dockerignore"}

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from imagegraph.graph import Edge, ImageGraph
 
-__all__ = ["Change", "FileChange", "Impact", "StaleChange", "impact"]
+__all__ = ["Change", "EntryChange", "FileChange", "Impact", "StaleChange", "impact"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +63,26 @@ class FileChange:
     'files apps/api/main.py, README.md'
     >>> FileChange.of(["/repo/shared/lib.py", "/repo/fleet/x"], root="/repo/fleet").paths
     ('../shared/lib.py', 'x')
+
+    A declaration file named in :attr:`entries_compared` changes no build by
+    being changed: its entries were compared one by one (an :class:`EntryChange`
+    names the builds whose entry differs), so only a build whose context holds
+    the file, and reads it, counts it.
     """
 
     paths: tuple[str, ...]
+    entries_compared: tuple[str, ...] = ()
+    """Declaration files (relative to the root) whose entries were compared one by
+    one with another revision's (``plan --since``, :func:`imagegraph.diff`)."""
 
     @classmethod
-    def of(cls, paths: Iterable[str], *, root: str | os.PathLike[str] | None = None) -> FileChange:
+    def of(
+        cls,
+        paths: Iterable[str],
+        *,
+        root: str | os.PathLike[str] | None = None,
+        entries_compared: Iterable[str] = (),
+    ) -> FileChange:
         """Normalise *paths* (``./a`` -> ``a``, ``a/../../b`` -> ``../b``, backslashes, blank
         lines and the root itself dropped); with *root*, absolute paths become relative to it."""
         cleaned = []
@@ -81,7 +95,7 @@ class FileChange:
                 path = _root_relative(path, root)
             if path != ".":
                 cleaned.append(path)
-        return cls(tuple(dict.fromkeys(cleaned)))
+        return cls(tuple(dict.fromkeys(cleaned)), tuple(dict.fromkeys(entries_compared)))
 
     def __str__(self) -> str:
         shown = ", ".join(self.paths[:3])
@@ -121,9 +135,41 @@ class StaleChange:
         return f"stale images {_changes_text(self.names)}" if self.builds else "no stale images"
 
 
-Change = str | ImageRef | FileChange | PackageChange | StaleChange
+@dataclass(frozen=True, slots=True)
+class EntryChange:
+    """Builds whose declaration changed between two revisions of the fleet, each with
+    what changed in it as the build tool sees it (an argument, a tag, the target, ...),
+    and the builds that are new. Made by :meth:`imagegraph.GraphDiff.change`
+    (``plan --since``); every build on them rebuilds too.
+
+    ``files`` are the changed declaration files whose entries were compared one by
+    one: when no build changed, the answer says that their edit (a comment, the
+    order, formatting, a ``[lint]`` table) rebuilds nothing.
+
+    >>> change = EntryChange((("node-20", ("arg NODE_VERSION 20.18.0 -> 20.18.1",)),))
+    >>> str(change), change.names
+    ('changed entries node-20', ('node-20',))
+    """
+
+    builds: tuple[tuple[str, tuple[str, ...]], ...]
+    """``(build name, what changed)`` for each build whose entry differs or is new."""
+    files: tuple[str, ...] = ()
+    """Changed declaration files (relative to the root) whose entries were compared."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The builds, in the order given."""
+        return tuple(name for name, _ in self.builds)
+
+    def __str__(self) -> str:
+        if self.builds:
+            return f"changed entries {_changes_text(self.names)}"
+        return "no changed entries"
+
+
+Change = str | ImageRef | FileChange | PackageChange | StaleChange | EntryChange
 """A change: a build name, a tag of a build, any image reference, changed files, a package,
-or the builds a registry finds stale."""
+the builds a registry finds stale, or builds whose declaration changed."""
 
 _HAS_TAG = re.compile(r":[^/]*$")
 
@@ -240,13 +286,19 @@ def impact(
     given: list[str] = []
     images_changed = False
     for each in changes:
-        if isinstance(each, FileChange | PackageChange | StaleChange):
+        if isinstance(each, FileChange | PackageChange | StaleChange | EntryChange):
             change = str(each)
             if isinstance(each, StaleChange):
                 hits, notes = _stale_hits(graph, each)
+            elif isinstance(each, EntryChange):
+                hits, notes = _named_hits(
+                    graph, each.builds, "entry-unknown-build", "the comparison of revisions"
+                )
             elif isinstance(each, FileChange):
-                each = FileChange.of(each.paths, root=graph.inventory.root)
-                hits, notes = graph.files_affecting(each.paths)
+                each = FileChange.of(
+                    each.paths, root=graph.inventory.root, entries_compared=each.entries_compared
+                )
+                hits, notes = graph.files_affecting(each.paths, compared=each.entries_compared)
             else:
                 hits, unknown, notes = _package_hits(graph, each)
                 for node, why in unknown.items():
@@ -265,7 +317,21 @@ def impact(
         given.append(change)
         matched[change] = nodes
         if not nodes and isinstance(each, FileChange):
-            diagnostics.append(_unread_files(graph, each))
+            compared = set(each.entries_compared)
+            if not each.paths or any(path not in compared for path in each.paths):
+                # A compared declaration that changed no build: the EntryChange says so.
+                diagnostics.append(_unread_files(graph, each))
+        elif not nodes and isinstance(each, EntryChange):
+            if each.files:
+                shown = _changes_text(each.files)
+                diagnostics.append(
+                    Diagnostic(
+                        "declarations-change-nothing", Severity.INFO,
+                        f"{shown} changed, but no build declared there is new or built "
+                        "differently (a comment, the order, formatting, a table such as [lint], "
+                        "a build removed): nothing to rebuild for that",
+                    )
+                )  # fmt: skip
         elif not nodes and isinstance(each, StaleChange):
             diagnostics.append(
                 Diagnostic(
@@ -516,18 +582,26 @@ def _stale_hits(
 ) -> tuple[dict[str, tuple[str, ...]], list[Diagnostic]]:
     """The builds *change* names, with their reasons; a name that is no build of
     *graph* (a report of another fleet) is an error, never dropped unseen."""
+    return _named_hits(graph, change.builds, "stale-unknown-build", "the registry check")
+
+
+def _named_hits(
+    graph: ImageGraph, builds: Iterable[tuple[str, tuple[str, ...]]], code: str, source: str
+) -> tuple[dict[str, tuple[str, ...]], list[Diagnostic]]:
+    """*builds* (``(name, reasons)``) as hits; a name that is no build of *graph*
+    is a *code* error naming *source*, never dropped unseen."""
     hits: dict[str, tuple[str, ...]] = {}
     notes: list[Diagnostic] = []
     nx_graph = graph.nx
-    for name, why in change.builds:
+    for name, why in builds:
         if name in nx_graph and nx_graph.nodes[name]["kind"] == "build":
             hits[name] = (*hits.get(name, ()), *(w for w in why if w not in hits.get(name, ())))
         else:
             notes.append(
                 Diagnostic(
-                    "stale-unknown-build",
+                    code,
                     Severity.ERROR,
-                    f"the registry check names {name!r}, which is no build of this fleet",
+                    f"{source} names {name!r}, which is no build of this fleet",
                 )
             )
     return hits, notes
