@@ -249,16 +249,9 @@ def outline(
             continue
         header = False
         start = lineno
-        # As BuildKit: the first line loses its leading blanks, continuation lines keep theirs.
-        segment = segment.lstrip(GO_SPACE)
-        if "\\" in segment:
-            newlines = segment.count("\n")
-            if newlines:
-                segment = _CONTINUATION.sub("", segment)
-            lineno += newlines
-        end = lineno
-        lineno += 1
-        logical = segment
+        logical, newlines = _joined(segment)
+        end = lineno + newlines
+        lineno = end + 1
         if seen_from and trivial(logical):
             last_end = end
             if not (complete or packages):
@@ -274,15 +267,7 @@ def outline(
             if not complete and logical[:3].upper() != "ARG":
                 continue  # COPY, USER, ...: nothing the package reader reads
         try:
-            instruction = _quick(logical, start, end)
-            if instruction is None:
-                node = _split_node(logical, "\\")
-                instruction = Instruction(
-                    keyword=node.keyword, args=node.args, flags=node.flags, line=start,
-                    end_line=end, original=logical, json=node.json, trigger=node.trigger,
-                    written=node.written,
-                )  # fmt: skip
-            _check(instruction, "\\", _refuse)
+            instruction = _read(logical, start, end)
             keyword = instruction.keyword
             if keyword == "FROM":
                 if seen_from:
@@ -317,6 +302,32 @@ def outline(
             return None
         kept = sorted([*kept, *values], key=lambda instruction: instruction.line)
     return Outline(ParsedInstructions(tuple(kept), directives, "\\", ()), tuple(ends))
+
+
+def _joined(segment: str) -> tuple[str, int]:
+    """The logical line of *segment* (a line with its continuations) as BuildKit
+    joins it, and how many newlines it spans: the first line loses its leading
+    blanks, continuation lines keep theirs, comment lines inside go."""
+    segment = segment.lstrip(GO_SPACE)
+    if "\\" not in segment:
+        return segment, 0
+    newlines = segment.count("\n")
+    return (_CONTINUATION.sub("", segment) if newlines else segment), newlines
+
+
+def _read(logical: str, start: int, end: int) -> Instruction:
+    """*logical* split and checked as the full parser does it (raising as it does,
+    for the caller to hand the file over)."""
+    instruction = _quick(logical, start, end)
+    if instruction is None:
+        node = _split_node(logical, "\\")
+        instruction = Instruction(
+            keyword=node.keyword, args=node.args, flags=node.flags, line=start,
+            end_line=end, original=logical, json=node.json, trigger=node.trigger,
+            written=node.written,
+        )  # fmt: skip
+    _check(instruction, "\\", _refuse)
+    return instruction
 
 
 def _package_matter(text: str, start: int, end: int) -> int:
@@ -373,29 +384,15 @@ def _values(text: str, runs: list[tuple[int, int, int]]) -> list[Instruction] | 
                 lineno += 1
                 continue
             start = lineno
-            segment = segment.lstrip(GO_SPACE)
-            if "\\" in segment:
-                newlines = segment.count("\n")
-                if newlines:
-                    segment = _CONTINUATION.sub("", segment)
-                lineno += newlines
-            end = lineno
-            lineno += 1
-            keyword = segment[:3].upper()
-            if keyword not in ("ENV", "ARG"):
+            logical, newlines = _joined(segment)
+            end = lineno + newlines
+            lineno = end + 1
+            if logical[:3].upper() not in ("ENV", "ARG"):
                 continue
-            instruction = _plain(segment, start, end) or _quick(segment, start, end)
-            if instruction is None:
-                try:
-                    node = _split_node(segment, "\\")
-                    instruction = Instruction(
-                        keyword=node.keyword, args=node.args, flags=node.flags, line=start,
-                        end_line=end, original=segment, json=node.json, trigger=node.trigger,
-                        written=node.written,
-                    )  # fmt: skip
-                    _check(instruction, "\\", _refuse)
-                except (ShellError, ValueError, RecursionError, DockerfileSyntaxError):
-                    return None
+            try:
+                instruction = _plain(logical, start, end) or _read(logical, start, end)
+            except (ShellError, ValueError, RecursionError, DockerfileSyntaxError):
+                return None
             if instruction.keyword in ("ENV", "ARG"):
                 found.append(instruction)
     return found

@@ -29,17 +29,25 @@ def _summary(dockerfile: Dockerfile) -> tuple[object, ...]:
     )  # fmt: skip
 
 
-def _both(text: str | bytes, args: dict[str, str] | None = None) -> tuple[object, object]:
+def _routes(
+    text: str | bytes, args: dict[str, str] | None, summary: Callable[[Dockerfile], object]
+) -> tuple[object, object]:
+    """*summary* of the full parse of *text* and of its prepared (outline) reading,
+    or the error each raises."""
     try:
-        full: object = _summary(parse_dockerfile(text, path="Dockerfile", build_args=args))
+        full: object = summary(parse_dockerfile(text, path="Dockerfile", build_args=args))
     except ImageGraphError as err:
         full = ("error", str(err))
     try:
         prepared = prepare_dockerfile(text, path="Dockerfile")
-        fast: object = _summary(resolve_dockerfile(prepared, build_args=args, path="Dockerfile"))
+        fast: object = summary(resolve_dockerfile(prepared, build_args=args, path="Dockerfile"))
     except ImageGraphError as err:
         fast = ("error", str(err))
     return full, fast
+
+
+def _both(text: str | bytes, args: dict[str, str] | None = None) -> tuple[object, object]:
+    return _routes(text, args, _summary)
 
 
 def _instructions_both(text: str) -> tuple[object, object]:
@@ -74,16 +82,7 @@ def _packages_both(text: str | bytes, args: dict[str, str] | None = None) -> tup
                 found.append((use.packages, use.diagnostics))
         return found
 
-    try:
-        full: object = summary(parse_dockerfile(text, path="Dockerfile", build_args=args))
-    except ImageGraphError as err:
-        full = ("error", str(err))
-    try:
-        prepared = prepare_dockerfile(text, path="Dockerfile")
-        fast: object = summary(resolve_dockerfile(prepared, build_args=args, path="Dockerfile"))
-    except ImageGraphError as err:
-        fast = ("error", str(err))
-    return full, fast
+    return _routes(text, args, summary)
 
 
 COMPARE = pytest.mark.parametrize(
