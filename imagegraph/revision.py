@@ -80,6 +80,7 @@ from imagegraph._git import (
 )
 from imagegraph._reading import STALE_TEMPORARY_S, cache_directory, code_version, touch
 from imagegraph.diagnostics import Diagnostic, Severity
+from imagegraph.errors import ImageGraphError
 from imagegraph.graph import ImageGraph, scan
 from imagegraph.inventory import ConfigError
 
@@ -298,9 +299,15 @@ def _scan_once(
     place: _Place, tree: str, config: str | os.PathLike[str] | None, rooted: bool, what: str
 ) -> ImageGraph:
     """Write the tree to a temporary directory, deleted with the graph, and scan it."""
-    holder = Path(tempfile.mkdtemp(prefix="imagegraph-revision-"))
     try:
-        kept = _materialize(place, tree, holder / _FILES / place.name)
+        holder = Path(tempfile.mkdtemp(prefix="imagegraph-revision-"))
+    except OSError as err:
+        raise ImageGraphError(f"{what}: no temporary directory for its files: {err}") from None
+    try:
+        try:
+            kept = _materialize(place, tree, holder / _FILES / place.name)
+        except OSError as err:
+            raise ImageGraphError(f"{what}: its files cannot be written: {err}") from None
         graph = _scan(place, kept, config, rooted, what, cache=False)
     except BaseException:
         shutil.rmtree(holder, ignore_errors=True)

@@ -30,6 +30,7 @@ from imagegraph import ConfigError, ImageGraph, scan, scan_revision
 from imagegraph import revision as revision_module
 from imagegraph._git import GitError
 from imagegraph._reading import cache_directory
+from imagegraph.errors import ImageGraphError
 from tests.hostile import SECRET, Entry, Symlink, build
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -607,6 +608,25 @@ def test_a_broken_or_half_written_tree_is_not_used(
     assert (kept / "files" / "fleet" / "app" / "Dockerfile").read_text() == (
         "ARG V\nFROM acme/base:$V\nCOPY . /src\n"
     )
+
+
+def test_a_cache_directory_that_cannot_hold_trees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link in place of the trees' directory is not written through: the files go to a
+    temporary directory instead; with no temporary directory either, the error says so."""
+    repo, commits, checkouts = history(tmp_path, TOML)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cache_directory().mkdir(parents=True, exist_ok=True)
+    (cache_directory() / "revisions").symlink_to(elsewhere)
+    graph = scan_revision(repo / "fleet", commits[0])
+    checkout = checkouts[0] / "fleet"
+    assert shape(graph, repo / "fleet") == shape(scan(checkout), checkout)
+    assert list(elsewhere.iterdir()) == []
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(ImageGraphError, match="no temporary directory"):
+        scan_revision(repo / "fleet", commits[1])
 
 
 def test_the_least_recently_used_trees_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
