@@ -276,7 +276,9 @@ def test_each_format_rebuilds_only_the_entry_that_changed(tmp_path: Path, form: 
     assert all(declared not in cause for cause in planned.cause)
 
 
-def test_reordering_the_entries_rebuilds_nothing(tmp_path: Path) -> None:
+def test_reordering_the_entries_rebuilds_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = committed(tmp_path / "fleet")
     toml = repo / "imagegraph.toml"
     text = toml.read_text()
@@ -285,6 +287,13 @@ def test_reordering_the_entries_rebuilds_nothing(tmp_path: Path) -> None:
     plan, _ = plan_since(repo)
     assert len(plan) == 0
     assert "declarations-change-nothing" in codes(plan.diagnostics)
+    # The table says so under itself (information is not written to stderr).
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["plan", str(repo), "--since", "HEAD", "--no-cache", "--format", "table"]) == 0
+    out, err = capsys.readouterr()
+    assert "0 builds in 0 waves" in out
+    assert "imagegraph.toml changed, but no build declared there is new or built differently" in out
+    assert err == ""
 
 
 def test_convention_new_dockerfile_and_a_rename(tmp_path: Path) -> None:
