@@ -1122,28 +1122,29 @@ def _parse_manifest(reference: str, digest: str, body: bytes, content_type: str 
     if media_type not in INDEX_TYPES and media_type not in MANIFEST_TYPES:
         raise malformed(f"media type {media_type!r}")
     annotations = _annotations(value.get("annotations"), malformed)
+    # An index lists manifests; an image manifest, layers and a config.
+    manifests: tuple[Descriptor, ...] = ()
+    layers: tuple[str, ...] = ()
+    config: str | None = None
     if media_type in INDEX_TYPES:
         entries = value.get("manifests")
         if not isinstance(entries, list):
             raise malformed("an index without a manifests list")
-        return Manifest(
-            reference=reference,
-            digest=digest,
-            media_type=media_type,
-            annotations=annotations,
-            manifests=tuple(_descriptor(entry, malformed) for entry in entries),
-        )
-    layers = value.get("layers")
-    config = value.get("config")
-    if not isinstance(layers, list) or not isinstance(config, dict):
-        raise malformed("an image manifest without layers and config")
+        manifests = tuple(_descriptor(entry, malformed) for entry in entries)
+    else:
+        listed, described = value.get("layers"), value.get("config")
+        if not isinstance(listed, list) or not isinstance(described, dict):
+            raise malformed("an image manifest without layers and config")
+        layers = tuple(_digest_of(layer, malformed) for layer in listed)
+        config = _digest_of(described, malformed)
     return Manifest(
         reference=reference,
         digest=digest,
         media_type=media_type,
         annotations=annotations,
-        layers=tuple(_digest_of(layer, malformed) for layer in layers),
-        config=_digest_of(config, malformed),
+        layers=layers,
+        config=config,
+        manifests=manifests,
     )
 
 
