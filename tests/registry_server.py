@@ -76,6 +76,36 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing: the test's output stays the test's."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class LoopbackServer:
+    """A threaded HTTP server answering with *handler* on a free 127.0.0.1 port
+    (:attr:`port`, :attr:`host`), in a daemon thread until :meth:`close`; a context
+    manager too."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self.port: int = self._httpd.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> LoopbackServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # -- the registry ---------------------------------------------------------------
 
 
@@ -232,22 +262,16 @@ class TokenServer:
         self.certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 server._answer(self)
 
             def do_POST(self) -> None:
                 server._answer_oauth(self)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self.realm = f"http://127.0.0.1:{self.port}/token"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
+        self.port = self._server.port
+        self.realm = f"http://{self._server.host}/token"
 
     def token(self, user: str | None, scopes: Sequence[str]) -> str:
         import jwt
@@ -327,8 +351,7 @@ class TokenServer:
         handler.wfile.write(body)
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
 
 # -- pushing images ---------------------------------------------------------------
@@ -543,7 +566,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -552,15 +575,9 @@ class FaultProxy:
             def do_HEAD(self) -> None:
                 proxy._handle(self)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self.host = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
+        self.port = self._server.port
+        self.host = self._server.host
 
     def add(self, fault: Fault) -> None:
         with self._lock:
@@ -660,8 +677,7 @@ class FaultProxy:
             handler.wfile.write(body)
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
 
 # -- docker's config.json and credential helpers -------------------------------------

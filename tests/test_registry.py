@@ -36,8 +36,10 @@ from tests.registry_server import (  # noqa: F401
     USER,
     Fault,
     FaultProxy,
+    LoopbackServer,
     Pushed,
     Pusher,
+    QuietHandler,
     Registry,
     TokenServer,
     basic_auths,
@@ -947,13 +949,10 @@ class _Redirector:
     each request's path and Authorization header."""
 
     def __init__(self, location: str, token: str = "t") -> None:
-        import http.server
-        import threading
-
         self.seen: list[tuple[str, str | None]] = []
         outer = self
 
-        class Back(http.server.BaseHTTPRequestHandler):
+        class Back(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -969,10 +968,7 @@ class _Redirector:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        class Front(http.server.BaseHTTPRequestHandler):
+        class Front(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -987,22 +983,12 @@ class _Redirector:
 
             do_HEAD = do_GET
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._servers = [
-            http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) for handler in (Back, Front)
-        ]
-        self.back = f"127.0.0.1:{self._servers[0].server_address[1]}"
-        self.front = f"127.0.0.1:{self._servers[1].server_address[1]}"
-        for server in self._servers:
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        self._servers = [LoopbackServer(Back), LoopbackServer(Front)]
+        self.back, self.front = (server.host for server in self._servers)
 
     def close(self) -> None:
         for server in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.close()
 
 
 @pytest.fixture
@@ -1056,10 +1042,7 @@ def test_a_registry_dripping_its_answer_is_a_timeout_bounded_by_the_whole_answer
     new_client: Callable[..., RegistryClient],
 ) -> None:
     # Each byte comes well within the read timeout; the whole answer does not.
-    import http.server
-    import threading
-
-    class Drip(http.server.BaseHTTPRequestHandler):
+    class Drip(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -1075,22 +1058,13 @@ def test_a_registry_dripping_its_answer_is_a_timeout_bounded_by_the_whole_answer
             except OSError:
                 pass
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
+    with LoopbackServer(Drip) as server:
         client = new_client(cache=False, tries=1, timeout=1)
         started = time.monotonic()
         with pytest.raises(RegistryError) as slow:
-            client.manifest(ref(f"127.0.0.1:{server.server_address[1]}", "team/app"))
+            client.manifest(ref(server.host, "team/app"))
         assert slow.value.code == "registry-timeout"
         assert time.monotonic() - started < 4
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_token_that_is_no_header_value_is_refused_and_never_quoted(
