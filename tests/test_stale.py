@@ -7,7 +7,7 @@ import json
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import networkx as nx
@@ -100,6 +100,17 @@ def index(
         for one in images.values()
     ]
     return [top, *by_digest]
+
+
+def per_platform(reference: str, layers: Mapping[str, Iterable[str]]) -> list[Manifest]:
+    """:func:`index` as *reference* of one image per platform, each of its *layers*."""
+    return index(
+        reference,
+        {
+            platform: image(reference, listed, label=f"{reference} {platform}")
+            for platform, listed in layers.items()
+        },
+    )
 
 
 def built_on(base: Manifest, digest: str | None = None) -> dict[str, str]:
@@ -200,28 +211,27 @@ def test_missing_is_a_tag_the_registry_does_not_have(graph: ImageGraph) -> None:
     assert not report.diagnostics
 
 
-class Faulty:
+class Faulty(RecordedManifests):
     """A recording whose answers for some references are registry errors (as a live
-    client gives them: the end-to-end test below has the real ones)."""
+    client gives them: the end-to-end test below has the real ones). Only
+    :meth:`manifest` differs: :meth:`manifests` is the recording's own."""
 
-    def __init__(self, source: RecordedManifests, errors: Mapping[str, str]) -> None:
-        self.source = source
-        self.errors = errors
+    errors: Mapping[str, str]
+
+    @classmethod
+    def failing(
+        cls, manifests: Iterable[Manifest], errors: Mapping[str, str], absent: Iterable[str] = ()
+    ) -> Faulty:
+        source = cls.of(manifests, absent=absent)
+        assert isinstance(source, Faulty)
+        source.errors = errors
+        return source
 
     def manifest(self, reference: ImageRef) -> Manifest:
         code = self.errors.get(str(reference))
         if code is not None:
             raise RegistryError(code, str(reference), "refused")
-        return self.source.manifest(reference)
-
-    def manifests(self, references: Sequence[ImageRef]) -> dict[ImageRef, Manifest | RegistryError]:
-        answers: dict[ImageRef, Manifest | RegistryError] = {}
-        for reference in references:
-            try:
-                answers[reference] = self.manifest(reference)
-            except RegistryError as err:
-                answers[reference] = err
-        return answers
+        return super().manifest(reference)
 
 
 UNKNOWNS = [
@@ -271,7 +281,7 @@ def test_unknown_says_why_with_the_registry_code(
     reason: str,
 ) -> None:
     absent = [DEBIAN] if code == "registry-not-found" else []
-    source = Faulty(RecordedManifests.of(manifests, absent=absent), errors)
+    source = Faulty.failing(manifests, errors, absent)
     report = check_stale(graph, source)
     [entry] = report.unknown
     assert (entry.code, entry.reason) == (code, reason)
@@ -314,14 +324,8 @@ def test_a_different_base_than_the_dockerfile_names_is_stale(graph: ImageGraph) 
 
 def test_a_multi_platform_index_is_checked_per_platform() -> None:
     graph = make_graph({"app": ["debian:12"]}, platforms=("linux/amd64", "linux/arm64"))
-    debian = index(DEBIAN, {
-        "linux/amd64": image("docker.io/library/debian", ["da"], label="d amd64"),
-        "linux/arm64/v8": image("docker.io/library/debian", ["db"], label="d arm64"),
-    })  # fmt: skip
-    app = index(APP, {
-        "linux/amd64": image("docker.io/acme/app", ["da", "own"], label="a amd64"),
-        "linux/arm64": image("docker.io/acme/app", ["db-old", "own"], label="a arm64"),
-    })  # fmt: skip
+    debian = per_platform(DEBIAN, {"linux/amd64": ["da"], "linux/arm64/v8": ["db"]})
+    app = per_platform(APP, {"linux/amd64": ["da", "own"], "linux/arm64": ["db-old", "own"]})
     report = check_stale(graph, RecordedManifests.of([*debian, *app]))
     assert statuses(report) == [("app", "linux/amd64", "fresh"), ("app", "linux/arm64", "stale")]
     [(name, [why])] = [(n, list(w)) for n, w in report.change().builds]
@@ -333,7 +337,7 @@ def test_a_multi_platform_index_is_checked_per_platform() -> None:
 def test_a_platform_the_index_lacks_is_missing() -> None:
     graph = make_graph({"app": ["debian:12"]}, platforms=("linux/amd64", "linux/arm64"))
     debian = image(DEBIAN, ["da"])
-    app = index(APP, {"linux/amd64": image("docker.io/acme/app", ["da", "own"], label="a")})
+    app = per_platform(APP, {"linux/amd64": ["da", "own"]})
     report = check_stale(graph, RecordedManifests.of([debian, *app]))
     assert statuses(report) == [("app", "linux/amd64", "fresh"), ("app", "linux/arm64", "missing")]
     assert report.missing[0].reason == "the tag's index has no linux/arm64 image"
@@ -378,10 +382,7 @@ def test_shared_tag_builds_are_each_checked_for_their_platform() -> None:
     ])  # fmt: skip
     assert graph.shared_tags
     nano = image("mcr.microsoft.com/windows/nanoserver:ltsc2022", ["n-new"])
-    tool = index("acme/tool:1", {
-        "linux/amd64": image("docker.io/acme/tool", ["d", "t"], label="linux"),
-        "windows/amd64": image("docker.io/acme/tool", ["n-old", "t"], label="windows"),
-    })  # fmt: skip
+    tool = per_platform("acme/tool:1", {"linux/amd64": ["d", "t"], "windows/amd64": ["n-old", "t"]})
     report = check_stale(graph, RecordedManifests.of([image(DEBIAN, ["d"]), nano, *tool]))
     assert statuses(report) == [
         ("tool", "linux/amd64", "fresh"), ("tool-win", "windows/amd64", "stale"),
@@ -390,20 +391,11 @@ def test_shared_tag_builds_are_each_checked_for_their_platform() -> None:
 
 
 def test_a_build_without_platforms_takes_the_amd64_entry_of_an_index(graph: ImageGraph) -> None:
-    debian = index(DEBIAN, {
-        "linux/amd64": image("docker.io/library/debian", ["da"], label="d amd64"),
-        "linux/arm64": image("docker.io/library/debian", ["db"], label="d arm64"),
-    })  # fmt: skip
-    app = index(APP, {
-        "linux/arm64": image("docker.io/acme/app", ["db-old", "x"], label="a arm64"),
-        "linux/amd64": image("docker.io/acme/app", ["da", "x"], label="a amd64"),
-    })  # fmt: skip
+    debian = per_platform(DEBIAN, {"linux/amd64": ["da"], "linux/arm64": ["db"]})
+    app = per_platform(APP, {"linux/arm64": ["db-old", "x"], "linux/amd64": ["da", "x"]})
     [entry] = check_stale(graph, RecordedManifests.of([*debian, *app])).entries
     assert (entry.platform, entry.status, entry.method) == (None, "fresh", "layers")
-    two = index(APP, {
-        "linux/arm64": image("docker.io/acme/app", ["db"], label="1"),
-        "linux/s390x": image("docker.io/acme/app", ["db"], label="2"),
-    })  # fmt: skip
+    two = per_platform(APP, {"linux/arm64": ["db"], "linux/s390x": ["db"]})
     [entry] = check_stale(graph, RecordedManifests.of([*debian, *two])).entries
     assert entry.status == "unknown"
     assert entry.reason.startswith("the tag's index has no linux/amd64 image (platforms:")
@@ -774,8 +766,8 @@ def test_a_base_pinned_by_digest_is_compared_with_the_pin() -> None:
 
 def test_platforms_are_compared_as_containerd_compares_them() -> None:
     graph = make_graph({"app": ["debian:12"]}, platforms=("linux/arm64/v8",))
-    debian = index(DEBIAN, {"linux/arm64": image("docker.io/library/debian", ["d"], label="d")})
-    app = index(APP, {"linux/arm64/v8": image("docker.io/acme/app", ["d", "a"], label="a")})
+    debian = per_platform(DEBIAN, {"linux/arm64": ["d"]})
+    app = per_platform(APP, {"linux/arm64/v8": ["d", "a"]})
     report = check_stale(graph, RecordedManifests.of([*debian, *app]))
     assert statuses(report) == [("app", "linux/arm64/v8", "fresh")]
 
@@ -887,10 +879,7 @@ def test_a_single_image_where_the_build_declares_several_platforms_is_missing_fo
     the index (an older single-platform push): the image of one platform was compared
     as if it were each platform's, and an arm64 image never pushed could pass as fresh."""
     graph = make_graph({"app": ["debian:12"]}, platforms=("linux/amd64", "linux/arm64"))
-    debian = index(DEBIAN, {
-        "linux/amd64": image("docker.io/library/debian", ["da"], label="d amd64"),
-        "linux/arm64": image("docker.io/library/debian", ["db"], label="d arm64"),
-    })  # fmt: skip
+    debian = per_platform(DEBIAN, {"linux/amd64": ["da"], "linux/arm64": ["db"]})
     app = image(APP, ["da", "own"], built_on(debian[0]))
     report = check_stale(graph, RecordedManifests.of([*debian, app]))
     assert statuses(report) == [
