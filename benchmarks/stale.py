@@ -34,7 +34,7 @@ from imagegraph import (  # noqa: E402
     record,
 )
 from imagegraph.oci import BASE_DIGEST, BASE_NAME  # noqa: E402
-from tests.registry_server import Pusher, random_layers, start_registry  # noqa: E402
+from tests.registry_server import Pushed, Pusher, random_layers, start_registry  # noqa: E402
 
 
 def main() -> int:
@@ -48,28 +48,26 @@ def main() -> int:
         try:
             host = registry.host
             base_ref = f"{host}/fleet/base:1"
+
+            def on_base(layers: list[bytes], seeds: tuple[str, str]) -> tuple[Pushed, Pushed]:
+                """Push *layers* as the base tag, then an app on it tagged *seeds*: one
+                known by its layers, one annotated with the base."""
+                base = pusher.image("fleet/base", "1", layers)
+                plain = pusher.image("fleet/app", seeds[0], [*layers, b"app"])
+                annotated = pusher.image(
+                    "fleet/app", seeds[1], [*layers, b"app"],
+                    annotations={BASE_NAME: base_ref, BASE_DIGEST: base.digest},
+                )  # fmt: skip
+                return plain, annotated
+
             old, new = random_layers(2), random_layers(2)
             started = time.perf_counter()
-            base_old = pusher.image("fleet/base", "1", old)
-            fresh_plain = pusher.image("fleet/app", "seed-a", [*old, b"app"])
-            fresh_annotated = pusher.image(
-                "fleet/app", "seed-b", [*old, b"app"],
-                annotations={BASE_NAME: base_ref, BASE_DIGEST: base_old.digest},
-            )  # fmt: skip
-            base_new = pusher.image("fleet/base", "1", new)
-            new_plain = pusher.image("fleet/app", "seed-c", [*new, b"app"])
-            new_annotated = pusher.image(
-                "fleet/app", "seed-d", [*new, b"app"],
-                annotations={BASE_NAME: base_ref, BASE_DIGEST: base_new.digest},
-            )  # fmt: skip
+            # The base tag moves: apps on the old base are stale, on the new one fresh.
+            on_old = on_base(old, ("seed-a", "seed-b"))
+            on_new = on_base(new, ("seed-c", "seed-d"))
             for i in range(args.tags):
-                stale = i % 10 == 0
-                annotated = i % 3 == 0
-                image = (
-                    (fresh_annotated if annotated else fresh_plain)
-                    if stale
-                    else (new_annotated if annotated else new_plain)
-                )
+                plain, annotated = on_old if i % 10 == 0 else on_new
+                image = annotated if i % 3 == 0 else plain
                 pusher.manifest("fleet/app", f"v{i}", image.body, image.media_type)
             pushed = time.perf_counter() - started
         finally:
