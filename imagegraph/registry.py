@@ -741,29 +741,30 @@ class RegistryClient:
 
     def _credentials_for(self, host: str, reference: str) -> _Credentials | None:
         """The user's credentials for *host* (``None``: none configured), read once."""
+
+        def answer(found: _Credentials | CredentialError | None) -> _Credentials | None:
+            # A failed read is kept, and raised again for each reference asking.
+            if isinstance(found, CredentialError):
+                raise CredentialError(reference, found.detail)
+            return found
+
         with self._lock:
             if host in self._credentials:
-                found = self._credentials[host]
-                if isinstance(found, CredentialError):
-                    raise CredentialError(reference, found.detail)
-                return found
+                return answer(self._credentials[host])
             host_lock = self._host_locks.setdefault(host, threading.Lock())
         with host_lock:
+            # Another thread may have read them while this one waited for the host.
             with self._lock:
                 if host in self._credentials:
-                    found = self._credentials[host]
-                    if isinstance(found, CredentialError):
-                        raise CredentialError(reference, found.detail)
-                    return found
+                    return answer(self._credentials[host])
+            found: _Credentials | CredentialError | None
             try:
                 found = self._read_credentials(host)
             except CredentialError as error:
                 found = error
             with self._lock:
                 self._credentials[host] = found
-        if isinstance(found, CredentialError):
-            raise CredentialError(reference, found.detail)
-        return found
+        return answer(found)
 
     def _config_file(self) -> Path:
         if self._docker_config is not None:
