@@ -219,7 +219,7 @@ def start_registry(
 # -- the token endpoint ---------------------------------------------------------
 
 
-class TokenServer:
+class TokenServer(LoopbackServer):
     """A Bearer token endpoint: ``GET /token?service=..&scope=..`` with Basic
     credentials of *users* grants the actions asked for; anonymously, none. The
     JWT is signed with an EC key whose self-signed certificate is in
@@ -269,9 +269,8 @@ class TokenServer:
             def do_POST(self) -> None:
                 server._answer_oauth(self)
 
-        self._server = LoopbackServer(Handler)
-        self.port = self._server.port
-        self.realm = f"http://{self._server.host}/token"
+        super().__init__(Handler)
+        self.realm = f"http://{self.host}/token"
 
     def token(self, user: str | None, scopes: Sequence[str]) -> str:
         import jwt
@@ -349,9 +348,6 @@ class TokenServer:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
-
-    def close(self) -> None:
-        self._server.close()
 
 
 # -- pushing images ---------------------------------------------------------------
@@ -554,7 +550,7 @@ class Fault:
     times: int | None = 1
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """A loopback HTTP proxy in front of *upstream* (``host:port``): forwards each
     request as it came (Authorization included), records ``(method, path)`` in
     :attr:`requests`, and applies the first :class:`Fault` added that matches."""
@@ -575,9 +571,7 @@ class FaultProxy:
             def do_HEAD(self) -> None:
                 proxy._handle(self)
 
-        self._server = LoopbackServer(Handler)
-        self.port = self._server.port
-        self.host = self._server.host
+        super().__init__(Handler)
 
     def add(self, fault: Fault) -> None:
         with self._lock:
@@ -675,9 +669,6 @@ class FaultProxy:
         handler.end_headers()
         if not head:
             handler.wfile.write(body)
-
-    def close(self) -> None:
-        self._server.close()
 
 
 # -- docker's config.json and credential helpers -------------------------------------
