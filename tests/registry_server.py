@@ -106,6 +106,17 @@ class LoopbackServer:
         self.close()
 
 
+def reply(handler: http.server.BaseHTTPRequestHandler, status: int, data: object = None) -> None:
+    """Answer *status* with *data* as JSON, or with no body when *data* is ``None``."""
+    body = b"" if data is None else json.dumps(data).encode()
+    handler.send_response(status)
+    if data is not None:
+        handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 # -- the registry ---------------------------------------------------------------
 
 
@@ -303,25 +314,15 @@ class TokenServer(LoopbackServer):
             name, _, password = base64.b64decode(header[6:]).decode().partition(":")
             if self.users.get(name) != password:
                 self.requests.append((name, query.get("scope", [])))
-                handler.send_response(401)
-                handler.send_header("Content-Length", "0")
-                handler.end_headers()
+                reply(handler, 401)
                 return
             user = name
         self.requests.append((user, query.get("scope", [])))
         if url.path != "/token" or query.get("service") != [SERVICE]:
-            handler.send_response(400)
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
+            reply(handler, 400)
             return
-        body = json.dumps(
-            {"token": self.token(user, query.get("scope", [])), "expires_in": self.expires_in}
-        ).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        token = self.token(user, query.get("scope", []))
+        reply(handler, 200, {"token": token, "expires_in": self.expires_in})
 
     def _answer_oauth(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         """OAuth2 as docker speaks it with an identity token: a form POST with
@@ -336,18 +337,11 @@ class TokenServer(LoopbackServer):
             or form.get("service") != [SERVICE]
             or user is None
         ):
-            handler.send_response(401)
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
+            reply(handler, 401)
             return
-        body = json.dumps(
-            {"access_token": self.token(user, scopes), "expires_in": self.expires_in}
-        ).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        reply(
+            handler, 200, {"access_token": self.token(user, scopes), "expires_in": self.expires_in}
+        )
 
 
 # -- pushing images ---------------------------------------------------------------
