@@ -106,6 +106,20 @@ class Diagnostic:
     path: str | None = None
     line: int | None = None
 
+    def to_dict(self) -> dict[str, str | int | None]:
+        """The fields as JSON outputs hold them (the severity by its name).
+
+        >>> Diagnostic("undefined-arg", Severity.WARNING, "no value", "a/Dockerfile", 3).to_dict()
+        {'code': 'undefined-arg', 'severity': 'warning', 'message': 'no value', 'path': 'a/Dockerfile', 'line': 3}
+        """
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+        }
+
     def __str__(self) -> str:
         # A diagnostic about no file (a change that matches nothing, say) has
         # no location: naming one would send the reader to a file that is not it.

@@ -288,16 +288,7 @@ class GraphDiff:
                 }
                 for name in self.rebuild
             ],
-            "diagnostics": [
-                {
-                    "code": d.code,
-                    "severity": str(d.severity),
-                    "message": d.message,
-                    "path": d.path,
-                    "line": d.line,
-                }
-                for d in self.diagnostics
-            ],
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
         }
 
     def to_json(self) -> str:

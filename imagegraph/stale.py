@@ -231,16 +231,7 @@ class StaleReport:
                 status: len(self._of(status)) for status in ("fresh", "stale", "missing", "unknown")
             },
             "entries": [entry.to_dict() for entry in self.entries],
-            "diagnostics": [
-                {
-                    "code": d.code,
-                    "severity": str(d.severity),
-                    "message": d.message,
-                    "path": d.path,
-                    "line": d.line,
-                }
-                for d in self.diagnostics
-            ],
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
