@@ -846,6 +846,32 @@ def test_lint_may_ignore_the_scans_diagnostic_codes(tmp_path: Path) -> None:
     assert codes(findings(scan(tmp_path, cache=False))) == [("unpinned-copy-source", "app", 3)]
 
 
+def _why_no_snapshot(root: Path, version: str) -> str:
+    """What is wrong with the snapshot of *root*, step by step as load_snapshot
+    checks it (the last two CI failures of the test below gave no reason)."""
+    import array
+
+    from imagegraph import _snapshot
+    from imagegraph._pickling import conforms
+    from imagegraph._reading import read_cache_file, restricted_load
+
+    target = _snapshot._path(root, None)
+    data = read_cache_file(target)
+    if data is None:
+        listed = sorted(p.name for p in target.parent.iterdir()) if target.parent.is_dir() else []
+        return f"no snapshot file {target.name} in {listed}"
+    header, stamps, state = restricted_load(data, _snapshot._SNAPSHOT_TYPES)
+    if header[2:] != (version, str(root), None):
+        return f"header {header!r}"
+    if not conforms(state, _snapshot._State):
+        return f"state does not conform: lint {state[2].lint!r}"
+    paths, numbers = stamps[0].split("\0"), stamps[1]
+    assert isinstance(numbers, array.array)
+    now = [_snapshot._stamp(str(root / p)) for p in paths]
+    stamped = zip(*[iter(numbers)] * 4, strict=False)
+    return f"stamps {list(zip(paths, stamped, now, strict=True))}"
+
+
 def test_a_cached_graph_keeps_the_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The snapshot's unpickler builds only imagegraph's value types and builtins:
     # the policy must be plain values, or no cached graph would ever load.
@@ -869,5 +895,5 @@ def test_a_cached_graph_keeps_the_policy(tmp_path: Path, monkeypatch: pytest.Mon
         os.utime(path, (hour_ago, hour_ago))
     scan(tmp_path)
     kept = _snapshot.load_snapshot(tmp_path.resolve(), None, code_version())
-    assert kept is not None
+    assert kept is not None, _why_no_snapshot(tmp_path.resolve(), code_version())
     assert kept.inventory.lint == {"max_depth": 1, "source": "imagegraph.toml:1"}
