@@ -37,8 +37,9 @@ What is written is what a checkout would hold, except:
   the scan's own rules refuse one that leads out of the root, as in a work
   tree (an absolute link into the work tree is refused too: it would read
   today's file, not the revision's);
-* a blob over :data:`~imagegraph._files.MAX_FILE_BYTES` (the scan would not
-  read it), a submodule (a commit, not files: an empty directory is
+* a blob over :data:`~imagegraph._files.MAX_DECLARATION_BYTES` (the scan
+  would read no file that large; one between a Dockerfile's cap and this is
+  written, and the scan refuses it as in a work tree), a submodule (a commit, not files: an empty directory is
   written, as a checkout without ``submodule update`` leaves), a link whose
   target holds a NUL byte, a name git itself refuses to check out (``..``,
   ``.git``, an empty part) and an entry that cannot be written are left
@@ -69,7 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from imagegraph._files import MAX_FILE_BYTES, open_kept
+from imagegraph._files import MAX_DECLARATION_BYTES, MAX_FILE_BYTES, open_kept
 from imagegraph._git import (
     _NEUTRAL,
     _TIMEOUT,
@@ -631,8 +632,8 @@ def _materialize(place: _Place, tree: str, files: Path) -> _Kept:
             elif entry.mode == _GITLINK:
                 skip(entry, "a submodule (its files are in another repository)")
                 _write(directories, entry, skip, _empty_directory)
-            elif entry.size is None or entry.size > MAX_FILE_BYTES:
-                skip(entry, f"larger than the {MAX_FILE_BYTES} bytes a scan reads of a file")
+            elif entry.size is None or entry.size > MAX_DECLARATION_BYTES:
+                skip(entry, f"larger than the {MAX_DECLARATION_BYTES} bytes a scan reads of a file")
             else:
                 wanted.setdefault(entry.oid, []).append(entry)
 
@@ -804,7 +805,7 @@ def _answers(
         if len(fields) != 3 or fields[0] != oid or not fields[2].isdigit():
             return False
         size = int(fields[2])
-        if size > MAX_FILE_BYTES:  # not what the listing said: read past it, keep nothing
+        if size > MAX_DECLARATION_BYTES:  # not what the listing said: read past it, keep nothing
             remaining = size
             while remaining > 0:
                 chunk = stream.read(min(remaining, 1 << 20))

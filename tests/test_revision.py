@@ -568,7 +568,7 @@ def test_large_files_and_submodules_are_left_out_and_said(
     )
     git(repo, "update-index", "--add", "--cacheinfo", f"160000,{commits[0]},fleet/sub")
     git(repo, "commit", "-qm", "a submodule")
-    monkeypatch.setattr(revision_module, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(revision_module, "MAX_DECLARATION_BYTES", 100)
     graph = scan_revision(repo / "fleet", "HEAD")
     skipped = {d.path: d for d in graph.diagnostics if d.code == revision_module.SKIPPED}
     assert set(skipped) == {"large/Dockerfile", "sub"}
@@ -680,3 +680,26 @@ def test_any_directory_names_scan_as_in_a_checkout(directories: list[str]) -> No
         graph = scan_revision(repo / "fleet", commits[0], cache=False)
         assert shape(graph, repo / "fleet") == shape(scan(checkout, cache=False), checkout)
         assert len(graph.builds) == len(directories)
+
+
+def test_a_declaration_file_over_the_dockerfile_cap_is_read_at_the_revision(
+    tmp_path: Path,
+) -> None:
+    """A scan reads a declaration file up to MAX_DECLARATION_BYTES (a 137,000-image
+    imagegraph.toml is 20-40 MB): the revision's copy of one over the 16 MiB a
+    Dockerfile may have must be written, not left out (the fleet at the revision
+    was then found by convention: every build 'removed' and 'added')."""
+    from imagegraph._files import MAX_FILE_BYTES
+
+    padding = "# padding the declaration file past the Dockerfile cap\n"
+    toml = '[[image]]\nname = "only"\ndockerfile = "app/Dockerfile"\n' + padding * (
+        MAX_FILE_BYTES // len(padding) + 1
+    )
+    repo, commits, checkouts = history(
+        tmp_path,
+        [{"fleet/app/Dockerfile": "FROM debian:12\n", "fleet/imagegraph.toml": toml}],
+    )
+    checkout = checkouts[0] / "fleet"
+    graph = scan_revision(repo / "fleet", commits[0], cache=False)
+    assert [build.name for build in graph.builds] == ["only"]
+    assert shape(graph, repo / "fleet") == shape(scan(checkout), checkout)
