@@ -173,6 +173,18 @@ class BuildDiff:
             found.append("the Dockerfile changed")
         return tuple(found)
 
+    @property
+    def parent_reasons(self) -> tuple[str, ...]:
+        """Each parent gained or lost, one line each: a build whose FROM now resolves
+        to another image (the build that provided its tag was removed, or one now
+        provides it) changes though its entry and Dockerfile do not."""
+        gained = dict.fromkeys(edge.parent for edge in self.parents_added)
+        lost = dict.fromkeys(edge.parent for edge in self.parents_removed)
+        return (
+            *(f"parent {parent} added" for parent in gained),
+            *(f"parent {parent} removed" for parent in lost),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The build's changes as plain values."""
         return {
@@ -346,6 +358,10 @@ def diff(
             changed.append(one)
             # With the changed files, a changed Dockerfile is their FileChange's.
             why = one.reasons if changed_files is None else tuple(str(f) for f in fields)
+            if not why and not dockerfile:
+                # Neither its entry nor its Dockerfile: a FROM that now resolves to
+                # another image (the build providing its tag removed, say) still is one.
+                why = one.parent_reasons
             if why:
                 entries.append((name, why))
     added_names = tuple(sorted(new_builds.keys() - old_builds.keys()))

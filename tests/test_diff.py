@@ -555,3 +555,51 @@ def test_the_readme_pull_request_section(tmp_path: Path) -> None:
     printed = [line.rstrip() for line in done.stdout.splitlines()]
     assert printed == shown.strip("\n").splitlines()
     assert re.search(r"Rebuild after .*: 7 builds in 3\s+waves", done.stdout)
+
+
+# --- builds whose inputs change with neither their entry nor their Dockerfile ------
+
+
+TOML_BASE = """\
+[[image]]
+name = "base"
+dockerfile = "base/Dockerfile"
+tags = ["registry.example.com/base:1"]
+
+[[image]]
+name = "app"
+dockerfile = "app/Dockerfile"
+"""
+
+
+def test_a_parent_that_becomes_an_external_image_rebuilds_its_child(tmp_path: Path) -> None:
+    """The build that provided app's base is removed: app's FROM now names the
+    registry's image, a new parent, though app's entry and Dockerfile are as they
+    were; it must rebuild (the issue's rule: a build whose parent changed)."""
+    repo = committed(
+        tmp_path / "fleet",
+        {
+            "imagegraph.toml": TOML_BASE,
+            "base/Dockerfile": "FROM debian:12\n",
+            "app/Dockerfile": "FROM registry.example.com/base:1\n",
+        },
+    )
+    (repo / "imagegraph.toml").write_text(TOML_BASE[TOML_BASE.index('[[image]]\nname = "app"') :])
+    found = diff_revisions(repo, "HEAD", cache=False)
+    assert found.removed == ("base",)
+    assert [(b.name, [e.parent for e in b.parents_removed]) for b in found.changed] == [
+        ("app", ["base"])
+    ]
+    assert found.rebuild == ("app",)
+    plan, _ = plan_since(repo)
+    assert names(plan) == {"app"}
+
+
+def test_a_dockerignore_change_rebuilds_the_build_of_its_context(tmp_path: Path) -> None:
+    repo = committed(
+        tmp_path / "fleet",
+        {"app/Dockerfile": "FROM debian:12\nCOPY . /src\n", "app/.dockerignore": "*.md\n"},
+    )
+    (repo / "app" / ".dockerignore").write_text("*.md\n*.log\n")
+    plan, _ = plan_since(repo)
+    assert names(plan) == {"app"}
