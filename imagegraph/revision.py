@@ -92,7 +92,7 @@ MAX_REVISION_TREES = 16
 SKIPPED = "revision-file-skipped"
 """The code of the diagnostic naming an entry of the revision that was not written."""
 
-_FORMAT = 1
+_FORMAT = 2  # 2: blobs kept up to MAX_DECLARATION_BYTES (1 left out those over 16 MiB)
 _RECORD = "revision.json"
 _FILES = "files"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

@@ -703,3 +703,32 @@ def test_a_declaration_file_over_the_dockerfile_cap_is_read_at_the_revision(
     graph = scan_revision(repo / "fleet", commits[0], cache=False)
     assert [build.name for build in graph.builds] == ["only"]
     assert shape(graph, repo / "fleet") == shape(scan(checkout), checkout)
+
+
+def test_a_tree_kept_by_the_writer_that_left_large_declarations_out_is_not_used(
+    tmp_path: Path,
+) -> None:
+    """Trees written before declaration files up to MAX_DECLARATION_BYTES were kept
+    (record format 1) lack such a file: that copy is not trusted, it is written again."""
+    repo, commits, _ = history(
+        tmp_path,
+        [
+            {
+                "fleet/app/Dockerfile": "FROM debian:12\n",
+                "fleet/imagegraph.toml": '[[image]]\nname = "only"\ndockerfile = "app/Dockerfile"\n',
+            }
+        ],
+    )
+    first = scan_revision(repo / "fleet", commits[0])
+    assert [build.name for build in first.builds] == ["only"]
+    (key,) = _kept()
+    holder = cache_directory() / "revisions" / key
+    record = json.loads((holder / "revision.json").read_text())
+    # As the old writer left it: the declaration skipped, the record at format 1.
+    (holder / "files" / "fleet" / "imagegraph.toml").unlink()
+    record.update(format=1, skipped=[["imagegraph.toml", "larger than the 16777216 bytes"]])
+    (holder / "revision.json").write_text(json.dumps(record))
+    del first
+    again = scan_revision(repo / "fleet", commits[0])
+    assert [build.name for build in again.builds] == ["only"]
+    assert not [d for d in again.diagnostics if d.code == revision_module.SKIPPED]
