@@ -638,6 +638,10 @@ def _materialize(place: _Place, tree: str, files: Path) -> _Kept:
                 wanted.setdefault(entry.oid, []).append(entry)
 
         def deliver(oid: bytes, data: bytes | None) -> None:
+            # One copy of a blob however many entries name it (a tree can name one
+            # large blob at a million paths for a few bytes of its own): the other
+            # regular files are hard links to the first written.
+            first: bytes | None = None
             for entry in wanted[oid]:
                 if data is None:
                     skip(entry, "its object cannot be read from the repository")
@@ -646,8 +650,11 @@ def _materialize(place: _Place, tree: str, files: Path) -> _Kept:
                         skip(entry, "a symbolic link whose target holds a NUL byte")
                     else:
                         _write(directories, entry, skip, _link(data))
+                elif first is None:
+                    if _write(directories, entry, skip, _file(data)):
+                        first = entry.name
                 else:
-                    _write(directories, entry, skip, _file(data))
+                    _write(directories, entry, skip, _hard_link(directories, first))
 
         _read_blobs(place.top, list(wanted), deliver)
     skipped.sort()
@@ -694,17 +701,31 @@ def _file(data: bytes) -> Callable[[int, bytes], None]:
     return make
 
 
+def _hard_link(directories: _Directories, first: bytes) -> Callable[[int, bytes], None]:
+    """A hard link to the file *first* (from the top) wrote; its directories are the
+    ones written here, never a link (``follow_symlinks`` false for the file itself)."""
+
+    def make(parent: int, name: bytes) -> None:
+        top = directories.open(())
+        os.link(first, name, src_dir_fd=top, dst_dir_fd=parent, follow_symlinks=False)
+
+    return make
+
+
 def _write(
     directories: _Directories,
     entry: _Entry,
     skip: Callable[[_Entry, str], None],
     make: Callable[[int, bytes], None],
-) -> None:
+) -> bool:
+    """Whether *make* wrote the entry (one that could not be written is skipped)."""
     parts = entry.name.split(b"/")
     try:
         make(directories.open(tuple(parts[:-1])), parts[-1])
     except OSError as err:
         skip(entry, f"cannot be written ({err.strerror or err})")
+        return False
+    return True
 
 
 class _Directories:

@@ -732,3 +732,22 @@ def test_a_tree_kept_by_the_writer_that_left_large_declarations_out_is_not_used(
     again = scan_revision(repo / "fleet", commits[0])
     assert [build.name for build in again.builds] == ["only"]
     assert not [d for d in again.diagnostics if d.code == revision_module.SKIPPED]
+
+
+def test_one_blob_at_many_paths_is_written_once(tmp_path: Path) -> None:
+    """A tree naming one blob at many paths costs a few bytes in git: the revision's
+    copy holds the blob once (hard links), not once per path, and scans as the
+    checkout does."""
+    dockerfile = "FROM debian:12\n" + "# the same bytes everywhere\n" * 10
+    repo, commits, checkouts = history(
+        tmp_path, [{f"fleet/app-{n}/Dockerfile": dockerfile for n in range(40)}]
+    )
+    for cache in (False, True):
+        graph = scan_revision(repo / "fleet", commits[0], cache=cache)
+        root = Path(graph.inventory.root)
+        written = [os.lstat(root / f"app-{n}" / "Dockerfile") for n in range(40)]
+        assert {status.st_ino for status in written} == {written[0].st_ino}
+        assert written[0].st_nlink == 40
+        assert (root / "app-7" / "Dockerfile").read_text() == dockerfile
+        checkout = checkouts[0] / "fleet"
+        assert shape(graph, repo / "fleet") == shape(scan(checkout), checkout)
