@@ -214,4 +214,7 @@ def _parse(text: str, aliases: tuple[tuple[str, str], ...]) -> ImageRef:
         registry, path = _apply_aliases(registry, path, dict(aliases))
     if tag is None and digest is None:
         tag = "latest"
-    return ImageRef(registry, path, tag, digest, text)
+    # An exact str: the cache answers every equal text with this reference, and a
+    # str subclass kept here (compose's line-remembering strings) would reach
+    # other fleets' graphs, whose snapshots then could not be loaded.
+    return ImageRef(registry, path, tag, digest, str(text))

@@ -635,3 +635,31 @@ def test_a_compose_fleet_is_loaded_from_its_snapshot(
     kept = _snapshot.load_snapshot(tmp_path.resolve(), None, code_version())
     assert kept is not None
     assert kept.inventory.builds == graph.inventory.builds
+
+
+def test_a_compose_fleet_leaves_no_yaml_string_in_another_fleets_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # References are parsed once per text and shared: one parsed from a compose
+    # file's line-remembering string once reached the next fleet naming the same
+    # image, whose snapshot then never loaded (a flaky test_findings test in CI).
+    import os
+    import time
+
+    from imagegraph import _snapshot, scan
+    from imagegraph._reading import code_version
+    from imagegraph.reference import _parse
+
+    monkeypatch.setattr(_snapshot, "RACY_NS", -3_600_000_000_000)
+    _parse.cache_clear()
+    compose = tmp_path / "compose"
+    write(compose, {"compose.yaml": "services:\n  a:\n    image: leaked/base:1\n    build: d\n",
+                    "d/Dockerfile": "FROM debian:12\n"})  # fmt: skip
+    scan(compose, cache=False)
+    toml = tmp_path / "toml"
+    write(toml, {"imagegraph.toml": "[[image]]\ndockerfile = 'D'\n", "D": "FROM leaked/base:1\n"})
+    hour_ago = time.time() - 3600
+    for path in (toml / "imagegraph.toml", toml / "D", toml):
+        os.utime(path, (hour_ago, hour_ago))
+    scan(toml)
+    assert _snapshot.load_snapshot(toml.resolve(), None, code_version()) is not None
