@@ -135,6 +135,7 @@ _WORDS = re.compile(r"[ \t]+")
 # and otherwise only once the file keeps a RUN. Possessive: linear in the text.
 # Searched in "\n" + the lines: a pattern that starts with a newline is found at
 # the speed of a plain text search, where "^" would be tried at every character.
+_COMMENTS = re.compile(r"(?:[ \t]*+(?:#[^\n]*+)?\n)*+")
 _COMMENT_LINE = re.compile(r"^[ \t]*+#[^\n]*+\n", re.MULTILINE)
 _RUN_LINE = re.compile(r"\n[ \t]*+((?i:run)[ \t][^\n]*+)")
 _VALUE_LINE = re.compile(r"\n[ \t]*+(?i:env|arg)[ \t]")
@@ -233,6 +234,17 @@ def outline(
                     last_end = lineno - 1
                     if pos >= size:
                         break
+            else:
+                # Comment and blank lines the run could not end (no trivial line
+                # after them): skipped at once, or each would be tried again as the
+                # start of a run, quadratic in their number.
+                skipped = _COMMENTS.match(text, pos).end()  # type: ignore[union-attr]
+                if skipped > pos:
+                    lineno += text.count("\n", pos, skipped)
+                    pos = skipped
+                    if pos >= size:
+                        break
+                    continue
         match = match_line(text, pos)
         if match is None:  # pragma: no cover - the pattern matches every line
             return None

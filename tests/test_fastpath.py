@@ -307,3 +307,32 @@ def test_the_outline_keeps_values_only_for_a_file_that_installs() -> None:
     assert found is not None
     assert [i.keyword for i in found.parsed.instructions] == ["FROM", "ENV", "ARG", "RUN"]
     assert [i.line for i in found.parsed.instructions] == [1, 2, 3, 5]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda n: "FROM a\n" + "# c\n" * n,
+        lambda n: "FROM a\n" + "  # c\n" * n + "COPY --from=a x y\n",
+        lambda n: "FROM a\nRUN make\n" + "\n# c\n" * n + 'RUN ["x"]\n',
+    ],
+    ids=["at the end", "before a kept line", "blank and comment lines"],
+)
+def test_comment_lines_cost_in_proportion_to_their_number(
+    shape: Callable[[int], str],
+) -> None:
+    # Each line no run of trivial lines could end was once tried again as the start
+    # of a run: a Dockerfile of comments took quadratic time (a pull request's DoS).
+    import time
+
+    def seconds(lines: int) -> float:
+        text = shape(lines)
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            prepare_dockerfile(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = seconds(4_000), seconds(16_000)
+    assert large < 8 * small + 0.01, (small, large)  # linear: 4x; quadratic: 16x
