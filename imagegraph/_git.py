@@ -92,6 +92,15 @@ _PROGRAMS = frozenset(
     }
 )  # fmt: skip
 
+# Where the caller's environment would point git instead of at the repository
+# holding the scanned path (set inside a git hook, say): never the one meant.
+_LOCATIONS = frozenset(
+    {
+        "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+    }
+)  # fmt: skip
+
 _TIMEOUT = 600.0
 _GITLINK = 0o160000
 _SYMLINK = 0o120000
@@ -102,7 +111,7 @@ _PRINTABLE = re.compile(r"[^\x20-\x7e\n\t]")
 
 
 def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _PROGRAMS}
+    env = {k: v for k, v in os.environ.items() if k not in _PROGRAMS and k not in _LOCATIONS}
     env.update(
         GIT_OPTIONAL_LOCKS="0",  # no opportunistic index refresh, hence no index hook
         GIT_TERMINAL_PROMPT="0",

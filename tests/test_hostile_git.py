@@ -618,3 +618,23 @@ def test_any_changed_files_list_is_a_plan_or_a_reason(
     assert result.affected or result.diagnostics
     if "shared/lib.py" in lines and not any("\0" in line or "\n" in line for line in lines):
         assert "app" in result.affected  # from the top of the work tree: ../shared/lib.py
+
+
+def test_the_callers_git_location_variables_do_not_pick_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inside a git hook GIT_DIR names the hook's repository: --since must still
+    # compare the repository holding the scanned path, never another one.
+    repo = make_repo(tmp_path, {"changed.txt": "old\n"})
+    (repo / "changed.txt").write_text("new\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    for name, value in {
+        "GIT_DIR": str(other / ".git"), "GIT_WORK_TREE": str(other),
+        "GIT_INDEX_FILE": str(other / ".git" / "index"),
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    found = changed_files(repo, "HEAD")
+    assert found.top == repo.resolve()
+    assert "changed.txt" in found.paths
