@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from imagegraph import (
@@ -510,6 +510,10 @@ def acyclic(
 
 @settings(max_examples=60, deadline=None)
 @given(FLEETS, FLEETS)
+@example(  # the parent build of d is removed: d now builds on the registry's acme/a:1
+    old={"a": ("debian:12", {}), "d": ("acme/a:1", {})},
+    new={"b": ("debian:12", {}), "d": ("acme/a:1", {})},
+)
 def test_a_diff_read_backwards_is_its_mirror(
     old: dict[str, tuple[str, dict[str, str]]], new: dict[str, tuple[str, dict[str, str]]]
 ) -> None:
@@ -522,11 +526,14 @@ def test_a_diff_read_backwards_is_its_mirror(
         assert [(f.field, f.key, f.new, f.old) for f in there.fields] == [
             (f.field, f.key, f.old, f.new) for f in here.fields
         ]
-    # What is rebuilt is every new or changed build, and every build on one.
+    # What is rebuilt is every new or changed build (its entry, or its parents: a
+    # parent build removed leaves a registry image in its place), and every build on one.
     same = diff(graph_of(new), graph_of(new))
     assert (same.added, same.removed, same.changed, same.rebuild) == ((), (), (), ())
     graph = graph_of(new)
-    touched = set(forth.added) | {c.name for c in forth.changed if c.fields}
+    touched = set(forth.added) | {
+        c.name for c in forth.changed if c.fields or c.parents_added or c.parents_removed
+    }
     expected = touched | {d for name in touched for d in graph.descendants(name)}
     assert set(forth.rebuild) == expected
 
