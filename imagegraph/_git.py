@@ -50,7 +50,7 @@ from pathlib import Path
 from imagegraph._files import open_kept
 from imagegraph.errors import ImageGraphError
 
-__all__ = ["GitChanges", "GitError", "changed_files"]
+__all__ = ["GitChanges", "GitError", "changed_files", "check_revision", "tree_of", "work_tree"]
 
 
 class GitError(ImageGraphError):
@@ -148,6 +148,42 @@ def _git(args: Sequence[str], *, cwd: Path, what: str) -> bytes:
     return done.stdout
 
 
+def check_revision(revision: str, what: str) -> None:
+    """Refuse what cannot be a revision given to git (empty, an option, a line break)."""
+    if not revision or revision.startswith("-") or any(c in revision for c in "\0\n\r"):
+        raise GitError(f"{what} is not a revision")
+
+
+def work_tree(start: Path, what: str, shown: Path | None = None) -> tuple[Path, Path]:
+    """The top of the work tree holding the directory *start* and its git directory,
+    the latter checked as :func:`changed_files` checks it; messages name *shown*
+    (default: *start*)."""
+    named = os.fspath(start if shown is None else shown)
+    located = _git(
+        ["rev-parse", "--path-format=absolute", "--show-toplevel", "--absolute-git-dir"],
+        cwd=start, what=f"{what} in {named}",
+    ).decode("utf-8", "surrogateescape").splitlines()  # fmt: skip
+    if len(located) != 2:
+        raise GitError(f"{what}: {named} is not in a git work tree")
+    top, git_dir = Path(located[0]), Path(located[1])
+    _check_gitdir_link(top, git_dir)
+    return top, git_dir
+
+
+def tree_of(top: Path, revision: str, what: str) -> str:
+    """The id of the tree *revision* names in the repository whose work tree is *top*."""
+    try:
+        return _git(
+            ["rev-parse", "--verify", "--end-of-options", f"{revision}^{{tree}}"],
+            cwd=top, what="git said",
+        ).decode("ascii", "replace").strip()  # fmt: skip
+    except GitError as err:
+        raise GitError(
+            f"{what}: no commit or tree of that name can be read in the git repository at "
+            f"{os.fspath(top)} ({err})"
+        ) from None
+
+
 def changed_files(
     path: str | os.PathLike[str],
     revision: str,
@@ -167,8 +203,7 @@ def changed_files(
     """
     start = Path(path)
     what = f"--since {revision!r}"
-    if not revision or revision.startswith("-") or any(c in revision for c in "\0\n\r"):
-        raise GitError(f"{what} is not a revision")
+    check_revision(revision, what)
     if not start.is_dir():
         raise GitError(f"{what}: {os.fspath(start)} is not a directory")
     located = _git(
@@ -183,16 +218,7 @@ def changed_files(
     inside = os.path.realpath(start)
     if os.path.commonpath([inside, os.path.realpath(top)]) != os.path.realpath(top):
         raise GitError(f"{what}: {os.fspath(start)} is not inside its work tree")
-    try:
-        tree = _git(
-            ["rev-parse", "--verify", "--end-of-options", f"{revision}^{{tree}}"],
-            cwd=top, what="git said",
-        ).decode("ascii", "replace").strip()  # fmt: skip
-    except GitError as err:
-        raise GitError(
-            f"{what}: no commit or tree of that name can be read in the git repository at "
-            f"{os.fspath(top)} ({err})"
-        ) from None
+    tree = tree_of(top, revision, what)
     before = _listing(_git(["ls-tree", "-r", "-z", "--full-tree", tree], cwd=top, what=what))
     staged = _staged(_git(["ls-files", "-z", "--stage", "-t"], cwd=top, what=what))
     hasher = "sha256" if object_format == "sha256" else "sha1"

@@ -601,35 +601,18 @@ def _between(path: Path, since: str, until: str) -> tuple[Path, tuple[str, ...]]
     """The top of the work tree holding *path*, and the files that differ between
     the trees of *since* and *until* (relative to that top, sorted), compared from
     ``git ls-tree`` listings: git only reads, as :func:`~imagegraph._git.changed_files`."""
-    from imagegraph._git import GitError, _check_gitdir_link, _git, _listing
+    from imagegraph._git import GitError, _git, _listing, check_revision, tree_of, work_tree
 
     listings = []
     top: Path | None = None
     for option, revision in (("--since", since), ("--until", until)):
         what = f"{option} {revision!r}"
-        if not revision or revision.startswith("-") or any(c in revision for c in "\0\n\r"):
-            raise GitError(f"{what} is not a revision")
+        check_revision(revision, what)
         if top is None:
             if not path.is_dir():
                 raise GitError(f"{what}: {os.fspath(path)} is not a directory")
-            located = _git(
-                ["rev-parse", "--path-format=absolute", "--show-toplevel", "--absolute-git-dir"],
-                cwd=path, what=f"{what} in {os.fspath(path)}",
-            ).decode("utf-8", "surrogateescape").splitlines()  # fmt: skip
-            if len(located) != 2:
-                raise GitError(f"{what}: {os.fspath(path)} is not in a git work tree")
-            top = Path(located[0])
-            _check_gitdir_link(top, Path(located[1]))
-        try:
-            tree = _git(
-                ["rev-parse", "--verify", "--end-of-options", f"{revision}^{{tree}}"],
-                cwd=top, what="git said",
-            ).decode("ascii", "replace").strip()  # fmt: skip
-        except GitError as err:
-            raise GitError(
-                f"{what}: no commit or tree of that name can be read in the git repository at "
-                f"{os.fspath(top)} ({err})"
-            ) from None
+            top, _ = work_tree(path, what)
+        tree = tree_of(top, revision, what)
         listings.append(
             _listing(_git(["ls-tree", "-r", "-z", "--full-tree", tree], cwd=top, what=what))
         )

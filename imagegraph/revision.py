@@ -75,9 +75,11 @@ from imagegraph._git import (
     _NEUTRAL,
     _TIMEOUT,
     GitError,
-    _check_gitdir_link,
     _environment,
     _git,
+    check_revision,
+    tree_of,
+    work_tree,
 )
 from imagegraph._reading import STALE_TEMPORARY_S, cache_directory, code_version, touch
 from imagegraph.diagnostics import Diagnostic, Severity
@@ -153,8 +155,7 @@ def scan_revision(
     ['docker.io/library/debian:12']
     """
     what = f"revision {revision!r}"
-    if not revision or revision.startswith("-") or any(c in revision for c in "\0\n\r"):
-        raise GitError(f"{what} is not a revision")
+    check_revision(revision, what)
     place = _locate(Path(path), None if root is None else Path(root), what)
     tree = _resolve(place, revision, what)
     if cache:
@@ -209,14 +210,7 @@ def _locate(path: Path, root: Path | None, what: str) -> _Place:
     start = _existing(path)
     while not start.is_dir() and start.parent != start:  # below a file now: a directory then?
         start = start.parent
-    located = _git(
-        ["rev-parse", "--path-format=absolute", "--show-toplevel", "--absolute-git-dir"],
-        cwd=start, what=f"{what} in {os.fspath(path)}",
-    ).decode("utf-8", "surrogateescape").splitlines()  # fmt: skip
-    if len(located) != 2:
-        raise GitError(f"{what}: {os.fspath(path)} is not in a git work tree")
-    top, git_dir = Path(located[0]), Path(located[1])
-    _check_gitdir_link(top, git_dir)
+    top, _ = work_tree(start, what, shown=path)
     real_top = os.path.realpath(top)
     scanned = _inside(_real(path), real_top)
     if scanned is None:
@@ -267,16 +261,7 @@ def _inside(full: str, top: str) -> str | None:
 
 def _resolve(place: _Place, revision: str, what: str) -> str:
     """The id of the tree of the root at *revision*."""
-    try:
-        tree = _git(
-            ["rev-parse", "--verify", "--end-of-options", f"{revision}^{{tree}}"],
-            cwd=place.top, what="git said",
-        ).decode("ascii", "replace").strip()  # fmt: skip
-    except GitError as err:
-        raise GitError(
-            f"{what}: no commit or tree of that name can be read in the git repository at "
-            f"{os.fspath(place.top)} ({err})"
-        ) from None
+    tree = tree_of(place.top, revision, what)
     walked = ""
     for part in filter(None, place.root.split("/")):
         walked = posixpath.join(walked, part)
