@@ -60,6 +60,7 @@ __all__ = [
     "cache_directory",
     "read_cache_file",
     "read_dockerfiles",
+    "read_kept",
     "stamp",
     "valid_entry",
 ]
@@ -324,21 +325,28 @@ def touch(path: Path) -> None:
         os.utime(path, follow_symlinks=False)
 
 
-def read_cache_file(path: Path) -> bytes | None:
-    """The pickle in the cache file at *path*, after its :data:`MAGIC`; ``None`` when it is
-    missing, not a regular file, larger than memory, or not a cache file imagegraph wrote."""
+def read_kept(path: Path, limit: int = -1) -> bytes | None:
+    """The bytes of the file imagegraph keeps at *path* (at most *limit* of them), read
+    without following a link; ``None`` when it is missing, not a regular file or
+    larger than memory."""
     opened = open_kept(path)
     if opened is None:
         return None
     fd, _ = opened
     try:
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read()
+            return handle.read(limit)
     except (OSError, MemoryError):  # MemoryError: a file (sparse, say) larger than memory
         return None
     finally:
         os.close(fd)
-    if not data.startswith(MAGIC):
+
+
+def read_cache_file(path: Path) -> bytes | None:
+    """The pickle in the cache file at *path*, after its :data:`MAGIC`; ``None`` when it is
+    missing, not a regular file, larger than memory, or not a cache file imagegraph wrote."""
+    data = read_kept(path)
+    if data is None or not data.startswith(MAGIC):
         return None
     return data[len(MAGIC) :]
 

@@ -70,7 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from imagegraph._files import MAX_DECLARATION_BYTES, MAX_FILE_BYTES, open_kept
+from imagegraph._files import MAX_DECLARATION_BYTES, MAX_FILE_BYTES
 from imagegraph._git import (
     _NEUTRAL,
     _TIMEOUT,
@@ -81,7 +81,13 @@ from imagegraph._git import (
     tree_of,
     work_tree,
 )
-from imagegraph._reading import STALE_TEMPORARY_S, cache_directory, code_version, touch
+from imagegraph._reading import (
+    STALE_TEMPORARY_S,
+    cache_directory,
+    code_version,
+    read_kept,
+    touch,
+)
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError
 from imagegraph.graph import ImageGraph, scan
@@ -557,17 +563,9 @@ def _write_record(path: Path, key: str, name: str, skipped: tuple[tuple[str, str
 
 def _read_record(path: Path, key: str, name: str) -> tuple[tuple[str, str], ...] | None:
     """What a complete tree's record says was left out, or ``None`` for no valid record."""
-    opened = open_kept(path)
-    if opened is None:
+    data = read_kept(path, MAX_FILE_BYTES)
+    if data is None:
         return None
-    fd, _ = opened
-    try:
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_FILE_BYTES)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     try:
         record = json.loads(data)
     except ValueError:
