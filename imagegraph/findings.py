@@ -49,9 +49,19 @@ The scan's own warnings and errors (a Dockerfile BuildKit refuses, a tag
 built twice, ...) are findings too, with their diagnostic code
 (:data:`SCAN_CODES`), so a lint run hides nothing the scan found. A
 ``missing-dockerfile`` is placed where the build is declared, when that is
-known: the file it names is not there to point at. :data:`AGGREGATE_AT` or
-more ``undeclared-dockerfile`` files beside the builds of one declaration
-source are one finding with their count, every path in its ``facts``.
+known: the file it names is not there to point at.
+
+One finding per thing to fix: a use of a tag several builds carry (one per
+architecture, a Linux and a Windows entry) is checked once, through the build
+that stands for the tag, and the same words at the same place about the same
+image are one finding. Many findings of one kind in one tree read as one, with
+a count and every place in its ``facts``, once there are :data:`AGGREGATE_AT`
+or more: ``undeclared-dockerfile`` files beside the builds of one declaration
+source (``paths``), ``isolated-build`` builds one source declares (``images``,
+``paths``, ``parents``; not for convention fleets, where each directory is its
+own declaration), and a scan warning given in the same words at several lines
+of one tree, such as ``unbuilt-tag`` at each use of a tag the fleet does not
+build (``places``, ``images``).
 
 The analysis is linear in the size of the graph: one pass over the edges,
 one over the builds in topological order.
@@ -835,7 +845,16 @@ class _Lint:
         self.check_drift()
         self.check_depth_and_isolation()
         self.add_diagnostics()
-        return Findings(f for f in self.out if f.code not in self.ignored)
+        # One finding per thing to fix: the same words at the same place about the
+        # same image (the builds of one Dockerfile per architecture) are one.
+        seen: set[tuple[str, str | None, str | None, int | None, str]] = set()
+        kept: list[Finding] = []
+        for f in self.out:
+            key = (f.code, f.image, f.path, f.line, f.message)
+            if f.code not in self.ignored and key not in seen:
+                seen.add(key)
+                kept.append(f)
+        return Findings(kept)
 
     def add(
         self,
@@ -864,7 +883,11 @@ class _Lint:
 
     def check_edges(self, build: ImageBuild) -> None:
         child = build.name
-        for parent, data in self.pred[child].items():
+        # A use of a tag several builds carry (one per architecture, a Linux and a
+        # Windows entry) links the child to each of them: one use, checked once,
+        # through the build that stands for the tag.
+        checked: set[tuple[str, str, int, str | None]] = set()
+        for parent, data in sorted(self.pred[child].items(), key=self.owner_first):
             internal = self.nodes[parent]["kind"] == "build"
             for edge in data["uses"]:
                 if edge.kind == "context":
@@ -876,6 +899,10 @@ class _Lint:
                         replace(ref, digest=None)
                     ):
                         continue  # a named context pointing at a build: no tag written
+                    use = (edge.kind, edge.path, edge.line, edge.value)
+                    if use in checked:
+                        continue
+                    checked.add(use)
                     written = edge.value or ref.familiar
                 else:
                     ref = self.nodes[parent]["ref"]
@@ -885,6 +912,19 @@ class _Lint:
                     self.check_base(build, parent, edge, ref, written, internal)
                 elif not internal:
                     self.check_copy_source(build, edge, ref, written)
+
+    def owner_first(self, item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
+        """Parents in the order their uses are checked: a build that is the first
+        owner of a tag it is used by (the build named after an entry's first tag)
+        before the other builds of that tag (its other architectures)."""
+        parent = item[0]
+        if self.nodes[parent]["kind"] != "build":
+            return (0, "")
+        for edge in item[1]["uses"]:
+            ref = self.parse(edge.value)
+            if ref is not None and self.graph.tag_owner(replace(ref, digest=None)) == parent:
+                return (0, "")
+        return (1, parent)
 
     def check_base(
         self,
@@ -1213,13 +1253,20 @@ class _Lint:
             if d.code in ("missing-dockerfile", "dockerfile-error", "unknown-target")
         }
         undetermined = self.graph.undetermined
+        isolated: dict[str, list[ImageBuild]] = {}
         for build in self.graph.builds:
             node = build.name
             if succ[node] or node in undetermined or build.dockerfile in unreadable:
                 continue
             if any(nodes[p]["kind"] == "build" for p in pred[node]):
                 continue
-            self.report_isolated(build)
+            isolated.setdefault(_source_file(build.origin), []).append(build)
+        for source, builds in sorted(isolated.items()):
+            if len(builds) < AGGREGATE_AT or source in ("", "convention"):
+                for build in builds:
+                    self.report_isolated(build)
+            else:
+                self.report_isolated_group(source, builds)
 
     def report_depth(
         self,
@@ -1272,6 +1319,34 @@ class _Lint:
             edge, parents=names,
         )  # fmt: skip
 
+    def report_isolated_group(self, source: str, builds: list[ImageBuild]) -> None:
+        """One finding for the isolated builds one declaration source declares (a
+        library manifest's images from scratch or on outside images alone): their
+        count and names, every build, Dockerfile and parent in ``facts``."""
+        builds = sorted(builds, key=lambda b: (b.dockerfile, b.name))
+        names = [b.name for b in builds]
+        shown = ", ".join(names[:_EXAMPLES])
+        more = f" and {len(names) - _EXAMPLES} more" if len(names) > _EXAMPLES else ""
+        first = builds[0]
+        edge = _first_edge(
+            e for p in sorted(self.pred[first.name]) for e in self.graph.node_edges(p, first.name)
+        )
+        parents = {
+            b.name: [self.nodes[p]["ref"].familiar for p in sorted(self.pred[b.name])]
+            for b in builds
+        }
+        message = (
+            f"{len(builds)} builds declared in {source} ({shown}{more}) build on nothing of "
+            "this fleet and no build here uses them, so a patch to the fleet's own bases "
+            "never reaches them; build them on one of those bases if they should follow "
+            "them, or leave them if they are standalone on purpose"
+        )
+        self.add(
+            "isolated-build", None, first.dockerfile, edge.line if edge else None, message,
+            None, count=len(builds), source=source, images=names,
+            paths=[b.dockerfile for b in builds], parents=parents,
+        )  # fmt: skip
+
     # -- the scan's own diagnostics --------------------------------------------
 
     def add_diagnostics(self) -> None:
@@ -1279,6 +1354,8 @@ class _Lint:
         for build in self.graph.builds:
             owners.setdefault(build.dockerfile, []).append(build)
         grouped: dict[tuple[str, Severity, str], list[str]] = {}
+        # warnings at a line, by their words: the same words at many places read as one
+        repeated: dict[tuple[str, str], list[Finding]] = {}
         for d in self.graph.diagnostics:
             if d.severity is Severity.INFO:
                 continue
@@ -1295,12 +1372,55 @@ class _Lint:
                     self.add(d.code, name, path, line, message, None, d.severity, dockerfile=d.path)
                     continue
             image = builds[0].name if builds else None
-            self.out.append(Finding(d.code, d.severity, image, d.path, d.line, d.message))
-        if grouped:
-            trees = _Trees(self.graph.builds)
-            for (code, severity, message), paths in grouped.items():
-                for group in trees.group(paths):
-                    self.add_group(code, severity, message, group)
+            finding = Finding(d.code, d.severity, image, d.path, d.line, d.message)
+            if d.severity is Severity.WARNING and d.path and d.line is not None:
+                repeated.setdefault((d.code, d.message), []).append(finding)
+            else:
+                self.out.append(finding)
+        trees = _Trees(self.graph.builds) if grouped or repeated else None
+        for (code, severity, message), paths in grouped.items():
+            assert trees is not None
+            for group in trees.group(paths):
+                self.add_group(code, severity, message, group)
+        for same in repeated.values():
+            if len(same) < AGGREGATE_AT:
+                self.out.extend(same)
+                continue
+            assert trees is not None
+            places: dict[tuple[str, str], list[Finding]] = {}
+            for finding in same:
+                assert finding.path is not None
+                places.setdefault(trees.key(finding.path), []).append(finding)
+            for key in sorted(places):
+                self.add_places(places[key], key)
+
+    def add_places(self, same: list[Finding], key: tuple[str, str]) -> None:
+        """One finding for a warning the scan gave in the same words at
+        :data:`AGGREGATE_AT` or more lines of one tree (``unbuilt-tag`` at each use
+        of a tag the fleet does not build), else one each; ``facts`` lists every
+        place and image."""
+        if len(same) < AGGREGATE_AT:
+            self.out.extend(same)
+            return
+        same = sorted(same, key=_sort_key)
+        first = same[0]
+        places = [f.where for f in same]
+        source = key[0]
+        directory = posixpath.commonpath([posixpath.dirname(f.path or "") for f in same])
+        under = f"{directory}/" if directory else "the root"
+        cut = len(directory) + 1 if directory else 0
+        shown = ", ".join(place[cut:] for place in places[:_EXAMPLES])
+        more = f" and {len(places) - _EXAMPLES} more" if len(places) > _EXAMPLES else ""
+        images = sorted({f.image for f in same if f.image})
+        self.out.append(
+            Finding(
+                first.code, first.severity, None, first.path, first.line,
+                f"{first.message} (at {len(places)} places under {under}: {shown}{more})",
+                None,
+                {"count": len(places), "directory": directory, "source": source,
+                 "places": places, "images": images},
+            )
+        )  # fmt: skip
 
     def add_group(self, code: str, severity: Severity, message: str, group: _Group) -> None:
         """One finding for the files of *group* when they are :data:`AGGREGATE_AT` or
@@ -1388,15 +1508,20 @@ class _Trees:
             return "", "/".join(parts[: depth + 1])
         return "", parts[0] if parts else ""
 
+    def key(self, path: str) -> tuple[str, str]:
+        """The group *path* belongs to: ``(source, "")`` for a path beside the builds
+        of one declaration source, else ``("", tree)``."""
+        source, anchor = self.place(path)
+        return (source, "") if source else ("", anchor)
+
     def group(self, paths: Iterable[str]) -> list[_Group]:
         """*paths* grouped by the declaration source of the builds nearest them (one
         group per manifest or config file); a path that no single source holds, by
         the tree it is in below the builds (or the root's first directory)."""
         groups: dict[tuple[str, str], _Group] = {}
         for path in paths:
-            source, anchor = self.place(path)
-            key = (source, "") if source else ("", anchor)
-            groups.setdefault(key, _Group(source, key[1])).paths.append(path)
+            key = self.key(path)
+            groups.setdefault(key, _Group(key[0], key[1])).paths.append(path)
         return [groups[key] for key in sorted(groups)]
 
 

@@ -8,6 +8,7 @@ digest pin; and leaves builds whose own tags name the version they build on.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from textwrap import dedent
 
@@ -410,3 +411,124 @@ def test_a_child_of_any_build_of_a_shared_tag_is_advised() -> None:
         (straggler,) = findings(graph).with_code("straggler")
         assert straggler.image == "app"
         assert "acme/base:1.2" in straggler.message
+
+
+# -- one finding per thing to fix ---------------------------------------------------------
+
+
+def per_arch_fleet(root: Path, child_from: str, children: int = 1) -> Path:
+    """alpine 3.19 and 3.20 (and latest), each built per architecture from two
+    directories (alpine:3.20 and alpine:3.20-arm64v8), and *children* app entries
+    for both architectures, each FROM *child_from*."""
+    entries = "".join(
+        f"\nTags: {v}{', latest' if v == '3.20' else ''}\nArchitectures: amd64, arm64v8\n"
+        f"Directory: {v}/x86_64\narm64v8-Directory: {v}/aarch64\n"
+        for v in ("3.19", "3.20")
+    )
+    apps = "".join(
+        f"\nTags: {i}\nArchitectures: amd64, arm64v8\nDirectory: app{i}\n" for i in range(children)
+    )
+    files = {
+        "imagegraph.toml": """\
+            [[manifests]]
+            path = "library/alpine"
+            checkout = "src/alpine"
+            repository = "alpine"
+
+            [[manifests]]
+            path = "library/app"
+            checkout = "src/app"
+            repository = "app"
+            """,
+        "library/alpine": f"{HEADER}{entries}",
+        "library/app": f"{HEADER}{apps}",
+    }
+    for v in ("3.19", "3.20"):
+        for arch in ("x86_64", "aarch64"):
+            files[f"src/alpine/{v}/{arch}/Dockerfile"] = "FROM scratch\nADD rootfs.tar.gz /\n"
+    for i in range(children):
+        files[f"src/app/app{i}/Dockerfile"] = f"FROM {child_from}\nRUN true\n"
+    return write(root, files)
+
+
+def test_a_use_of_a_tag_built_per_architecture_is_one_finding(tmp_path: Path) -> None:
+    graph = scan(per_arch_fleet(tmp_path / "old", "alpine:3.19"))
+    # the child is linked to both builds of alpine:3.19 (one per architecture)
+    assert len(graph.nx.pred["app:0"]) == 2
+    (straggler,) = findings(graph).with_code("straggler")
+    assert (straggler.where, straggler.facts["newer"]) == (
+        "src/app/app0/Dockerfile:1",
+        "alpine:3.20",
+    )
+
+    graph = scan(per_arch_fleet(tmp_path / "latest", "alpine:latest"))
+    (unpinned,) = findings(graph).with_code("unpinned-base")
+    # named after the build standing for the tag, not its arm64v8 build
+    assert unpinned.facts["parent"] == "alpine:3.20"
+    assert "alpine:3.20-arm64v8" not in unpinned.message
+    assert unpinned.facts["suggested"] == "alpine:3.20"
+
+
+def test_the_same_finding_of_one_image_is_reported_once() -> None:
+    # acme/base:1.0 is one image of a Linux and a Windows build; the child's one
+    # FROM line is linked to both
+    builds = [
+        replace(inline("old-linux", "FROM scratch\n", "acme/base:1.0"), platforms=("linux/amd64",)),
+        replace(inline("old-win", "FROM scratch\n", "acme/base:1.0"), platforms=("windows/amd64",)),
+        inline("new", "FROM scratch\n", "acme/base:2.0"),
+    ]
+    graph = ImageGraph.from_builds([*builds, *uses("acme/base:1.0")])
+    assert sorted(graph.nx.pred["u0"]) == ["old-linux", "old-win"]
+    found = findings(graph, LintPolicy())
+    assert [(f.where, f.facts["parent"]) for f in found.with_code("straggler")] == [
+        ("u0/Dockerfile:1", "old-linux")
+    ]
+
+
+def test_isolated_builds_of_one_manifest_are_one_finding(tmp_path: Path) -> None:
+    graph = scan(per_arch_fleet(tmp_path, "debian:trixie", children=AGGREGATE_AT))
+    isolated = list(findings(graph).with_code("isolated-build"))
+    # alpine's four builds are used by nothing; the apps are on debian alone
+    assert [(f.facts["source"], f.facts["count"]) for f in isolated] == [
+        ("library/alpine", 4), ("library/app", AGGREGATE_AT),
+    ]  # fmt: skip
+    apps = isolated[1]
+    assert apps.image is None
+    assert apps.facts["images"] == [f"app:{i}" for i in range(AGGREGATE_AT)]
+    assert apps.facts["paths"] == [f"src/app/app{i}/Dockerfile" for i in range(AGGREGATE_AT)]
+    assert apps.facts["parents"] == {f"app:{i}": ["debian:trixie"] for i in range(AGGREGATE_AT)}
+    assert (apps.path, apps.line) == ("src/app/app0/Dockerfile", 1)
+    assert apps.message.startswith(f"{AGGREGATE_AT} builds declared in library/app (app:0, ")
+
+
+def test_a_few_isolated_builds_are_each_a_finding(tmp_path: Path) -> None:
+    graph = scan(per_arch_fleet(tmp_path, "debian:trixie", children=AGGREGATE_AT - 1))
+    apps = [f for f in findings(graph).with_code("isolated-build") if f.image is not None]
+    assert [f.image for f in apps] == [f"app:{i}" for i in range(AGGREGATE_AT - 1)]
+    assert all(f.facts == {"parents": ["debian:trixie"]} for f in apps)
+
+
+def test_a_scan_warning_repeated_in_one_tree_is_one_finding(tmp_path: Path) -> None:
+    # alpine:3.21 is not built though alpine is: unbuilt-tag at each app's FROM
+    graph = scan(per_arch_fleet(tmp_path, "alpine:3.21", children=4))
+    assert sum(d.code == "unbuilt-tag" for d in graph.diagnostics) == 4
+    (finding,) = findings(graph).with_code("unbuilt-tag")
+    places = [f"src/app/app{i}/Dockerfile:1" for i in range(4)]
+    assert finding.facts == {
+        "count": 4, "directory": "src/app", "source": "library/app", "places": places,
+        "images": [f"app:{i}" for i in range(4)],
+    }  # fmt: skip
+    assert finding.where == places[0]
+    assert finding.message.endswith(
+        "(at 4 places under src/app/: app0/Dockerfile:1, app1/Dockerfile:1, "
+        "app2/Dockerfile:1 and 1 more)"
+    )
+
+
+def test_a_scan_warning_at_a_few_places_is_one_finding_each(tmp_path: Path) -> None:
+    graph = scan(per_arch_fleet(tmp_path, "alpine:3.21", children=AGGREGATE_AT - 1))
+    found = list(findings(graph).with_code("unbuilt-tag"))
+    assert [f.where for f in found] == [
+        f"src/app/app{i}/Dockerfile:1" for i in range(AGGREGATE_AT - 1)
+    ]
+    assert all(f.facts == {} and f.image == f"app:{i}" for i, f in enumerate(found))
