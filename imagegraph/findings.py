@@ -674,6 +674,27 @@ def _repository_version(path: str, tag: str | None) -> _Version | None:
     return version
 
 
+_MIGRATION_MAJORS = frozenset({"tomcat", "jetty"})
+"""Repositories (by their last path component) whose major versions implement
+different specifications, maintained side by side: Tomcat 9 serves
+``javax.servlet``, 10 and 11 ``jakarta.servlet``; Jetty 9 and 10 ``javax``, 11
+and 12 ``jakarta``. Moving between majors is a migration of the application,
+not an update, so advice stays within the user's major (``tomcat:9.0.80`` ->
+``tomcat:9.0.100``, never ``11``)."""
+
+
+def _line(path: str, version: _Version) -> int | None:
+    """The major version a user of *version* in repository *path* is held to
+    (:data:`_MIGRATION_MAJORS`); ``None`` where releases of every major compare.
+
+    >>> _line("library/tomcat", _version("9-jdk21")), _line("library/php", _version("8.3"))
+    (9, None)
+    """
+    if version.written is None or path.rpartition("/")[2] not in _MIGRATION_MAJORS:
+        return None
+    return version.numbers[0]
+
+
 def _advisable(target: _Version, user: _Version) -> bool:
     """True when *target* may be advised to a user of *user*: a stable release
     (no pre-release, snapshot or Debian testing), and an LTS for an Ubuntu LTS
@@ -778,7 +799,7 @@ def findings(graph: ImageGraph, policy: LintPolicy | None = None) -> Findings:
     return _Lint(graph, policy or LintPolicy.from_inventory(graph.inventory)).run()
 
 
-_NewestKey = tuple[str, str, str, tuple[bool, int], bool]
+_NewestKey = tuple[str, str, str, tuple[bool, int], bool, int | None]
 
 
 @dataclass(slots=True)
@@ -823,7 +844,10 @@ class _Lint:
                     continue
                 # An LTS is also what an LTS user may be advised
                 for lts_only in (False, True) if version.lts else (False,):
-                    key = (tag.name, version.family, version.flavour, version.shape, lts_only)
+                    key = (
+                        tag.name, version.family, version.flavour, version.shape, lts_only,
+                        _line(tag.path, version),
+                    )  # fmt: skip
                     known = self.newest.get(key)
                     if known is None or version.numbers > known[0]:
                         self.newest[key] = (version.numbers, tag, build.name)
@@ -836,7 +860,7 @@ class _Lint:
             if d.code == "copy-from-image" and d.code not in self.ignored
         }
         # (repository, family) -> its uses as a base: releases of one family compare
-        self.base_uses: dict[tuple[str, str], list[_BaseUse]] = {}
+        self.base_uses: dict[tuple[str, str, int | None], list[_BaseUse]] = {}
         self._order: list[str] | None = None
 
     def run(self) -> Findings:
@@ -973,7 +997,8 @@ class _Lint:
             if version is not None and release is not None:
                 exempt = self.is_older_line(build) or _variant_names(build, ref)
                 use = _BaseUse(child, edge, ref, written, release, version, version.flavour, exempt)
-                self.base_uses.setdefault((ref.name, release.family), []).append(use)
+                key = (ref.name, release.family, _line(ref.path, version))
+                self.base_uses.setdefault(key, []).append(use)
 
     def versioned_tag(self, parent: str, ref: ImageRef) -> str | None:
         """The newest versioned tag build *parent* is pushed as, in *ref*'s repository
@@ -1063,8 +1088,11 @@ class _Lint:
         may be advised: of its flavour, written as it is (``8.3`` -> ``8.5``, not
         ``8.5.9``), an LTS for an Ubuntu LTS user."""
         return self.newest.get(
-            (ref.name, version.family, version.flavour, version.shape, version.lts)
-        )
+            (
+                ref.name, version.family, version.flavour, version.shape, version.lts,
+                _line(ref.path, version),
+            )
+        )  # fmt: skip
 
     def check_straggler(
         self, build: ImageBuild, parent: str, edge: Edge, ref: ImageRef, written: str
@@ -1101,7 +1129,9 @@ class _Lint:
         if not self.base_uses:
             return
         below = self.images_below()
-        for (_, family), uses in sorted(self.base_uses.items()):
+        for (_, family, _line_of), uses in sorted(
+            self.base_uses.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
+        ):
             keys = {use.release.numbers for use in uses}
             if len(keys) < 2:
                 continue

@@ -133,6 +133,28 @@ def test_a_java_lts_is_advised_lts_only() -> None:
     }
 
 
+def test_a_servlet_container_is_advised_within_its_major_only() -> None:
+    # tomcat 9 is javax.servlet, 10 and 11 jakarta.servlet: a migration, not an update
+    fleet = built(
+        "tomcat:9-jre17-temurin-noble", "tomcat:9.0-jre17-temurin-noble",
+        "tomcat:11-jre17-temurin-noble", "tomcat:11.0-jre17-temurin-noble",
+        "tomcat:9.1-jre17-temurin-noble",
+    )  # fmt: skip
+    found = lint(*fleet, *uses("tomcat:9-jre17-temurin-noble", "tomcat:9.0-jre17-temurin-noble"))
+    # within 9 the newer 9.1 is advised; never 11
+    assert advice(found) == {"tomcat:9.0-jre17-temurin-noble": "tomcat:9.1-jre17-temurin-noble"}
+    assert "tomcat:11" not in " ".join(f.message for f in found)
+    # external uses of two majors are no drift; two releases of one major are
+    assert not lint(*uses("jetty:9.4-jre17", "jetty:12.0-jre17")).with_code("base-drift")
+    assert advice(lint(*uses("jetty:12.0-jre17", "jetty:12.1-jre17"))) == {
+        "jetty:12.0-jre17": "jetty:12.1-jre17"
+    }
+    # other repositories still compare across majors
+    assert advice(lint(*uses("php:7.4-apache", "php:8.5-apache"))) == {
+        "php:7.4-apache": "php:8.5-apache"
+    }
+
+
 @pytest.mark.parametrize(
     "newer",
     ["3.15.0a1-slim", "3.15-rc-slim", "3.15.0rc1-slim", "3.15-beta-slim", "3.15-dev-slim",
