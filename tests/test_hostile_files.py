@@ -95,6 +95,30 @@ Directory: ../../../../../../../../etc
 File: passwd
 """
 
+OCI_MANIFEST = """\
+Maintainers: Jane Doe <jane@example.com> (@jane)
+GitRepo: https://example.com/x.git
+Builder: oci-import
+
+Tags: linked
+Directory: linked
+
+Tags: fifo
+Directory: fifo
+
+Tags: dir
+Directory: dir
+
+Tags: file
+File: ../outside/secret.txt
+
+Tags: dangling
+Directory: dangling
+
+Tags: fine
+Directory: fine
+"""
+
 COMPOSE = """\
 services:
   up:
@@ -227,6 +251,28 @@ CASES: dict[str, Case] = {
             ("not-regular-file", "app/.dockerignore"),
             ("outside-root", "api/Dockerfile.dockerignore"),
         ],
+    ),
+    # An imported OCI layout is never read by imagegraph, but the plans hand it to
+    # skopeo, which would follow its index out of the repository: refused as a
+    # Dockerfile would be, at the entry that names it.
+    "oci-import": Case(
+        {
+            "imagegraph.toml": '[[manifests]]\npath = "library/base"\n',
+            "library/base": OCI_MANIFEST,
+            "linked/index.json": Symlink("../../outside/secret.txt"),
+            "fifo/index.json": Fifo(),
+            "dir/index.json/blobs": "not an index\n",
+            "dangling/index.json": Symlink("gone.json"),
+            "fine/index.json": '{"schemaVersion": 2, "manifests": []}\n',
+        },
+        named=[
+            ("outside-root", "library/base:5"),
+            ("not-regular-file", "library/base:8"),
+            ("not-regular-file", "library/base:11"),
+            ("outside-root", "library/base:14"),
+            ("missing-dockerfile", "library/base:17"),
+        ],
+        builds=["base:linked", "base:fifo", "base:dir", "base:file", "base:dangling", "base:fine"],
     ),
     "toml-fifo": Case({"imagegraph.toml": Fifo()}, error="imagegraph.toml: cannot read: not a"),
     "toml-outside": Case(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from imagegraph._files import (
     Boundary,
+    RefusedFile,
     confined,
     current_root,
     exists,
+    inspect,
     named_in,
     named_outside,
     outside_message,
@@ -114,7 +117,8 @@ def _discover(root: Path, config_path: Path | None, limit: Boundary) -> Inventor
 
 def _outside(builds: list[ImageBuild], root: Path, limit: Boundary) -> list[Diagnostic]:
     """An ``outside-root`` error for each build whose context resolves outside
-    the boundary; its Dockerfile is refused, and reported, when it is read."""
+    the boundary; its Dockerfile is refused, and reported, when it is read. An
+    imported build's layout index, never read, is checked here instead."""
     notes = []
     base = os.fspath(root)
     for build in builds:
@@ -122,6 +126,8 @@ def _outside(builds: list[ImageBuild], root: Path, limit: Boundary) -> list[Diag
         if "://" in context or context.startswith("target:"):
             continue
         if limit.contains(os.path.join(base, context)):
+            if build.imported:  # an outside context is said once, below
+                notes.extend(_refused_layout(build, base, limit))
             continue
         path, line = declared_at(build)
         notes.append(
@@ -135,6 +141,40 @@ def _outside(builds: list[ImageBuild], root: Path, limit: Boundary) -> list[Diag
             )
         )
     return notes
+
+
+def _refused_layout(build: ImageBuild, base: str, limit: Boundary) -> list[Diagnostic]:
+    """What a read of an imported build's OCI layout index would refuse, as an
+    error at its declaration: imagegraph never reads the layout, but the plans
+    hand it to an importer (skopeo), which would follow a link out of the
+    repository or block on a FIFO. Only the index is checked, not the opened
+    file's contents; a missing one its source reports already."""
+    path = os.path.join(base, build.dockerfile)
+    if not limit.contains(path):
+        code, reason = "outside-root", outside_message(limit.root)
+    else:
+        try:
+            # No size limit: the layout is not read here. A FIFO is refused unopened.
+            inspect(path, root=limit.root, limit=sys.maxsize)
+            return []
+        except RefusedFile as err:
+            code, reason = err.code, str(err.strerror)
+        except OSError as err:
+            if not os.path.lexists(path):
+                return []
+            code, reason = "missing-dockerfile", f"a link to nothing ({err.strerror})"
+    where, line = declared_at(build)
+    return [
+        Diagnostic(
+            code,
+            Severity.ERROR,
+            f"build {build.name!r} imports the OCI image layout whose index is "
+            f"{build.dockerfile!r}, which is {reason}; the import stays in the graph and "
+            "its plans: check the layout before an importer runs on it",
+            where,
+            line,
+        )
+    ]
 
 
 def _outside_sboms(
