@@ -56,16 +56,18 @@ parser, wrapped by the ``dockerfile`` package, is the other
 
 **Speed, measured** (``benchmarks/parse.py DIR --repeat 5``, best of 5, one
 process; 2026-12-06 on a shared 2-core AMD EPYC VM, Linux, CPython 3.11.7,
-load average 4 to 6): on the 2,084 docker-library Dockerfiles of
+load average 0.5 to 0.8): on the 2,084 docker-library Dockerfiles of
 ``/work/corpus/official`` (6.8 MB, 178,000 lines), :func:`parse_dockerfile`
-read 2,501 and 2,772 files/s in two runs, the graph's route
-(:func:`prepare_dockerfile` then :func:`resolve_dockerfile`) 3,450 and 5,386,
-dockerfile-parse (``structure`` and ``parent_images``) 1,418 and 1,328. On
-Bitnami's containers, whose files are short, issue 14 records 9,962 files/s
-for :func:`parse_dockerfile` against dockerfile-parse's 11,628 (the graph's
-route 20,799): there dockerfile-parse is the faster of the two, and only the
-graph's route is ahead. The figures move by a fifth or more between runs on
-this machine.
+read 3,894 and 4,001 files/s in two runs, the graph's route
+(:func:`prepare_dockerfile` then :func:`resolve_dockerfile`) 3,030 and 3,040,
+dockerfile-parse (``structure`` and ``parent_images``) 2,786 and 2,834. The
+graph's route was the fastest (7,255 files/s in the same session) until its
+outline began keeping every ``ARG``, ``ENV`` and ``RUN`` that may install
+packages; now the full parser is ahead of it on these files. On Bitnami's
+containers, whose files are short, issue 14 records 9,962 files/s for
+:func:`parse_dockerfile` against dockerfile-parse's 11,628 (the graph's
+route 20,799, before that change); not measured again since. The figures
+move by a fifth or more between runs on this machine.
 """
 
 from __future__ import annotations
