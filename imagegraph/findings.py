@@ -52,9 +52,8 @@ built twice, ...) are findings too, with their diagnostic code
 known: the file it names is not there to point at.
 
 One finding per thing to fix: a use of a tag several builds carry (one per
-architecture, a Linux and a Windows entry) is checked once, through the build
-that stands for the tag, and the same words at the same place about the same
-image are one finding. Many findings of one kind in one tree read as one, with
+architecture, a Linux and a Windows entry) is checked once, through the first
+build of the tag the child is linked to. Many findings of one kind in one tree read as one, with
 a count and every place in its ``facts``, once there are :data:`AGGREGATE_AT`
 or more: ``undeclared-dockerfile`` files beside the builds of one declaration
 source (``paths``), ``isolated-build`` builds one source declares (``images``,
@@ -869,16 +868,7 @@ class _Lint:
         self.check_drift()
         self.check_depth_and_isolation()
         self.add_diagnostics()
-        # One finding per thing to fix: the same words at the same place about the
-        # same image (the builds of one Dockerfile per architecture) are one.
-        seen: set[tuple[str, str | None, str | None, int | None, str]] = set()
-        kept: list[Finding] = []
-        for f in self.out:
-            key = (f.code, f.image, f.path, f.line, f.message)
-            if f.code not in self.ignored and key not in seen:
-                seen.add(key)
-                kept.append(f)
-        return Findings(kept)
+        return Findings(f for f in self.out if f.code not in self.ignored)
 
     def add(
         self,
@@ -907,26 +897,25 @@ class _Lint:
 
     def check_edges(self, build: ImageBuild) -> None:
         child = build.name
-        # A use of a tag several builds carry (one per architecture, a Linux and a
-        # Windows entry) links the child to each of them: one use, checked once,
-        # through the build that stands for the tag.
-        checked: set[tuple[str, str, int, str | None]] = set()
-        for parent, data in sorted(self.pred[child].items(), key=self.owner_first):
+        parents = self.pred[child]
+        for parent, data in parents.items():
             internal = self.nodes[parent]["kind"] == "build"
             for edge in data["uses"]:
                 if edge.kind == "context":
                     continue
                 if internal:
                     ref = self.parse(edge.value)
-                    # A digest pins a build's tag (debian:12@sha256:...): the tag is its.
-                    if ref is None or parent not in self.graph.tag_owners(
-                        replace(ref, digest=None)
-                    ):
-                        continue  # a named context pointing at a build: no tag written
-                    use = (edge.kind, edge.path, edge.line, edge.value)
-                    if use in checked:
+                    if ref is None:
                         continue
-                    checked.add(use)
+                    # A digest pins a build's tag (debian:12@sha256:...): the tag is its.
+                    owners = self.graph.tag_owners(replace(ref, digest=None))
+                    if parent not in owners:
+                        continue  # a named context pointing at a build: no tag written
+                    # A tag several builds carry (one per architecture, a Linux and a
+                    # Windows entry) links the child to each: one use, checked once,
+                    # through the first of them the child is linked to.
+                    if len(owners) > 1 and parent != next(o for o in owners if o in parents):
+                        continue
                     written = edge.value or ref.familiar
                 else:
                     ref = self.nodes[parent]["ref"]
@@ -936,19 +925,6 @@ class _Lint:
                     self.check_base(build, parent, edge, ref, written, internal)
                 elif not internal:
                     self.check_copy_source(build, edge, ref, written)
-
-    def owner_first(self, item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
-        """Parents in the order their uses are checked: a build that is the first
-        owner of a tag it is used by (the build named after an entry's first tag)
-        before the other builds of that tag (its other architectures)."""
-        parent = item[0]
-        if self.nodes[parent]["kind"] != "build":
-            return (0, "")
-        for edge in item[1]["uses"]:
-            ref = self.parse(edge.value)
-            if ref is not None and self.graph.tag_owner(replace(ref, digest=None)) == parent:
-                return (0, "")
-        return (1, parent)
 
     def check_base(
         self,
