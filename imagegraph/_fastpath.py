@@ -147,6 +147,7 @@ _ODD_QUOTES = re.compile(
 _NOT_QUOTES = bytes(c for c in range(256) if c not in b"'\"\n")
 _JSON_RUN = re.compile(r"(?i:run)(?:[ \t]++--[^ \t\n]*+)*+[ \t]++\[")
 _SKIP, _DEFER, _READ = 0, 1, 2
+_PACKAGE_KEYWORDS = frozenset({"RUN", "ENV", "ARG"})
 
 
 class Outline:
@@ -268,6 +269,8 @@ def outline(
             last_end = end
             if not (complete or packages):
                 continue
+            if not complete and logical[:3].upper() not in _PACKAGE_KEYWORDS:
+                continue  # CMD, LABEL, COPY, USER, ...: nothing the package reader reads
             instruction = _plain(logical, start, end)
             if instruction is not None:  # a trivial shape: known to pass the checks
                 if complete:
