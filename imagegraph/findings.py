@@ -861,6 +861,8 @@ class _Lint:
         # (repository, family) -> its uses as a base: releases of one family compare
         self.base_uses: dict[tuple[str, str, int | None], list[_BaseUse]] = {}
         self._order: list[str] | None = None
+        # a tag several builds carry -> each of them -> its place among them
+        self.owner_ranks: dict[ImageRef, dict[str, int]] = {}
 
     def run(self) -> Findings:
         for build in self.graph.builds:
@@ -897,8 +899,13 @@ class _Lint:
 
     def check_edges(self, build: ImageBuild) -> None:
         child = build.name
-        parents = self.pred[child]
-        for parent, data in parents.items():
+        # A tag several builds carry (one per architecture, a Linux and a Windows
+        # entry) links one use of it to each build serving the child: the use is
+        # checked once, through the first of those builds (in declaration order)
+        # that this use links, whatever else links the child to the others.
+        shared: dict[tuple[object, ...], tuple[int, str, Edge, ImageRef]]
+        shared = {}
+        for parent, data in self.pred[child].items():
             internal = self.nodes[parent]["kind"] == "build"
             for edge in data["uses"]:
                 if edge.kind == "context":
@@ -908,23 +915,49 @@ class _Lint:
                     if ref is None:
                         continue
                     # A digest pins a build's tag (debian:12@sha256:...): the tag is its.
-                    owners = self.graph.tag_owners(replace(ref, digest=None))
+                    tag = replace(ref, digest=None)
+                    owners = self.graph.tag_owners(tag)
+                    if len(owners) > 1:
+                        rank = self.owner_rank(tag, owners).get(parent)
+                        if rank is None:
+                            continue  # a named context pointing at a build: no tag written
+                        use = (edge.kind, edge.path, edge.line, edge.stage, edge.text, edge.value)
+                        known = shared.get(use)
+                        if known is None or rank < known[0]:
+                            shared[use] = (rank, parent, edge, ref)
+                        continue
                     if parent not in owners:
                         continue  # a named context pointing at a build: no tag written
-                    # A tag several builds carry (one per architecture, a Linux and a
-                    # Windows entry) links the child to each: one use, checked once,
-                    # through the first of them the child is linked to.
-                    if len(owners) > 1 and parent != next(o for o in owners if o in parents):
-                        continue
-                    written = edge.value or ref.familiar
+                    self.check_use(build, parent, edge, ref, edge.value or ref.familiar, True)
                 else:
                     ref = self.nodes[parent]["ref"]
                     written = edge.value if self.parse(edge.value) == ref else ref.familiar
                     assert written is not None
-                if edge.kind == "from":
-                    self.check_base(build, parent, edge, ref, written, internal)
-                elif not internal:
-                    self.check_copy_source(build, edge, ref, written)
+                    self.check_use(build, parent, edge, ref, written, False)
+        for _, parent, edge, ref in shared.values():
+            self.check_use(build, parent, edge, ref, edge.value or ref.familiar, True)
+
+    def owner_rank(self, tag: ImageRef, owners: tuple[str, ...]) -> dict[str, int]:
+        """Each build of *tag* (several: :meth:`ImageGraph.tag_owners`) -> its place
+        among them, computed once per tag."""
+        rank = self.owner_ranks.get(tag)
+        if rank is None:
+            rank = self.owner_ranks[tag] = {owner: i for i, owner in enumerate(owners)}
+        return rank
+
+    def check_use(
+        self,
+        build: ImageBuild,
+        parent: str,
+        edge: Edge,
+        ref: ImageRef,
+        written: str,
+        internal: bool,
+    ) -> None:
+        if edge.kind == "from":
+            self.check_base(build, parent, edge, ref, written, internal)
+        elif not internal:
+            self.check_copy_source(build, edge, ref, written)
 
     def check_base(
         self,

@@ -507,6 +507,34 @@ def test_the_same_finding_of_one_image_is_reported_once() -> None:
     ]
 
 
+def test_a_use_linked_to_a_later_build_of_a_shared_tag_is_checked() -> None:
+    # acme/base:1.0 is an amd64 and an arm64 build; the child's FROM is linked to
+    # the arm64 one only, while another use links it to the amd64 one: the FROM is
+    # still checked (it was checked only through the first build the child had)
+    base = [
+        replace(inline("old-amd64", "FROM scratch\n", "acme/base:1.0"), platforms=("linux/amd64",)),
+        replace(inline("old-arm64", "FROM scratch\n", "acme/base:1.0"), platforms=("linux/arm64",)),
+        inline("new", "FROM scratch\n", "acme/base:2.0"),
+    ]
+    # the same tag by COPY --from, which serves any platform
+    app = inline(
+        "app", "FROM --platform=linux/arm64 acme/base:1.0\nCOPY --from=acme/base:1.0 / /\n"
+    )
+    graph = ImageGraph.from_builds([*base, app])
+    assert [e.kind for e in graph.nx.pred["app"]["old-amd64"]["uses"]] == ["copy"]
+    found = findings(graph, LintPolicy()).with_code("straggler")
+    assert [(f.where, f.facts["parent"]) for f in found] == [("app/Dockerfile:1", "old-arm64")]
+    # another tag of the amd64 build, used by an arm64 child (platform-not-built)
+    tools = replace(base[0], tags=(*base[0].tags, ImageRef.parse("acme/tools:1")))
+    app = replace(
+        inline("app", "FROM acme/base:1.0\nCOPY --from=acme/tools:1 / /\n"),
+        platforms=("linux/arm64",),
+    )
+    graph = ImageGraph.from_builds([tools, *base[1:], app])
+    found = findings(graph, LintPolicy()).with_code("straggler")
+    assert [(f.where, f.facts["parent"]) for f in found] == [("app/Dockerfile:1", "old-arm64")]
+
+
 def test_isolated_builds_of_one_manifest_are_one_finding(tmp_path: Path) -> None:
     graph = scan(per_arch_fleet(tmp_path, "debian:trixie", children=AGGREGATE_AT))
     isolated = list(findings(graph).with_code("isolated-build"))
