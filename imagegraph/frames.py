@@ -84,8 +84,8 @@ class GraphFrames(NamedTuple):
 
     nodes: pd.DataFrame
     """``image``, ``name``, ``kind``, ``dockerfile``, ``context``, ``target``,
-    ``origin``, ``tags``, ``platforms``, ``base``, ``parents``, ``children``,
-    ``layer``, ``undetermined``; see :func:`graph_frames`."""
+    ``origin``, ``tags``, ``platforms``, ``imported``, ``base``, ``parents``,
+    ``children``, ``layer``, ``undetermined``; see :func:`graph_frames`."""
     edges: pd.DataFrame
     """``parent``, ``child``, ``kind``, ``path``, ``line``, ``text``, ``stage``,
     ``value``: the fields of :class:`~imagegraph.Edge`."""
@@ -101,6 +101,9 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
     ``target`` and ``origin`` of a build (missing for an external image),
     ``tags`` (a build's tags, normalised, as a tuple; ``()`` for an external
     image), ``platforms`` (a tuple; ``()`` when the build names none),
+    ``imported`` (the build is imported from an OCI image layout, bashbrew's
+    ``Builder: oci-import``: ``dockerfile`` is then the layout's index and
+    ``context`` its directory; false for an external image),
     ``base`` (:meth:`ImageGraph.base`), ``parents`` and ``children`` (how
     many images it uses and is used by), ``layer`` (the longest chain of
     parents above it, as :func:`imagegraph.depths` counts it: 0 for external
@@ -130,6 +133,7 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
     origins: list[str | None] = []
     tags: list[tuple[str, ...]] = []
     platforms: list[tuple[str, ...]] = []
+    imported: list[bool] = []
     bases: list[str | None] = []
     for node in order:
         data = data_of[node]
@@ -143,6 +147,7 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
             origins.append(build.origin)
             tags.append(tuple(str(tag) for tag in build.tags))
             platforms.append(build.platforms)
+            imported.append(build.imported)
             bases.append(data.get("base"))
         else:
             names.append(data["ref"].familiar)
@@ -153,6 +158,7 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
             origins.append(None)
             tags.append(())
             platforms.append(())
+            imported.append(False)
             bases.append(None)
     nodes = _frame(
         {
@@ -165,6 +171,7 @@ def graph_frames(graph: ImageGraph) -> GraphFrames:
             "origin": origins,
             "tags": tags,
             "platforms": platforms,
+            "imported": pd.array(imported, dtype="bool"),
             "base": bases,
             "parents": pd.array([len(pred[n]) for n in order], dtype="int64"),
             "children": pd.array([len(succ[n]) for n in order], dtype="int64"),
@@ -295,7 +302,9 @@ def plan_frame(plan: RebuildPlan) -> pd.DataFrame:
     Columns: ``wave`` (1-based, as the plan's table, JSON, CI matrices,
     bake groups and make targets number them; :attr:`PlannedBuild.wave` + 1);
     ``build``; ``tags`` (normalised, a tuple); ``dockerfile``; ``context``;
-    ``target``; ``platforms`` (a tuple); ``needs`` (the planned builds it
+    ``target``; ``platforms`` (a tuple); ``imported`` (imported from an OCI
+    image layout, pushed as it is rather than built: ``dockerfile`` is the
+    layout's index, ``context`` its directory); ``needs`` (the planned builds it
     waits for, a tuple); ``reason`` (the chain that put it in the plan, as :meth:`Impact.reason`
     writes it, a shortest one; missing when the plan rebuilds everything);
     ``chain_length`` (the edges in that chain); ``wave_reason`` (the chain that
@@ -335,6 +344,7 @@ def plan_frame(plan: RebuildPlan) -> pd.DataFrame:
         "context": [p.build.context for p in builds],
         "target": [p.build.target for p in builds],
         "platforms": [p.build.platforms for p in builds],
+        "imported": pd.array([p.build.imported for p in builds], dtype="bool"),
         "needs": [p.needs for p in builds],
         "reason": texts,
         "chain_length": pd.array(depths, dtype="Int64"),

@@ -9,6 +9,12 @@ Labels are escaped for each format and show control characters as escapes
 (:func:`~imagegraph.diagnostics.printable`): a name from a repository can
 neither end a DOT string nor start a Mermaid line (a ``click`` callback or a
 ``%%{init}%%`` directive).
+
+An image imported from an OCI layout (bashbrew's ``Builder: oci-import``,
+:attr:`~imagegraph.inventory.ImageBuild.imported`) is marked in every
+format: ``"imported": true`` in JSON, a 3-D box in DOT, a subroutine box of
+class ``imported`` in Mermaid, ``(imported from OCI layout)`` in the tree.
+A fleet without imports is drawn exactly as it was before imports were marked.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ __all__ = ["SCHEMA", "display_name", "to_data", "to_dot", "to_json", "to_mermaid
 SCHEMA = "imagegraph/graph/v1"
 _EDGE_STYLE = {"from": "solid", "copy": "dashed", "mount": "dotted", "context": "bold"}
 _MERMAID_ARROW = {"from": "-->", "copy": "-.->", "mount": "-.->", "context": "==>"}
+_IMPORTED = "imported from OCI layout"
 
 
 def display_name(graph: ImageGraph, node: str) -> str:
@@ -37,10 +44,22 @@ def display_name(graph: ImageGraph, node: str) -> str:
     return familiar(node) if graph.is_external(node) else node
 
 
+def _imported(graph: ImageGraph) -> set[str]:
+    """The builds imported from an OCI layout (a build's node is its name)."""
+    return {build.name for build in graph.builds if build.imported}
+
+
 def to_data(graph: ImageGraph, impact: Impact | None = None) -> dict[str, Any]:
     """Nodes and edges as JSON-ready data (``"schema": "imagegraph/graph/v1"``).
 
+    A build imported from an OCI layout has ``"imported": true`` (its
+    ``dockerfile`` is the layout's index); other nodes have no such key.
     With *impact*, each node says whether it changed or must rebuild.
+
+    >>> from imagegraph import ImageBuild, ImageGraph
+    >>> graph = ImageGraph.from_builds([ImageBuild("os", "os/oci/index.json", "os/oci", imported=True)])
+    >>> to_data(graph)["nodes"][0]["imported"]
+    True
     """
     nodes = []
     for node in graph.images:
@@ -55,6 +74,8 @@ def to_data(graph: ImageGraph, impact: Impact | None = None) -> dict[str, Any]:
                 "dockerfile": build.dockerfile,
                 "origin": build.origin,
             }
+            if build.imported:
+                entry["imported"] = True
         if impact is not None:
             entry["changed"] = node in impact.changed
             entry["affected"] = node in impact
@@ -93,14 +114,21 @@ def _dot_string(text: str) -> str:
 
 
 def to_dot(graph: ImageGraph, impact: Impact | None = None) -> str:
-    """Graphviz DOT: builds as boxes, external images as ellipses; edges
-    solid for ``from``, dashed for ``copy``, dotted for ``mount``, bold for
-    ``context``. With *impact*, changed images are red and affected builds orange."""
+    """Graphviz DOT: builds as boxes, external images as ellipses, images
+    imported from an OCI layout as 3-D boxes (``box3d``) whose tooltip names
+    the layout; edges solid for ``from``, dashed for ``copy``, dotted for
+    ``mount``, bold for ``context``. With *impact*, changed images are red
+    and affected builds orange."""
     ids = {node: f"n{index}" for index, node in enumerate(graph.images)}
+    imported = _imported(graph)
     lines = ["digraph imagegraph {", "  rankdir=LR;", "  node [fontname=Helvetica];"]
     for node, ident in ids.items():
         attrs = [f"label={_dot_string(display_name(graph, node))}"]
-        attrs.append("shape=ellipse" if graph.is_external(node) else "shape=box")
+        if node in imported:
+            layout = graph.build(node).context
+            attrs += ["shape=box3d", f"tooltip={_dot_string(f'{_IMPORTED} {layout}')}"]
+        else:
+            attrs.append("shape=ellipse" if graph.is_external(node) else "shape=box")
         if impact is not None and node in impact.changed:
             attrs += ["style=filled", 'fillcolor="#f4a6a6"']
         elif impact is not None and node in impact:
@@ -135,19 +163,30 @@ def _mermaid_label(text: str) -> str:
 
 def to_mermaid(graph: ImageGraph, impact: Impact | None = None) -> str:
     """A Mermaid flowchart: ``-->`` for ``from``, ``-.->`` for copy and mount,
-    ``==>`` for contexts; external images rounded. With *impact*, classes
-    ``changed`` and ``affected`` mark the blast radius."""
+    ``==>`` for contexts; external images rounded, images imported from an
+    OCI layout as subroutine boxes (``[[...]]``) of class ``imported`` (a
+    dashed border). With *impact*, classes ``changed`` and ``affected`` mark
+    the blast radius."""
     ids = {node: f"n{index}" for index, node in enumerate(graph.images)}
+    imported = _imported(graph)
     lines = ["flowchart LR"]
     for node, ident in ids.items():
         label = _mermaid_label(display_name(graph, node))
-        lines.append(f"  {ident}({label})" if graph.is_external(node) else f"  {ident}[{label}]")
+        if node in imported:
+            lines.append(f"  {ident}[[{label}]]")
+        else:
+            lines.append(
+                f"  {ident}({label})" if graph.is_external(node) else f"  {ident}[{label}]"
+            )
     for parent in graph.images:
         for child in graph.node_children(parent):
             kinds = _kinds(graph, parent, child)
             arrow = _MERMAID_ARROW[kinds[0]]
             label = "" if kinds == ["from"] else f"|{','.join(kinds)}|"
             lines.append(f"  {ids[parent]} {arrow}{label} {ids[child]}")
+    if imported:
+        lines.append("  classDef imported stroke-dasharray:5 3")
+        lines.append(f"  class {','.join(ids[n] for n in graph.images if n in imported)} imported")
     if impact is not None:
         lines.append("  classDef changed fill:#f4a6a6,stroke:#c53030")
         lines.append("  classDef affected fill:#fbd38d,stroke:#c05621")
@@ -162,14 +201,17 @@ def to_mermaid(graph: ImageGraph, impact: Impact | None = None) -> str:
 
 def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
     """A tree from each root image down to its descendants; an image met again
-    is shown once more with ``(see above)`` rather than expanded twice. Names
+    is shown once more with ``(see above)`` rather than expanded twice, an
+    image imported from an OCI layout with ``(imported from OCI layout)``. Names
     are plain text (never markup), their control characters escaped."""
     from rich.text import Text
     from rich.tree import Tree
 
     builds, externals = len(graph.builds), len(graph.images) - len(graph.builds)
+    imported = _imported(graph)
+    of_them = f" ({len(imported)} {_IMPORTED})" if imported else ""
     top = Tree(
-        f"{builds} build{'' if builds == 1 else 's'}, "
+        f"{builds} build{'' if builds == 1 else 's'}{of_them}, "
         f"{externals} external image{'' if externals == 1 else 's'}"
     )
     shown: set[str] = set()
@@ -182,6 +224,8 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
             text = Text(name, style="bold yellow")
         else:
             text = Text(name)
+        if node in imported:
+            text.append(f" ({_IMPORTED})", style="dim")
         if kinds and kinds != ["from"]:
             text.append(f" ({', '.join(kinds)})", style="dim")
         if again:

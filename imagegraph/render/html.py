@@ -14,6 +14,10 @@ command line's table does.
 These functions format what the objects hold; the only things they work out
 are counts (and, for a graph, how many images sit on the external images
 it shows).
+
+An image imported from an OCI layout (bashbrew's ``Builder: oci-import``) is
+counted in a graph's facts and marked ``(imported from OCI layout)`` in a
+plan's waves; without imports, neither line nor mark is there.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ _PLAN_WAVES = 20
 
 _CELL = ' style="text-align:left;vertical-align:top"'
 _MUTED = ' style="opacity:0.7"'
+_IMPORTED = "imported from OCI layout"
 
 
 def _e(value: object) -> str:
@@ -231,16 +236,19 @@ def _summary(graph: ImageGraph) -> tuple[int, list[tuple[str, int, int]], Counte
 
 
 def graph_html(graph: ImageGraph) -> str:
-    """Counts of builds, external images, edges by kind and diagnostics by
-    severity; the external images most built on (ranked by :func:`_built_on`,
-    each with exactly how many images sit on it); undetermined builds; the
-    first diagnostics."""
+    """Counts of builds (and of those imported from an OCI layout, when there
+    are any), external images, edges by kind and diagnostics by severity; the
+    external images most built on (ranked by :func:`_built_on`, each with
+    exactly how many images sit on it); undetermined builds; the first
+    diagnostics."""
     externals, top, kinds, pairs = _summary(graph)
     uses = ", ".join(f"{kinds[k]:,} {k}" for k in ("from", "copy", "mount", "context") if kinds[k])
     inventory = graph.inventory
     sources = ", ".join(inventory.sources) or "convention"
+    imported = sum(1 for build in graph.builds if build.imported)
     facts = [
         ("builds", f"{len(graph.builds):,}"),
+        *([("imported", _e(f"{imported:,} of them from OCI layouts"))] if imported else []),
         ("external images", f"{externals:,}"),
         ("edges", f"{pairs:,}" + (f" {_muted(f'({uses} uses)')}" if uses else "")),
         ("undetermined", f"{len(graph.undetermined):,}"),
@@ -393,7 +401,10 @@ def _wave_rows(plan: RebuildPlan) -> tuple[str, int]:
             else:
                 why = _because(planned.wave_reason or planned.reason, planned.cause)
             first = f'<td rowspan="{span}"{_CELL}>{label}</td>' if position == 0 else ""
-            rows.append(f"<tr>{first}<td{_CELL}>{_e(planned.name)}</td><td{_CELL}>{why}</td></tr>")
+            name = _e(planned.name)
+            if planned.build.imported:
+                name += f" {_muted(f'({_IMPORTED})')}"
+            rows.append(f"<tr>{first}<td{_CELL}>{name}</td><td{_CELL}>{why}</td></tr>")
         if hidden:
             rows.append(
                 f'<tr><td colspan="2"{_CELL}>{_muted(f"… and {hidden:,} more in wave {number:,}")}'
@@ -416,7 +427,7 @@ def _seconds(seconds: float) -> str:
 
 def plan_html(plan: RebuildPlan) -> str:
     """The builds and waves, the changes, a table of the waves with each
-    build and why it is in, the schedule when there is one, the possibly
+    build (an image imported from an OCI layout marked so) and why it is in, the schedule when there is one, the possibly
     affected and undetermined images, and the diagnostics."""
     from imagegraph.impact import _changes_text
 

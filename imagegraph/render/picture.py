@@ -13,6 +13,11 @@ Everything is computed from sorted data and numbers are written rounded, so
 the same graph gives byte-identical SVG on every run (whatever the hash seed). Colours are
 presentation attributes (no ``<style>``) and ids carry a prefix derived from
 the picture, so several pictures can sit in one notebook or web page.
+
+An image imported from an OCI layout (bashbrew's ``Builder: oci-import``) is
+a box with a dashed border and class ``imported``, its tooltip naming the
+layout, and the legend says so; a group of images says how many of them are
+imported. A picture of a fleet without imports is as it was before.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import math
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +78,8 @@ _KIND_LEGEND = {
 }
 _KIND_DASH = {"from": None, "copy": "6 4", "mount": "1.5 3.5", "context": None}
 _KIND_WIDTH = {"from": 1.3, "copy": 1.3, "mount": 1.6, "context": 2.8}
+_IMPORTED_DASH = "4 2"  # the border of an image imported from an OCI layout
+_IMPORTED = "imported from OCI layout"
 
 _INK = "#1a202c"
 _DIM_INK = "#718096"
@@ -440,6 +448,12 @@ def _node_title(graph: ImageGraph, impact: Impact | None, node: str, name: str) 
     if data["kind"] == "external":
         lines.append(f"external image {node}")
         lines.append(f"used by {len(graph.nx.succ[node]):,} builds")
+    elif data["build"].imported:
+        build = data["build"]
+        lines.append(f"{_IMPORTED} {build.context} ({build.dockerfile})")
+        lines += [f"tag {tag}" for tag in build.tags[:6]]
+        if len(build.tags) > 6:
+            lines.append(f"… and {len(build.tags) - 6} more tags")
     else:
         build = data["build"]
         target = f" (target {build.target})" if build.target else ""
@@ -495,11 +509,15 @@ def _full_scene(
     reached = set(impact.reasons) | set(impact.changed) if impact is not None else set()
 
     boxes = []
+    imported_seen = False
     for node in order:
         external = nodes[node]["kind"] == "external"
         status = _status(impact, node)
         fill, stroke, ink = _FILL[status, external]
         classes = ["node", "external" if external else "build"]
+        if not external and nodes[node]["build"].imported:
+            classes.append("imported")
+            imported_seen = True
         if status != "plain":
             classes.append(status)
         width = 1.2
@@ -564,7 +582,9 @@ def _full_scene(
             f"({builds:,} builds), {len(links):,} edges among them"
         ]
         headers = {}
-    legend = _node_legend(impact, {_status(impact, n) for n in order}, kinds_seen, reach_seen)
+    legend = _node_legend(
+        impact, {_status(impact, n) for n in order}, kinds_seen, reach_seen, imported_seen
+    )
     return _Scene(
         boxes=boxes, links=links, caption=caption, legend=legend, headers=headers,
         col_gap=78.0, images=len(order), edges=len(links), collapsed=None,
@@ -572,7 +592,11 @@ def _full_scene(
 
 
 def _node_legend(
-    impact: Impact | None, statuses: set[_Status], kinds: set[str], reach: bool
+    impact: Impact | None,
+    statuses: set[_Status],
+    kinds: set[str],
+    reach: bool,
+    imported: bool = False,
 ) -> list[tuple[str, str, dict[str, Any]]]:
     legend: list[tuple[str, str, dict[str, Any]]] = []
     plain: _Status = "untouched" if impact is not None else "plain"
@@ -580,6 +604,9 @@ def _node_legend(
     legend.append(("box", "build", {"fill": fill, "stroke": stroke}))
     fill, stroke, _ = _FILL[plain, True]
     legend.append(("pill", "external image", {"fill": fill, "stroke": stroke}))
+    if imported:
+        fill, stroke, _ = _FILL[plain, False]
+        legend.append(("box", _IMPORTED, {"fill": fill, "stroke": stroke, "dash": _IMPORTED_DASH}))
     if impact is not None:
         shown: list[_Status] = ["changed", "affected", "possibly", "untouched"]
         for status in shown:
@@ -613,19 +640,22 @@ class _Group:
     possibly: int
     sample: tuple[str, ...]
     folded: int = 1
+    imported: int = 0
 
 
 def _groups(
-    summary: nx.DiGraph[str], keep: int, hot: set[str]
+    summary: nx.DiGraph[str], keep: int, hot: set[str], imported: Mapping[str, int]
 ) -> tuple[list[_Group], dict[tuple[str, str], dict[str, int]], int]:
     """Groups to draw (at most *keep* + 1: the rest folded into one) and the
-    edges between them (``count``, ``affected`` and per-kind counts)."""
+    edges between them (``count``, ``affected`` and per-kind counts); *imported*
+    counts the images imported from an OCI layout in each group."""
     groups = {
         key: _Group(
             key=key, label=data["label"], count=data["count"], builds=len(data["builds"]),
             external=len(data["external"]), inner=data["inner"], affected=data["affected"],
             changed=data["changed"], possibly=data["possibly"],
             sample=(*data["builds"][:8], *data["external"][:8])[:8],
+            imported=imported.get(key, 0),
         )
         for key, data in summary.nodes(data=True)
     }  # fmt: skip
@@ -655,6 +685,7 @@ def _groups(
             other.affected += group.affected
             other.changed += group.changed
             other.possibly += group.possibly
+            other.imported += group.imported
             del groups[group.key]
         other.sample = tuple(g.label for g in rest[:8])
         groups[other.key] = other
@@ -703,7 +734,10 @@ def _collapsed_scene(
     hot = {key for pair in hot_pairs for key in pair}
     if focus is not None and focus in member:
         hot.add(member[focus])
-    groups, edges, folded = _groups(summary, max(max_nodes - 1, 0), hot)
+    imported = Counter(
+        member[build.name] for build in graph.builds if build.imported and build.name in member
+    )
+    groups, edges, folded = _groups(summary, max(max_nodes - 1, 0), hot, imported)
     if folded:  # pairs that lead into folded groups are drawn to "(other)"
         kept = {g.key for g in groups}
         hot_pairs = {
@@ -746,6 +780,8 @@ def _collapsed_scene(
             title.append(f"{group.changed:,} changed")
         if group.possibly:
             title.append(f"{group.possibly:,} may rebuild")
+        if group.imported:
+            title.append(f"{group.imported:,} {_IMPORTED}")
         bar = None
         if group.count and (group.affected or group.changed):
             bar = (group.changed / group.count, group.affected / group.count)
@@ -1182,9 +1218,10 @@ def _legend(
             x, y = x0, y + 20
         if shape in ("box", "pill"):
             rx = 6 if shape == "pill" else 2
+            dash = f' stroke-dasharray="{style["dash"]}"' if style.get("dash") else ""
             out.append(
                 f'<rect x="{_num(x)}" y="{_num(y - 9)}" width="22" height="12" rx="{rx}" '
-                f'fill="{style["fill"]}" stroke="{style["stroke"]}"/>'
+                f'fill="{style["fill"]}" stroke="{style["stroke"]}"{dash}/>'
             )
             x += 27
         elif shape == "line":
@@ -1240,7 +1277,12 @@ def _labels(links: list[_Link]) -> list[str]:
 def _box(box: _Box) -> str:
     left, upper = box.x - box.w / 2, box.y - box.h / 2
     rx = min(box.h / 2, 14.0) if box.pill else 3.0
-    dash = ' stroke-dasharray="5 3"' if "other" in box.classes.split() else ""
+    classes = box.classes.split()
+    dash = (
+        ' stroke-dasharray="5 3"' if "other" in classes
+        else f' stroke-dasharray="{_IMPORTED_DASH}"' if "imported" in classes
+        else ""
+    )  # fmt: skip
     parts = [
         f'<g class="{box.classes}"{_data(box.data)}><title>{_esc(box.title)}</title>',
         f'<rect x="{_num(left)}" y="{_num(upper)}" width="{_num(box.w)}" '
@@ -1359,7 +1401,8 @@ def to_picture(
 ) -> Picture:
     """An SVG picture of *graph*, left to right from external images to the builds on them.
 
-    Builds are boxes and external images rounded; edges are solid for
+    Builds are boxes and external images rounded, images imported from an
+    OCI layout boxes with a dashed border; edges are solid for
     ``FROM``, dashed for ``COPY --from``, dotted for ``RUN --mount`` and
     bold for build contexts, and each box and edge has a tooltip saying
     where it comes from. With *impact*, changed images are red, builds
