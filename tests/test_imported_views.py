@@ -189,32 +189,46 @@ def test_picture_marks_the_import_only(fleet: ImageGraph) -> None:
         nodes = _nodes(svg)
         imported = {k for k, g in nodes.items() if "imported" in g.attrib["class"].split()}
         assert imported == {DEBIAN}
-        dashed = {
-            k
+        dashed_by = {
+            k: rect.attrib["stroke-dasharray"]
             for k, g in nodes.items()
             for rect in g.iter(f"{SVG}rect")
             if "stroke-dasharray" in rect.attrib
         }
-        assert dashed == {DEBIAN}
+        assert list(dashed_by) == [DEBIAN]
         title = nodes[DEBIAN].find(f"{SVG}title")
         assert title is not None
         assert title.text is not None
         assert "imported from OCI layout src/debian/bookworm/oci" in title.text
         assert "build of" not in title.text
         legend = next(g for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "legend")
-        assert "imported from OCI layout" in [t.text for t in legend.iter(f"{SVG}text")]
+        # the legend's entry: a dashed box, as the imported image is drawn
+        items = list(legend)
+        (at,) = [i for i, e in enumerate(items) if e.text == "imported from OCI layout"]
+        assert items[at - 1].tag == f"{SVG}rect"
+        assert items[at - 1].get("stroke-dasharray") == dashed_by[DEBIAN]
+        boxes = [e for e in items if e.tag == f"{SVG}rect"]
+        assert sum(e.get("stroke-dasharray") is not None for e in boxes) == 1
 
 
-def test_collapsed_picture_counts_the_imports_of_a_group(fleet: ImageGraph) -> None:
-    svg = to_picture(fleet, collapse="base").svg
-    titles = [
+def _group_titles(svg: str) -> list[str]:
+    return [
         t.text or ""
         for g in ET.fromstring(svg).iter(f"{SVG}g")
         if "group" in g.get("class", "").split()
         for t in g.findall(f"{SVG}title")
     ]
+
+
+def test_collapsed_picture_counts_the_imports_of_a_group(fleet: ImageGraph) -> None:
+    titles = _group_titles(to_picture(fleet, collapse="base").svg)
+    assert len(titles) > 1
     assert sum("1 imported from OCI layout" in t for t in titles) == 1
     assert sum("imported" in t for t in titles) == 1
+    # every group folded into one: it still counts the import
+    (folded,) = _group_titles(to_picture(fleet, collapse="base", max_nodes=1).svg)
+    assert "groups: " in folded
+    assert "1 imported from OCI layout" in folded
 
 
 def test_html_counts_and_marks_the_import(fleet: ImageGraph) -> None:

@@ -235,6 +235,16 @@ def _summary(graph: ImageGraph) -> tuple[int, list[tuple[str, int, int]], Counte
     return cached
 
 
+def _imported_count(graph: ImageGraph) -> int:
+    """How many builds are imported from an OCI layout: counted once per graph
+    (a loop over 160,000 builds would be most of a notebook's redraw)."""
+    key = ("", "html-imported-count")
+    count: int | None = graph._cache.get(key)
+    if count is None:
+        count = graph._cache[key] = sum(1 for build in graph.builds if build.imported)
+    return count
+
+
 def graph_html(graph: ImageGraph) -> str:
     """Counts of builds (and of those imported from an OCI layout, when there
     are any), external images, edges by kind and diagnostics by severity; the
@@ -245,7 +255,7 @@ def graph_html(graph: ImageGraph) -> str:
     uses = ", ".join(f"{kinds[k]:,} {k}" for k in ("from", "copy", "mount", "context") if kinds[k])
     inventory = graph.inventory
     sources = ", ".join(inventory.sources) or "convention"
-    imported = sum(1 for build in graph.builds if build.imported)
+    imported = _imported_count(graph)
     facts = [
         ("builds", f"{len(graph.builds):,}"),
         *([("imported", _e(f"{imported:,} of them from OCI layouts"))] if imported else []),
