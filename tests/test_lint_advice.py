@@ -535,6 +535,71 @@ def test_a_use_linked_to_a_later_build_of_a_shared_tag_is_checked() -> None:
     assert [(f.where, f.facts["parent"]) for f in found] == [("app/Dockerfile:1", "old-arm64")]
 
 
+_PLATFORMS = [
+    (),
+    ("linux/amd64",),
+    ("linux/arm64",),
+    ("windows/amd64",),
+    ("linux/amd64", "linux/arm64"),
+]
+_BUILT = ["acme/base:1.0", "acme/base:2.0", "acme/base:latest", "acme/tools:1"]
+# built tags twice as likely: a use of a shared tag is what the property is about
+_USED = [*_BUILT, *_BUILT, f"acme/base:1.0@{DIGEST}", "acme/base", "debian:12", "debian:latest"]
+
+
+@st.composite
+def multi_platform_fleets(draw: st.DrawFn) -> tuple[list[ImageBuild], list[ImageBuild]]:
+    """Builds of a few tags for various platforms (several builds of one tag), and
+    untagged children FROM and COPY --from those tags, for various platforms: the
+    fleet, and the same with the children asking for no platform."""
+    bases = [
+        replace(
+            inline(
+                f"b{i}",
+                "FROM scratch\n",
+                *draw(st.lists(st.sampled_from(_BUILT), min_size=1, max_size=2)),
+            ),
+            platforms=draw(st.sampled_from(_PLATFORMS)),
+        )
+        for i in range(draw(st.integers(1, 5)))
+    ]
+    children: list[ImageBuild] = []
+    plain: list[ImageBuild] = []
+    for i in range(draw(st.integers(1, 3))):
+        lines, bare = [], []
+        for _ in range(draw(st.integers(1, 3))):
+            ref = draw(st.sampled_from(_USED))
+            if draw(st.booleans()) or not lines:
+                platform = draw(st.sampled_from(["", "linux/amd64", "linux/arm64"]))
+                lines.append(f"FROM {f'--platform={platform} ' if platform else ''}{ref}")
+                bare.append(f"FROM {ref}")
+            else:
+                lines.append(f"COPY --from={ref} / /")
+                bare.append(lines[-1])
+        child = inline(f"c{i}", "\n".join(lines) + "\n")
+        children.append(replace(child, platforms=draw(st.sampled_from(_PLATFORMS))))
+        plain.append(inline(f"c{i}", "\n".join(bare) + "\n"))
+    return [*bases, *children], [*bases, *plain]
+
+
+@settings(max_examples=300, deadline=None)
+@given(multi_platform_fleets())
+def test_which_builds_of_a_shared_tag_serve_a_use_changes_no_finding(
+    fleets: tuple[list[ImageBuild], list[ImageBuild]],
+) -> None:
+    # A use of a tag is checked once however many builds of it serve the child:
+    # the platforms the child asks for pick which, never whether it is reported.
+    def reported(builds: list[ImageBuild]) -> set[tuple[str, str | None, str | None, int | None]]:
+        found = findings(ImageGraph.from_builds(builds), LintPolicy(require_digest=("debian",)))
+        return {
+            (f.code, f.image, f.path, f.line)
+            for f in found.with_code("straggler", "unpinned-base", "digest-required")
+        }
+
+    fleet, plain = fleets
+    assert reported(fleet) == reported(plain)
+
+
 def test_isolated_builds_of_one_manifest_are_one_finding(tmp_path: Path) -> None:
     graph = scan(per_arch_fleet(tmp_path, "debian:trixie", children=AGGREGATE_AT))
     isolated = list(findings(graph).with_code("isolated-build"))
