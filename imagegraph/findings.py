@@ -1445,7 +1445,7 @@ class _Lint:
         first = same[0]
         places = [f.where for f in same]
         source = key[0]
-        directory = posixpath.commonpath([posixpath.dirname(f.path or "") for f in same])
+        directory = _common_directory(f.path or "" for f in same)
         under = f"{directory}/" if directory else "the root"
         cut = len(directory) + 1 if directory else 0
         shown = ", ".join(place[cut:] for place in places[:_EXAMPLES])
@@ -1517,7 +1517,7 @@ class _Group:
 
     def directory(self, paths: list[str]) -> str:
         """The deepest directory that holds all *paths* (``""``: the root)."""
-        return posixpath.commonpath([posixpath.dirname(p) for p in paths])
+        return _common_directory(paths)
 
 
 class _Trees:
@@ -1562,6 +1562,20 @@ class _Trees:
             key = self.key(path)
             groups.setdefault(key, _Group(key[0], key[1])).paths.append(path)
         return [groups[key] for key in sorted(groups)]
+
+
+def _common_directory(paths: Iterable[str]) -> str:
+    """The deepest directory that holds all *paths*; ``""`` (the root) when they
+    share none, as absolute and relative paths do (the library takes both).
+
+    >>> _common_directory(["a/b/Dockerfile", "a/c/Dockerfile"]), _common_directory(
+    ...     ["a/Dockerfile", "/opt/c/Dockerfile"])
+    ('a', '')
+    """
+    try:
+        return posixpath.commonpath([posixpath.dirname(p) for p in paths])
+    except ValueError:  # absolute and relative: no directory holds both
+        return ""
 
 
 def _source_file(origin: str) -> str:

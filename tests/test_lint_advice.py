@@ -647,3 +647,24 @@ def test_a_scan_warning_at_a_few_places_is_one_finding_each(tmp_path: Path) -> N
         f"src/app/app{i}/Dockerfile:1" for i in range(AGGREGATE_AT - 1)
     ]
     assert all(f.facts == {} and f.image == f"app:{i}" for i, f in enumerate(found))
+
+
+def test_a_warning_repeated_in_absolute_and_relative_dockerfiles_is_one_finding() -> None:
+    # builds given to the library with an absolute Dockerfile path beside relative
+    # ones, declared in one file: the places share no directory, which is no error
+    base = replace(inline("base", "FROM scratch\n", "acme/base:1.0"), origin="docker-bake.hcl:1")
+    paths = ["a/Dockerfile", "b/Dockerfile", "/opt/c/Dockerfile"]
+    users = [
+        replace(
+            inline(f"u{i}", "FROM acme/base:9.9\n"),
+            dockerfile=path,
+            origin=f"docker-bake.hcl:{i + 2}",
+        )
+        for i, path in enumerate(paths)
+    ]
+    (finding,) = findings(ImageGraph.from_builds([base, *users]), LintPolicy()).with_code(
+        "unbuilt-tag"
+    )
+    assert finding.facts["directory"] == ""
+    assert finding.facts["places"] == sorted(f"{path}:1" for path in paths)
+    assert "(at 3 places under the root: " in finding.message
