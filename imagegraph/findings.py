@@ -53,9 +53,9 @@ known: the file it names is not there to point at.
 
 One finding per thing to fix: a use of a tag several builds carry (one per
 architecture, a Linux and a Windows entry) is checked once, through the first
-build of the tag the child is linked to. Many findings of one kind in one tree read as one, with
-a count and every place in its ``facts``, once there are :data:`AGGREGATE_AT`
-or more: ``undeclared-dockerfile`` files beside the builds of one declaration
+(in declaration order) of the builds of the tag that use is linked to. Many
+findings of one kind in one tree read as one, with a count and every place in
+its ``facts``, once there are :data:`AGGREGATE_AT` or more: ``undeclared-dockerfile`` files beside the builds of one declaration
 source (``paths``), ``isolated-build`` builds one source declares (``images``,
 ``paths``, ``parents``; not for convention fleets, where each directory is its
 own declaration), and a scan warning given in the same words at several lines
