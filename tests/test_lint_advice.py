@@ -566,7 +566,8 @@ def multi_platform_fleets(draw: st.DrawFn) -> tuple[list[ImageBuild], list[Image
     children: list[ImageBuild] = []
     plain: list[ImageBuild] = []
     for i in range(draw(st.integers(1, 3))):
-        lines, bare = [], []
+        lines: list[str] = []
+        bare: list[str] = []
         for _ in range(draw(st.integers(1, 3))):
             ref = draw(st.sampled_from(_USED))
             if draw(st.booleans()) or not lines:
