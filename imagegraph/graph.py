@@ -770,6 +770,11 @@ class _Builder:
         self.owner_table: _Owners | None = None
         """All of who builds which tag, handed on to the graph made."""
         self.platforms: dict[str, frozenset[str]] = {}
+        # id(owners tuple) -> (the tuple, positions by platform key, positions for
+        # any platform, the platforms as written): see _Builder.platform_index
+        self.indexes: dict[
+            int, tuple[tuple[str, ...], dict[str, list[int]], tuple[int, ...], list[str]]
+        ] = {}
         """Builds that name platforms -> those platforms, normalised."""
         self.repositories: dict[str, list[ImageRef]] = {}
         # The missing Dockerfiles a declaration reader reported at the declaration.
@@ -1150,21 +1155,23 @@ class _Builder:
                 return self.same_os(build, owners)
         if not wanted:
             return owners
-        chosen: list[str] = []
-        served: set[str] = set()
-        for owner in owners:
-            offered = platforms.get(owner)
-            if offered is None:
-                chosen.append(owner)
-                served.update(wanted)
-            elif not offered.isdisjoint(wanted):
-                chosen.append(owner)
-                served.update(offered & wanted)
+        by_platform, for_any, built = self.platform_index(owners)
+        # The owners serving a wanted platform, in the tag's order: looked up by
+        # platform, so a tag of thousands of builds costs no scan per use.
+        positions = set(for_any)
+        served: set[str] = set(wanted) if for_any else set()
+        for key in wanted:
+            found = by_platform.get(key)
+            if found is not None:
+                positions.update(found)
+                served.add(key)
+        chosen = [owners[i] for i in sorted(positions)]
         if served >= wanted:
             return tuple(chosen)
         missing = [p for p in asked if not _platform_keys((p,)) <= served]
-        built = sorted({p for owner in owners for p in self.graph.nodes[owner]["build"].platforms})
-        names = ", ".join(repr(owner) for owner in owners)
+        shown = ", ".join(repr(owner) for owner in owners[:_SHOWN_OWNERS])
+        more = len(owners) - _SHOWN_OWNERS
+        names = f"{shown} and {more} more" if more > 0 else shown
         counted = (
             "counting the builds of it that serve its other platforms"
             if chosen
@@ -1178,6 +1185,28 @@ class _Builder:
             build.dockerfile, parent.line,
         )  # fmt: skip
         return tuple(chosen) if chosen else owners
+
+    def platform_index(
+        self, owners: tuple[str, ...]
+    ) -> tuple[dict[str, list[int]], tuple[int, ...], list[str]]:
+        """For the builds *owners* of one tag: the positions of those serving each
+        platform key, of those built for any platform, and the platforms they are
+        built for as written; made once per tag."""
+        known = self.indexes.get(id(owners))
+        if known is not None and known[0] is owners:
+            return known[1], known[2], known[3]
+        by_platform: dict[str, list[int]] = {}
+        for_any: list[int] = []
+        for i, owner in enumerate(owners):
+            offered = self.platforms.get(owner)
+            if offered is None:
+                for_any.append(i)
+            else:
+                for key in offered:
+                    by_platform.setdefault(key, []).append(i)
+        built = sorted({p for owner in owners for p in self.graph.nodes[owner]["build"].platforms})
+        self.indexes[id(owners)] = (owners, by_platform, tuple(for_any), built)
+        return by_platform, tuple(for_any), built
 
     def same_os(self, build: ImageBuild, owners: tuple[str, ...]) -> tuple[str, ...]:
         """The *owners* built for an operating system *build* is built for (or for
@@ -1315,24 +1344,68 @@ def _tag_owners(builds: Iterable[ImageBuild]) -> _Owners:
     """
     owners = _Owners()
     first = owners.first
+    indexes: dict[ImageRef, _Members] = {}
     for build in builds:
         for tag in build.tags:
             found = first.setdefault(tag, build)
             if found is build:
                 continue
-            members = owners.shared.get(tag)
-            clash = next(
-                (m for m in (members or (found,)) if m is build or _same_image(m, build)), None
-            )
-            if clash is build:
+            index = indexes.get(tag)
+            if index is None:
+                index = indexes[tag] = _Members()
+                index.add(found)
+            if id(build) in index.ids:
                 continue  # the tag listed twice by one build
+            clash = index.clash(build)
             if clash is not None:
                 owners.duplicates.append((tag, clash, build))
-            elif members is None:
+                continue
+            index.add(build)
+            members = owners.shared.get(tag)
+            if members is None:
                 owners.shared[tag] = [found, build]
             else:
                 members.append(build)
     return owners
+
+
+class _Members:
+    """The builds of one tag so far, looked up by what makes two of them the same
+    image (:func:`_same_image`): a tag of thousands of builds (entries differing by
+    constraints) is checked per build in the time of its platforms, not of the tag's
+    builds."""
+
+    __slots__ = ("builds", "for_any", "ids", "keyed", "of_constraints")
+
+    def __init__(self) -> None:
+        self.builds: list[ImageBuild] = []
+        self.ids: set[int] = set()
+        # (constraints, platform key) / constraints -> the first build's position
+        self.keyed: dict[tuple[tuple[str, ...], str], int] = {}
+        self.for_any: dict[tuple[str, ...], int] = {}  # builds naming no platform
+        self.of_constraints: dict[tuple[str, ...], int] = {}  # any build
+
+    def add(self, build: ImageBuild) -> None:
+        position = len(self.builds)
+        self.builds.append(build)
+        self.ids.add(id(build))
+        constraints = build.constraints
+        self.of_constraints.setdefault(constraints, position)
+        if not build.platforms:
+            self.for_any.setdefault(constraints, position)
+        for key in _platform_keys(build.platforms):
+            self.keyed.setdefault((constraints, key), position)
+
+    def clash(self, build: ImageBuild) -> ImageBuild | None:
+        """The first build so far that would push the same image as *build*."""
+        constraints = build.constraints
+        if not build.platforms:
+            found = self.of_constraints.get(constraints)
+        else:
+            positions = [self.keyed.get((constraints, k)) for k in _platform_keys(build.platforms)]
+            positions.append(self.for_any.get(constraints))
+            found = min((p for p in positions if p is not None), default=None)
+        return None if found is None else self.builds[found]
 
 
 def _same_image(a: ImageBuild, b: ImageBuild) -> bool:
@@ -1372,6 +1445,10 @@ def _asks_target_platform(parents: tuple[Parent, ...]) -> bool:
 
 _BUILD_PLATFORM = re.compile(r"\$\{?BUILD(?:PLATFORM|OS|ARCH|VARIANT)\b")
 """A ``--platform`` written with the builder's platform, which only the build knows."""
+
+
+_SHOWN_OWNERS = 5
+"""The builds of a shared tag a ``platform-not-built`` message names before "and N more"."""
 
 
 @functools.lru_cache(maxsize=1024)
