@@ -57,7 +57,7 @@ architecture, a Linux and a Windows entry) is checked once, through the first
 findings of one kind in one tree read as one, with a count and every place in
 its ``facts``, once there are :data:`AGGREGATE_AT` or more: ``undeclared-dockerfile`` files beside the builds of one declaration
 source (``paths``), ``isolated-build`` builds one source declares (``images``,
-``paths``, ``parents``; not for convention fleets, where each directory is its
+``paths``, ``parents_of``; not for convention fleets, where each directory is its
 own declaration), and a scan warning given in the same words at several lines
 of one tree, such as ``unbuilt-tag`` at each use of a tag the fleet does not
 build (``places``, ``images``).
@@ -1370,20 +1370,33 @@ class _Lint:
         edge = _first_edge(
             e for p in sorted(self.pred[first.name]) for e in self.graph.node_edges(p, first.name)
         )
-        parents = {
+        parents_of = {
             b.name: [self.nodes[p]["ref"].familiar for p in sorted(self.pred[b.name])]
             for b in builds
         }
-        message = (
-            f"{len(builds)} builds declared in {source} ({shown}{more}) build on nothing of "
-            "this fleet and no build here uses them, so a patch to the fleet's own bases "
-            "never reaches them; build them on one of those bases if they should follow "
-            "them, or leave them if they are standalone on purpose"
-        )
+        if any(parents_of.values()):
+            how = (
+                "build only on images from outside this fleet"
+                if all(parents_of.values())
+                else "build FROM scratch or only on images from outside this fleet"
+            )
+            message = (
+                f"{len(builds)} builds declared in {source} ({shown}{more}) {how} and no "
+                "build here uses them, so a patch to the fleet's own bases never reaches "
+                "them; build them on one of those bases if they should follow them, or "
+                "leave them if they are standalone on purpose"
+            )
+        else:
+            message = (
+                f"{len(builds)} builds declared in {source} ({shown}{more}) build FROM "
+                "scratch and no build here uses them: roots of their own, which a patch to "
+                "the fleet's bases never reaches; leave them if they are base images on "
+                "purpose"
+            )
         self.add(
             "isolated-build", None, first.dockerfile, edge.line if edge else None, message,
             None, count=len(builds), source=source, images=names,
-            paths=[b.dockerfile for b in builds], parents=parents,
+            paths=[b.dockerfile for b in builds], parents_of=parents_of,
         )  # fmt: skip
 
     # -- the scan's own diagnostics --------------------------------------------
@@ -1551,6 +1564,9 @@ class _Trees:
         """The group *path* belongs to: ``(source, "")`` for a path beside the builds
         of one declaration source, else ``("", tree)``."""
         source, anchor = self.place(path)
+        if source == "convention":
+            # every directory its own declaration: the tree is the top directory
+            return ("", path.partition("/")[0] if "/" in path else "")
         return (source, "") if source else ("", anchor)
 
     def group(self, paths: Iterable[str]) -> list[_Group]:
@@ -1668,7 +1684,8 @@ _LETTERS = re.compile(r"[A-Za-z]*", re.ASCII)
 def _names_parent_line(
     build: ImageBuild, ref: ImageRef, version: _Version, target: tuple[int, ...]
 ) -> bool:
-    """True when *build*'s own tags name the version of *ref* it is built on, at
+    """True when *build*'s own tags, or the directories of its Dockerfile, name
+    the version of *ref* it is built on, at
     a depth where *target* differs: ``maven:3.9-eclipse-temurin-17`` FROM
     ``eclipse-temurin:17-jdk`` (not to move to 26), ``wordpress:6-php8.3-apache``
     FROM ``php:8.3-apache``, ``python:3.12-bookworm`` FROM ``buildpack-deps:bookworm``.
@@ -1697,8 +1714,12 @@ def _names_parent_line(
             names.add(codename)  # ubuntu:22.04 is jammy
     if not names:
         return False
-    for tag in build.tags:
-        for word in re.split(r"[-_]", (tag.tag or "").lower()):
+    # The build's tags, and the directories its Dockerfile is in (aerospike's
+    # .../community/ubuntu24.04/Dockerfile is FROM ubuntu:24.04 on purpose).
+    texts = [tag.tag or "" for tag in build.tags]
+    texts += posixpath.dirname(build.dockerfile).split("/")
+    for text in texts:
+        for word in re.split(r"[-_]", text.lower()):
             letters = _LETTERS.match(word)
             rest = word[letters.end() :] if letters else word
             if word in names or rest in names:

@@ -612,7 +612,15 @@ def test_isolated_builds_of_one_manifest_are_one_finding(tmp_path: Path) -> None
     assert apps.image is None
     assert apps.facts["images"] == [f"app:{i}" for i in range(AGGREGATE_AT)]
     assert apps.facts["paths"] == [f"src/app/app{i}/Dockerfile" for i in range(AGGREGATE_AT)]
-    assert apps.facts["parents"] == {f"app:{i}": ["debian:trixie"] for i in range(AGGREGATE_AT)}
+    assert apps.facts["parents_of"] == {f"app:{i}": ["debian:trixie"] for i in range(AGGREGATE_AT)}
+    assert "build only on images from outside this fleet" in apps.message
+    # alpine's builds are roots: no advice to build them on a base
+    roots = isolated[0]
+    images = roots.facts["images"]
+    assert isinstance(images, list)
+    assert roots.facts["parents_of"] == {image: [] for image in images}
+    assert "build FROM scratch" in roots.message
+    assert "build them on one of those bases" not in roots.message
     assert (apps.path, apps.line) == ("src/app/app0/Dockerfile", 1)
     assert apps.message.startswith(f"{AGGREGATE_AT} builds declared in library/app (app:0, ")
 
@@ -669,3 +677,76 @@ def test_a_warning_repeated_in_absolute_and_relative_dockerfiles_is_one_finding(
     assert finding.facts["directory"] == ""
     assert finding.facts["places"] == sorted(f"{path}:1" for path in paths)
     assert "(at 3 places under the root: " in finding.message
+
+
+def _sarif_results(found: Findings, code: str) -> list[dict[str, object]]:
+    log = json.loads(to_sarif(found, tool_version="0"))
+    return [r for r in log["runs"][0]["results"] if r["ruleId"] == code]
+
+
+def test_a_repeated_warning_keeps_its_alert_and_shows_every_place(tmp_path: Path) -> None:
+    (result,) = _sarif_results(
+        findings(scan(per_arch_fleet(tmp_path / "four", "alpine:3.21", children=4))), "unbuilt-tag"
+    )
+    # every other place is a related location code scanning shows
+    related = result["relatedLocations"]
+    assert isinstance(related, list)
+    assert [
+        (r["physicalLocation"]["artifactLocation"]["uri"], r["physicalLocation"]["region"])
+        for r in related
+    ] == [(f"src/app/app{i}/Dockerfile", {"startLine": 1}) for i in (1, 2, 3)]
+    # a fifth use changes the count and the message, not the alert
+    (five,) = _sarif_results(
+        findings(scan(per_arch_fleet(tmp_path / "five", "alpine:3.21", children=5))), "unbuilt-tag"
+    )
+    assert five["message"] != result["message"]
+    assert five["partialFingerprints"] == result["partialFingerprints"]
+    # isolated builds of one source: the source's alert, whatever their number
+    (roots,) = [
+        r
+        for r in _sarif_results(
+            findings(scan(per_arch_fleet(tmp_path / "iso", "debian:trixie", children=3))),
+            "isolated-build",
+        )
+        if "library/app" in str(r["message"])
+    ]
+    (more,) = [
+        r
+        for r in _sarif_results(
+            findings(scan(per_arch_fleet(tmp_path / "iso4", "debian:trixie", children=4))),
+            "isolated-build",
+        )
+        if "library/app" in str(r["message"])
+    ]
+    assert roots["partialFingerprints"] == more["partialFingerprints"]
+    assert len(more["relatedLocations"]) == 3  # type: ignore[arg-type]
+
+
+def test_a_directory_naming_the_parents_version_is_a_line_kept_on_purpose() -> None:
+    fleet = built("ubuntu:24.04", "ubuntu:26.04")
+    # aerospike's .../community/ubuntu24.04/Dockerfile is FROM ubuntu:24.04 on purpose
+    chosen = replace(
+        inline("a", "FROM ubuntu:24.04\n"),
+        dockerfile="releases/8.1/community/ubuntu24.04/Dockerfile",
+    )
+    assert advice(lint(*fleet, chosen)) == {}
+    elsewhere = replace(
+        inline("b", "FROM ubuntu:24.04\n"), dockerfile="releases/8.1/community/Dockerfile"
+    )
+    assert advice(lint(*fleet, elsewhere)) == {"ubuntu:24.04": "ubuntu:26.04"}
+
+
+def test_a_repeated_warning_in_a_convention_fleet_is_grouped_per_top_directory(
+    tmp_path: Path,
+) -> None:
+    # no declaration: every directory is its own image; the same warning in
+    # unrelated top directories is one finding per directory, not one "under the root"
+    files = {"base/Dockerfile": "FROM scratch\n"}
+    for top in ("svc", "tools"):
+        for i in range(AGGREGATE_AT):
+            files[f"{top}/t{i}/Dockerfile"] = "FROM debian:trixie\nRUN a \\\n\n  b\n"
+    found = findings(scan(write(tmp_path, files)))
+    grouped = list(found.with_code("empty-continuation-line"))
+    assert [(f.facts["directory"], f.facts["count"]) for f in grouped] == [
+        ("svc", AGGREGATE_AT), ("tools", AGGREGATE_AT),
+    ]  # fmt: skip

@@ -232,10 +232,21 @@ def _fingerprint(finding: Finding, path: str) -> str:
     """What the finding is about, not where it is: its code, image, file, and the
     reference (or stage) it concerns, so moving lines keeps its alert. A finding
     for the files of a tree (``facts`` with ``paths`` and ``directory``) is about
-    that tree."""
+    that tree; one for several builds (``images``) or lines (``places``) of one
+    declaration source is about that source."""
     edge = finding.edge
-    directory = finding.facts.get("directory") if "paths" in finding.facts else None
-    if isinstance(directory, str):
+    facts = finding.facts
+    directory = facts.get("directory") if "paths" in facts else None
+    scope = facts.get("source") or facts.get("directory") or ""
+    if "places" in facts:
+        # One warning at many lines: the warning and where it is declared, not
+        # its count or first places, so a use more or less keeps its alert.
+        stem = _PLACE.sub(r"\1", finding.message.rsplit(" (at ", 1)[0])
+        subject, path = f"places\0{scope}\0{stem}", ""
+    elif "images" in facts and "paths" in facts:
+        # Builds of one declaration source as one finding: that source.
+        subject, path = f"builds\0{scope}", ""
+    elif isinstance(directory, str):
         # Files of one tree as one finding: the tree, not the first file in it
         # nor the count, so adding or removing a file keeps its alert.
         subject, path = f"tree\0{directory}", ""
@@ -249,6 +260,32 @@ def _fingerprint(finding: Finding, path: str) -> str:
         subject = _PLACE.sub(r"\1", finding.message)
     key = "\0".join([finding.code, finding.image or "", path, subject])
     return hashlib.sha256(_utf8(key)).hexdigest()[:32]
+
+
+SARIF_MAX_RELATED = 1000
+"""The most related locations one result carries (GitHub's limit per result)."""
+
+
+def _related(finding: Finding, prefix: str, root: str | None) -> list[dict[str, Any]]:
+    """The other places a finding for many stands for (``facts["places"]``, each
+    ``path:line``, or ``facts["paths"]``), as SARIF related locations, so code
+    scanning shows each; the first is the result's own location."""
+    facts = finding.facts
+    places = facts.get("places")
+    if isinstance(places, list):
+        found = [str(p).rpartition(":")[::2] for p in places[1:]]
+    elif isinstance(facts.get("paths"), list):
+        found = [(str(p), "1") for p in facts["paths"][1:]]  # type: ignore[index]
+    else:
+        return []
+    related: list[dict[str, Any]] = []
+    for n, (path, line) in enumerate(found[:SARIF_MAX_RELATED], start=1):
+        location = {
+            "artifactLocation": _artifact(path, prefix, root),
+            "region": {"startLine": int(line) if line.isdigit() and int(line) >= 1 else 1},
+        }
+        related.append({"id": n, "physicalLocation": location})
+    return related
 
 
 def _utf8(text: str) -> bytes:
@@ -379,6 +416,9 @@ def to_sarif(
                 "imagegraphFinding/v1": fingerprint,
                 "primaryLocationLineHash": fingerprint,
             }
+            related = _related(finding, prefix, root)
+            if related:
+                result["relatedLocations"] = related
         properties: dict[str, Any] = {"severity": finding.severity.value}
         if finding.image:
             properties["image"] = finding.image
