@@ -232,7 +232,8 @@ SCAN_CODES: tuple[str, ...] = (
     "empty-continuation-line", "expansion-limit", "expansion-too-large", "file-too-large",
     "inferred-name", "invalid-reference", "invalid-utf8", "library-arch-source",
     "library-git-fetch", "matrix-too-large", "missing-dockerfile", "not-regular-file",
-    "outside-root", "platform-not-built", "stage-order", "unbuilt-tag", "undeclared-dockerfile",
+    "outside-root", "platform-not-built", "stage-order", "tag-variants-limit", "unbuilt-tag",
+    "undeclared-dockerfile",
     "unknown-context-target", "unknown-target", "unreadable-directory", "unresolved-arg",
 )  # fmt: skip
 """The codes of the scan's diagnostics (:attr:`ImageGraph.diagnostics`), which

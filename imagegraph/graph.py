@@ -836,6 +836,16 @@ class _Builder:
                 f"platform{_platforms_text(kept, again)}; children use {kept.name!r}",
                 path, line,
             )  # fmt: skip
+        for tag, again in owners.overflow:
+            path, line = declared_at(again)
+            self.note(
+                "tag-variants-limit", Severity.ERROR,
+                f"{tag.familiar} is built for {', '.join(again.platforms) or 'any platform'} "
+                f"by {MAX_TAG_VARIANTS} builds with other constraints already; "
+                f"{again.name!r} ({again.origin or again.dockerfile}) is one more, and is "
+                "left out of the tag's image (its children use the others)",
+                path, line,
+            )  # fmt: skip
         for build in builds:
             self.add_parents(build)
         self.graph.add_edges_from(
@@ -1325,6 +1335,18 @@ class _Owners:
     """Tags of several builds that are one multi-platform image -> those builds."""
     duplicates: list[tuple[ImageRef, ImageBuild, ImageBuild]] = field(default_factory=list)
     """``(tag, owner, build)``: *build* has the tag, and so has *owner*, for the same image."""
+    overflow: list[tuple[ImageRef, ImageBuild]] = field(default_factory=list)
+    """``(tag, build)``: *build* has the tag for platforms that :data:`MAX_TAG_VARIANTS`
+    builds of it (with other constraints) already serve: not an owner."""
+
+
+MAX_TAG_VARIANTS = 16
+"""The most builds of one tag for one platform, with different constraints (a
+Windows image per host version: two or three in the official library), that are
+one image. Each child of the tag for that platform is linked to all of them, so
+thousands (a hostile manifest) would make edges by the million; the builds past
+this are a ``tag-variants-limit`` error, each kept in the graph but no owner of
+the tag."""
 
 
 def _tag_owners(builds: Iterable[ImageBuild]) -> _Owners:
@@ -1360,6 +1382,9 @@ def _tag_owners(builds: Iterable[ImageBuild]) -> _Owners:
             if clash is not None:
                 owners.duplicates.append((tag, clash, build))
                 continue
+            if index.full(build):
+                owners.overflow.append((tag, build))
+                continue
             index.add(build)
             members = owners.shared.get(tag)
             if members is None:
@@ -1375,7 +1400,7 @@ class _Members:
     constraints) is checked per build in the time of its platforms, not of the tag's
     builds."""
 
-    __slots__ = ("builds", "for_any", "ids", "keyed", "of_constraints")
+    __slots__ = ("builds", "counts", "for_any", "ids", "keyed", "of_constraints")
 
     def __init__(self) -> None:
         self.builds: list[ImageBuild] = []
@@ -1384,6 +1409,7 @@ class _Members:
         self.keyed: dict[tuple[tuple[str, ...], str], int] = {}
         self.for_any: dict[tuple[str, ...], int] = {}  # builds naming no platform
         self.of_constraints: dict[tuple[str, ...], int] = {}  # any build
+        self.counts: dict[str, int] = {}  # platform key ("" for any) -> builds serving it
 
     def add(self, build: ImageBuild) -> None:
         position = len(self.builds)
@@ -1393,8 +1419,16 @@ class _Members:
         self.of_constraints.setdefault(constraints, position)
         if not build.platforms:
             self.for_any.setdefault(constraints, position)
+            self.counts[""] = self.counts.get("", 0) + 1
         for key in _platform_keys(build.platforms):
             self.keyed.setdefault((constraints, key), position)
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def full(self, build: ImageBuild) -> bool:
+        """Whether every platform of *build* (any, when it names none) is served by
+        :data:`MAX_TAG_VARIANTS` builds of the tag already."""
+        keys = _platform_keys(build.platforms) or frozenset({""})
+        return all(self.counts.get(key, 0) >= MAX_TAG_VARIANTS for key in keys)
 
     def clash(self, build: ImageBuild) -> ImageBuild | None:
         """The first build so far that would push the same image as *build*."""

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from imagegraph import ImageBuild, ImageGraph, ImageRef, _snapshot, scan
 from imagegraph.cli import main
+from imagegraph.diagnostics import Severity
 from imagegraph.impact import FileChange
 
 from .fleets import write
@@ -664,3 +665,49 @@ def test_a_tag_of_many_builds_is_linked_in_linear_time() -> None:
     # the bound is 8x for 4x the builds
     small, large = _many_owners_graph(500), _many_owners_graph(2000)
     assert large / small < 8, (small, large)
+
+
+def test_a_tag_of_more_builds_for_one_platform_than_the_limit_is_an_error() -> None:
+    from imagegraph.graph import MAX_TAG_VARIANTS
+
+    # Windows images per host version are one image; thousands of them (a
+    # hostile manifest) would link each child to every one: the ones past the
+    # limit are an error, kept in the graph, no owner of the tag
+    n = MAX_TAG_VARIANTS + 3
+    builds = [
+        ImageBuild(
+            f"o{i}",
+            f"o{i}/Dockerfile",
+            f"o{i}",
+            (ImageRef.parse("acme/base:1"),),
+            dockerfile_inline="FROM scratch\n",
+            platforms=("windows/amd64",),
+            constraints=(f"host-{i}",),
+        )
+        for i in range(n)
+    ]
+    children = [
+        ImageBuild(
+            f"c{i}",
+            f"c{i}/Dockerfile",
+            f"c{i}",
+            dockerfile_inline="FROM acme/base:1\n",
+            platforms=("windows/amd64",),
+        )
+        for i in range(50)
+    ]
+    graph = ImageGraph.from_builds([*builds, *children])
+    owners = graph.tag_owners(ImageRef.parse("acme/base:1"))
+    assert owners == tuple(f"o{i}" for i in range(MAX_TAG_VARIANTS))
+    assert all(len(graph.nx.pred[f"c{i}"]) == MAX_TAG_VARIANTS for i in range(50))
+    errors = [d for d in graph.diagnostics if d.code == "tag-variants-limit"]
+    assert [d.severity for d in errors] == [Severity.ERROR] * 3
+    assert all(f"o{i}" in graph.nx for i in range(n))  # kept, not dropped
+    assert "'o16'" in errors[0].message
+    # another platform of the same tag is not held back by the full one
+    linux = ImageBuild(
+        "linux", "linux/Dockerfile", "linux", (ImageRef.parse("acme/base:1"),),
+        dockerfile_inline="FROM scratch\n", platforms=("linux/amd64",),
+    )  # fmt: skip
+    graph = ImageGraph.from_builds([*builds, linux])
+    assert "linux" in graph.tag_owners(ImageRef.parse("acme/base:1"))
