@@ -625,32 +625,27 @@ def test_the_owners_of_a_tag_are_those_of_the_definition(
     assert [(o.name, b.name) for _, o, b in owners.duplicates] == duplicates
 
 
+def _of_base(name: str, platform: str, *constraints: str, child: bool = False) -> ImageBuild:
+    """A build of ``acme/base:1`` from scratch for *platform*, or with *child*, an
+    untagged build FROM it asking for *platform*."""
+    return ImageBuild(
+        name,
+        f"{name}/Dockerfile",
+        name,
+        () if child else (ImageRef.parse("acme/base:1"),),
+        dockerfile_inline="FROM acme/base:1\n" if child else "FROM scratch\n",
+        platforms=(platform,),
+        constraints=constraints,
+    )
+
+
 def _many_owners_graph(n: int) -> float:
     """Seconds to build a graph where one tag has *n* builds (each its own
     platform) and *n* children each ask for one platform of it."""
     import time
 
-    builds = [
-        ImageBuild(
-            f"o{i}",
-            f"o{i}/Dockerfile",
-            f"o{i}",
-            (ImageRef.parse("acme/base:1"),),
-            dockerfile_inline="FROM scratch\n",
-            platforms=(f"linux/arch{i}",),
-        )
-        for i in range(n)
-    ]
-    builds += [
-        ImageBuild(
-            f"c{i}",
-            f"c{i}/Dockerfile",
-            f"c{i}",
-            dockerfile_inline="FROM acme/base:1\n",
-            platforms=(f"linux/arch{n - 1 - i}",),
-        )
-        for i in range(n)
-    ]
+    builds = [_of_base(f"o{i}", f"linux/arch{i}") for i in range(n)]
+    builds += [_of_base(f"c{i}", f"linux/arch{n - 1 - i}", child=True) for i in range(n)]
     best = float("inf")
     for _ in range(2):
         started = time.perf_counter()
@@ -674,28 +669,8 @@ def test_a_tag_of_more_builds_for_one_platform_than_the_limit_is_an_error() -> N
     # hostile manifest) would link each child to every one: the ones past the
     # limit are an error, kept in the graph, no owner of the tag
     n = MAX_TAG_VARIANTS + 3
-    builds = [
-        ImageBuild(
-            f"o{i}",
-            f"o{i}/Dockerfile",
-            f"o{i}",
-            (ImageRef.parse("acme/base:1"),),
-            dockerfile_inline="FROM scratch\n",
-            platforms=("windows/amd64",),
-            constraints=(f"host-{i}",),
-        )
-        for i in range(n)
-    ]
-    children = [
-        ImageBuild(
-            f"c{i}",
-            f"c{i}/Dockerfile",
-            f"c{i}",
-            dockerfile_inline="FROM acme/base:1\n",
-            platforms=("windows/amd64",),
-        )
-        for i in range(50)
-    ]
+    builds = [_of_base(f"o{i}", "windows/amd64", f"host-{i}") for i in range(n)]
+    children = [_of_base(f"c{i}", "windows/amd64", child=True) for i in range(50)]
     graph = ImageGraph.from_builds([*builds, *children])
     owners = graph.tag_owners(ImageRef.parse("acme/base:1"))
     assert owners == tuple(f"o{i}" for i in range(MAX_TAG_VARIANTS))
@@ -705,9 +680,5 @@ def test_a_tag_of_more_builds_for_one_platform_than_the_limit_is_an_error() -> N
     assert all(f"o{i}" in graph.nx for i in range(n))  # kept, not dropped
     assert "'o16'" in errors[0].message
     # another platform of the same tag is not held back by the full one
-    linux = ImageBuild(
-        "linux", "linux/Dockerfile", "linux", (ImageRef.parse("acme/base:1"),),
-        dockerfile_inline="FROM scratch\n", platforms=("linux/amd64",),
-    )  # fmt: skip
-    graph = ImageGraph.from_builds([*builds, linux])
+    graph = ImageGraph.from_builds([*builds, _of_base("linux", "linux/amd64")])
     assert "linux" in graph.tag_owners(ImageRef.parse("acme/base:1"))
