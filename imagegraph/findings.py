@@ -55,12 +55,13 @@ One finding per thing to fix: a use of a tag several builds carry (one per
 architecture, a Linux and a Windows entry) is checked once, through the first
 (in declaration order) of the builds of the tag that use is linked to. Many
 findings of one kind in one tree read as one, with a count and every place in
-its ``facts``, once there are :data:`AGGREGATE_AT` or more: ``undeclared-dockerfile`` files beside the builds of one declaration
-source (``paths``), ``isolated-build`` builds one source declares (``images``,
-``paths``, ``parents_of``; not for convention fleets, where each directory is its
-own declaration), and a scan warning given in the same words at several lines
-of one tree, such as ``unbuilt-tag`` at each use of a tag the fleet does not
-build (``places``, ``images``).
+its ``facts``, once there are :data:`AGGREGATE_AT` or more:
+``undeclared-dockerfile`` files beside the builds of one declaration source
+(``paths``), ``isolated-build`` builds one source declares (``images``,
+``paths``, ``parents_of``; not for convention fleets, where each directory is
+its own declaration), and a scan warning given in the same words at several
+lines of one tree, such as ``unbuilt-tag`` at each use of a tag the fleet does
+not build (``places``, ``images``).
 
 The analysis is linear in the size of the graph: one pass over the edges,
 one over the builds in topological order.
@@ -904,8 +905,7 @@ class _Lint:
         # entry) links one use of it to each build serving the child: the use is
         # checked once, through the first of those builds (in declaration order)
         # that this use links, whatever else links the child to the others.
-        shared: dict[tuple[object, ...], tuple[int, str, Edge, ImageRef]]
-        shared = {}
+        shared: dict[tuple[object, ...], tuple[int, str, Edge, ImageRef]] = {}
         for parent, data in self.pred[child].items():
             internal = self.nodes[parent]["kind"] == "build"
             for edge in data["uses"]:
@@ -1139,7 +1139,8 @@ class _Lint:
         if not self.base_uses:
             return
         below = self.images_below()
-        for (_, family, _line_of), uses in sorted(
+        # the major: None outside _MIGRATION_MAJORS, where a repository has no other
+        for (_, family, _), uses in sorted(
             self.base_uses.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
         ):
             keys = {use.release.numbers for use in uses}
@@ -1365,8 +1366,7 @@ class _Lint:
         count and names, every build, Dockerfile and parent in ``facts``."""
         builds = sorted(builds, key=lambda b: (b.dockerfile, b.name))
         names = [b.name for b in builds]
-        shown = ", ".join(names[:_EXAMPLES])
-        more = f" and {len(names) - _EXAMPLES} more" if len(names) > _EXAMPLES else ""
+        listed = _listed(names)
         first = builds[0]
         edge = _first_edge(
             e for p in sorted(self.pred[first.name]) for e in self.graph.node_edges(p, first.name)
@@ -1382,14 +1382,14 @@ class _Lint:
                 else "build FROM scratch or only on images from outside this fleet"
             )
             message = (
-                f"{len(builds)} builds declared in {source} ({shown}{more}) {how} and no "
+                f"{len(builds)} builds declared in {source} ({listed}) {how} and no "
                 "build here uses them, so a patch to the fleet's own bases never reaches "
                 "them; build them on one of those bases if they should follow them, or "
                 "leave them if they are standalone on purpose"
             )
         else:
             message = (
-                f"{len(builds)} builds declared in {source} ({shown}{more}) build FROM "
+                f"{len(builds)} builds declared in {source} ({listed}) build FROM "
                 "scratch and no build here uses them: roots of their own, which a patch to "
                 "the fleet's bases never reaches; leave them if they are base images on "
                 "purpose"
@@ -1462,13 +1462,12 @@ class _Lint:
         directory = _common_directory(f.path or "" for f in same)
         under = f"{directory}/" if directory else "the root"
         cut = len(directory) + 1 if directory else 0
-        shown = ", ".join(place[cut:] for place in places[:_EXAMPLES])
-        more = f" and {len(places) - _EXAMPLES} more" if len(places) > _EXAMPLES else ""
+        listed = _listed([place[cut:] for place in places])
         images = sorted({f.image for f in same if f.image})
         self.out.append(
             Finding(
                 first.code, first.severity, None, first.path, first.line,
-                f"{first.message} (at {len(places)} places under {under}: {shown}{more})",
+                f"{first.message} (at {len(places)} places under {under}: {listed})",
                 None,
                 {"count": len(places), "directory": directory, "source": source,
                  "places": places, "images": images},
@@ -1485,8 +1484,6 @@ class _Lint:
             return
         directory = group.directory(paths)
         under = f"{directory}/" if directory else "the root"
-        shown = ", ".join(paths[:_EXAMPLES])
-        more = f" and {len(paths) - _EXAMPLES} more" if len(paths) > _EXAMPLES else ""
         declared = (
             f"; the builds beside them are declared in {group.source}" if group.source else ""
         )
@@ -1494,7 +1491,7 @@ class _Lint:
         self.out.append(
             Finding(
                 code, severity, None, paths[0], None,
-                f"{text.format(n=len(paths), under=under)} ({shown}{more}){declared}",
+                f"{text.format(n=len(paths), under=under)} ({_listed(paths)}){declared}",
                 None,
                 {"count": len(paths), "directory": directory, "source": group.source,
                  "paths": paths},
@@ -1518,6 +1515,16 @@ _GROUP_MESSAGES = {
     ),
 }
 _EXAMPLES = 3
+
+
+def _listed(items: list[str]) -> str:
+    """The first :data:`_EXAMPLES` of *items*, then how many more there are.
+
+    >>> _listed(["a", "b", "c"]), _listed(["a", "b", "c", "d", "e"])
+    ('a, b, c', 'a, b, c and 2 more')
+    """
+    more = f" and {len(items) - _EXAMPLES} more" if len(items) > _EXAMPLES else ""
+    return ", ".join(items[:_EXAMPLES]) + more
 
 
 @dataclass(slots=True)
