@@ -48,11 +48,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imagegraph._files import read_bytes
+from imagegraph._git import (
+    GitError,
+    _git,
+    _listing,
+    changed_files,
+    check_revision,
+    tree_of,
+    work_tree,
+)
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.errors import ImageGraphError
-from imagegraph.graph import _platform_keys
+from imagegraph.graph import _platform_keys, scan
 from imagegraph.impact import Change, EntryChange, FileChange, Impact, _root_relative, impact
 from imagegraph.inventory import ImageBuild
+from imagegraph.revision import SKIPPED, scan_revision
 
 if TYPE_CHECKING:
     from imagegraph.graph import Edge, ImageGraph
@@ -132,8 +142,6 @@ _ITEMS = frozenset({"tag", "platform", "constraint"})
 """Fields that are sets of items: each item added or removed is a change."""
 
 
-_SKIPPED = "revision-file-skipped"
-"""What :func:`~imagegraph.revision.scan_revision` calls a file of the revision it did not write."""
 _NOT_COMPARED = "declaration-not-compared"
 """A declaration file only the new graph reads: its builds count as changed when it changed."""
 
@@ -339,7 +347,7 @@ def diff(
     old_builds = {build.name: build for build in old.builds}
     new_builds = {build.name: build for build in new.builds}
     listed = None if files is None else FileChange.of(files, root=new.inventory.root).paths
-    changed_files = None if listed is None else frozenset(listed)
+    changed_paths = None if listed is None else frozenset(listed)
     contents = _Contents(old, new)
     old_parents, new_parents = old.nx.pred, new.nx.pred
     changed: list[BuildDiff] = []
@@ -347,7 +355,7 @@ def diff(
     for name in sorted(new_builds.keys() & old_builds.keys()):
         before, after = old_builds[name], new_builds[name]
         fields = _field_changes(before, after)
-        dockerfile = contents.changed(before, after, changed_files)
+        dockerfile = contents.changed(before, after, changed_paths)
         had, has = set(old_parents[name]), set(new_parents[name])
         added = tuple(edge for parent in sorted(has - had) for edge in new.node_edges(parent, name))
         removed = tuple(
@@ -357,7 +365,7 @@ def diff(
             one = BuildDiff(name, fields, dockerfile, added, removed)
             changed.append(one)
             # With the changed files, a changed Dockerfile is their FileChange's.
-            why = one.reasons if changed_files is None else tuple(str(f) for f in fields)
+            why = one.reasons if changed_paths is None else tuple(str(f) for f in fields)
             if not why and not dockerfile:
                 # Neither its entry nor its Dockerfile: a FROM that now resolves to
                 # another image (the build providing its tag removed, say) still is one.
@@ -373,10 +381,10 @@ def diff(
     compared = tuple(sorted(old_sources & new_sources))
     # What the old revision's files could not give (a blob too large to read) is
     # compared as missing there: said, since the answer depends on it.
-    notes = [d for d in old.diagnostics if d.code == _SKIPPED]
+    notes = [d for d in old.diagnostics if d.code == SKIPPED]
     file_change = None
-    if listed is not None and changed_files is not None:
-        unread = sorted(path for path in new_sources - old_sources if path in changed_files)
+    if listed is not None and changed_paths is not None:
+        unread = sorted(path for path in new_sources - old_sources if path in changed_paths)
         notes.extend(
             Diagnostic(
                 _NOT_COMPARED,
@@ -390,7 +398,7 @@ def diff(
         file_change = FileChange(listed, compared)
     entry_change = EntryChange(
         tuple(entries),
-        tuple(path for path in compared if changed_files is not None and path in changed_files),
+        tuple(path for path in compared if changed_paths is not None and path in changed_paths),
     )
     changes: list[Change] = [entry_change]
     if file_change is not None:
@@ -536,9 +544,6 @@ def changes_since(
     says why. Raises :class:`~imagegraph._git.GitError` as
     :func:`~imagegraph._git.changed_files` does.
     """
-    from imagegraph._git import changed_files
-    from imagegraph.revision import scan_revision
-
     found = changed_files(path, revision, readable=graph.inventory.readable_root)
     paths = tuple(
         _root_relative(os.path.join(found.top, name), graph.inventory.root) for name in found.paths
@@ -555,7 +560,7 @@ def changes_since(
         )  # fmt: skip
         return (FileChange(paths),), (note,)
     result = diff(old, graph, files=paths, since=revision)
-    notes = tuple(d for d in result.diagnostics if d.code in (_SKIPPED, _NOT_COMPARED))
+    notes = tuple(d for d in result.diagnostics if d.code in (SKIPPED, _NOT_COMPARED))
     return result.changes(), notes
 
 
@@ -579,10 +584,6 @@ def diff_revisions(
     :class:`~imagegraph.ImageGraphError` a scan raises) for a fleet that cannot
     be read at either revision.
     """
-    from imagegraph._git import changed_files
-    from imagegraph.graph import scan
-    from imagegraph.revision import scan_revision
-
     named = None if config is None else os.path.abspath(config)  # as scan() reads it
     if until is None:
         new = graph if graph is not None else scan(path, config=config, root=root, cache=cache)
@@ -601,8 +602,6 @@ def _between(path: Path, since: str, until: str) -> tuple[Path, tuple[str, ...]]
     """The top of the work tree holding *path*, and the files that differ between
     the trees of *since* and *until* (relative to that top, sorted), compared from
     ``git ls-tree`` listings: git only reads, as :func:`~imagegraph._git.changed_files`."""
-    from imagegraph._git import GitError, _git, _listing, check_revision, tree_of, work_tree
-
     listings = []
     top: Path | None = None
     for option, revision in (("--since", since), ("--until", until)):
