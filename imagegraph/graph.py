@@ -770,12 +770,12 @@ class _Builder:
         self.owner_table: _Owners | None = None
         """All of who builds which tag, handed on to the graph made."""
         self.platforms: dict[str, frozenset[str]] = {}
-        # id(owners tuple) -> (the tuple, positions by platform key, positions for
-        # any platform, the platforms as written): see _Builder.platform_index
+        """Builds that name platforms -> those platforms, normalised."""
         self.indexes: dict[
             int, tuple[tuple[str, ...], dict[str, list[int]], tuple[int, ...], list[str]]
         ] = {}
-        """Builds that name platforms -> those platforms, normalised."""
+        """id(a tag's owners) -> (those owners, positions by platform key, positions
+        for any platform, the platforms as written): see :meth:`platform_index`."""
         self.repositories: dict[str, list[ImageRef]] = {}
         # The missing Dockerfiles a declaration reader reported at the declaration.
         self.reported_missing: dict[tuple[str | None, int | None], list[str]] = {}
@@ -1396,9 +1396,9 @@ def _tag_owners(builds: Iterable[ImageBuild]) -> _Owners:
 
 class _Members:
     """The builds of one tag so far, looked up by what makes two of them the same
-    image (:func:`_same_image`): a tag of thousands of builds (entries differing by
-    constraints) is checked per build in the time of its platforms, not of the tag's
-    builds."""
+    image (their platforms overlap, none named being any, and their constraints are
+    the same): a tag of thousands of builds (entries differing by constraints) is
+    checked per build in the time of its platforms, not of the tag's builds."""
 
     __slots__ = ("builds", "counts", "for_any", "ids", "keyed", "of_constraints")
 
@@ -1440,16 +1440,6 @@ class _Members:
             positions.append(self.for_any.get(constraints))
             found = min((p for p in positions if p is not None), default=None)
         return None if found is None else self.builds[found]
-
-
-def _same_image(a: ImageBuild, b: ImageBuild) -> bool:
-    """Whether *a* and *b* would push the same image of a tag: their platforms
-    overlap (none named is any) and they have the same constraints."""
-    if a.constraints != b.constraints:
-        return False
-    if not a.platforms or not b.platforms:
-        return True
-    return not _platform_keys(a.platforms).isdisjoint(_platform_keys(b.platforms))
 
 
 def _platforms_text(a: ImageBuild, b: ImageBuild) -> str:

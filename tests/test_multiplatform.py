@@ -567,11 +567,21 @@ def test_renderers_take_a_build_name_that_is_a_shared_tag_as_that_build() -> Non
 # -- a tag of many builds -------------------------------------------------------------
 
 
+def _same_image(a: ImageBuild, b: ImageBuild) -> bool:
+    """The definition: *a* and *b* push the same image of a tag when their
+    platforms overlap (none named is any) and their constraints are the same."""
+    from imagegraph.graph import _platform_keys
+
+    if a.constraints != b.constraints:
+        return False
+    if not a.platforms or not b.platforms:
+        return True
+    return not _platform_keys(a.platforms).isdisjoint(_platform_keys(b.platforms))
+
+
 def _plain_owners(builds: list[ImageBuild]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """The owners of each tag by the definition, comparing each build with every
     build of its tag so far: shared tags and (owner, duplicate) pairs, by name."""
-    from imagegraph.graph import _same_image
-
     members: dict[ImageRef, list[ImageBuild]] = {}
     duplicates: list[tuple[str, str]] = []
     for build in builds:
