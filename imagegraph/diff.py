@@ -460,8 +460,8 @@ def _field_changes(old: ImageBuild, new: ImageBuild) -> tuple[FieldChange, ...]:
         found.extend(
             FieldChange("tag", None, None, tag) for tag in sorted(new_tags.keys() - old_tags.keys())
         )
-    if _platform_keys(old.platforms) != _platform_keys(new.platforms):
-        theirs, ours = _platform_keys(new.platforms), _platform_keys(old.platforms)
+    ours, theirs = _platform_keys(old.platforms), _platform_keys(new.platforms)
+    if ours != theirs:
         found.extend(
             FieldChange("platform", None, platform, None)
             for platform in old.platforms
