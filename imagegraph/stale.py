@@ -107,8 +107,8 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 _MAX_TEXT = 4096
 """The longest reference, media type or platform a recording may hold."""
 _MAX_ANNOTATION = 64 * 1024
-_MAX_ITEMS = 100_000
 _MAX_CREATED = 64  # a config's "created" time, as a recording may hold it
+_MAX_ITEMS = 100_000
 """The most layers or index entries one recorded manifest may list."""
 
 
