@@ -663,13 +663,9 @@ class _Check:
             )  # fmt: skip
 
     def created(self, target: _Target) -> str | None:
-        """The ``created`` time of the base's config now, where the source offers configs."""
+        """The ``created`` time of the base's config now, where the source offers configs
+        (:meth:`compare` has set the base's image manifest wherever one was read)."""
         image = target.base_image
-        if image is None and target.base_manifest is not None:
-            entry = self.base_entry(target)
-            if entry is not None and target.base is not None:
-                answer = self.answer(_by_digest(target.base, entry.digest))
-                image = answer if isinstance(answer, Manifest) else None
         reader = getattr(self.source, "config", None)
         if image is None or image.config is None or reader is None or target.base is None:
             return None
