@@ -296,6 +296,8 @@ class _Target:
     """The image manifest for the platform."""
     index: Manifest | None = None
     """The index the tag serves, when it serves one."""
+    entry: Descriptor | None = None
+    """The index's entry for the platform, its image manifest to read."""
     chosen: str | None = None
     """The platform the image is (declared, or chosen from the index), if known."""
     base: ImageRef | None = None
@@ -387,9 +389,9 @@ class _Check:
         for target in targets:
             self.resolve_tag(target)
         self.fetch(
-            _by_digest(t.tag, digest)
+            _by_digest(t.tag, t.entry.digest)
             for t in targets
-            if t.result is None and (digest := _entry_digest(t)) is not None
+            if t.result is None and t.entry is not None
         )
         for target in targets:
             if target.result is None:
@@ -481,15 +483,13 @@ class _Check:
                 )
             return
         target.chosen = platform
+        target.entry = entry
 
     def resolve_image(self, target: _Target) -> None:
         if target.image is not None:
             return
-        assert target.index is not None
-        assert target.chosen is not None
-        entry = _entry_for(target.index, target.chosen)
-        assert entry is not None
-        answer = self.answer(_by_digest(target.tag, entry.digest))
+        assert target.entry is not None
+        answer = self.answer(_by_digest(target.tag, target.entry.digest))
         if isinstance(answer, RegistryError):
             self.unknown(target, f"the {target.chosen} image of the tag could not be read", answer)
         elif answer.is_index:
@@ -699,14 +699,6 @@ def _recordable(manifest: Manifest, key: str) -> Manifest | RegistryError:
             "registry-malformed", key, f"an answer imagegraph does not read: {err.message}"
         )
     return manifest
-
-
-def _entry_digest(target: _Target) -> str | None:
-    """The digest of the tag's index entry for the target's platform, to be read."""
-    if target.index is None or target.chosen is None:
-        return None
-    entry = _entry_for(target.index, target.chosen)
-    return entry.digest if entry is not None else None
 
 
 def _entry_for(index: Manifest, platform: str) -> Descriptor | None:
