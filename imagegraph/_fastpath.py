@@ -156,8 +156,9 @@ class Outline:
     ``parsed.instructions`` holds the global ``ARG``\\ s, every ``FROM``,
     each ``COPY`` with ``--from`` and each ``RUN`` whose mounts name a
     source (and, read with *packages*, every ``ARG`` and ``ENV`` and the
-    ``RUN`` lines that may install a package); ``ends`` holds, for each stage, the last line of its last
-    instruction (kept or not), which :class:`imagegraph.Stage` reports.
+    ``RUN`` lines that may install a package); ``ends`` holds, for each
+    stage, the last line of its last instruction (kept or not), which
+    :class:`imagegraph.Stage` reports.
     """
 
     __slots__ = ("ends", "parsed")
@@ -271,6 +272,7 @@ def outline(
                 continue
             if not complete and logical[:3].upper() not in _PACKAGE_KEYWORDS:
                 continue  # CMD, LABEL, COPY, USER, ...: nothing the package reader reads
+            # Every trivial RUN and ENV has a plain shape; a trivial ARG is read below.
             instruction = _plain(logical, start, end)
             if instruction is not None:  # a trivial shape: known to pass the checks
                 if complete:
@@ -279,8 +281,6 @@ def outline(
                     kept.append(instruction)
                     for_packages = True
                 continue
-            if not complete and logical[:3].upper() != "ARG":
-                continue  # COPY, USER, ...: nothing the package reader reads
         try:
             instruction = _read(logical, start, end)
             keyword = instruction.keyword
