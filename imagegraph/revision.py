@@ -72,7 +72,9 @@ from typing import IO
 
 from imagegraph._files import MAX_DECLARATION_BYTES, MAX_FILE_BYTES
 from imagegraph._git import (
+    _GITLINK,
     _NEUTRAL,
+    _SYMLINK,
     _TIMEOUT,
     GitError,
     _environment,
@@ -106,7 +108,6 @@ _FILES = "files"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _KEY = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})-[0-9a-f]{16}")
 _TEMPORARY = re.compile(rf"\.tmp-{_KEY.pattern}-[a-z0-9_]{{8}}")
-_GITLINK, _SYMLINK = 0o160000, 0o120000
 _OPEN_DIRECTORIES = 64
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
