@@ -139,8 +139,7 @@ def read_dockerfiles(
             continue
         stamped = stamp(stat)
         if stamps is not None:
-            racy = started - stat.st_mtime_ns < RACY_NS or started - stat.st_ctime_ns < RACY_NS
-            stamps[path] = (stamped, racy)
+            stamps[path] = (stamped, _racy(stat, started))
         entry = old.get(path)
         reusable = entry is not None and entry[:4] == stamped
         if reusable and entry is not None and (not entry[4] or _digest(full, limit) == entry[4]):
@@ -150,10 +149,7 @@ def read_dockerfiles(
         todo.append((path, stat))
     if progress is not None and len(result):
         progress(len(result))
-    work = [
-        (path, started - stat.st_mtime_ns < RACY_NS or started - stat.st_ctime_ns < RACY_NS)
-        for path, stat in todo
-    ]
+    work = [(path, _racy(stat, started)) for path, stat in todo]
     for (path, stat), (item, digest) in zip(
         todo, _prepare(base, work, jobs, progress, limit), strict=True
     ):
@@ -165,6 +161,12 @@ def read_dockerfiles(
     elif store is not None and todo:
         store.save({**old, **fresh})
     return result
+
+
+def _racy(stat: os.stat_result, started: int) -> bool:
+    """Whether the file changed within :data:`RACY_NS` of *started* (its stamp could
+    not show a change made later in the same clock tick)."""
+    return started - stat.st_mtime_ns < RACY_NS or started - stat.st_ctime_ns < RACY_NS
 
 
 def stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
