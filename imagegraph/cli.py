@@ -742,14 +742,9 @@ def _stale_report(args: argparse.Namespace, graph: ImageGraph) -> StaleReport:
 
 def _live_check(args: argparse.Namespace, graph: ImageGraph) -> StaleReport:
     """The check against the registries, with a progress bar on a terminal's stderr."""
+    from imagegraph.registry import RegistryClient
     from imagegraph.stale import check_stale
 
-    try:
-        from imagegraph.registry import RegistryClient
-    except ImportError:
-        raise ImageGraphError(
-            "registry client not available: check against a recording with --digests FILE"
-        ) from None
     options = {
         "aliases": graph.inventory.aliases,
         "insecure": args.insecure_registry,
