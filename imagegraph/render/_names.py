@@ -9,7 +9,11 @@ from collections.abc import Iterable
 from imagegraph.errors import InvalidReference
 from imagegraph.reference import ImageRef
 
-__all__ = ["familiar", "safe_names"]
+__all__ = ["IMPORTED", "familiar", "safe_names"]
+
+IMPORTED = "imported from OCI layout"
+"""How the views name an image imported from an OCI layout (bashbrew's
+``Builder: oci-import``) beside its name or in its tooltip."""
 
 _NOT_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _NOT_SAFE_DOTS = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -26,7 +26,7 @@ from imagegraph.diagnostics import printable
 from imagegraph.graph import ImageGraph
 from imagegraph.impact import Impact
 from imagegraph.render._json import dumps
-from imagegraph.render._names import familiar
+from imagegraph.render._names import IMPORTED, familiar
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -36,7 +36,6 @@ __all__ = ["SCHEMA", "display_name", "to_data", "to_dot", "to_json", "to_mermaid
 SCHEMA = "imagegraph/graph/v1"
 _EDGE_STYLE = {"from": "solid", "copy": "dashed", "mount": "dotted", "context": "bold"}
 _MERMAID_ARROW = {"from": "-->", "copy": "-.->", "mount": "-.->", "context": "==>"}
-_IMPORTED = "imported from OCI layout"
 
 
 def display_name(graph: ImageGraph, node: str) -> str:
@@ -126,7 +125,7 @@ def to_dot(graph: ImageGraph, impact: Impact | None = None) -> str:
         attrs = [f"label={_dot_string(display_name(graph, node))}"]
         if node in imported:
             layout = graph.build(node).context
-            attrs += ["shape=box3d", f"tooltip={_dot_string(f'{_IMPORTED} {layout}')}"]
+            attrs += ["shape=box3d", f"tooltip={_dot_string(f'{IMPORTED} {layout}')}"]
         else:
             attrs.append("shape=ellipse" if graph.is_external(node) else "shape=box")
         if impact is not None and node in impact.changed:
@@ -209,7 +208,7 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
 
     builds, externals = len(graph.builds), len(graph.images) - len(graph.builds)
     imported = _imported(graph)
-    of_them = f" ({len(imported)} {_IMPORTED})" if imported else ""
+    of_them = f" ({len(imported)} {IMPORTED})" if imported else ""
     top = Tree(
         f"{builds} build{'' if builds == 1 else 's'}{of_them}, "
         f"{externals} external image{'' if externals == 1 else 's'}"
@@ -225,7 +224,7 @@ def to_rich(graph: ImageGraph, impact: Impact | None = None) -> RenderableType:
         else:
             text = Text(name)
         if node in imported:
-            text.append(f" ({_IMPORTED})", style="dim")
+            text.append(f" ({IMPORTED})", style="dim")
         if kinds and kinds != ["from"]:
             text.append(f" ({', '.join(kinds)})", style="dim")
         if again:

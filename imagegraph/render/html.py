@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from imagegraph._pickling import paused_gc
 from imagegraph.diagnostics import Diagnostic, Severity
 from imagegraph.layers import foundations
-from imagegraph.render._names import familiar
+from imagegraph.render._names import IMPORTED, familiar
 from imagegraph.render._xml import xml_escape
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ _PLAN_WAVES = 20
 
 _CELL = ' style="text-align:left;vertical-align:top"'
 _MUTED = ' style="opacity:0.7"'
-_IMPORTED = "imported from OCI layout"
 
 
 def _e(value: object) -> str:
@@ -413,7 +412,7 @@ def _wave_rows(plan: RebuildPlan) -> tuple[str, int]:
             first = f'<td rowspan="{span}"{_CELL}>{label}</td>' if position == 0 else ""
             name = _e(planned.name)
             if planned.build.imported:
-                name += f" {_muted(f'({_IMPORTED})')}"
+                name += f" {_muted(f'({IMPORTED})')}"
             rows.append(f"<tr>{first}<td{_CELL}>{name}</td><td{_CELL}>{why}</td></tr>")
         if hidden:
             rows.append(
@@ -437,8 +436,9 @@ def _seconds(seconds: float) -> str:
 
 def plan_html(plan: RebuildPlan) -> str:
     """The builds and waves, the changes, a table of the waves with each
-    build (an image imported from an OCI layout marked so) and why it is in, the schedule when there is one, the possibly
-    affected and undetermined images, and the diagnostics."""
+    build (an image imported from an OCI layout marked so) and why it is in,
+    the schedule when there is one, the possibly affected and undetermined
+    images, and the diagnostics."""
     from imagegraph.impact import _changes_text
 
     title = (

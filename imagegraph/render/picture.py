@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import imagegraph.layers as layers
 from imagegraph._pickling import paused_gc
+from imagegraph.render._names import IMPORTED
 from imagegraph.render._xml import xml_escape
 from imagegraph.render.graph import display_name
 
@@ -79,7 +80,6 @@ _KIND_LEGEND = {
 _KIND_DASH = {"from": None, "copy": "6 4", "mount": "1.5 3.5", "context": None}
 _KIND_WIDTH = {"from": 1.3, "copy": 1.3, "mount": 1.6, "context": 2.8}
 _IMPORTED_DASH = "4 2"  # the border of an image imported from an OCI layout
-_IMPORTED = "imported from OCI layout"
 
 _INK = "#1a202c"
 _DIM_INK = "#718096"
@@ -450,7 +450,7 @@ def _node_title(graph: ImageGraph, impact: Impact | None, node: str, name: str) 
         lines.append(f"used by {len(graph.nx.succ[node]):,} builds")
     elif data["build"].imported:
         build = data["build"]
-        lines.append(f"{_IMPORTED} {build.context} ({build.dockerfile})")
+        lines.append(f"{IMPORTED} {build.context} ({build.dockerfile})")
         lines += [f"tag {tag}" for tag in build.tags[:6]]
         if len(build.tags) > 6:
             lines.append(f"… and {len(build.tags) - 6} more tags")
@@ -606,7 +606,7 @@ def _node_legend(
     legend.append(("pill", "external image", {"fill": fill, "stroke": stroke}))
     if imported:
         fill, stroke, _ = _FILL[plain, False]
-        legend.append(("box", _IMPORTED, {"fill": fill, "stroke": stroke, "dash": _IMPORTED_DASH}))
+        legend.append(("box", IMPORTED, {"fill": fill, "stroke": stroke, "dash": _IMPORTED_DASH}))
     if impact is not None:
         shown: list[_Status] = ["changed", "affected", "possibly", "untouched"]
         for status in shown:
@@ -781,7 +781,7 @@ def _collapsed_scene(
         if group.possibly:
             title.append(f"{group.possibly:,} may rebuild")
         if group.imported:
-            title.append(f"{group.imported:,} {_IMPORTED}")
+            title.append(f"{group.imported:,} {IMPORTED}")
         bar = None
         if group.count and (group.affected or group.changed):
             bar = (group.changed / group.count, group.affected / group.count)
