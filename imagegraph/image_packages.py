@@ -526,7 +526,7 @@ _FOUND = checker(_Found)
 def valid_package_entry(path: str, entry: object) -> bool:
     """Whether *entry* is a package cache entry of the Dockerfile at *path* as
     :func:`prefetch_packages` writes them: every field of its declared type,
-    a content hash absent or whole, each variant's arguments among the names
+    the retired content-hash field empty, each variant's arguments among the names
     the file declares, and each package and diagnostic one of that file (the
     packages those in the image)."""
     # The fields one by one (what conforms(entry, _PackageEntry) checks, without
