@@ -50,7 +50,15 @@ from pathlib import Path
 from imagegraph._files import open_kept
 from imagegraph.errors import ImageGraphError
 
-__all__ = ["GitChanges", "GitError", "changed_files", "check_revision", "tree_of", "work_tree"]
+__all__ = [
+    "GitChanges",
+    "GitError",
+    "changed_files",
+    "check_revision",
+    "tree_listing",
+    "tree_of",
+    "work_tree",
+]
 
 
 class GitError(ImageGraphError):
@@ -184,6 +192,11 @@ def tree_of(top: Path, revision: str, what: str) -> str:
         ) from None
 
 
+def tree_listing(top: Path, tree: str, what: str) -> dict[bytes, tuple[int, bytes]]:
+    """Every file of the tree *tree* (an id), recursively: ``{path: (mode, object id)}``."""
+    return _listing(_git(["ls-tree", "-r", "-z", "--full-tree", tree], cwd=top, what=what))
+
+
 def changed_files(
     path: str | os.PathLike[str],
     revision: str,
@@ -219,7 +232,7 @@ def changed_files(
     if os.path.commonpath([inside, os.path.realpath(top)]) != os.path.realpath(top):
         raise GitError(f"{what}: {os.fspath(start)} is not inside its work tree")
     tree = tree_of(top, revision, what)
-    before = _listing(_git(["ls-tree", "-r", "-z", "--full-tree", tree], cwd=top, what=what))
+    before = tree_listing(top, tree, what)
     staged = _staged(_git(["ls-files", "-z", "--stage", "-t"], cwd=top, what=what))
     hasher = "sha256" if object_format == "sha256" else "sha1"
     stats = _index_stats(Path(index), 32 if hasher == "sha256" else 20)

@@ -50,10 +50,9 @@ from typing import TYPE_CHECKING, Any
 from imagegraph._files import read_bytes
 from imagegraph._git import (
     GitError,
-    _git,
-    _listing,
     changed_files,
     check_revision,
+    tree_listing,
     tree_of,
     work_tree,
 )
@@ -612,9 +611,7 @@ def _between(path: Path, since: str, until: str) -> tuple[Path, tuple[str, ...]]
                 raise GitError(f"{what}: {os.fspath(path)} is not a directory")
             top, _ = work_tree(path, what)
         tree = tree_of(top, revision, what)
-        listings.append(
-            _listing(_git(["ls-tree", "-r", "-z", "--full-tree", tree], cwd=top, what=what))
-        )
+        listings.append(tree_listing(top, tree, what))
     assert top is not None
     before, after = listings
     names = sorted(
