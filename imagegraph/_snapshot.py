@@ -54,6 +54,18 @@ _Stamp = tuple[int, int, int, int]
 _MISSING: _Stamp = (-1, -1, -1, -1)
 
 
+def snapshot_key(
+    config: str | os.PathLike[str] | None, root: str | os.PathLike[str] | None
+) -> str | None:
+    """What a scan's snapshot is kept under, beside its tree: the config file it
+    was named (resolved), and the root files may be read from when one was given
+    (a snapshot is only as good as the root it was read under)."""
+    key = os.fspath(Path(config).resolve()) if config is not None else None
+    if root is not None:
+        key = f"{key or ''}\0root={os.path.realpath(root)}"
+    return key
+
+
 def _path(root: Path, config: str | None) -> Path:
     key = hashlib.sha256(f"{os.path.abspath(root)}\0{config or ''}".encode()).hexdigest()[:24]
     return cache_directory() / f"graph-{key}.pickle"

@@ -735,14 +735,12 @@ def scan(
     ('app-base-python-3.12', 25)
     """
     from imagegraph._reading import code_version
-    from imagegraph._snapshot import load_snapshot, save_snapshot
+    from imagegraph._snapshot import load_snapshot, save_snapshot, snapshot_key
 
     started = time.time_ns()
     scanned = Path(path).resolve()
-    config_key = os.fspath(Path(config).resolve()) if config is not None else None
+    config_key = snapshot_key(config, root)
     boundary = os.path.realpath(root) if root is not None else None
-    if boundary is not None:  # a snapshot is only as good as the root it was read under
-        config_key = f"{config_key or ''}\0root={boundary}"
     version = code_version() if cache else ""
     with paused_gc():
         if cache:

@@ -415,13 +415,10 @@ def _keep_snapshot(
     A config read from outside the repository is held to the usual rule.
     """
     from imagegraph._reading import RACY_NS
-    from imagegraph._snapshot import save_snapshot
+    from imagegraph._snapshot import save_snapshot, snapshot_key
 
-    # The key scan() gives a snapshot (see imagegraph.graph.scan); tested by
-    # tests/test_revision.py, whose second scan must find this snapshot.
-    config_key = os.fspath(config.resolve()) if config is not None else None
-    if root is not None:
-        config_key = f"{config_key or ''}\0root={os.path.realpath(root)}"
+    # The key scan() gives a snapshot; tests/test_revision.py's second scan must find it.
+    config_key = snapshot_key(config, root)
     after = time.time_ns() + RACY_NS + 1 if config_versioned else started
     save_snapshot(Path(graph.inventory.root), config_key, code_version(), graph, after)
 
